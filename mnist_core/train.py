@@ -243,7 +243,7 @@ class Trainer:
             complete = status == "finished"
             if status == "diverged" or (not complete and (self.history or seen == 0)):
                 break  # a partial epoch only counts when it is all a stopped run has
-            val_loss, val_acc = loss_and_accuracy(self.model, xv, yv, autocast)
+            val_loss, val_acc = loss_and_accuracy(self.model, xv, yv)  # fp32, as evaluate() does
             seconds = time.perf_counter() - t0
             is_best = best is None or val_loss < best[0]
             if is_best:

@@ -1,0 +1,134 @@
+"""The training stream: records, stop flag, divergence, early stopping, determinism, best weights."""
+
+import math
+import threading
+
+import pytest
+import torch
+
+from mnist_core.config import ConfigError, TrainConfig
+from mnist_core.evaluate import evaluate
+from mnist_core.models import build_model
+from mnist_core.train import BatchRecord, EndRecord, EpochRecord, Trainer, augment
+
+
+def run_all(trainer, stop=None):
+    return list(trainer.run(stop, report_every=2))
+
+
+def test_stream_has_batches_epochs_and_one_end(small_split, fast_config):
+    trainer = Trainer(fast_config, small_split)
+    records = run_all(trainer)
+    kinds = [r.kind for r in records]
+    assert kinds[-1] == "end" and kinds.count("end") == 1
+    epochs = [r for r in records if isinstance(r, EpochRecord)]
+    assert [e.epoch for e in epochs] == [1, 2]
+    assert any(isinstance(r, BatchRecord) for r in records)
+    progress = [r.progress for r in records if isinstance(r, BatchRecord)]
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+    e = epochs[-1]
+    assert 0 <= e.val_acc <= 1 and e.samples_per_s > 0 and math.isfinite(e.val_loss)
+    assert records[-1].status == "finished"
+    # it learned something real: far above chance on held-out validation images
+    assert evaluate(trainer.model, small_split.val).accuracy > 0.5
+
+
+@pytest.mark.parametrize("model", ["logreg", "mlp", "cnn"])
+def test_every_family_trains(small_split, model):
+    cfg = TrainConfig(model=model, epochs=1, batch_size=64, cnn_channels=8, mlp_width=32)
+    records = run_all(Trainer(cfg, small_split))
+    assert records[-1].status == "finished"
+
+
+def test_baseline_predicts_the_majority(small_split):
+    trainer = Trainer(TrainConfig(model="baseline"), small_split)
+    records = run_all(trainer)
+    assert records[-1].status == "finished"
+    majority = int(torch.bincount(small_split.train.labels).argmax())
+    assert (trainer.model(torch.zeros(3, 1, 28, 28)).argmax(1) == majority).all()
+
+
+def test_stop_flag_ends_run_and_keeps_what_was_learned(small_split):
+    stop = threading.Event()
+    trainer = Trainer(TrainConfig(cnn_channels=8, epochs=50, batch_size=32, augment=False), small_split)
+    records = []
+    for r in trainer.run(stop, report_every=1):
+        records.append(r)
+        if isinstance(r, BatchRecord) and r.epoch == 2 and r.batch == 3:
+            stop.set()
+    end = records[-1]
+    assert end.status == "stopped"
+    assert len([r for r in records if isinstance(r, EpochRecord)]) == 1  # the stopped epoch is not counted
+    assert end.best_epoch == 1
+    assert evaluate(trainer.model, small_split.val).accuracy == pytest.approx(end.best_val_acc)
+
+
+def test_stop_in_first_epoch_still_reports_validation(small_split):
+    stop = threading.Event()
+    trainer = Trainer(TrainConfig(cnn_channels=8, epochs=5, batch_size=16), small_split)
+    records = []
+    for r in trainer.run(stop, report_every=1):
+        records.append(r)
+        if isinstance(r, BatchRecord) and r.batch == 5:
+            stop.set()
+    epochs = [r for r in records if isinstance(r, EpochRecord)]
+    assert len(epochs) == 1 and epochs[0].partial
+    assert records[-1].status == "stopped"
+
+
+def test_divergence_is_a_message_not_a_crash(small_split):
+    cfg = TrainConfig(model="mlp", optimizer="sgd", lr=10.0, batch_norm=False, dropout=0.0,
+                      epochs=3, augment=False, weight_decay=0.0, mixed_precision=False)
+    records = run_all(Trainer(cfg, small_split))
+    end = records[-1]
+    assert isinstance(end, EndRecord) and end.status == "diverged"
+    assert "learning rate" in end.message
+
+
+def test_early_stopping_by_patience(small_split):
+    # tiny data + big MLP, no regularization: validation loss turns up quickly
+    cfg = TrainConfig(model="mlp", mlp_width=256, dropout=0.0, weight_decay=0.0, augment=False,
+                      batch_norm=False, optimizer="adam", lr=0.003, epochs=60, patience=3,
+                      max_train_samples=100, batch_size=32)
+    records = run_all(Trainer(cfg, small_split))
+    end = records[-1]
+    assert end.status == "early_stopped"
+    epochs = [r for r in records if isinstance(r, EpochRecord)]
+    assert epochs[-1].epoch - end.best_epoch == 3
+    assert min(e.val_loss for e in epochs) == pytest.approx(end.best_val_loss)
+
+
+def test_same_seed_same_result(small_split, fast_config):
+    def final():
+        trainer = Trainer(fast_config.replace(augment=True), small_split)
+        recs = run_all(trainer)
+        return [r.val_loss for r in recs if isinstance(r, EpochRecord)], trainer.model.state_dict()
+
+    (losses_a, state_a), (losses_b, state_b) = final(), final()
+    assert losses_a == losses_b
+    assert all(torch.equal(state_a[k], state_b[k]) for k in state_a)
+    other = Trainer(fast_config.replace(seed=1), small_split)
+    losses_c = [r.val_loss for r in run_all(other) if isinstance(r, EpochRecord)]
+    assert losses_c != losses_a
+
+
+def test_missing_device_is_a_config_error(small_split):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ConfigError, match="cuda"):
+        Trainer(TrainConfig(device="cuda"), small_split)
+
+
+def test_augment_keeps_shape_and_ink():
+    x = torch.zeros(4, 1, 28, 28)
+    x[:, :, 10:18, 12:16] = 1.0
+    y = augment(x, torch.Generator().manual_seed(0))
+    assert y.shape == x.shape
+    assert (y.sum((1, 2, 3)) > 0.7 * x.sum((1, 2, 3))).all()
+    assert not torch.equal(x, y)
+
+
+@pytest.mark.parametrize("model", ["baseline", "logreg", "mlp", "cnn"])
+def test_models_map_images_to_ten_logits(model):
+    net = build_model(TrainConfig(model=model, cnn_blocks=4)).eval()
+    assert net(torch.rand(5, 1, 28, 28)).shape == (5, 10)
