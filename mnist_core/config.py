@@ -51,18 +51,19 @@ class TrainConfig:
     cnn_channels: int = _f(32, "CNN: channels of the first block; each later block doubles them.",
                            lo=4, hi=256, group="model")
     batch_norm: bool = _f(True, "Batch normalisation after each layer (MLP and CNN).", group="model")
-    dropout: float = _f(0.1, "Dropout probability before the output layer (and between MLP layers).",
+    dropout: float = _f(0.3, "Dropout probability before the output layer (and between MLP layers).",
                         lo=0.0, hi=0.9, group="regularization")
     optimizer: str = _f("adamw", "Optimizer: SGD with momentum 0.9, Adam or AdamW.",
                         choices=OPTIMIZERS)
-    lr: float = _f(0.01, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
+    lr: float = _f(0.003, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
     batch_size: int = _f(128, "Images per gradient step.", lo=1, hi=8192)
-    epochs: int = _f(15, "Passes over the training set.", lo=1, hi=500)
+    epochs: int = _f(30, "Passes over the training set.", lo=1, hi=500)
     weight_decay: float = _f(1e-4, "L2 penalty on the weights (decoupled for AdamW).",
                              lo=0.0, hi=1.0, group="regularization")
     patience: int = _f(0, "Early stopping: stop after this many epochs without a better "
                           "validation loss (0 = off).", lo=0, hi=500, group="regularization")
-    augment: bool = _f(True, "Data augmentation: random shifts of up to 2 pixels while training.",
+    augment: bool = _f(True, "Data augmentation: small random shifts (±2 px), rotations (±10°) and "
+                                 "scaling (±10 %) of the training images.",
                        group="regularization")
     max_train_samples: int = _f(0, "Use only this many training images (0 = all); small data "
                                    "makes overfitting easy to see.", lo=0, hi=10_000_000,

@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): print speed and memory figures; nothing here is asserted."""
