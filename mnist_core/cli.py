@@ -164,29 +164,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .drawing import ImageError, load_image_file, prepare_digit
-    from .evaluate import predict_proba
+    from .drawing import ImageError
+    from .predict import prepare_upload, predict_digit, verdict
     from .storage import load_run
 
     model = load_run(args.run).load_model()
     failed = 0
     for name in args.images:
         try:
-            data = Path(name).read_bytes()
-            prepared = prepare_digit(load_image_file(data))
+            prediction = predict_digit(model, prepare_upload(Path(name).read_bytes()))
         except (OSError, ImageError) as exc:
             print(json.dumps({"file": name, "error": str(exc)}))
             failed += 1
             continue
-        if prepared.is_blank:
-            print(json.dumps({"file": name, "digit": None, "probabilities": None,
-                              "message": prepared.message}))
-            continue
-        import torch
-
-        probs = predict_proba(model, torch.from_numpy(prepared.image)[None, None])[0]
-        print(json.dumps({"file": name, "digit": int(probs.argmax()),
-                          "probabilities": [round(float(p), 6) for p in probs]}))
+        probs = prediction.probabilities
+        print(json.dumps({"file": name, "digit": prediction.digit,
+                          "probabilities": None if probs is None else [round(float(p), 6) for p in probs],
+                          "unsure": prediction.is_unsure, "message": verdict(prediction)}))
     return 2 if failed else 0
 
 

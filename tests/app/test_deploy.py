@@ -1,0 +1,210 @@
+"""AppTest of the Deploy page: quick training, draw → predict → label → database, uploads, export."""
+
+from __future__ import annotations
+
+import base64
+import io
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from mnist_core.collect import DrawingStore
+from mnist_core.config import TrainConfig
+from mnist_core.data import load_test
+from mnist_core.pipeline import train_to_run
+from mnist_core.predict import predict_digit
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "6_🚀_Deploy.py")
+CANVAS = "deploy_canvas_0"
+COLLECTED, EXPORT = "🗂️ Collected data", "📦 Export"
+
+
+def canvas_png(digit28: np.ndarray) -> bytes:
+    """A real MNIST digit as the canvas sends it: 280×280 RGBA PNG with the ink in alpha."""
+    alpha = np.asarray(Image.fromarray(digit28).resize((280, 280), Image.Resampling.BILINEAR))
+    rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[..., 3] = alpha
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def draw(at: AppTest, png: bytes) -> AppTest:
+    url = "data:image/png;base64," + base64.b64encode(png).decode()
+    at.session_state[CANVAS] = {"drawing": {"raw": {"objects": [{}]}, "data": url}, "backgroundFit": None}
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "info", "error")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def store() -> DrawingStore:
+    from mnist_core.config import studio_home
+
+    return DrawingStore(studio_home() / "drawings.db")
+
+
+@pytest.fixture
+def run():
+    return train_to_run(TrainConfig(model="logreg", epochs=2, augment=False), "sample")
+
+
+@pytest.fixture
+def digit(run):
+    """A test image this model reads correctly through the canvas path, with its label."""
+    test = load_test("sample")
+    model = run.load_model()
+    for img, label in zip(test.images.numpy(), test.labels.numpy()):
+        png = canvas_png(img)
+        p = predict_digit(model, np.asarray(Image.open(io.BytesIO(png))))
+        if p.digit == label:
+            return png, int(label)
+    pytest.fail("the model reads no test digit correctly")
+
+
+def page() -> AppTest:
+    return AppTest.from_file(PAGE, default_timeout=30).run()
+
+
+@pytest.fixture
+def tiny_quick_model(monkeypatch):
+    """The quick-train button trains a tiny model here (the real preset is unit-tested); the job is
+    stopped and joined afterwards so no thread outlives the test's temporary home."""
+    import mnist_core.predict
+    import ui
+
+    monkeypatch.setattr(mnist_core.predict, "quick_config",
+                        lambda: TrainConfig(model="logreg", epochs=2, augment=False))
+    yield
+    job = ui.job_manager().job
+    if job is not None:
+        job.stop()
+        job.join(timeout=60)
+
+
+def test_no_model_offers_quick_training_that_ends_with_a_model(tiny_quick_model):
+    at = page()
+    assert not at.exception
+    assert "No trained model yet" in texts(at)
+    assert not at.selectbox  # no model picker, no canvas without a model
+    at.button(key="deploy_quick_train").click().run()
+    assert not at.exception
+    deadline = time.monotonic() + 120
+    while not at.selectbox and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()  # AppTest never fires run_every by itself: poll
+        assert not at.exception
+        assert "Training failed" not in texts(at)
+    assert at.selectbox(key="deploy_run").value  # the quick model is there and selected
+    assert "validation accuracy" in texts(at)
+
+
+def test_drawing_is_predicted_and_stored_once_with_its_label(run, digit):
+    png, label = digit
+    at = page()
+    assert "Draw a digit" in texts(at)
+    draw(at, png)
+    assert not at.exception
+    assert f">{label}" in texts(at)  # the big answer
+    assert at.get("vega_lite_chart"), "the probability chart is missing"
+    wrong = (label + 1) % 10
+    at.button(key=f"deploy_label_{wrong}").click().run()  # "It was a …" another digit
+    assert not at.exception
+    entries = store().list()
+    assert len(entries) == 1
+    saved = entries[0]
+    assert (saved.true_label, saved.predicted, saved.model, saved.source) == (wrong, label, run.id, "canvas")
+    assert 0.0 < saved.confidence <= 1.0
+    assert saved.image28.shape == (28, 28) and saved.image28.max() > 0
+    assert store().original_png(saved.id) == png
+    assert any(f"Saved as a {wrong}" in t.value for t in at.toast)
+    at.run()
+    draw(at, png)  # the same drawing again: still one entry, and no label buttons
+    assert store().count() == 1
+    assert not [b for b in at.button if b.key == "deploy_correct"]
+    at.button(key="deploy_undo").click().run()
+    assert store().count() == 0
+    at.button(key="deploy_correct").click().run()
+    assert [(d.true_label, d.predicted) for d in store().list()] == [(label, label)]
+
+
+def test_blank_canvas_asks_for_a_digit_and_offers_no_labels(run):
+    at = page()
+    draw(at, canvas_png(np.zeros((28, 28), np.uint8)))
+    assert not at.exception
+    assert "Draw a digit" in texts(at)
+    assert not [b for b in at.button if b.key and b.key.startswith("deploy_label_")]
+    assert not at.get("vega_lite_chart")
+
+
+def test_uploads_are_predicted_and_bad_files_explained(run, digit):
+    png, label = digit
+    at = page()
+    at.session_state["deploy_mode"] = "Upload"
+    at.run()
+    assert "Upload a digit" in texts(at) and not at.get("vega_lite_chart")
+    at.file_uploader(key="deploy_upload").set_value(("notes.png", b"definitely not a picture", "image/png")).run()
+    assert not at.exception
+    assert any("not a readable image" in e.value for e in at.error)
+    photo = io.BytesIO()
+    Image.open(io.BytesIO(png)).getchannel("A").point(lambda v: 255 - v).save(photo, format="JPEG")
+    at.file_uploader(key="deploy_upload").set_value(("digit.jpg", photo.getvalue(), "image/jpeg")).run()
+    assert not at.exception and not at.error
+    assert f">{label}" in texts(at)
+    at.button(key="deploy_correct").click().run()
+    (saved,) = store().list()
+    assert saved.source == "upload" and saved.true_label == label
+    assert Image.open(io.BytesIO(store().original_png(saved.id))).format == "PNG"
+
+
+def test_collected_data_view_counts_measures_and_deletes(run):
+    s = store()
+    img = np.zeros((28, 28), np.uint8)
+    img[5:23, 13:15] = 255
+    ids = [s.add(image28=img, true_label=1, predicted=1, confidence=0.9, model=run.id),
+           s.add(image28=img, true_label=1, predicted=7, confidence=0.6, model=run.id),
+           s.add(image28=img, true_label=4, predicted=4, confidence=0.8, model=run.id)]
+    at = page()
+    at.session_state["deploy_tab"] = COLLECTED
+    at.run()
+    assert not at.exception
+    assert at.metric[0].value == "3"
+    assert len(at.get("vega_lite_chart")) == 2  # counts per digit, field vs validation per digit
+    table = at.dataframe[0].value
+    assert table["drawings"].tolist() == [3]
+    assert table["field_accuracy"].iloc[0] == pytest.approx(2 / 3)
+    assert table["val_accuracy"].iloc[0] == pytest.approx(run.meta["val_accuracy"])
+    assert "data drift" in texts(at)
+    downloads = [d.label for d in at.get("download_button")]
+    assert any("IDX" in d for d in downloads) and any("npz" in d for d in downloads)
+    at.button(key=f"deploy_del_{ids[1]}").click().run()
+    assert not at.exception
+    assert s.count() == 2 and ids[1] not in [d.id for d in s.list()]
+    assert at.metric[0].value == "2"
+
+
+def test_collected_view_is_friendly_when_empty(run):
+    at = page()
+    at.session_state["deploy_tab"] = COLLECTED
+    at.run()
+    assert not at.exception
+    assert "No drawings collected yet" in texts(at)
+
+
+def test_export_tab_offers_weights_config_and_a_checked_onnx(run):
+    at = page()
+    at.session_state["deploy_tab"] = EXPORT
+    at.run()
+    labels = [d.label for d in at.get("download_button")]
+    assert any("safetensors" in d for d in labels) and any("json" in d for d in labels)
+    at.button(key="deploy_build_onnx").click().run()
+    assert not at.exception
+    assert any("ONNX" in d.label for d in at.get("download_button"))
+    assert "match PyTorch within" in texts(at)
