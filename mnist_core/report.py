@@ -1,0 +1,512 @@
+"""What an evaluation means, in plain words, and the self-contained HTML report of a run.
+
+Two consumers share one set of judgements: the Evaluate page shows them live, the report
+writes them down for a stakeholder. Both say the same thing because both call
+`baselines`, `verdict`, `wilson_interval`, `weakest_digits` and `top_confusions` here.
+
+The report is one HTML file with no external reference at all: styles inline, charts as
+inline SVG drawn here, images as base64 `data:` URIs. It opens offline, in a mail client,
+years later.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from datetime import datetime
+
+from . import costs
+from .config import MODEL_LABELS, field_info
+from .eval_charts import cell_colour
+from .evaluate import EvalResult
+from .storage import Run
+
+CHANCE_ACCURACY = 0.1
+CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
+
+
+# ---------------------------------------------------------------- judgements
+
+@dataclass(frozen=True)
+class Baselines:
+    """What a model that learned nothing scores: random guessing and the most common digit."""
+
+    chance: float
+    majority_digit: int
+    majority_accuracy: float
+    chance_loss: float = CHANCE_LOSS
+
+
+def label_counts(result: EvalResult) -> list[int]:
+    """Images per true digit in the evaluated set (the confusion matrix's row sums)."""
+    return [int(sum(row)) for row in result.confusion]
+
+
+def baselines(eval_counts: list[int], train_counts: list[int] | None = None) -> Baselines:
+    """Chance and majority-class accuracy on a set with `eval_counts` images per digit.
+
+    The majority class is the training set's most common digit when its counts are known
+    (that is what a majority-class model learns), else the evaluated set's own.
+    """
+    source = train_counts if train_counts and sum(train_counts) else eval_counts
+    digit = max(range(10), key=lambda d: source[d])
+    n = sum(eval_counts)
+    return Baselines(CHANCE_ACCURACY, digit, eval_counts[digit] / n if n else 0.0)
+
+
+def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95 % interval of an accuracy measured on `n` images (Wilson score; sane near 0 and 1)."""
+    if n <= 0:
+        return 0.0, 1.0
+    denom = 1 + z * z / n
+    centre = (accuracy + z * z / (2 * n)) / denom
+    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Pass / fail against the target and the baselines, in sentences a presenter can read out."""
+
+    passed: bool          # met the target
+    beats_baselines: bool
+    uncertain: bool       # the target lies inside the accuracy's 95 % interval
+    headline: str
+    details: tuple[str, ...]
+
+
+def _pct(x: float, digits: int = 1) -> str:
+    return f"{x * 100:.{digits}f}%"
+
+
+def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
+    """Judge `result` (validation or test) against `target` and `base`."""
+    name = {"val": "validation", "test": "test"}.get(result.split, result.split)
+    acc = result.accuracy
+    lo, hi = wilson_interval(acc, result.n)
+    passed = acc >= target
+    gap = abs(acc - target) * 100
+    if passed:
+        headline = f"Meets the target: {_pct(acc)} {name} accuracy against a target of {_pct(target)}."
+    else:
+        headline = (f"Below the target: {_pct(acc)} {name} accuracy, {gap:.1f} points short of "
+                    f"{_pct(target)}.")
+    bar = max(base.chance, base.majority_accuracy)
+    beats = acc > bar
+    if beats:
+        baseline_line = (f"Beats guessing at random ({_pct(base.chance)}) and always answering "
+                         f"{base.majority_digit} ({_pct(base.majority_accuracy)}).")
+    else:
+        baseline_line = (f"Does not beat the baselines (random {_pct(base.chance)}, always "
+                         f"{base.majority_digit}: {_pct(base.majority_accuracy)}): the model has "
+                         "learned nothing useful yet.")
+    loss_line = (f"Loss {result.loss:.3f} (a uniform guess scores {base.chance_loss:.3f}; "
+                 "lower is better)." if math.isfinite(result.loss) else "Loss not available.")
+    uncertain = lo <= target <= hi
+    interval_line = (f"Measured on {result.n:,} images, so the true accuracy lies between "
+                     f"{_pct(lo)} and {_pct(hi)} (95 % interval).")
+    if uncertain:
+        interval_line += " The target lies inside that range: more images are needed to be sure."
+    return Verdict(passed, beats, uncertain, headline, (baseline_line, loss_line, interval_line))
+
+
+def test_vs_validation(val: EvalResult, test: EvalResult) -> str:
+    """One sentence comparing the test score with the validation score, and what it means."""
+    gap = (test.accuracy - val.accuracy) * 100
+    head = f"Test {_pct(test.accuracy, 2)} vs validation {_pct(val.accuracy, 2)}: "
+    if abs(gap) < 0.05:
+        return head + "the same. The validation score was an honest guide."
+    if gap < 0:
+        return (head + f"{-gap:.1f} points lower. A small drop is normal: the validation set "
+                "helped choose the model, which makes its score slightly optimistic.")
+    return (head + f"{gap:.1f} points higher. Chance in which images each set holds: the "
+            "model is not better than the validation score suggested.")
+
+
+def top_confusions(result: EvalResult, k: int = 3) -> list[tuple[int, int, int]]:
+    """The k most frequent mistakes as (true digit, predicted digit, count), largest first."""
+    cells = [(result.confusion[t][p], t, p) for t in range(10) for p in range(10)
+             if t != p and result.confusion[t][p] > 0]
+    return [(t, p, c) for c, t, p in sorted(cells, key=lambda x: (-x[0], x[1], x[2]))[:k]]
+
+
+def weakest_digits(result: EvalResult, k: int = 3) -> list[str]:
+    """The k digits with the lowest F1, each with the digit it is most often mistaken for."""
+    out = []
+    for c in result.weakest(k):
+        row = result.confusion[c.digit]
+        wrong = max((p for p in range(10) if p != c.digit), key=lambda p: row[p])
+        line = f"{c.digit} (F1 {_pct(c.f1)}"
+        line += f", most often read as {wrong}: {row[wrong]}×)" if row[wrong] else ")"
+        out.append(line)
+    return out
+
+
+def same_validation_set(a: Run, b: Run) -> bool:
+    """Whether two runs were validated on the same images (same data, fraction and seed)."""
+    return (a.meta.get("data") == b.meta.get("data")
+            and a.config.val_fraction == b.config.val_fraction
+            and a.config.split_seed == b.config.split_seed)
+
+
+def labeling_estimate() -> tuple[costs.LabelingInputs, costs.Estimate]:
+    """MNIST's 70,000 images labelled in house at the calculator's default rates."""
+    inputs = costs.LabelingInputs()
+    return inputs, costs.estimate(inputs)
+
+
+# ---------------------------------------------------------------- HTML pieces
+
+def _e(x: object) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _nice_step(span: float, ticks: int = 5) -> float:
+    raw = span / max(ticks, 1) or 1.0
+    mag = 10 ** math.floor(math.log10(raw))
+    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+
+
+def _text(x: float, y: float, text: str, anchor: str = "start", cls: str = "tick",
+          extra: str = "") -> str:
+    return f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}' class='{cls}'{extra}>{_e(text)}</text>"
+
+
+def _y_range(ys: list[float], percent: bool) -> tuple[float, float, float]:
+    """Axis bounds rounded out to a nice tick step, and the step."""
+    y0, y1 = min(ys), max(ys)
+    if y1 - y0 < 1e-9:  # one epoch or a flat line: give the axis some height
+        pad = 0.05 if percent else 0.5
+        y0, y1 = y0 - pad, y1 + pad
+        if percent:
+            y0, y1 = max(0.0, y0), min(1.0, y1)
+    step = _nice_step(y1 - y0)
+    return math.floor(y0 / step) * step, math.ceil(y1 / step) * step, step
+
+
+def line_chart_svg(series: dict[str, list[tuple[float, float]]], title: str, y_label: str,
+                   percent: bool = False, width: int = 520, height: int = 260) -> str:
+    """An inline SVG line chart (no script, no external reference) of a few named series."""
+    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+    series = {name: [p for p in pts if math.isfinite(p[1])] for name, pts in series.items()}
+    points = [p for pts in series.values() for p in pts]
+    if not points:
+        return f"<p class='muted'>{_e(title)}: no data.</p>"
+    left, right, top, bottom = 56, 16, 34, 40
+    pw, ph = width - left - right, height - top - bottom
+    xs = [p[0] for p in points]
+    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
+    y0, y1, step = _y_range([p[1] for p in points], percent)
+
+    def sx(x: float) -> float:
+        return left + (x - x0) / (x1 - x0) * pw
+
+    def sy(y: float) -> float:
+        return top + (1 - (y - y0) / (y1 - y0)) * ph
+
+    parts = [f"<svg class='chart' role='img' aria-label='{_e(title)}' width='{width}' "
+             f"height='{height}' viewBox='0 0 {width} {height}'>", _text(left, 18, title, cls="ct")]
+    for i in range(int(round((y1 - y0) / step)) + 1):
+        y = y0 + i * step
+        label = f"{y * 100:.0f}%" if percent else f"{y:.2f}".rstrip("0").rstrip(".")
+        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{sy(y):.1f}' y2='{sy(y):.1f}' "
+                     f"class='grid'/>" + _text(left - 6, sy(y) + 4, label, "end"))
+    for x in range(int(math.ceil(x0)), int(max(xs)) + 1, max(1, math.ceil((x1 - x0) / 10))):
+        parts.append(_text(sx(x), height - bottom + 16, str(x), "middle"))
+    parts.append(_text(left + pw / 2, height - 6, "epoch", "middle"))
+    parts.append(_text(0, 0, y_label, "middle",
+                       extra=f" transform='translate(14 {top + ph / 2:.1f}) rotate(-90)'"))
+    for k, (name, pts) in enumerate(series.items()):
+        colour = colours[k % len(colours)]
+        if len(pts) > 1:
+            coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+            parts.append(f"<polyline points='{coords}' fill='none' stroke='{colour}' stroke-width='2'/>")
+        parts.extend(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3' fill='{colour}'/>"
+                     for x, y in pts)
+        lx = left + 10 + k * 150  # the legend, in a row above the plot
+        parts.append(f"<rect x='{lx}' y='{top - 2}' width='12' height='3' fill='{colour}'/>"
+                     + _text(lx + 16, top + 3, name))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def curves_svg(history: list[dict]) -> str:
+    """Loss and accuracy per epoch (train vs validation), side by side."""
+    rows = [h for h in history if "epoch" in h]
+    if not rows:
+        return "<p class='muted'>No training curves were saved with this run.</p>"
+
+    def series(key: str) -> list[tuple[float, float]]:
+        return [(float(h["epoch"]), float(h[key])) for h in rows if isinstance(h.get(key), (int, float))]
+
+    loss = line_chart_svg({"train loss": series("train_loss"), "validation loss": series("val_loss")},
+                          "Loss per epoch", "cross-entropy")
+    acc = line_chart_svg({"train accuracy": series("train_acc"),
+                          "validation accuracy": series("val_acc")},
+                         "Accuracy per epoch", "accuracy", percent=True)
+    return f"<div class='row'>{loss}{acc}</div>"
+
+
+def confusion_table_html(result: EvalResult) -> str:
+    """The confusion matrix as an HTML table, cells shaded like the page's heatmap."""
+    worst = max((result.confusion[t][p] for t in range(10) for p in range(10) if t != p), default=0)
+    shares = result.normalized_confusion()
+    head = "".join(f"<th>{p}</th>" for p in range(10))
+    body = []
+    for t in range(10):
+        cells = []
+        for p in range(10):
+            count = result.confusion[t][p]
+            fill, dark = cell_colour(t, p, count, float(shares[t][p]), worst)
+            ink = "#fff" if dark else "#222"
+            cells.append(f"<td style='background:{fill};color:{ink}' "
+                         f"title='true {t}, predicted {p}: {count}'>{count}</td>")
+        total = sum(result.confusion[t])
+        body.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='num'>{total}</td></tr>")
+    return (f"<table class='cm'><caption>Rows: true digit · columns: predicted digit · "
+            f"green = correct, red = mistakes</caption><thead><tr><th>true \\ pred</th>{head}"
+            f"<th>total</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def per_class_table_html(result: EvalResult) -> str:
+    rows = "".join(f"<tr><td>{c.digit}</td><td class='num'>{_pct(c.precision)}</td>"
+                   f"<td class='num'>{_pct(c.recall)}</td><td class='num'>{_pct(c.f1)}</td>"
+                   f"<td class='num'>{c.support:,}</td></tr>" for c in result.per_class)
+    return ("<table><thead><tr><th>digit</th><th>precision</th><th>recall</th><th>F1</th>"
+            f"<th>images</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _bar(value: int, biggest: int) -> str:
+    width = 0 if biggest <= 0 else round(120 * value / biggest)
+    return f"<span class='bar' style='width:{width}px'></span> {value:,}"
+
+
+def balance_table_html(columns: dict[str, list[int]]) -> str:
+    """Images per digit for each named set, with inline bars."""
+    head = "".join(f"<th>{_e(name)}</th>" for name in columns)
+    rows = []
+    for d in range(10):
+        cells = "".join(f"<td>{_bar(counts[d], max(counts))}</td>" for counts in columns.values())
+        rows.append(f"<tr><td>{d}</td>{cells}</tr>")
+    totals = "".join(f"<td class='num'><b>{sum(c):,}</b></td>" for c in columns.values())
+    return (f"<table><thead><tr><th>digit</th>{head}</tr></thead><tbody>{''.join(rows)}"
+            f"<tr><td><b>total</b></td>{totals}</tr></tbody></table>")
+
+
+def _kv_table(rows: list[tuple[str, str]]) -> str:
+    body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
+    return f"<table class='kv'>{body}</table>"
+
+
+def _verdict_html(v: Verdict) -> str:
+    cls = "pass" if v.passed else "fail"
+    mark = "PASS" if v.passed else "FAIL"
+    details = "".join(f"<li>{_e(d)}</li>" for d in v.details)
+    return f"<div class='verdict {cls}'><b>{mark}</b> — {_e(v.headline)}<ul>{details}</ul></div>"
+
+
+def _evaluation_html(result: EvalResult, target: float, base: Baselines) -> str:
+    v = verdict(result, target, base)
+    confusions = ", ".join(f"{t} read as {p} ({c}×)" for t, p, c in top_confusions(result)) or "none"
+    right = sum(result.confusion[d][d] for d in range(10))
+    return (_verdict_html(v)
+            + _kv_table([("Accuracy", _pct(result.accuracy, 2)), ("Loss", f"{result.loss:.4f}"),
+                         ("Images", f"{result.n:,}"), ("Mistakes", f"{result.n - right:,}"),
+                         ("Weakest digits", "; ".join(weakest_digits(result))),
+                         ("Most frequent confusions", confusions)])
+            + "<h3>Confusion matrix</h3>" + confusion_table_html(result)
+            + "<h3>Per-class precision, recall and F1</h3>" + per_class_table_html(result))
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;max-width:1100px;
+margin:2rem auto;padding:0 1rem;line-height:1.45}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid #e3e7ee;padding-bottom:.2rem;margin-top:2rem}
+.muted{color:#666}table{border-collapse:collapse;margin:.5rem 0 1rem}
+th,td{border:1px solid #dde2ea;padding:.25rem .5rem;text-align:left}
+td.num{text-align:right}table.kv th{background:#f5f7fa;width:14rem}
+table.cm td{text-align:center;min-width:2.4rem;font-variant-numeric:tabular-nums}
+table.cm caption{caption-side:bottom;color:#666;font-size:.85rem;padding-top:.3rem}
+.bar{display:inline-block;height:.7rem;background:#4292c6;vertical-align:middle}
+.verdict{padding:.6rem .9rem;border-radius:6px;margin:.5rem 0}
+.verdict ul{margin:.3rem 0 0}.pass{background:#e5f5e0;border-left:5px solid #31a354}
+.fail{background:#fdecea;border-left:5px solid #d62728}.warn{background:#fff4e5;
+border-left:5px solid #f0a020;padding:.6rem .9rem;border-radius:6px}
+.row{display:flex;flex-wrap:wrap;gap:1rem}.chart .grid{stroke:#e8e8e8}
+.chart .tick{font-size:11px;fill:#555}.chart .ct{font-size:13px;font-weight:600;fill:#222}
+img.grid{image-rendering:pixelated;border:1px solid #ccc}
+@media print{h2{break-after:avoid}table,svg{break-inside:avoid}}
+"""
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every section of the report may need."""
+
+    run: Run
+    target: float
+    val: EvalResult | None
+    test: EvalResult | None
+    looks: int
+    train_counts: list[int] | None
+
+    @property
+    def base(self) -> Baselines | None:
+        return baselines(label_counts(self.val), self.train_counts) if self.val else None
+
+    @property
+    def test_base(self) -> Baselines | None:
+        return baselines(label_counts(self.test), self.train_counts) if self.test else None
+
+
+def _section(key: str, title: str, body: str) -> str:
+    return f"<section id='{key}'><h2>{_e(title)}</h2>{body}</section>"
+
+
+def _summary(c: _Context) -> str:
+    if not (c.val and c.base):
+        return "<p>This run has no saved validation evaluation.</p>"
+    body = _verdict_html(verdict(c.val, c.target, c.base))
+    if c.test and c.test_base:
+        body += _verdict_html(verdict(c.test, c.target, c.test_base))
+    return body
+
+
+def _task(c: _Context) -> str:
+    return ("<p>Recognise handwritten digits: given a 28×28 greyscale image of one digit, answer "
+            "which of the ten digits 0–9 it shows. Success is measured as the share of images "
+            f"answered correctly (accuracy). <b>Target accuracy: {_pct(c.target)}</b>.</p>")
+
+
+def _count(value: object) -> str:
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
+def _data(c: _Context) -> str:
+    meta, cfg = c.run.meta, c.run.config
+    sizes = meta.get("sizes", {})
+    rows = [("Source", str(meta.get("data_name", meta.get("data", "?")))),
+            ("Training images", _count(sizes.get("train"))),
+            ("Validation images", _count(sizes.get("val"))),
+            ("Validation share of the pool",
+             f"{_pct(cfg.val_fraction, 0)} (split seed {cfg.split_seed})")]
+    if sizes.get("extra_train"):
+        rows.insert(2, ("Of which collected drawings", _count(sizes["extra_train"])))
+    if c.test:
+        rows.append(("Test images", _count(c.test.n)))
+    columns: dict[str, list[int]] = {}
+    if c.train_counts:
+        columns["training"] = list(c.train_counts)
+    if c.val:
+        columns["validation"] = label_counts(c.val)
+    if c.test:
+        columns["test"] = label_counts(c.test)
+    balance = "<h3>Class balance</h3>" + balance_table_html(columns) if columns else ""
+    return _kv_table(rows) + balance
+
+
+def _model(c: _Context) -> str:
+    meta, cfg = c.run.meta, c.run.config
+    rows = [("Model", f"{MODEL_LABELS.get(cfg.model, cfg.model)} — {cfg.summary()}"),
+            ("Parameters", _count(meta.get("parameters"))),
+            ("Training", f"{meta.get('status', '?')}: {meta.get('message', '')}"),
+            ("Epochs run", str(meta.get("epochs_run", len(c.run.history)))),
+            ("Kept weights of epoch", str(meta.get("best_epoch", "?"))),
+            ("Training time", f"{meta.get('train_seconds', '?')} s")]
+    hyper = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td>"
+                    f"<td class='muted'>{_e(field_info(k)['help'])}</td></tr>"
+                    for k, v in cfg.to_dict().items())
+    return (_kv_table(rows) + "<table><thead><tr><th>setting</th><th>value</th><th>meaning</th></tr>"
+            f"</thead><tbody>{hyper}</tbody></table>")
+
+
+def _curves(c: _Context) -> str:
+    return (curves_svg(c.run.history) + "<p class='muted'>A validation loss that turns up while "
+            "the training loss keeps falling means overfitting; the run keeps the weights of its "
+            "best validation epoch.</p>")
+
+
+def _validation(c: _Context, mistakes_png_uri: str | None, mistakes_caption: str) -> str:
+    body = ("<p class='muted'>The validation set chose the hyperparameters and the epoch, so these "
+            "figures are slightly optimistic.</p>")
+    body += _evaluation_html(c.val, c.target, c.base) if c.val and c.base else "<p>Not available.</p>"
+    if mistakes_png_uri:
+        body += (f"<h3>Most confident mistakes</h3><img class='grid' alt='most confident mistakes' "
+                 f"src='{_e(mistakes_png_uri)}'><p class='muted'>{_e(mistakes_caption)}</p>")
+    return body
+
+
+def _test(c: _Context) -> str:
+    if not (c.test and c.test_base):
+        return ("<p>The test set has not been used yet: it stays locked until the final "
+                "evaluation, so the figures above are validation figures only.</p>")
+    if c.looks > 1:
+        body = (f"<p class='warn'>The test set has been looked at {c.looks} times. After the first "
+                "look it is no longer an unbiased estimate: any choice made after seeing it was "
+                "fitted to it.</p>")
+    else:
+        body = ("<p>The test set was used once, at the end: this is the honest estimate of "
+                "accuracy on new images like these.</p>")
+    if c.val:
+        body += f"<p>{_e(test_vs_validation(c.val, c.test))}</p>"
+    return body + _evaluation_html(c.test, c.target, c.test_base)
+
+
+def _labeling() -> str:
+    inputs, est = labeling_estimate()
+    return (f"<p>Labelling {est.samples:,} images (the size of MNIST) at "
+            f"{inputs.seconds_per_sample:g} s each takes {est.hours:,.1f} hours of work: "
+            f"{inputs.annotators} people working "
+            f"{inputs.hours_per_day:g} hours a day need {est.days:.1f} working days "
+            f"({costs.describe_days(est.days)}).</p>")
+
+
+_LIMITS = (
+    "It was measured on MNIST-style images: one centred, size-normalised digit, white on black. "
+    "Photos, other scripts, several digits or off-centre strokes are different data, and "
+    "accuracy on them will be lower until they are collected and tested.",
+    "It always answers one of 0–9, even for an image that is not a digit.",
+    "Its probabilities express the model's confidence, which can be high on a mistake "
+    "(see the most confident mistakes).",
+    "The accuracy intervals above show how much the figures could move with a different "
+    "sample of images of the same kind.",
+)
+
+
+def build_report(run: Run, target: float, *, val: EvalResult | None = None,
+                 test: EvalResult | None = None, train_counts: list[int] | None = None,
+                 mistakes_png_uri: str | None = None, mistakes_caption: str = "",
+                 now: datetime | None = None) -> str:
+    """The whole report of `run` as one self-contained HTML page.
+
+    `val` / `test` default to the evaluations saved with the run (test only once it was
+    looked at); `train_counts` (images per digit in the training split) and a grid of the
+    worst mistakes are added when the caller has the images at hand.
+    """
+    looks = int(run.meta.get("test_evaluations", 0))
+    val = val or run.evaluation("val")
+    test = test or (run.evaluation("test") if looks else None)
+    c = _Context(run, target, val, test, looks, train_counts)
+    name = run.meta.get("name") or run.id
+    stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>MNIST model report — {_e(name)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>MNIST model report — {_e(name)}</h1>",
+        f"<p class='muted'>Run <code>{_e(run.id)}</code> · trained {_e(run.meta.get('created', '?'))}"
+        f" · report generated {_e(stamp)} by MNIST Workflow Studio</p>",
+        _section("summary", "Summary", _summary(c)),
+        _section("task", "The task and the target", _task(c)),
+        _section("data", "The data", _data(c)),
+        _section("model", "The model and its hyperparameters", _model(c)),
+        _section("curves", "Training curves", _curves(c)),
+        _section("validation", "Validation results", _validation(c, mistakes_png_uri, mistakes_caption)),
+        _section("test", "Test results", _test(c)),
+        _section("labeling", "What the labels cost", _labeling()),
+        _section("limits", "What this model can and cannot do",
+                 "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in _LIMITS) + "</ul>"),
+        "</body></html>",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,256 @@
+"""AppTest of the Evaluate page: verdict against the target, confusion cell → images, the mistakes,
+two runs compared, the locked test set and its look counter, missing data, no runs at all.
+
+Runs are trained once per module into a module home; every test points $MNIST_STUDIO_HOME at
+it (the autouse fixture would give it an empty one). Tests that change a run work on a copy.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core import report, storage
+from mnist_core.config import TrainConfig
+from mnist_core.pipeline import train_to_run
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "5_📊_Evaluate.py")
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "info", "error")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def image_count(at: AppTest) -> list[int]:
+    return [len(el.proto.imgs) for el in at.get("image")]
+
+
+@pytest.fixture(scope="module")
+def module_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("evaluate-home")
+    train_to_run(TrainConfig(model="logreg", epochs=1, augment=False), "sample", name="first", home=home)
+    train_to_run(TrainConfig(model="logreg", epochs=2, augment=False), "sample", name="second", home=home)
+    return home
+
+
+@pytest.fixture
+def home(module_home, monkeypatch) -> Path:
+    monkeypatch.setenv("MNIST_STUDIO_HOME", str(module_home))
+    return module_home
+
+
+@pytest.fixture
+def fresh_run(home):
+    """Makes copies of the run "second" as the newest run (the page opens on it); removes them after."""
+    made: list[Path] = []
+
+    def make(**meta) -> storage.Run:
+        src = next(r for r in storage.list_runs(home) if r.meta.get("name") == "second")
+        path = src.path.parent / f"zz-copy-{uuid.uuid4().hex[:8]}"
+        shutil.copytree(src.path, path)
+        made.append(path)
+        return storage.update_meta(storage.load_run(path), created="9999-12-31T00:00:00+00:00",
+                                   name=path.name, **meta)
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def open_page(**state) -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_no_runs_points_to_train_page(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_STUDIO_HOME", str(tmp_path / "empty"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page(PAGE).run()  # inside the app, so the link to the Train page resolves
+    assert not at.exception
+    assert "no trained model to evaluate" in texts(at)
+    links = at.get("page_link")
+    assert links and "Train" in links[0].proto.page
+    assert not at.metric and not at.button
+
+
+def test_validation_metrics_against_target(home):
+    at = open_page()
+    assert not at.exception
+    run = storage.list_runs(home)[0]
+    assert at.selectbox(key="eval_run").value == run.id  # the latest by default
+    val = run.evaluation("val")
+    shown = metrics(at)
+    assert shown["Validation accuracy"] == f"{val.accuracy:.2%}"
+    assert shown["Validation loss"] == f"{val.loss:.3f}"
+    assert shown["Random guessing"] == "10%"
+    # The default target (98 %) is out of reach of a one-epoch logistic regression on 3,400 images.
+    assert at.error and at.error[0].value.startswith("Below the target")
+    assert "Weakest digits:" in texts(at)
+    assert len(at.get("vega_lite_chart")) >= 2  # heatmap and per-class bars
+    # A target it does meet reads as a pass.
+    at = open_page(target_accuracy=0.5)
+    assert at.success and at.success[0].value.startswith("Meets the target")
+    assert "50.0%" in at.success[0].value
+
+
+def test_cell_selection_shows_its_images(home):
+    at = open_page()
+    run = storage.list_runs(home)[0]
+    val = run.evaluation("val")
+    # Default: the most frequent mistake.
+    t, p, count = report.top_confusions(val, 1)[0]
+    assert (at.selectbox(key="cm_true").value, at.selectbox(key="cm_pred").value) == (t, p)
+    assert f"**{count:,} images of {t} mistaken for {p}**" in texts(at)
+    assert image_count(at)[0] == min(count, 24)
+    # Another mistake cell, picked with the fallback selectboxes.
+    t2, p2, count2 = report.top_confusions(val, 3)[-1]
+    at.selectbox(key="cm_true").set_value(t2)
+    at.selectbox(key="cm_pred").set_value(p2).run()
+    assert not at.exception
+    assert f"**{count2:,} images of {t2} mistaken for {p2}**" in texts(at)
+    assert image_count(at)[0] == min(count2, 24)
+    assert all(": " in img.caption for img in at.get("image")[0].proto.imgs)  # probabilities shown
+    # A diagonal cell holds the correct answers.
+    at.selectbox(key="cm_true").set_value(4)
+    at.selectbox(key="cm_pred").set_value(4).run()
+    right = val.confusion[4][4]
+    assert f"**{right:,} images of 4 correctly recognised**" in texts(at)
+    assert image_count(at)[0] == min(right, 24)
+    # An empty cell says so instead of showing nothing.
+    empty = next((a, b) for a in range(10) for b in range(10) if val.confusion[a][b] == 0)
+    at.selectbox(key="cm_true").set_value(empty[0])
+    at.selectbox(key="cm_pred").set_value(empty[1]).run()
+    assert "nothing to show" in texts(at)
+
+
+def heatmap_cells(at: AppTest):
+    """The data behind the confusion heatmap (Streamlit ships it as Arrow)."""
+    data = at.get("vega_lite_chart")[0].proto.datasets[0].data.data
+    return pa.ipc.open_stream(data).read_pandas().set_index(["true", "predicted"])
+
+
+def test_row_percentages_toggle(home):
+    at = open_page()
+    val = storage.list_runs(home)[0].evaluation("val")
+    cells = heatmap_cells(at)
+    assert cells.loc[(0, 0), "text"] == str(val.confusion[0][0])
+    at.toggle(key="cm_norm").set_value(True).run()
+    assert not at.exception
+    cells = heatmap_cells(at)
+    assert cells.loc[(0, 0), "text"] == f"{val.confusion[0][0] / sum(val.confusion[0]):.0%}"
+    # the selected cell (the most frequent mistake) is outlined
+    t, p, _ = report.top_confusions(val, 1)[0]
+    assert cells["selected"].sum() == 1 and cells.loc[(t, p), "selected"]
+
+
+def test_confident_mistakes_gallery(home):
+    at = open_page()
+    run = storage.list_runs(home)[0]
+    wrong = sum(run.evaluation("val").confusion[d][e] for d in range(10) for e in range(10) if d != e)
+    assert image_count(at)[1] == min(12, wrong)
+    at.select_slider(key="n_mistakes").set_value(24).run()
+    assert image_count(at)[1] == min(24, wrong)
+    captions = [img.caption for img in at.get("image")[1].proto.imgs]
+    confidences = [int(c.rsplit("(", 1)[1].rstrip("%)")) for c in captions]
+    assert confidences == sorted(confidences, reverse=True)  # most confident first
+
+
+def test_compare_two_runs(home):
+    at = open_page()
+    runs = storage.list_runs(home)
+    at.selectbox(key="eval_other").set_value(runs[1].id).run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Accuracy (second run)"] == f"{runs[1].evaluation('val').accuracy:.2%}"
+    assert shown["Accuracy (this run)"] == f"{runs[0].evaluation('val').accuracy:.2%}"
+    assert len(at.get("vega_lite_chart")) >= 3  # the F1 delta chart joined
+    assert "different images" not in texts(at)  # same data, fraction and seed
+
+
+def test_test_set_locked_then_counted(fresh_run):
+    run = fresh_run()
+    at = open_page()
+    assert at.selectbox(key="eval_run").value == run.id
+    assert "Test accuracy" not in metrics(at)
+    assert "test set is locked" in texts(at)
+    assert [b.key for b in at.button] == ["test_unlock"]
+    assert len(at.table) == 1  # the roles of train / validation / test
+
+    at.button(key="test_unlock").click().run()
+    assert not at.exception
+    saved = storage.load_run(run.path)
+    assert saved.meta["test_evaluations"] == 1
+    test = saved.evaluation("test")
+    assert metrics(at)["Test accuracy"] == f"{test.accuracy:.2%}"
+    assert "Test set used 1 time" in texts(at)
+    assert not at.warning
+
+    at.button(key="test_again").click().run()
+    assert not at.exception
+    assert storage.load_run(run.path).meta["test_evaluations"] == 2
+    assert at.warning and "looked at **2 times**" in at.warning[0].value
+    assert "no longer an unbiased estimate" in at.warning[0].value
+
+    # Just looking at the page again does not count as another look.
+    at.run()
+    assert storage.load_run(run.path).meta["test_evaluations"] == 2
+
+
+def test_missing_data_keeps_saved_metrics(fresh_run, monkeypatch, tmp_path):
+    """A run trained on full MNIST, opened where MNIST is not downloaded: messages, no crash."""
+    monkeypatch.setenv("MNIST_STUDIO_CACHE", str(tmp_path / "no-cache"))
+    run = fresh_run(data="mnist", data_name="Full MNIST (70,000 images)")
+    at = open_page()
+    assert not at.exception
+    assert at.selectbox(key="eval_run").value == run.id
+    assert any("not downloaded" in w.value for w in at.warning)
+    assert metrics(at)["Validation accuracy"] == f"{run.evaluation('val').accuracy:.2%}"
+    assert not at.get("image")
+    at.button(key="test_unlock").click().run()
+    assert not at.exception
+    assert at.error and "test evaluation failed" in at.error[-1].value
+    assert storage.load_run(run.path).meta["test_evaluations"] == 0  # nothing was looked at
+
+
+def test_deleted_selection_falls_back_to_latest(home, fresh_run):
+    run = fresh_run()
+    at = open_page()
+    assert at.selectbox(key="eval_run").value == run.id
+    storage.delete_run(run)
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="eval_run").value == storage.list_runs(home)[0].id
+
+
+def test_leaving_and_coming_back(home):
+    """Widget values are dropped on a page switch; the page must rebuild them, not crash."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at.switch_page(PAGE).run()
+    at.selectbox(key="cm_true").set_value(4)
+    at.selectbox(key="cm_pred").set_value(4).run()
+    at.switch_page(str(ROOT / "app.py")).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    val = storage.list_runs(home)[0].evaluation("val")
+    t, p, _ = report.top_confusions(val, 1)[0]
+    assert (at.selectbox(key="cm_true").value, at.selectbox(key="cm_pred").value) == (t, p)
+
+
+def test_report_download_is_offered(home):
+    at = open_page()
+    buttons = at.get("download_button")
+    assert len(buttons) == 1 and "Download report" in buttons[0].proto.label
