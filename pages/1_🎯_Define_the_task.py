@@ -1,0 +1,276 @@
+"""Step 1 · Define the task: inputs and outputs, the bar to clear, what labels cost, and what could go wrong."""
+
+from __future__ import annotations
+
+import math
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+import torch
+
+import ui
+from mnist_core import costs, explore
+from mnist_core.evaluate import predict_proba
+from mnist_core.storage import StorageError
+
+ui.page("Define the task", "🎯",
+        "Before any code: what goes in, what comes out, what counts as success, and whether to build it.")
+
+SAMPLE_KEY = "define_sample_index"
+TARGET_WIDGET = "define_target_pct"
+BEST_PUBLISHED = 0.998  # best published MNIST test accuracies are about 99.7-99.8 %
+
+
+# ---------------------------------------------------------------- the task in plain words
+
+def probability_rows(label: int, model_probs: list[float] | None) -> list[dict]:
+    """The output before training (uniform), the training target (one-hot) and, if any, a model's."""
+    series = {"Untrained model: 10 % each": [0.1] * 10,
+              "Target: the true label (one-hot)": [float(d == label) for d in range(10)]}
+    if model_probs is not None:
+        series["Your latest model"] = model_probs
+    return [{"digit": str(d), "probability": p, "output": name}
+            for name, probs in series.items() for d, p in enumerate(probs)]
+
+
+def latest_model_probs(image: torch.Tensor) -> tuple[list[float] | None, str]:
+    runs = ui.runs()
+    if not runs:
+        return None, "No model trained yet: after training, its real output appears here too."
+    try:
+        probs = predict_proba(ui.load_model(runs[0]), image.unsqueeze(0))[0]
+    except (StorageError, RuntimeError) as exc:
+        return None, f"The latest model could not be loaded ({exc})."
+    return [float(p) for p in probs], f"Latest model: {runs[0].label}."
+
+
+def task_section() -> None:
+    st.header("The task in plain words")
+    pool = ui.or_stop(ui.train_pool)
+    left, right = st.columns([1.1, 1], gap="large")
+    with left:
+        st.markdown(
+            "- **In:** one handwritten digit as a **28 × 28 grayscale image** — 784 numbers from "
+            "0 (black background) to 255 (white ink).\n"
+            "- **Out:** a **probability for each digit 0–9**; the prediction is the most probable one.\n"
+            "- **Kind of problem:** **10-class classification**. The model ends in a **softmax**, "
+            "which turns 10 raw scores into probabilities that sum to 1, and it is trained to "
+            "minimise the **cross-entropy loss**: minus the log of the probability it gave the "
+            "true digit.")
+        st.latex(r"p_k = \frac{e^{z_k}}{\sum_{j=0}^{9} e^{z_j}}"
+                 r"\qquad \text{loss} = -\log p_{\text{true digit}}")
+        st.caption(f"A model that has learned nothing gives every digit 10 %: its loss is "
+                   f"−log 0.1 = {math.log(10):.2f}. A perfect, confident model has loss 0.")
+    with right:
+        if st.session_state.get(SAMPLE_KEY, 0) >= len(pool):
+            st.session_state[SAMPLE_KEY] = 0  # the data source changed to a smaller pool
+        index = st.number_input("Sample image number", 0, len(pool) - 1, key=SAMPLE_KEY,
+                                help="Any image of the training pool of the active data source.")
+        image, label = pool.images[int(index)], int(pool.labels[int(index)])
+        probs, note = latest_model_probs(image)
+        pic, chart = st.columns([1, 2.6], vertical_alignment="center")
+        pic.image(explore.upscale(image.numpy(), 5), caption=f"Label: {label}")
+        # Streamlit counts a bottom legend in the chart height: give it room explicitly.
+        chart.altair_chart(probability_chart(probability_rows(label, probs)), width="stretch", height=300)
+        st.caption("Out: one probability per digit. " + note)
+
+
+OUTPUT_COLORS = ["#9aa9bb", "#3b6ea8", "#4f9d69"]  # untrained, target, latest model
+
+
+def probability_chart(rows: list[dict]) -> alt.Chart:
+    frame = pd.DataFrame(rows)
+    outputs = list(dict.fromkeys(frame["output"]))
+    return alt.Chart(frame).mark_bar().encode(
+        x=alt.X("digit:N", title="digit", axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("output:N", sort=outputs),
+        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+        color=alt.Color("output:N", title=None, sort=outputs,
+                        scale=alt.Scale(domain=outputs, range=OUTPUT_COLORS[:len(outputs)]),
+                        legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=320)),
+        tooltip=["output", "digit", alt.Tooltip("probability:Q", format=".1%")],
+    )
+
+
+# ---------------------------------------------------------------- success
+
+def success_section() -> None:
+    st.header("What counts as success")
+    pool = ui.or_stop(ui.train_pool)
+    digit, majority = explore.majority_baseline(pool.labels)
+    if TARGET_WIDGET not in st.session_state:
+        st.session_state[TARGET_WIDGET] = round(ui.target_accuracy() * 100, 1)
+    left, right = st.columns([1, 1.3], gap="large")
+    with left:
+        pct = st.slider("Target accuracy (%)", 50.0, 99.9, step=0.1, key=TARGET_WIDGET,
+                        format="%.1f%%",
+                        help="Agree on this before training. The Evaluate page checks models against it.")
+        st.session_state[ui.TARGET_KEY] = pct / 100
+        st.markdown(f"A model must beat two baselines that need no learning at all:\n"
+                    f"- **chance:** guessing uniformly scores **10 %**;\n"
+                    f"- **majority class:** always answering **{digit}**, the most common digit "
+                    f"of this training pool, scores **{majority:.1%}**.")
+        if pool.labels.unique().numel() == 10 and majority < 0.105:
+            st.caption("This data is (nearly) balanced, so the majority class barely beats chance; "
+                       "on skewed data it can look deceptively good.")
+        target_verdict(pct / 100, majority)
+    with right:
+        st.altair_chart(bar_chart(baseline_rows(pct / 100, majority)), width="stretch")
+
+
+def target_verdict(target: float, majority: float) -> None:
+    if target <= max(0.1, majority):
+        st.warning("This target is met by a model that learned nothing: set it above the baselines.")
+    elif target > BEST_PUBLISHED:
+        st.warning("Beyond the best published MNIST results (about 99.8 %): no model is likely to get there.")
+    else:
+        st.success(f"Target set to {target:.1%}; the Evaluate page compares every model with it.")
+
+
+def baseline_rows(target: float, majority: float) -> list[dict]:
+    rows = [{"what": "Chance (uniform guess)", "accuracy": 0.1, "kind": "baseline"},
+            {"what": "Majority class", "accuracy": majority, "kind": "baseline"},
+            {"what": "Your target", "accuracy": target, "kind": "target"}]
+    runs = ui.runs()
+    acc = runs[0].meta.get("val_accuracy") if runs else None
+    if isinstance(acc, (int, float)):
+        rows.append({"what": "Latest model (validation)", "accuracy": acc, "kind": "model"})
+    return rows
+
+
+def bar_chart(rows: list[dict]) -> alt.Chart:
+    base = alt.Chart(pd.DataFrame(rows)).encode(
+        y=alt.Y("what:N", title=None, sort=None, axis=alt.Axis(labelLimit=240)),
+        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")))
+    bars = base.mark_bar().encode(
+        color=alt.Color("kind:N", legend=None,
+                        scale=alt.Scale(domain=["baseline", "target", "model"],
+                                        range=["#9aa9bb", "#3b6ea8", "#4f9d69"])),
+        tooltip=["what", alt.Tooltip("accuracy:Q", format=".1%")])
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("accuracy:Q", format=".1%"))
+    return (bars + labels).properties(height=190)
+
+
+# ---------------------------------------------------------------- labeling cost
+
+def cost_inputs() -> costs.LabelingInputs:
+    d = costs.LabelingInputs()
+    c1, c2, c3 = st.columns(3)
+    with c1:
+        samples = st.number_input("Images to label", 0, 10_000_000, d.samples, 1_000, key="cost_samples")
+        seconds = st.number_input("Seconds per label", 0.5, 600.0, d.seconds_per_sample, 0.5, key="cost_seconds")
+        poc = st.number_input("Proof of concept: images", 0, 10_000_000, d.poc_samples, 1_000, key="cost_poc",
+                              help="Label a small set first to check the idea works before paying for all of it.")
+    with c2:
+        annotators = st.number_input("Annotators (in house)", 1, 1_000, d.annotators, key="cost_annotators")
+        hours_day = st.number_input("Hours per day each", 0.5, 24.0, d.hours_per_day, 0.5, key="cost_hours")
+        wage = st.number_input("Cost of an annotator hour ($)", 0.0, 1_000.0, d.hourly_wage, 1.0, key="cost_wage")
+    with c3:
+        price = st.number_input("Outsourced price per label ($)", 0.0, 100.0, d.price_per_sample, 0.01,
+                                format="%.3f", key="cost_price")
+        review = st.slider("Share re-checked in house (%)", 0, 100, int(d.review_share * 100), key="cost_review",
+                           help="Outsourced labels still need a quality review by your own people.")
+        review_s = st.number_input("Seconds to re-check a label", 0.0, 600.0, d.review_seconds_per_sample,
+                                   0.5, key="cost_review_s")
+    return costs.LabelingInputs(int(samples), float(seconds), int(annotators), float(hours_day),
+                                float(wage), int(poc), float(price), review / 100, float(review_s))
+
+
+def cost_section() -> None:
+    st.header("What the labels cost")
+    st.caption("Every training image needs a correct label, typed by a person. Change any number.")
+    try:
+        inputs = cost_inputs()
+    except costs.CostError as exc:
+        st.error(str(exc))
+        return
+    full = costs.estimate(inputs)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Labeling time", f"{full.hours:,.1f} h",
+              help=f"{full.samples:,} images × {inputs.seconds_per_sample:g} s")
+    m2.metric("In-house team", costs.describe_days(full.days),
+              help=f"{full.days:.2f} working days for {inputs.annotators} × {inputs.hours_per_day:g} h")
+    m3.metric("In-house cost", f"${full.in_house_cost:,.0f}")
+    m4.metric("Outsourced + review", f"${full.outsourced_cost:,.0f}",
+              help=f"vendor ${full.vendor_fee:,.0f} + {full.review_hours:,.1f} h of review")
+    st.dataframe(scenario_table(inputs), hide_index=True, width="stretch")
+    st.altair_chart(cost_chart(costs.cost_rows(inputs)), width="stretch")
+
+
+def scenario_table(inputs: costs.LabelingInputs) -> pd.DataFrame:
+    rows = []
+    for name, est in costs.scenarios(inputs).items():
+        rows.append({"Scenario": name, "Hours": round(est.hours, 1), "Working days": round(est.days, 2),
+                     "In words": costs.describe_days(est.days),
+                     "In house ($)": round(est.in_house_cost), "Vendor ($)": round(est.vendor_fee),
+                     "Review hours": round(est.review_hours, 1),
+                     "Outsourced total ($)": round(est.outsourced_cost)})
+    return pd.DataFrame(rows)
+
+
+def cost_chart(rows: list[dict]) -> alt.Chart:
+    frame = pd.DataFrame(rows)
+    frame["bar"] = frame["scenario"] + " · " + frame["option"]
+    return alt.Chart(frame).mark_bar().encode(
+        y=alt.Y("bar:N", title=None, sort=list(dict.fromkeys(frame["bar"])),
+                axis=alt.Axis(labelLimit=320)),
+        x=alt.X("sum(cost):Q", title="cost ($)", axis=alt.Axis(format="$,.0f")),
+        color=alt.Color("part:N", title=None, legend=alt.Legend(orient="bottom"),
+                        scale=alt.Scale(domain=["Annotator time", "Vendor fee", "In-house review"],
+                                        range=["#3b6ea8", "#e0a458", "#9aa9bb"])),
+        order=alt.Order("part:N"),
+        tooltip=["scenario", "option", "part", alt.Tooltip("cost:Q", format="$,.0f")],
+    ).properties(height=alt.Step(34))
+
+
+# ---------------------------------------------------------------- who labels, ethics, risks
+
+def labelers_section() -> None:
+    st.header("Who labels?")
+    st.table(pd.DataFrame(costs.LABELER_OPTIONS).set_index("Who labels"))
+    st.caption("Whoever labels, somebody in house still owns the guidelines and checks the result: "
+               "wrong labels teach the model wrong answers and make the test score lie.")
+
+
+def ethics_section() -> None:
+    st.header("Should it be built at all?")
+    st.markdown(
+        "Reading digits is low-stakes, but the same workflow can be pointed at targets that are not. "
+        "Before building, ask:\n"
+        "- **Is the target legitimate?** Predicting *which digit was written* is fine; predicting "
+        "*who wrote it*, their age or their trustworthiness from handwriting is not a question a "
+        "model should answer.\n"
+        "- **Who bears the errors?** A misread digit on a cheque or a form hurts a person: keep a "
+        "human check for low-confidence predictions.\n"
+        "- **Consent and origin:** whose handwriting is in the data, and did they agree to this use?")
+
+
+def risks_section() -> None:
+    st.header("Assumptions and risks, and where to check them")
+    items = [
+        ("Assumption", "The input predicts the target: a 28 × 28 image holds enough to tell the digit.",
+         "Data", "Look at the sample grids"),
+        ("Assumption", "The data is enough and representative: every digit well covered, in the styles users write.",
+         "Data", "Check the class balance"),
+        ("Risk", "Sampling bias: MNIST was written with pens by US Census staff and students, "
+                 "centred and size-normalised; digits drawn with a mouse look different.",
+         "Deploy", "Field accuracy on real drawings"),
+        ("Risk", "Concept drift: the inputs change after launch (new users, new devices, other "
+                 "writing styles) and accuracy quietly drops.",
+         "Deploy", "Keep watching field accuracy"),
+    ]
+    for kind, text, where, action in items:
+        with st.container(border=True):
+            a, b = st.columns([2.3, 1], vertical_alignment="center")
+            a.markdown(f"**{kind}.** {text}")
+            with b:
+                ui.link(where, action)
+
+
+task_section()
+success_section()
+cost_section()
+labelers_section()
+ethics_section()
+risks_section()

@@ -1,0 +1,175 @@
+"""Data page: choosing the source (sample, a download that fails or succeeds, an IDX folder),
+and the statistics that follow the choice."""
+
+import gzip
+import hashlib
+import http.server
+import threading
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnist_core import data as core_data
+
+REPO = Path(__file__).resolve().parents[2]
+PAGE = "pages/2_🔎_Data.py"
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def fake_mnist(n_train: int = 120, n_test: int = 30) -> dict[str, bytes]:
+    """The four MNIST files, gzipped, with random pixels and balanced labels."""
+    rng = np.random.default_rng(0)
+    files = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        files[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(idx_bytes(rng.integers(0, 256, (n, 28, 28))))
+        files[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(idx_bytes(np.arange(n) % 10))
+    return files
+
+
+@pytest.fixture(autouse=True)
+def forget_cached_data():
+    """A downloaded or folder source must not leak into other tests through Streamlit's caches."""
+    yield
+    import ui
+
+    ui.clear_data_caches()
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    root = tmp_path / "mirror"
+    root.mkdir()
+    files = fake_mnist()
+    for name, content in files.items():
+        (root / name).write_bytes(content)
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", files
+    server.shutdown()
+    server.server_close()
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30).run()
+    return at.switch_page(PAGE).run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def spec(at: AppTest) -> str:
+    """The app-wide data source ("auto" until something else is chosen)."""
+    return at.session_state["data_spec"] if "data_spec" in at.session_state else "auto"
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_renders_statistics_of_the_sample():
+    at = open_page()
+    assert not at.exception
+    assert at.title[0].value == "🔎 Data"
+    assert at.radio[0].value == "auto"
+    assert "Offline sample" in at.success[0].value and "auto:" in at.success[0].value
+    assert metrics(at) == {"Train images": "3,432", "Validation images": "858", "Test images": "710"}
+    assert len(at.get("vega_lite_chart")) == 3  # class balance, intensities, ink
+    assert any("labels" in c.value and "locked" in c.value for c in at.caption)
+    assert any("A 1 uses the least ink" in c.value for c in at.caption)
+    assert [link.value for link in at.page_link] == ["See the field accuracy on collected drawings"]
+
+
+def test_digit_picker_and_shuffle_change_the_grid():
+    at = open_page()
+    assert at.get("image")[0].captions == ["40 random training images labelled 3"]
+    grid_3 = at.get("image")[0].value
+    at.segmented_control(key="data_digit").set_value(5).run()
+    assert at.get("image")[0].captions == ["40 random training images labelled 5"]
+    grid_5 = at.get("image")[0].value
+    button(at, "Shuffle").click().run()
+    assert at.get("image")[0].captions == ["40 random training images labelled 5"]
+    assert at.get("image")[0].value != grid_5 != grid_3
+
+
+def test_choice_applies_to_the_whole_app():
+    at = open_page()
+    at.radio[0].set_value("sample").run()
+    assert spec(at) == "sample"
+    assert at.success[0].value.startswith("Active: **Offline sample")
+    at.switch_page("pages/3_🧹_Preprocess.py").run()
+    assert spec(at) == "sample"
+
+
+def test_download_without_network_shows_the_message(monkeypatch):
+    monkeypatch.setattr(core_data, "download_mnist",
+                        partial(core_data.download_mnist, mirrors=["http://127.0.0.1:9/"]))
+    at = open_page()
+    at.radio[0].set_value("mnist").run()
+    assert spec(at) == "auto"  # nothing to switch to yet
+    assert "not on this computer" in at.info[0].value
+    button(at, "Download full MNIST").click().run()
+    assert not at.exception
+    assert "Downloading full MNIST failed" in at.error[0].value
+    assert "offline sample" in at.error[0].value
+    assert spec(at) == "auto"
+
+
+def test_download_from_a_mirror_switches_to_full_mnist(monkeypatch, mirror):
+    url, files = mirror
+    resources = [(name, hashlib.md5(content).hexdigest()) for name, content in files.items()]
+    monkeypatch.setattr(core_data, "download_mnist",
+                        partial(core_data.download_mnist, mirrors=[url], resources=resources))
+    at = open_page()
+    at.radio[0].set_value("mnist").run()
+    button(at, "Download full MNIST").click().run()
+    assert not at.exception and not at.error
+    assert spec(at) == "mnist"
+    assert metrics(at) == {"Train images": "96", "Validation images": "24", "Test images": "30"}
+
+
+def test_folder_source_is_validated(tmp_path):
+    at = open_page()
+    at.radio[0].set_value("folder").run()
+    button(at, "Use this folder").click().run()
+    assert "Type the path" in at.error[0].value
+    at.text_input(key="data_folder_input").set_value(str(tmp_path / "nowhere")).run()
+    button(at, "Use this folder").click().run()
+    assert "not 'auto', 'sample', 'mnist' or an existing folder" in at.error[0].value
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    at.text_input(key="data_folder_input").set_value(str(empty)).run()
+    button(at, "Use this folder").click().run()
+    assert "has no train-images-idx3-ubyte" in at.error[0].value
+    assert spec(at) == "auto"
+    assert not at.exception
+
+    good = tmp_path / "idx"
+    good.mkdir()
+    for name, content in fake_mnist(200, 50).items():
+        (good / name).write_bytes(content)
+    at.text_input(key="data_folder_input").set_value(str(good)).run()
+    button(at, "Use this folder").click().run()
+    assert not at.exception and not at.error
+    assert spec(at) == str(good.resolve())
+    assert metrics(at) == {"Train images": "160", "Validation images": "40", "Test images": "50"}
+    assert at.radio[0].value == "folder"
+
+
+def test_a_vanished_folder_gives_a_message_not_a_traceback(tmp_path):
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.session_state["data_spec"] = str(tmp_path / "gone")
+    at.run()
+    assert not at.exception
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert any("existing folder" in e.value for e in at.error)

@@ -1,0 +1,52 @@
+"""Home page: the six-step map with working links, and the current state of data, model, job, target."""
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from mnist_core import storage
+from mnist_core.config import TrainConfig
+from mnist_core.models import build_model
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def home() -> AppTest:
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=30).run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_home_shows_the_workflow_map_and_fresh_state():
+    at = home()
+    assert not at.exception
+    assert at.title[0].value.endswith("MNIST Workflow Studio")
+    cards = [m.value for m in at.markdown if m.value.startswith("##### Step ")]
+    assert len(cards) == 6
+    assert [c.split("· ")[1].split(" ", 1)[1] for c in cards] == [
+        "Define the task", "Data", "Preprocess", "Train", "Evaluate", "Deploy"]
+    links = [link.value for link in at.page_link]
+    for name in ("Define the task", "Data", "Preprocess"):
+        assert f"Open {name}" in links
+    shown = metrics(at)
+    assert shown["Data source"] == "Offline sample"
+    assert shown["Latest model"] == "none yet"
+    assert shown["Training job"] == "idle"
+    assert shown["Target accuracy"] == "98.0%"
+    assert any("4,290 training-pool images · 710 test images" in c.value for c in at.caption)
+
+
+def test_home_shows_the_latest_model_and_the_target_set_elsewhere():
+    config = TrainConfig(model="baseline", epochs=1, augment=False)
+    storage.save_run(build_model(config), config, [], {"name": "demo", "val_accuracy": 0.4321})
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.session_state["target_accuracy"] = 0.9
+    at.run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Latest model · validation accuracy"] == "43.2%"
+    assert shown["Target accuracy"] == "90.0%"
+    assert any("demo" in c.value and "1 saved run" in c.value for c in at.caption)
+    assert any("demo" in m.value for m in at.sidebar.markdown)

@@ -1,0 +1,276 @@
+"""AppTest of the Train page: controls and presets, a real background run polled to the end,
+stop, busy, diagnosis suggestions, the run history (delete with confirmation), the ladder and
+the collected drawings.
+
+The job manager is a process-wide `st.cache_resource`, shared by every AppTest here: each test
+waits for (or stops) its job at the end so nothing leaks into the next one.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import ui
+from mnist_core import storage
+from mnist_core.collect import DrawingStore
+from mnist_core.config import LADDER, PRESET_HELP, TrainConfig, studio_home
+from mnist_core.data import load_train_pool
+from mnist_core.pipeline import train_to_run
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGE = str(ROOT / "pages" / "4_🏋️_Train.py")
+W = "train_w_"
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "info", "error")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    return [p.proto.text for p in at.get("progress")]
+
+
+def wait_idle(timeout: float = 60) -> None:
+    job = ui.job_manager().job
+    if job is not None:
+        job.join(timeout)
+        assert not job.running, "a training job did not end in time"
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_job():
+    """Every test starts and ends with no job running (the manager outlives each AppTest)."""
+    wait_idle()
+    yield
+    job = ui.job_manager().job
+    if job is not None:
+        job.stop()
+        wait_idle()
+
+
+@pytest.fixture
+def at() -> AppTest:
+    app = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not app.exception
+    return app
+
+
+def tiny(at: AppTest, model: str = "logreg", epochs: int = 2, samples: int = 500) -> AppTest:
+    at.selectbox(key=W + "model").set_value(model).run()
+    at.slider(key=W + "epochs").set_value(epochs)
+    at.number_input(key=W + "max_train_samples").set_value(samples)
+    return at.run()
+
+
+def poll(at: AppTest, until, timeout: float = 90) -> list[str]:
+    """Re-run the page (the fragment only advances on at.run()) until `until(at)`; the progress seen."""
+    seen, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.3)
+        at.run()
+        assert not at.exception, at.exception
+        seen += [t for t in progress_texts(at) if not seen or t != seen[-1]]
+        if until(at):
+            return seen
+    raise AssertionError(f"timed out; progress seen: {seen}\n{texts(at)}")
+
+
+def job_done(at: AppTest) -> bool:
+    job = ui.job_manager().job
+    return job is not None and not job.running and not at.get("progress")
+
+
+def test_page_renders_with_the_default_preset(at):
+    assert at.title[0].value.endswith("Train")
+    assert at.selectbox(key=W + "preset").value == "fast CNN"
+    assert at.selectbox(key=W + "model").value == "cnn"
+    assert not at.button(key="train_start").disabled
+    assert at.button(key="train_stop").disabled
+    page = texts(at)
+    assert "Offline sample" in page and "No training yet" in page
+    assert "learned parameters" in page
+
+
+def test_a_preset_sets_the_widgets_and_a_change_is_noticed(at):
+    at.selectbox(key=W + "preset").set_value("overfit on purpose").run()
+    assert at.selectbox(key=W + "model").value == "mlp"
+    assert at.slider(key=W + "mlp_depth").value == 3
+    assert at.select_slider(key=W + "mlp_width").value == 1024
+    assert at.slider(key=W + "epochs").value == 40
+    assert at.slider(key=W + "dropout").value == 0.0
+    assert at.number_input(key=W + "max_train_samples").value == 1000
+    assert PRESET_HELP["overfit on purpose"] in texts(at)
+    at.select_slider(key=W + "lr").set_value(0.05).run()
+    assert "Changed since you picked it" in texts(at)
+    at.button(key="train_reset_preset").click().run()
+    assert at.select_slider(key=W + "lr").value == 0.002
+    assert "Changed since" not in texts(at)
+
+
+def test_values_survive_leaving_the_page():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    app.switch_page("pages/4_🏋️_Train.py").run()
+    app.selectbox(key=W + "model").set_value("mlp").run()
+    app.select_slider(key=W + "mlp_width").set_value(64)
+    app.slider(key=W + "epochs").set_value(7).run()
+    app.switch_page("pages/3_🧹_Preprocess.py").run()
+    assert not app.exception
+    app.switch_page("pages/4_🏋️_Train.py").run()
+    assert app.selectbox(key=W + "model").value == "mlp"
+    assert app.select_slider(key=W + "mlp_width").value == 64
+    assert app.slider(key=W + "epochs").value == 7
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("max_train_samples", -5, "max_train_samples = -5 is too small"),
+    ("seed", -1, "seed = -1 is too small"),
+])
+def test_an_absurd_value_gives_a_clear_error(at, key, value, words):
+    at.number_input(key=W + key).set_value(value).run()
+    assert not at.exception
+    assert any(words in e.value for e in at.error), [e.value for e in at.error]
+    assert at.button(key="train_start").disabled
+
+
+def test_a_tiny_run_shows_progress_is_saved_and_listed(at):
+    tiny(at, "logreg", epochs=3)
+    at.button(key="train_start").click().run()
+    assert ui.job_manager().job.running or storage.list_runs()
+    seen = poll(at, job_done)
+    assert len(seen) >= 2, seen  # the progress text moved while the job ran
+    assert any("epoch" in t for t in seen), seen
+    runs = storage.list_runs()
+    assert len(runs) == 1 and runs[0].config.model == "logreg" and runs[0].config.epochs == 3
+    assert runs[0].meta["status"] == "finished"
+    assert any("Training finished" in s.value for s in at.success)
+    assert len(at.get("vega_lite_chart")) >= 2  # loss and accuracy curves (+ history overlay)
+    table = at.dataframe[0].value
+    assert runs[0].id in set(table["id"])
+    boxes = [e for kind in ("info", "success", "warning", "error") for e in getattr(at, kind)]
+    assert any(e.proto.icon == "🩺" for e in boxes), texts(at)  # the diagnosis
+    assert not at.button(key="train_start").disabled  # the end of the job re-enabled Start
+
+
+def test_the_diagnosis_button_applies_its_suggestion(at):
+    tiny(at, "logreg", epochs=2)
+    at.button(key="train_start").click().run()
+    poll(at, job_done)
+    apply = [b for b in at.button if b.label.startswith("Apply:")]
+    assert apply, texts(at)
+    assert "epochs = 10" in apply[0].label  # two epochs are too few to judge
+    apply[0].click().run()
+    assert at.slider(key=W + "epochs").value == 10
+    assert any("Press Start" in s.value for s in at.success)
+
+
+def test_stop_ends_a_long_run_as_stopped(at):
+    tiny(at, "cnn", epochs=60, samples=0)
+    at.button(key="train_start").click().run()
+    poll(at, lambda a: any("batch" in t for t in progress_texts(a)))
+    assert not at.button(key="train_stop").disabled
+    job = ui.job_manager().job
+    clicked = time.monotonic()
+    at.button(key="train_stop").click().run()
+    job.join(30)
+    print(f"stopped {time.monotonic() - clicked:.2f} s after the click")
+    assert time.monotonic() - clicked < 5  # the trainer checks the flag every batch
+    poll(at, job_done, timeout=30)
+    end = job.snapshot().latest("end")
+    assert end["status"] == "stopped"
+    runs = storage.list_runs()
+    assert len(runs) == 1 and runs[0].meta["status"] == "stopped"
+    assert "Stopped by the user" in texts(at)
+
+
+def test_start_while_a_job_runs_says_busy(at):
+    other = AppTest.from_file(PAGE, default_timeout=30).run()  # a second browser session
+    tiny(at, "cnn", epochs=60, samples=0)
+    at.button(key="train_start").click().run()
+    assert ui.job_manager().job.running
+    first = ui.job_manager().job
+    other.button(key="train_start").click().run()  # its page was drawn before the job started
+    assert any("already running" in w.value for w in other.warning), texts(other)
+    assert ui.job_manager().job is first  # no second job, not silently either
+    assert other.get("progress")  # and that session now follows the running job
+    assert other.button(key="train_start").disabled
+    first.stop()
+
+
+def test_history_delete_asks_first_and_loads_settings(at):
+    pool = load_train_pool("sample")
+    from mnist_core.preprocess import make_split
+    split = make_split("sample", TrainConfig(), pool=pool.subset(torch.arange(600)))
+    train_to_run(TrainConfig(model="baseline", epochs=1), "sample", split=split, name="first")
+    train_to_run(TrainConfig(model="logreg", epochs=1, lr=0.005), "sample", split=split, name="second")
+    at.run()
+    table = at.dataframe[0]
+    assert list(table.value["name"]) == ["second", "first"]  # newest first
+    at.session_state[table.key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert "1 selected" in texts(at)
+    at.button(key="train_load_run").click().run()
+    assert at.selectbox(key=W + "model").value == "logreg"
+    assert at.select_slider(key=W + "lr").value == 0.005
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="train_delete").click().run()
+    assert any("for good" in w.value for w in at.warning)
+    at.button(key="train_cancel").click().run()
+    assert len(storage.list_runs()) == 2
+    at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    at.button(key="train_delete").click().run()
+    at.button(key="train_confirm").click().run()
+    assert [r.meta["name"] for r in storage.list_runs()] == ["first"]
+    assert any("Deleted 1 run" in s.value for s in at.success)
+    assert list(at.dataframe[0].value["name"]) == ["first"]
+
+
+def test_the_ladder_uses_the_split_settings_and_compares_runs(at):
+    at.session_state[ui.SPLIT_KEY] = {"val_fraction": 0.3, "split_seed": 5}
+    at.run()
+    at.button(key="train_ladder").click().run()
+    job = ui.job_manager().job
+    assert [c.val_fraction for c in job.configs] == [0.3] * len(LADDER)
+    assert {c.split_seed for c in job.configs} == {5}
+    assert job.names == [name for name, _ in LADDER]
+    poll(at, lambda a: any("Baseline ladder" in m.value for m in a.markdown), timeout=60)
+    assert any(t.startswith("Run ") and " of 4" in t for t in progress_texts(at)) or not job.running
+    job.stop()
+    wait_idle()
+    at.run()
+    saved = storage.list_runs()
+    assert saved and saved[-1].meta["name"] == "Majority class"
+    assert saved[-1].meta["sizes"]["val"] == pytest.approx(0.3 * len(load_train_pool("sample")), abs=2)
+
+
+def test_collected_drawings_can_join_the_training_set(at):
+    store = DrawingStore(studio_home() / "drawings.db")
+    pool = load_train_pool("sample")
+    for i in range(3):
+        store.add(image28=pool.images[i].numpy(), true_label=int(pool.labels[i]))
+    tiny(at, "logreg", epochs=1)
+    box = at.checkbox(key=W + "use_drawings")
+    assert "3 collected drawings" in box.label
+    box.check().run()
+    at.button(key="train_start").click().run()
+    job = ui.job_manager().job
+    assert job.extra is not None and len(job.extra) == 3
+    poll(at, job_done)
+    assert storage.list_runs()[0].meta["used_collected"] == 3
+
+
+def test_a_failed_job_shows_its_error(at, tmp_path):
+    at.session_state[ui.DATA_KEY] = str(tmp_path)  # an existing folder without MNIST files
+    at.run()
+    at.button(key="train_start").click().run()
+    poll(at, job_done, timeout=30)
+    assert any("Training failed" in e.value for e in at.error), texts(at)
+    assert not storage.list_runs()

@@ -1,0 +1,45 @@
+"""Small Playwright helpers shared by the browser tests: open a page, wait for Streamlit, check for errors."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+APP_SELECTOR = "[data-testid='stApp']"
+STATUS_SELECTOR = "[data-testid='stStatusWidget']"
+EXCEPTION_SELECTOR = "[data-testid='stException']"
+SETTLE_MS = 400
+
+
+def wait_for_app(page: Page, timeout: int = 60_000) -> None:
+    """Wait until the app is rendered and its script run has finished.
+
+    The app root carries the script state in `data-test-script-state` ("initial" before the
+    first run, then "running" / "notRunning" ...). A run can start a moment after another
+    ends (a rerun, a fragment), so the wait requires "notRunning" and no running status
+    widget twice, a settle apart.
+    """
+    page.wait_for_selector(APP_SELECTOR, state="attached", timeout=timeout)
+    for _ in range(2):
+        page.wait_for_function(
+            """([app, status]) => {
+                const root = document.querySelector(app);
+                const widget = document.querySelector(status);
+                return root && root.getAttribute('data-test-script-state') === 'notRunning'
+                    && !(widget && /running/i.test(widget.innerText || ''));
+            }""",
+            arg=[APP_SELECTOR, STATUS_SELECTOR], timeout=timeout)
+        page.wait_for_timeout(SETTLE_MS)
+
+
+def assert_no_exception(page: Page) -> None:
+    """Fail with Streamlit's own error text if the page shows an exception box."""
+    boxes = page.locator(EXCEPTION_SELECTOR)
+    if boxes.count():
+        texts = "\n---\n".join(boxes.nth(i).inner_text() for i in range(boxes.count()))
+        raise AssertionError(f"The page shows {boxes.count()} exception(s):\n{texts}")
+
+
+def goto(page: Page, url: str, timeout: int = 60_000) -> None:
+    """Open `url` and wait for the app's script run to finish."""
+    page.goto(url, wait_until="domcontentloaded", timeout=timeout)
+    wait_for_app(page, timeout)

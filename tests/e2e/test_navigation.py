@@ -1,0 +1,95 @@
+"""Every page opens without an error: from the sidebar, by direct URL, and as the first visit
+to a freshly started server. The page list is read from pages/, so it grows with the app.
+A last test checks that widgets rerun the page in a real browser."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.source_util import page_icon_and_name, page_sort_key
+
+from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parents[2]
+PAGE_FILES = sorted((REPO / "pages").glob("*.py"), key=page_sort_key)
+PAGES = [page_icon_and_name(p)[1] for p in PAGE_FILES]  # URL names, e.g. "Define_the_task"
+
+
+def expect_title(page, words: str) -> None:
+    """The page's h1 shows `words` (the page name from its file name, spaces for underscores)."""
+    heading = page.locator("[data-testid='stMain'] h1").first
+    heading.wait_for(state="visible")
+    assert words.lower() in heading.inner_text().lower(), heading.inner_text()
+
+
+def test_page_files_are_found():
+    assert {"Define_the_task", "Data", "Preprocess"} <= set(PAGES)
+
+
+def test_deep_link_on_a_fresh_server(page, fresh_app_url):
+    """The very first request of a new server is a deep link: it must show that page, in the full app."""
+    goto(page, f"{fresh_app_url}/Data")
+    assert_no_exception(page)
+    expect_title(page, "Data")
+    nav = page.locator("[data-testid='stSidebarNav'] a")
+    assert nav.count() == len(PAGE_FILES) + 1  # the home page and every page of pages/
+
+
+def test_home(page, app_url):
+    goto(page, app_url)
+    assert_no_exception(page)
+    expect_title(page, "MNIST Workflow Studio")
+    for name in ("Define the task", "Data", "Preprocess"):
+        assert page.locator("[data-testid='stPageLink-NavLink']", has_text=f"Open {name}").count() == 1
+    assert page.get_by_text("Data source", exact=True).is_visible()
+    assert page.get_by_text("Where things stand").is_visible()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_direct_url(page, app_url, name):
+    goto(page, f"{app_url}/{name}")
+    assert_no_exception(page)
+    expect_title(page, name.replace("_", " "))
+
+
+def test_sidebar_links_visit_every_page(page, app_url):
+    goto(page, app_url)
+    for name in PAGES:
+        link = page.locator(f"[data-testid='stSidebarNav'] a[href$='/{name}']")
+        assert link.count() == 1, f"no sidebar link to /{name}"
+        link.click()
+        page.wait_for_url(re.compile(f"/{re.escape(name)}$"))
+        wait_for_app(page)
+        assert_no_exception(page)
+        expect_title(page, name.replace("_", " "))
+
+
+def test_home_cards_link_to_their_pages(page, app_url):
+    goto(page, app_url)
+    page.locator("[data-testid='stPageLink-NavLink']", has_text="Open Preprocess").click()
+    page.wait_for_url(re.compile("/Preprocess$"))
+    wait_for_app(page)
+    assert_no_exception(page)
+    expect_title(page, "Preprocess")
+
+
+def test_widgets_answer_in_the_browser(page, app_url):
+    """A click and a typed number rerun the page and change what is shown, without errors."""
+    goto(page, f"{app_url}/Data")
+    page.locator("[data-testid='stButtonGroup'] button", has_text="7").click()
+    page.get_by_text("40 random training images labelled 7").wait_for()
+    wait_for_app(page)
+    assert_no_exception(page)
+
+    goto(page, f"{app_url}/Define_the_task")
+    assert page.get_by_text("97.2 h").is_visible()
+    box = page.get_by_label("Images to label")
+    box.fill("10000")
+    box.press("Enter")
+    page.get_by_text("13.9 h", exact=True).first.wait_for()
+    wait_for_app(page)
+    assert_no_exception(page)
