@@ -46,8 +46,10 @@ def wait_idle(timeout: float = 60) -> None:
 
 @pytest.fixture(autouse=True)
 def no_leftover_job():
-    """Every test starts and ends with no job running (the manager outlives each AppTest)."""
+    """Every test starts as on a fresh server and ends with no job running (the manager is a
+    process-wide cache that outlives each AppTest, and other pages' tests use it too)."""
     wait_idle()
+    ui.job_manager.clear()
     yield
     job = ui.job_manager().job
     if job is not None:
@@ -62,10 +64,12 @@ def at() -> AppTest:
     return app
 
 
-def tiny(at: AppTest, model: str = "logreg", epochs: int = 2, samples: int = 500) -> AppTest:
+def tiny(at: AppTest, model: str = "logreg", epochs: int = 2, samples: int = 500,
+         batch: int = 128) -> AppTest:
     at.selectbox(key=W + "model").set_value(model).run()
     at.slider(key=W + "epochs").set_value(epochs)
     at.number_input(key=W + "max_train_samples").set_value(samples)
+    at.select_slider(key=W + "batch_size").set_value(batch)
     return at.run()
 
 
@@ -140,14 +144,14 @@ def test_an_absurd_value_gives_a_clear_error(at, key, value, words):
 
 
 def test_a_tiny_run_shows_progress_is_saved_and_listed(at):
-    tiny(at, "logreg", epochs=3)
+    # Long enough (about 500 steps) that polling sees it move, short enough for a test.
+    tiny(at, "mlp", epochs=4, samples=0, batch=32)
     at.button(key="train_start").click().run()
-    assert ui.job_manager().job.running or storage.list_runs()
     seen = poll(at, job_done)
     assert len(seen) >= 2, seen  # the progress text moved while the job ran
     assert any("epoch" in t for t in seen), seen
     runs = storage.list_runs()
-    assert len(runs) == 1 and runs[0].config.model == "logreg" and runs[0].config.epochs == 3
+    assert len(runs) == 1 and runs[0].config.model == "mlp" and runs[0].config.epochs == 4
     assert runs[0].meta["status"] == "finished"
     assert any("Training finished" in s.value for s in at.success)
     assert len(at.get("vega_lite_chart")) >= 2  # loss and accuracy curves (+ history overlay)
@@ -162,7 +166,7 @@ def test_the_diagnosis_button_applies_its_suggestion(at):
     tiny(at, "logreg", epochs=2)
     at.button(key="train_start").click().run()
     poll(at, job_done)
-    apply = [b for b in at.button if b.label.startswith("Apply:")]
+    apply = [b for b in at.button if b.label.startswith("Try this:")]
     assert apply, texts(at)
     assert "epochs = 10" in apply[0].label  # two epochs are too few to judge
     apply[0].click().run()
@@ -274,3 +278,20 @@ def test_a_failed_job_shows_its_error(at, tmp_path):
     poll(at, job_done, timeout=30)
     assert any("Training failed" in e.value for e in at.error), texts(at)
     assert not storage.list_runs()
+
+
+def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):
+    """After a server restart there is no job, but the last run's curves and diagnosis remain."""
+    config = TrainConfig(model="mlp", mlp_width=64, dropout=0.0, weight_decay=0.0, augment=False,
+                         optimizer="adam", lr=0.005, epochs=12, batch_size=64)
+    run = train_to_run(config, "sample", split=small_split, name="small MLP")
+    app = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not app.exception
+    assert any(m.value.startswith("#### Latest run: small MLP") for m in app.markdown)
+    assert len(app.get("vega_lite_chart")) >= 2
+    boxes = [e for kind in ("info", "success", "warning", "error") for e in getattr(app, kind)]
+    diagnosis = next(e.value for e in boxes if e.proto.icon == "🩺")
+    # 800 images, no regularization, 12 epochs: the MLP memorises them.
+    assert "Overfitting" in diagnosis, diagnosis
+    app.button(key=f"train_apply_run_{run.id}").click().run()
+    assert app.slider(key=W + "dropout").value > 0 or app.toggle(key=W + "augment").value
