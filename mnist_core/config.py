@@ -46,17 +46,18 @@ class TrainConfig:
     mlp_width: int = _f(256, "MLP: units per hidden layer.", lo=8, hi=4096, group="model")
     activation: str = _f("relu", "MLP: activation function between layers.",
                          choices=ACTIVATIONS, group="model")
-    cnn_blocks: int = _f(2, "CNN: number of conv blocks; each halves the image size (28→14→7→4).",
+    cnn_blocks: int = _f(3, "CNN: number of conv blocks; each halves the image size (28→14→7→4).",
                          lo=1, hi=4, group="model")
-    cnn_channels: int = _f(32, "CNN: channels of the first block; each later block doubles them.",
+    cnn_channels: int = _f(24, "CNN: channels of the first block; each later block doubles them.",
                            lo=4, hi=256, group="model")
     batch_norm: bool = _f(True, "Batch normalisation after each layer (MLP and CNN).", group="model")
-    dropout: float = _f(0.3, "Dropout probability before the output layer (and between MLP layers).",
+    dropout: float = _f(0.3, "Dropout probability before the output layer (and between MLP layers; "
+                        "the CNN also drops a third as many whole feature maps after its convolutions).",
                         lo=0.0, hi=0.9, group="regularization")
     optimizer: str = _f("adamw", "Optimizer: SGD with momentum 0.9, Adam or AdamW.",
                         choices=OPTIMIZERS)
-    lr: float = _f(0.003, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
-    batch_size: int = _f(128, "Images per gradient step.", lo=1, hi=8192)
+    lr: float = _f(0.004, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
+    batch_size: int = _f(256, "Images per gradient step.", lo=1, hi=8192)
     epochs: int = _f(30, "Passes over the training set.", lo=1, hi=500)
     weight_decay: float = _f(1e-4, "L2 penalty on the weights (decoupled for AdamW).",
                              lo=0.0, hi=1.0, group="regularization")

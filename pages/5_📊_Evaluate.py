@@ -171,7 +171,8 @@ with right:
     count = val.confusion[t][p]
     share = count / max(sum(val.confusion[t]), 1)
     what = f"{t} correctly recognised" if t == p else f"{t} mistaken for {p}"
-    st.markdown(f"**{count:,} images of {what}** ({share:.1%} of all {t}s)")
+    noun = "image" if count == 1 else "images"
+    st.markdown(f"**{count:,} {noun} of {what}** ({share:.1%} of all {t}s)")
     if table is None:
         st.caption("The images of this cell cannot be shown (see the note above).")
     elif count == 0:

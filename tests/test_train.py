@@ -78,7 +78,7 @@ def test_stop_in_first_epoch_still_reports_validation(small_split):
 
 def test_divergence_is_a_message_not_a_crash(small_split):
     cfg = TrainConfig(model="mlp", optimizer="sgd", lr=10.0, batch_norm=False, dropout=0.0,
-                      epochs=3, augment=False, weight_decay=0.0, mixed_precision=False)
+                      epochs=3, batch_size=128, augment=False, weight_decay=0.0, mixed_precision=False)
     records = run_all(Trainer(cfg, small_split))
     end = records[-1]
     assert isinstance(end, EndRecord) and end.status == "diverged"
