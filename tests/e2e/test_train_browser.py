@@ -85,8 +85,7 @@ def stop_job_after(page: Page, app_url: str):
 def test_a_short_run_updates_live_and_is_saved(page, app_url, studio_home, stop_job_after):
     open_train(page, app_url)
     before = {r.id for r in saved_runs(studio_home)}
-    choose(page, "Model family", "Logistic regression")
-    assert set_slider(page, "Epochs", 6) == "6"  # 6 epochs: a few seconds of training
+    assert set_slider(page, "Epochs", 6) == "6"  # 6 CNN epochs: a few seconds of training
     page.get_by_role("button", name=START).click()
 
     # The page must move by itself: progress text and the epoch counter change with no clicks.
@@ -107,14 +106,15 @@ def test_a_short_run_updates_live_and_is_saved(page, app_url, studio_home, stop_
     assert_no_exception(page)
     new = [r for r in saved_runs(studio_home) if r.id not in before]
     assert len(new) == 1 and new[0].meta["status"] == "finished"
-    assert (new[0].config.model, new[0].config.epochs) == ("logreg", 6)  # what the widgets said
+    assert (new[0].config.model, new[0].config.epochs) == ("cnn", 6)  # what the widgets said
     expect(page.locator("code", has_text=new[0].id)).to_be_visible()  # "Saved as run …"
 
 
 def test_a_long_run_survives_leaving_the_page_and_stops(page, app_url, studio_home, stop_job_after):
     open_train(page, app_url)
     before = {r.id for r in saved_runs(studio_home)}
-    choose(page, "Preset", "fast CNN")  # 30 CNN epochs: far longer than this test waits
+    choose(page, "Preset", "fast CNN")
+    assert set_slider(page, "Epochs", 100) == "100"  # 100 CNN epochs: far longer than this test waits
     page.get_by_role("button", name=START).click()
     expect(page.locator("[data-testid='stProgress']")).to_contain_text("batch", timeout=120_000)
 
