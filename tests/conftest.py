@@ -8,6 +8,7 @@ import torch
 from mnist_core.config import TrainConfig
 from mnist_core.data import Images, load_train_pool
 from mnist_core.preprocess import DataSplit, make_split
+from tests.fakes import serve_mirror
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +33,10 @@ def small_split() -> DataSplit:
 def fast_config() -> TrainConfig:
     """A small CNN for a couple of quick epochs."""
     return TrainConfig(cnn_channels=8, epochs=2, batch_size=64, augment=False)
+
+
+@pytest.fixture
+def mirror(tmp_path):
+    """A loopback HTTP server holding fake MNIST files; yields (url, files)."""
+    with serve_mirror(tmp_path / "mirror") as served:
+        yield served

@@ -3,9 +3,6 @@
 
 import gzip
 import hashlib
-import http.server
-import threading
-from functools import partial
 
 import numpy as np
 import pytest
@@ -15,21 +12,7 @@ from mnist_core import data
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError
 from mnist_core.preprocess import make_split, split_train_val, to_float
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def fake_mnist(n_train=120, n_test=30, seed=0) -> dict[str, bytes]:
-    """Gzipped IDX files shaped like MNIST's four, with random images and balanced labels."""
-    rng = np.random.default_rng(seed)
-    files = {}
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        files[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(idx_bytes(rng.integers(0, 256, (n, 28, 28))))
-        files[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(idx_bytes(np.arange(n) % 10))
-    return files
+from tests.fakes import fake_mnist, idx_bytes
 
 
 @pytest.fixture
@@ -39,24 +22,6 @@ def idx_folder(tmp_path):
     for name, content in fake_mnist().items():
         (folder / name).write_bytes(content)
     return folder
-
-
-@pytest.fixture
-def mirror(tmp_path):
-    """A loopback HTTP server holding fake MNIST files; yields (url, files)."""
-    root = tmp_path / "mirror"
-    root.mkdir()
-    files = fake_mnist()
-    for name, content in files.items():
-        (root / name).write_bytes(content)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", files
-    server.shutdown()
-    server.server_close()
 
 
 def test_sample_is_real_balanced_and_split_like_mnist():

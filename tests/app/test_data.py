@@ -1,36 +1,18 @@
 """Data page: choosing the source (sample, a download that fails or succeeds, an IDX folder),
 and the statistics that follow the choice."""
 
-import gzip
 import hashlib
-import http.server
-import threading
 from functools import partial
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnist_core import data as core_data
+from tests.fakes import fake_mnist
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = "pages/2_🔎_Data.py"
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 8, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
-    return header + array.astype(np.uint8).tobytes()
-
-
-def fake_mnist(n_train: int = 120, n_test: int = 30) -> dict[str, bytes]:
-    """The four MNIST files, gzipped, with random pixels and balanced labels."""
-    rng = np.random.default_rng(0)
-    files = {}
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        files[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(idx_bytes(rng.integers(0, 256, (n, 28, 28))))
-        files[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(idx_bytes(np.arange(n) % 10))
-    return files
 
 
 @pytest.fixture(autouse=True)
@@ -40,22 +22,6 @@ def forget_cached_data():
     import ui
 
     ui.clear_data_caches()
-
-
-@pytest.fixture
-def mirror(tmp_path):
-    root = tmp_path / "mirror"
-    root.mkdir()
-    files = fake_mnist()
-    for name, content in files.items():
-        (root / name).write_bytes(content)
-    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *a, **k: None
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", files
-    server.shutdown()
-    server.server_close()
 
 
 def open_page() -> AppTest:
