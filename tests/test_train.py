@@ -128,6 +128,25 @@ def test_augment_keeps_shape_and_ink():
     assert not torch.equal(x, y)
 
 
+def test_augment_moves_ink_by_at_most_two_pixels_and_ten_degrees():
+    # one bright pixel at the centre: a shift of ±2 px keeps its centre of mass within ~2.3 px
+    x = torch.zeros(64, 1, 28, 28)
+    x[:, :, 13:15, 13:15] = 1.0
+    y = augment(x, torch.Generator().manual_seed(1))
+    coords = torch.arange(28, dtype=torch.float32) + 0.5
+    mass = y.sum((1, 2, 3))
+    cy = (y.sum((1, 3)).squeeze(1) * coords).sum(1) / mass
+    cx = (y.sum((1, 2)).squeeze(1) * coords).sum(1) / mass
+    shift = torch.sqrt((cx - 14) ** 2 + (cy - 14) ** 2)
+    assert shift.max() <= 2 * 2**0.5 + 0.2 and shift.max() > 0.5
+    # a long horizontal bar turns by ±10° at most: the ends of its ink stay within tan(10°)
+    bar = torch.zeros(64, 1, 28, 28)
+    bar[:, :, 13:15, 4:24] = 1.0
+    out = augment(bar, torch.Generator().manual_seed(2))
+    rows = (out[:, 0] > 0.5).any(2).sum(1)  # rows the bar covers after the turn
+    assert rows.max() <= 2 + math.ceil(22 * math.tan(math.radians(10))) + 1
+
+
 @pytest.mark.parametrize("model", ["baseline", "logreg", "mlp", "cnn"])
 def test_models_map_images_to_ten_logits(model):
     net = build_model(TrainConfig(model=model, cnn_blocks=4)).eval()
