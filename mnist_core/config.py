@@ -50,7 +50,8 @@ class TrainConfig:
                          lo=1, hi=4, group="model")
     cnn_channels: int = _f(24, "CNN: channels of the first block; each later block doubles them.",
                            lo=4, hi=256, group="model")
-    batch_norm: bool = _f(True, "Batch normalisation after each layer (MLP and CNN).", group="model")
+    batch_norm: bool = _f(True, "Batch normalisation after each hidden layer of an MLP and each conv "
+                                 "block of a CNN after the first.", group="model")
     dropout: float = _f(0.3, "Dropout probability before the output layer (and between MLP layers; "
                         "the CNN also drops a third as many whole feature maps after its convolutions).",
                         lo=0.0, hi=0.9, group="regularization")
