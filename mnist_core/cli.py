@@ -127,15 +127,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _collected(home: Path | None):
     from .collect import DrawingStore
     from .config import studio_home
-    from .data import Images
-    import torch
 
-    store = DrawingStore((home or studio_home()) / "drawings.db")
-    images, labels = store.arrays()
-    if len(labels) == 0:
+    extra = DrawingStore((home or studio_home()) / "drawings.db").training_images()
+    if extra is None:
         raise CliError("--with-collected: no collected drawings yet (label some on the Deploy page)")
-    _err(f"adding {len(labels)} collected drawings to the training set")
-    return Images(torch.from_numpy(images), torch.from_numpy(labels))
+    _err(f"adding {len(extra)} collected drawings to the training set")
+    return extra
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -22,9 +22,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .data import Images
 
 SOURCES = ("canvas", "upload")
 APPLICATION_ID = 0x4D4E4457  # "MNDW": marks a file as ours, so we never write into someone else's SQLite file
@@ -293,6 +296,17 @@ class DrawingStore:
         images = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.uint8).reshape(-1, _SIDE, _SIDE).copy()
         labels = np.array([r[1] for r in rows], dtype=np.int64)
         return images, labels
+
+    def training_images(self) -> "Images | None":
+        """The labelled drawings as extra training data (uint8 tensors), or None when there are none."""
+        import torch  # kept out of module import: the database side needs only NumPy
+
+        from .data import Images
+
+        images, labels = self.arrays()
+        if len(labels) == 0:
+            return None
+        return Images(torch.from_numpy(images), torch.from_numpy(labels))
 
     def field_accuracy(self) -> list[dict]:
         """Accuracy on users' drawings per model, over entries with a prediction, most-tested model first.

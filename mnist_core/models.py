@@ -89,6 +89,14 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
+def parameter_count(cfg: TrainConfig) -> int:
+    """Learned parameters of the model `cfg` describes, built on the meta device (no memory, no time)."""
+    if cfg.model == "baseline":
+        return 0
+    with torch.device("meta"):
+        return count_parameters(build_model(cfg))
+
+
 def uses_channels_last(cfg: TrainConfig) -> bool:
     """channels_last speeds up convolutions (oneDNN) and does nothing for the others."""
     return cfg.model == "cnn"

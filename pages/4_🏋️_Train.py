@@ -14,16 +14,14 @@ import math
 from typing import Any
 
 import streamlit as st
-import torch
 
 import ui
-from mnist_core import charts, diagnose, storage
+from mnist_core import charts, diagnose, models, storage
 from mnist_core.collect import CollectError, DrawingStore
 from mnist_core.config import (ACTIVATIONS, DEFAULT_PRESET, LADDER, MODEL_FAMILIES, MODEL_LABELS,
                                OPTIMIZERS, PRESET_HELP, PRESETS, ConfigError, TrainConfig, field_info)
 from mnist_core.data import DataError, Images
 from mnist_core.jobs import JobBusy, JobSnapshot, TrainingJob
-from mnist_core.models import build_model, count_parameters
 
 ui.page("Train", "🏋️", "Pick a model and its hyperparameters, press Start and watch it learn. Training "
         "runs in the background: stop it any time, or leave the page and come back.")
@@ -168,10 +166,7 @@ def on_stop() -> None:
 
 
 def collected_images() -> Images | None:
-    if not drawings_count():
-        return None
-    images, labels = DrawingStore(ui.home() / DRAWINGS_DB).arrays()
-    return Images(torch.from_numpy(images), torch.from_numpy(labels)) if len(labels) else None
+    return DrawingStore(ui.home() / DRAWINGS_DB).training_images() if drawings_count() else None
 
 
 def drawings_count() -> int:
@@ -197,12 +192,7 @@ def fmt_number(value: float) -> str:
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def parameter_count(config_json: str) -> int:
-    """Learned parameters of a config, counted on the meta device (no memory, no time)."""
-    config = TrainConfig.from_dict(json.loads(config_json))
-    if config.model == "baseline":
-        return 0
-    with torch.device("meta"):
-        return count_parameters(build_model(config))
+    return models.parameter_count(TrainConfig.from_dict(json.loads(config_json)))
 
 
 def data_line() -> bool:

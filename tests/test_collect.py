@@ -230,3 +230,14 @@ def test_numpy_integer_labels_accepted(store: DrawingStore) -> None:
     got = store.get(store.add(image28=digit_image(4), true_label=np.int64(4), predicted=np.uint8(4)))
     assert (got.true_label, got.predicted) == (4, 4)
     assert isinstance(CollectError("x"), ValueError)
+
+
+def test_training_images_are_uint8_tensors_or_none(store: DrawingStore) -> None:
+    assert store.training_images() is None
+    store.add(image28=digit_image(4), true_label=4)
+    store.add(image28=digit_image(9), true_label=9)
+    extra = store.training_images()
+    assert extra is not None and len(extra) == 2
+    assert extra.images.dtype.is_floating_point is False and tuple(extra.images.shape) == (2, 28, 28)
+    assert extra.labels.tolist() == [4, 9]
+    np.testing.assert_array_equal(extra.images[1].numpy(), digit_image(9))

@@ -8,7 +8,7 @@ import torch
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.evaluate import evaluate
-from mnist_core.models import build_model
+from mnist_core.models import build_model, count_parameters, parameter_count
 from mnist_core.train import BatchRecord, EndRecord, EpochRecord, Trainer, augment
 
 
@@ -145,6 +145,13 @@ def test_augment_moves_ink_by_at_most_two_pixels_and_ten_degrees():
     out = augment(bar, torch.Generator().manual_seed(2))
     rows = (out[:, 0] > 0.5).any(2).sum(1)  # rows the bar covers after the turn
     assert rows.max() <= 2 + math.ceil(22 * math.tan(math.radians(10))) + 1
+
+
+@pytest.mark.parametrize("cfg", [TrainConfig(model="baseline"), TrainConfig(model="logreg"),
+                                 TrainConfig(model="mlp", mlp_depth=3), TrainConfig(),
+                                 TrainConfig(cnn_blocks=1, batch_norm=False)])
+def test_parameter_count_matches_the_built_model(cfg):
+    assert parameter_count(cfg) == count_parameters(build_model(cfg))
 
 
 @pytest.mark.parametrize("model", ["baseline", "logreg", "mlp", "cnn"])
