@@ -1,4 +1,4 @@
-# One-command set-up: `make run` starts the app, `make test` runs every test, `make bench` prints speed figures.
+# One-command set-up: `make run` starts the app, `make test` runs every test (lint first), `make bench` prints speed figures.
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
@@ -6,8 +6,11 @@ STAMP  := $(VENV)/.installed
 # glibc would otherwise map/unmap every large activation buffer (1.2-1.6x slower training).
 export MALLOC_MMAP_THRESHOLD_ ?= 1073741824
 export MALLOC_TRIM_THRESHOLD_ ?= 1073741824
+# The interface the app listens on: loopback by default; `make run HOST=0.0.0.0` shares it on the
+# network (then set MNIST_STUDIO_PASSWORD and MNIST_STUDIO_DATA_ROOTS, see the README).
+HOST   ?= 127.0.0.1
 
-.PHONY: run test bench venv browser clean
+.PHONY: run test test-fast lint bench venv browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,13 +21,21 @@ $(STAMP): requirements.txt requirements-dev.txt
 venv: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run app.py
+	$(PY) -m streamlit run app.py --server.address $(HOST)
 
 browser:
 	bash scripts/install_browser.sh
 
-test: $(STAMP) browser
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+test: $(STAMP) browser lint
 	$(PY) -m pytest
+
+# The quick loop while editing: core and pages, no browser, nothing marked slow (under a minute).
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow and not browser"
 
 bench: $(STAMP)
 	$(PY) -m bench

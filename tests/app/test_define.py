@@ -10,7 +10,7 @@ from mnist_core.data import load_train_pool
 from mnist_core.models import build_model
 
 REPO = Path(__file__).resolve().parents[2]
-PAGE = "pages/1_🎯_Define_the_task.py"
+PAGE = "pages/define.py"
 
 
 def open_page() -> AppTest:
@@ -48,7 +48,7 @@ def test_target_slider_sets_session_state_and_survives_a_page_change():
     at.slider(key="define_target_pct").set_value(95.5).run()
     assert at.session_state["target_accuracy"] == 0.955
     assert "95.5%" in at.success[0].value
-    at.switch_page("pages/2_🔎_Data.py").run()
+    at.switch_page("pages/data.py").run()
     assert at.session_state["target_accuracy"] == 0.955
     at.switch_page(PAGE).run()
     assert at.slider(key="define_target_pct").value == 95.5

@@ -12,13 +12,15 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import open_page
+
 from mnist_core.collect import DrawingStore
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_test
 from mnist_core.pipeline import train_to_run
 from mnist_core.predict import predict_digit
 
-PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "6_🚀_Deploy.py")
+PAGE = "pages/deploy.py"
 CANVAS = "deploy_canvas_0"
 COLLECTED, EXPORT = "🗂️ Collected data", "📦 Export"
 
@@ -70,7 +72,7 @@ def digit(run):
 
 
 def page() -> AppTest:
-    return AppTest.from_file(PAGE, default_timeout=30).run()
+    return open_page(PAGE)
 
 
 @pytest.fixture

@@ -15,12 +15,14 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app.conftest import open_page as open_app_page
+
 from mnist_core import report, storage
 from mnist_core.config import TrainConfig
 from mnist_core.pipeline import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "5_📊_Evaluate.py")
+PAGE = "pages/evaluate.py"
 
 
 def texts(at: AppTest) -> str:
@@ -70,10 +72,7 @@ def fresh_run(home):
 
 
 def open_page(**state) -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    for key, value in state.items():
-        at.session_state[key] = value
-    return at.run()
+    return open_app_page(PAGE, **state)
 
 
 def test_no_runs_points_to_train_page(tmp_path, monkeypatch):
@@ -242,7 +241,7 @@ def test_leaving_and_coming_back(home):
     at.switch_page(PAGE).run()
     at.selectbox(key="cm_true").set_value(4)
     at.selectbox(key="cm_pred").set_value(4).run()
-    at.switch_page(str(ROOT / "app.py")).run()
+    at.switch_page("pages/home.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception
     val = storage.list_runs(home)[0].evaluation("val")

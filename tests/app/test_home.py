@@ -33,7 +33,7 @@ def test_home_shows_the_workflow_map_and_fresh_state():
     shown = metrics(at)
     assert shown["Data source"] == "Offline sample"
     assert shown["Latest model"] == "none yet"
-    assert shown["Training job"] == "idle"
+    assert shown["Background job"] == "idle"
     assert shown["Target accuracy"] == "98.0%"
     assert any("4,290 training-pool images · 710 test images" in c.value for c in at.caption)
 

@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
+from tests.app.conftest import open_page, texts, wait_idle
 from mnist_core import storage
 from mnist_core.collect import DrawingStore
 from mnist_core.config import LADDER, PRESET_HELP, TrainConfig, studio_home
@@ -23,51 +24,23 @@ from mnist_core.data import load_train_pool
 from mnist_core.pipeline import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = str(ROOT / "pages" / "4_🏋️_Train.py")
-W = "train_w_"
-
-
-def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "info", "error")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+PAGE = "pages/train.py"
+W = "train."
 
 
 def progress_texts(at: AppTest) -> list[str]:
     return [p.proto.text for p in at.get("progress")]
 
 
-def wait_idle(timeout: float = 60) -> None:
-    job = ui.job_manager().job
-    if job is not None:
-        job.join(timeout)
-        assert not job.running, "a training job did not end in time"
-
-
-@pytest.fixture(autouse=True)
-def no_leftover_job():
-    """Every test starts as on a fresh server and ends with no job running (the manager is a
-    process-wide cache that outlives each AppTest, and other pages' tests use it too)."""
-    wait_idle()
-    ui.job_manager.clear()
-    yield
-    job = ui.job_manager().job
-    if job is not None:
-        job.stop()
-        wait_idle()
-
-
 @pytest.fixture
 def at() -> AppTest:
-    app = AppTest.from_file(PAGE, default_timeout=30).run()
-    assert not app.exception
-    return app
+    return open_page(PAGE)
 
 
 def tiny(at: AppTest, model: str = "logreg", epochs: int = 2, samples: int = 500,
          batch: int = 128) -> AppTest:
     at.selectbox(key=W + "model").set_value(model).run()
-    at.slider(key=W + "epochs").set_value(epochs)
+    at.select_slider(key=W + "epochs").set_value(epochs)
     at.number_input(key=W + "max_train_samples").set_value(samples)
     at.select_slider(key=W + "batch_size").set_value(batch)
     return at.run()
@@ -107,7 +80,7 @@ def test_a_preset_sets_the_widgets_and_a_change_is_noticed(at):
     assert at.selectbox(key=W + "model").value == "mlp"
     assert at.slider(key=W + "mlp_depth").value == 3
     assert at.select_slider(key=W + "mlp_width").value == 1024
-    assert at.slider(key=W + "epochs").value == 40
+    assert at.select_slider(key=W + "epochs").value == 40
     assert at.slider(key=W + "dropout").value == 0.0
     assert at.number_input(key=W + "max_train_samples").value == 1000
     assert PRESET_HELP["overfit on purpose"] in texts(at)
@@ -119,17 +92,16 @@ def test_a_preset_sets_the_widgets_and_a_change_is_noticed(at):
 
 
 def test_values_survive_leaving_the_page():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-    app.switch_page("pages/4_🏋️_Train.py").run()
+    app = open_page(PAGE)
     app.selectbox(key=W + "model").set_value("mlp").run()
     app.select_slider(key=W + "mlp_width").set_value(64)
-    app.slider(key=W + "epochs").set_value(7).run()
-    app.switch_page("pages/3_🧹_Preprocess.py").run()
+    app.select_slider(key=W + "epochs").set_value(8).run()
+    app.switch_page("pages/preprocess.py").run()
     assert not app.exception
-    app.switch_page("pages/4_🏋️_Train.py").run()
+    app.switch_page("pages/train.py").run()
     assert app.selectbox(key=W + "model").value == "mlp"
     assert app.select_slider(key=W + "mlp_width").value == 64
-    assert app.slider(key=W + "epochs").value == 7
+    assert app.select_slider(key=W + "epochs").value == 8
 
 
 @pytest.mark.parametrize("key, value, words", [
@@ -170,7 +142,7 @@ def test_the_diagnosis_button_applies_its_suggestion(at):
     assert apply, texts(at)
     assert "epochs = 10" in apply[0].label  # two epochs are too few to judge
     apply[0].click().run()
-    assert at.slider(key=W + "epochs").value == 10
+    assert at.select_slider(key=W + "epochs").value == 10
     assert any("Press Start" in s.value for s in at.success)
 
 
@@ -180,11 +152,9 @@ def test_stop_ends_a_long_run_as_stopped(at):
     poll(at, lambda a: any("batch" in t for t in progress_texts(a)))
     assert not at.button(key="train_stop").disabled
     job = ui.job_manager().job
-    clicked = time.monotonic()
     at.button(key="train_stop").click().run()
-    job.join(30)
-    print(f"stopped {time.monotonic() - clicked:.2f} s after the click")
-    assert time.monotonic() - clicked < 5  # the trainer checks the flag every batch
+    job.join(30)  # how fast it stops is measured in `make bench`, not asserted here
+    assert not job.running
     poll(at, job_done, timeout=30)
     end = job.snapshot().latest("end")
     assert end["status"] == "stopped"
@@ -194,7 +164,7 @@ def test_stop_ends_a_long_run_as_stopped(at):
 
 
 def test_start_while_a_job_runs_says_busy(at):
-    other = AppTest.from_file(PAGE, default_timeout=30).run()  # a second browser session
+    other = open_page(PAGE)  # a second browser session
     tiny(at, "cnn", epochs=60, samples=0)
     at.button(key="train_start").click().run()
     assert ui.job_manager().job.running
@@ -245,8 +215,8 @@ def test_the_ladder_uses_the_split_settings_and_compares_runs(at):
     assert [c.val_fraction for c in job.configs] == [0.3] * len(LADDER)
     assert {c.split_seed for c in job.configs} == {5}
     assert job.names == [name for name, _ in LADDER]
+    poll(at, lambda a: any(t.startswith("Run ") and " of 4" in t for t in progress_texts(a)), timeout=60)
     poll(at, lambda a: any("Baseline ladder" in m.value for m in a.markdown), timeout=60)
-    assert any(t.startswith("Run ") and " of 4" in t for t in progress_texts(at)) or not job.running
     job.stop()
     wait_idle()
     at.run()
@@ -285,7 +255,7 @@ def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):
     config = TrainConfig(model="mlp", mlp_width=64, dropout=0.0, weight_decay=0.0, augment=False,
                          optimizer="adam", lr=0.005, epochs=12, batch_size=64)
     run = train_to_run(config, "sample", split=small_split, name="small MLP")
-    app = AppTest.from_file(PAGE, default_timeout=30).run()
+    app = open_page(PAGE)
     assert not app.exception
     assert any(m.value.startswith("#### Latest run: small MLP") for m in app.markdown)
     assert len(app.get("vega_lite_chart")) >= 2

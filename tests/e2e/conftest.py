@@ -74,12 +74,6 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
-def studio_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The server's MNIST_STUDIO_HOME (runs, drawings): empty at the start of the session."""
-    return tmp_path_factory.mktemp("e2e-studio")
-
-
 @contextlib.contextmanager
 def run_server(home: Path, cache: Path, log_path: Path) -> Iterator[str]:
     """A fresh `streamlit run app.py` on a free port: yields its URL, then stops it and its children."""

@@ -1,33 +1,27 @@
 """Every page opens without an error: from the sidebar, by direct URL, and as the first visit
-to a freshly started server. The page list is read from pages/, so it grows with the app.
-A last test checks that widgets rerun the page in a real browser."""
+to a freshly started server. The page list is the app's registry (`ui.STEPS`), so it grows
+with the app. A last test checks that widgets rerun the page in a real browser."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.source_util import page_icon_and_name, page_sort_key
 
+import ui
 from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parents[2]
-PAGE_FILES = sorted((REPO / "pages").glob("*.py"), key=page_sort_key)
-PAGES = [page_icon_and_name(p)[1] for p in PAGE_FILES]  # URL names, e.g. "Define_the_task"
+PAGES = [s.url_path for s in ui.STEPS]  # URL names, e.g. "Define_the_task"
+TITLES = {s.url_path: s.title for s in ui.STEPS}
 
 
 def expect_title(page, words: str) -> None:
-    """The page's h1 shows `words` (the page name from its file name, spaces for underscores)."""
+    """The page's h1 shows `words`."""
     heading = page.locator("[data-testid='stMain'] h1").first
     heading.wait_for(state="visible")
     assert words.lower() in heading.inner_text().lower(), heading.inner_text()
-
-
-def test_page_files_are_found():
-    assert {"Define_the_task", "Data", "Preprocess"} <= set(PAGES)
 
 
 def test_deep_link_on_a_fresh_server(page, fresh_app_url):
@@ -36,24 +30,34 @@ def test_deep_link_on_a_fresh_server(page, fresh_app_url):
     assert_no_exception(page)
     expect_title(page, "Data")
     nav = page.locator("[data-testid='stSidebarNav'] a")
-    assert nav.count() == len(PAGE_FILES) + 1  # the home page and every page of pages/
+    assert nav.count() == len(PAGES) + 1  # the home page and every page of the registry
+    assert nav.first.inner_text().strip().endswith("Home")
 
 
 def test_home(page, app_url):
     goto(page, app_url)
     assert_no_exception(page)
     expect_title(page, "MNIST Workflow Studio")
-    for name in ("Define the task", "Data", "Preprocess"):
+    for name in TITLES.values():
         assert page.locator("[data-testid='stPageLink-NavLink']", has_text=f"Open {name}").count() == 1
     assert page.get_by_text("Data source", exact=True).is_visible()
     assert page.get_by_text("Where things stand").is_visible()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PAGES)
+def test_deep_link_to_every_page_on_a_fresh_server(page, fresh_app_url, name):
+    """A bookmarked link is the first request a new server sees: it shows that page."""
+    goto(page, f"{fresh_app_url}/{name}")
+    assert_no_exception(page)
+    expect_title(page, TITLES[name])
 
 
 @pytest.mark.parametrize("name", PAGES)
 def test_direct_url(page, app_url, name):
     goto(page, f"{app_url}/{name}")
     assert_no_exception(page)
-    expect_title(page, name.replace("_", " "))
+    expect_title(page, TITLES[name])
 
 
 def test_sidebar_links_visit_every_page(page, app_url):
@@ -65,7 +69,7 @@ def test_sidebar_links_visit_every_page(page, app_url):
         page.wait_for_url(re.compile(f"/{re.escape(name)}$"))
         wait_for_app(page)
         assert_no_exception(page)
-        expect_title(page, name.replace("_", " "))
+        expect_title(page, TITLES[name])
 
 
 def test_home_cards_link_to_their_pages(page, app_url):

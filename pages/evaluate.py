@@ -9,7 +9,6 @@ validation image) is cached per run, so clicking around the matrix is instant.
 from __future__ import annotations
 
 import streamlit as st
-from streamlit.errors import StreamlitPageNotFoundError
 
 import ui
 from mnist_core import eval_charts, gallery, report, storage
@@ -17,7 +16,6 @@ from mnist_core.config import ConfigError
 from mnist_core.data import DataError
 from mnist_core.evaluate import EvalResult, evaluate
 
-TRAIN_PAGE = "pages/4_🏋️_Train.py"
 THUMB_SCALE = 4  # 28 px → 112 px: whole-pixel blocks stay crisp on a projector
 KNOWN_ERRORS = (DataError, storage.StorageError, ConfigError, OSError)
 ROLES = [
@@ -28,7 +26,7 @@ ROLES = [
      "Used": "once, at the very end"},
 ]
 
-ui.page("Evaluate", "📊", "How good is the model, where does it fail, and would it meet the "
+ui.page("Evaluate", "How good is the model, where does it fail, and would it meet the "
         "target on images it has never seen?")
 
 
@@ -78,20 +76,13 @@ def show_metrics(result: EvalResult, base: report.Baselines, name: str, target: 
     cols[3].metric(f"Always answering {base.majority_digit}", f"{base.majority_accuracy:.1%}")
 
 
-def link_to_train(label: str) -> None:
-    try:
-        st.page_link(TRAIN_PAGE, label=label, icon="🏋️")
-    except StreamlitPageNotFoundError:  # this page was run on its own, without the app around it
-        st.markdown(f"{label}: open **Train** in the sidebar.")
-
-
 # ------------------------------------------------------------------ which run
 
 runs = ui.runs()
 if not runs:
     st.info("There is no trained model to evaluate yet. Train one first: it appears here as "
             "soon as it is saved.", icon="🏋️")
-    link_to_train("Go to the Train page")
+    ui.link("Train", "Go to the Train page")
     st.stop()
 
 by_id = {r.id: r for r in runs}

@@ -11,8 +11,6 @@ from mnist_core import explore
 from mnist_core.config import field_info
 from mnist_core.preprocess import split_sizes
 
-ui.page("Preprocess", "🧹", "What happens to the images before a model sees them, and which images it may learn from.")
-
 IMAGE_KEY = "prep_image_index"
 FRACTION_KEY = "prep_val_fraction"
 SEED_KEY = "prep_split_seed"
@@ -94,12 +92,6 @@ def split_widgets() -> tuple[float, int]:
     return frac, int(seed)
 
 
-@st.cache_data(show_spinner="Splitting…")
-def split_rows(key: str, val_fraction: float, seed: int, test_counts: tuple[int, ...]) -> list[dict]:
-    counts = explore.split_counts(ui.pool_for(key), val_fraction, seed)
-    return explore.count_rows({**counts, "test": list(test_counts)})
-
-
 def split_section() -> None:
     st.header("Train / validation split")
     st.markdown("The training pool is shuffled with a fixed **seed** and cut in two: the model "
@@ -114,7 +106,7 @@ def split_section() -> None:
     st.altair_chart(split_diagram(sizes), width="stretch")
     st.caption(f"{info.name}: {len(pool):,} pool images → {n_train:,} train / {n_val:,} validation, "
                f"plus {sizes['test']:,} test images kept apart. These settings are used by the Train page.")
-    rows = split_rows(info.key, frac, seed, test_counts)
+    rows = ui.split_count_rows(info.key, frac, seed, test_counts)
     st.subheader("Is every split balanced?")
     st.altair_chart(share_chart(rows), width="stretch")
     gap = max_share_gap(rows)
@@ -165,6 +157,12 @@ def test_section() -> None:
     ui.link("Evaluate", "Evaluate: the final test")
 
 
-scaling_section()
-split_section()
-test_section()
+def main() -> None:
+    ui.page("Preprocess", "What happens to the images before a model sees them, and which images it "
+            "may learn from.")
+    scaling_section()
+    split_section()
+    test_section()
+
+
+main()

@@ -460,7 +460,7 @@ def export_tab(run: storage.Run) -> None:
 # ---------------------------------------------------------------- the page
 
 
-ui.page("Deploy", "🚀", "Draw a digit and the model answers at once. Tell it whether it was right, "
+ui.page("Deploy", "Draw a digit and the model answers at once. Tell it whether it was right, "
         "watch how it does on real drawings, and take the model with you.")
 show_flash()
 all_runs = ui.runs()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import altair as alt
@@ -13,8 +12,6 @@ import streamlit as st
 import ui
 from mnist_core import data as core_data
 from mnist_core import explore
-
-ui.page("Data", "🔎", "Where the images come from, and what they look like: look before you train.")
 
 SOURCES = {
     "auto": "Auto: full MNIST if it is downloaded, otherwise the offline sample",
@@ -133,12 +130,6 @@ def folder_picker() -> None:
 
 # ---------------------------------------------------------------- cached statistics
 
-@st.cache_data(show_spinner="Counting digits…")
-def class_rows(key: str, val_fraction: float, seed: int, test_counts: tuple[int, ...]) -> list[dict]:
-    counts = explore.split_counts(ui.pool_for(key), val_fraction, seed)
-    return explore.count_rows({**counts, "test": list(test_counts)})
-
-
 @st.cache_data(show_spinner=False)
 def grid_image(key: str, digit: int, seed: int) -> tuple:
     pool = ui.pool_for(key)
@@ -161,7 +152,7 @@ def balance_section(key: str) -> None:
     st.header("Class balance")
     split = ui.split_settings()
     test_counts = tuple(ui.or_stop(ui.test_label_counts))
-    rows = class_rows(key, split["val_fraction"], split["split_seed"], test_counts)
+    rows = ui.split_count_rows(key, split["val_fraction"], split["split_seed"], test_counts)
     totals = {s: sum(r["count"] for r in rows if r["split"] == s) for s in ("train", "validation", "test")}
     cols = st.columns(3)
     for col, (name, n) in zip(cols, totals.items()):
@@ -241,10 +232,15 @@ def representative_section() -> None:
     ui.link("Deploy", "See the field accuracy on collected drawings")
 
 
-source_section()
-info = ui.or_stop(ui.source_info)
-ui.or_stop(ui.train_pool)
-balance_section(info.key)
-samples_section(info.key)
-pixels_section(info.key)
-representative_section()
+def main() -> None:
+    ui.page("Data", "Where the images come from, and what they look like: look before you train.")
+    source_section()
+    info = ui.or_stop(ui.source_info)
+    ui.or_stop(ui.train_pool)
+    balance_section(info.key)
+    samples_section(info.key)
+    pixels_section(info.key)
+    representative_section()
+
+
+main()

@@ -14,9 +14,6 @@ from mnist_core import costs, explore
 from mnist_core.evaluate import predict_proba
 from mnist_core.storage import StorageError
 
-ui.page("Define the task", "🎯",
-        "Before any code: what goes in, what comes out, what counts as success, and whether to build it.")
-
 SAMPLE_KEY = "define_sample_index"
 TARGET_WIDGET = "define_target_pct"
 BEST_PUBLISHED = 0.998  # best published MNIST test accuracies are about 99.7-99.8 %
@@ -268,9 +265,15 @@ def risks_section() -> None:
                 ui.link(where, action)
 
 
-task_section()
-success_section()
-cost_section()
-labelers_section()
-ethics_section()
-risks_section()
+def main() -> None:
+    ui.page("Define the task",
+            "Before any code: what goes in, what comes out, what counts as success, and whether to build it.")
+    task_section()
+    success_section()
+    cost_section()
+    labelers_section()
+    ethics_section()
+    risks_section()
+
+
+main()

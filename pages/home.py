@@ -1,0 +1,70 @@
+"""Home: the six-step workflow as a map, and where things stand right now."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+from mnist_core.data import DataError
+
+
+def workflow_map() -> None:
+    """Six cards in workflow order, each linking to its page."""
+    st.subheader("The workflow")
+    st.markdown(" → ".join(f"{s.icon} **{s.title}**" for s in ui.STEPS))
+    for row in (ui.STEPS[:3], ui.STEPS[3:]):
+        for col, s in zip(st.columns(3), row):
+            with col.container(border=True, height="stretch"):
+                st.markdown(f"##### Step {s.number} · {s.icon} {s.title}")
+                st.caption(s.blurb)
+                ui.link(s.title, f"Open {s.title}")
+
+
+def data_state() -> None:
+    try:
+        info = ui.source_info()
+        pool, test_counts = ui.train_pool(), ui.test_label_counts()
+    except DataError as exc:
+        st.metric("Data", "unavailable")
+        st.caption(str(exc))
+        return
+    short = "Full MNIST" if info.kind == "mnist" else "Offline sample" if info.kind == "sample" else "IDX folder"
+    st.metric("Data source", short, help=info.name)
+    st.caption(f"{len(pool):,} training-pool images · {sum(test_counts):,} test images (locked)")
+
+
+def model_state() -> None:
+    runs = ui.runs()
+    if not runs:
+        st.metric("Latest model", "none yet")
+        st.caption("Train one on the Train page.")
+        return
+    latest = runs[0]
+    acc = latest.meta.get("val_accuracy")
+    st.metric("Latest model · validation accuracy",
+              f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a")
+    st.caption(f"{latest.label} · {len(runs)} saved run" + ("s" if len(runs) != 1 else ""))
+
+
+def job_state() -> None:
+    running = ui.job_running()
+    st.metric("Background job", "running" if running else "idle")
+    st.caption("Follow it live on its page." if running else "Nothing is running now.")
+
+
+def target_state() -> None:
+    st.metric("Target accuracy", f"{ui.target_accuracy():.1%}")
+    st.caption("Set on Define the task; checked on Evaluate.")
+
+
+def main() -> None:
+    ui.page("Home", "The whole machine-learning workflow on handwritten digits, step by step: "
+            "offline, live, and honest about what the model can and cannot do.", heading=ui.APP_NAME)
+    workflow_map()
+    st.subheader("Where things stand")
+    for col, show in zip(st.columns(4), (data_state, model_state, job_state, target_state)):
+        with col.container(border=True, height="stretch"):
+            show()
+
+
+main()
