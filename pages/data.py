@@ -79,7 +79,7 @@ def use_folder(path: str) -> None:
         st.error("Type the path of a folder that holds the MNIST IDX files.")
         return
     try:
-        info = core_data.resolve_source(path)
+        info = core_data.resolve_source(ui.allowed_folder(path))
         pool = core_data.load_train_pool(info.key)
     except core_data.DataError as exc:
         st.error(str(exc))

@@ -23,7 +23,7 @@ from typing import Any, Callable, TypeVar
 import streamlit as st
 
 from mnist_core import data as core_data
-from mnist_core import explore, storage
+from mnist_core import access, explore, storage
 from mnist_core.collect import CollectError, DrawingStore
 from mnist_core.config import studio_home
 from mnist_core.jobs import Job, JobManager, JobSnapshot
@@ -38,6 +38,9 @@ SPLIT_KEY = "split_settings"  # {"val_fraction": float, "split_seed": int}
 TARGET_KEY = "target_accuracy"  # set on "Define the task", shown on "Evaluate"
 FLASH_KEY = "_flash"  # {page title: (level, text)}
 SHOWN_JOB_KEY = "_job_shown"  # {fragment key: id of the finished job already redrawn}
+AUTH_KEY = "_authenticated"  # the session gave the demo password
+PRESENT_KEY = "present"  # presenter mode on/off (the sidebar toggle)
+PRESENT_URL_KEY = "_present_url_read"  # ?present=1 has been read for this session
 DEFAULT_TARGET = 0.98
 DEFAULT_SPLIT = {"val_fraction": 0.2, "split_seed": 0}
 
@@ -106,12 +109,25 @@ _CSS = """
 [data-testid="stMetricValue"] { font-size: 1.6rem; }
 </style>
 """
+# Presenter mode: the audience sees the working parts big, not the teaching captions.
+_PRESENT_CSS = """
+<style>
+[data-testid="stMain"] [data-testid="stCaptionContainer"] { display: none; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.1rem; }
+.deploy-answer { font-size: 10rem !important; }
+[data-testid="stMain"] h1 { font-size: 2.2rem; padding-top: 0; }
+</style>
+"""
 
 
 def page(title: str, caption: str | None = None, heading: str | None = None) -> None:
     """Common page set-up: style, heading (the registry's icon and the page title, unless
-    given), caption and the sidebar."""
-    st.html(_CSS)
+    given), caption and the sidebar. A shared demo (MNIST_STUDIO_PASSWORD) asks for its
+    password first, once per session."""
+    require_password()
+    _present_from_url()
+    st.html(_CSS + (_PRESENT_CSS if presenting() else ""))
     st.title(f"{step(title).icon} {heading or title}")
     if caption:
         st.caption(caption)
@@ -119,9 +135,12 @@ def page(title: str, caption: str | None = None, heading: str | None = None) -> 
 
 
 def sidebar() -> None:
-    """Data source and latest model, on every page."""
+    """Presenter mode, data source and latest model, on every page."""
     with st.sidebar:
         st.markdown(f"#### {APP_NAME}")
+        st.toggle("🎬 Present", **persistent(PRESENT_KEY, False), on_change=_on_present,
+                  help="Presenter mode: the sidebar folds away, teaching captions hide and the "
+                       "headline numbers grow. Bookmark the address to open in it (?present=1).")
         try:
             info = source_info()
             st.markdown(f"**Data:** {info.name}")
@@ -129,10 +148,78 @@ def sidebar() -> None:
                 st.caption(info.note)
         except core_data.DataError as exc:
             st.error(str(exc))
-        found = runs()
+        listing = run_listing()
+        found = listing.runs
         st.markdown(f"**Latest model:** {found[0].label}" if found else "**Model:** none trained yet")
+        if listing.damaged:
+            st.caption(f"⚠️ {listing.note}")
         if job_running():
             st.info("A job is running in the background…", icon="⏳")
+
+
+# ---------------------------------------------------------------- presenter mode
+
+
+def presenting() -> bool:
+    """Whether this browser session is in presenter mode (off by default)."""
+    return bool(st.session_state.get(PRESENT_KEY, False))
+
+
+def _present_from_url() -> None:
+    """`?present=1` in a bookmarked address opens the session in presenter mode (once: the
+    toggle decides after that)."""
+    if st.session_state.get(PRESENT_URL_KEY):
+        return
+    st.session_state[PRESENT_URL_KEY] = True
+    if st.query_params.get("present") in ("1", "true", "yes", "on"):
+        st.session_state[PRESENT_KEY] = True
+        st.set_page_config(initial_sidebar_state="collapsed")
+
+
+def _on_present() -> None:
+    if presenting():
+        st.query_params["present"] = "1"  # the address now bookmarks presenter mode
+        st.set_page_config(initial_sidebar_state="collapsed")
+    else:
+        st.query_params.pop("present", None)
+
+
+def teach(text: str) -> None:
+    """A teaching caption: shown to learners, hidden in presenter mode."""
+    if not presenting():
+        st.caption(text)
+
+
+# ---------------------------------------------------------------- sharing: password and folders
+
+
+def shared() -> bool:
+    """Whether the server listens beyond loopback (`make run HOST=0.0.0.0`): then visitors are
+    strangers, and the folder data source is confined to the allowed data roots."""
+    return not access.is_loopback(st.get_option("server.address"))
+
+
+def allowed_folder(text: str) -> str:
+    """The folder a visitor typed, checked against the allowed roots when the app is shared
+    (raises DataError with a message that reveals nothing outside them)."""
+    return str(access.check_data_folder(text)) if shared() else text
+
+
+def require_password() -> None:
+    """When MNIST_STUDIO_PASSWORD is set, ask for it once per browser session; stop until given."""
+    expected = access.demo_password()
+    if expected is None or st.session_state.get(AUTH_KEY):
+        return
+    st.title(f"🔒 {APP_NAME}")
+    with st.form("password_form"):
+        given = st.text_input("Password", type="password", help="This shared demo asks for a password.")
+        submitted = st.form_submit_button("Enter", type="primary")
+    if submitted and access.password_ok(given, expected):
+        st.session_state[AUTH_KEY] = True
+        st.rerun()
+    if submitted:
+        st.error("That is not the password.")
+    st.stop()
 
 
 # ---------------------------------------------------------------- flash messages
@@ -285,14 +372,20 @@ def _runs_signature(root: Path) -> tuple:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _runs(root: str, signature: tuple) -> list[storage.Run]:
-    return storage.list_runs(Path(root).parent)
+def _run_listing(root: str, signature: tuple) -> storage.RunListing:
+    return storage.scan_runs(Path(root).parent)
+
+
+def run_listing() -> storage.RunListing:
+    """Every readable saved run (newest first) and the damaged folders skipped; parsed once per
+    change of the runs folder."""
+    root = storage.runs_dir(home())
+    return _run_listing(str(root), _runs_signature(root))
 
 
 def runs() -> list[storage.Run]:
-    """Every readable saved run, newest first; parsed once per change of the runs folder."""
-    root = storage.runs_dir(home())
-    return _runs(str(root), _runs_signature(root))
+    """Every readable saved run, newest first."""
+    return run_listing().runs
 
 
 def run_version(run: storage.Run) -> float:

@@ -75,10 +75,11 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def run_server(home: Path, cache: Path, log_path: Path) -> Iterator[str]:
+def run_server(home: Path, cache: Path, log_path: Path, extra_env: dict[str, str] | None = None
+               ) -> Iterator[str]:
     """A fresh `streamlit run app.py` on a free port: yields its URL, then stops it and its children."""
     port = _free_port()
-    env = {**os.environ, "MNIST_STUDIO_HOME": str(home), "MNIST_STUDIO_CACHE": str(cache),
+    env = {**os.environ, **(extra_env or {}), "MNIST_STUDIO_HOME": str(home), "MNIST_STUDIO_CACHE": str(cache),
            # glibc would otherwise map/unmap every large training buffer (see the Makefile).
            "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
