@@ -1,4 +1,6 @@
-"""Altair chart builders (and the table frames behind them) shared by the pages.
+"""Altair charts of training: the curves of one run (live and saved), several runs overlaid,
+validation accuracy per model, and the run-history table. The other topics have their own
+modules: `eval_charts` (an evaluation), `data_charts` (the data), `predict_charts` (answers).
 
 Each chart is its own function taking plain records (dicts of `EpochRecord.to_dict()` /
 `BatchRecord.to_dict()`, saved runs) and returning an Altair chart; pages only call
@@ -19,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import altair as alt
 import pandas as pd
 
+from . import palette
+from .diagnose import best_record
+
 if TYPE_CHECKING:
     from .storage import Run
 
-TRAIN_COLOR = "#3b6ea8"  # the same train/validation colours as the Preprocess page
-VAL_COLOR = "#e0a458"
-BEST_COLOR = "#2e8b57"
-SPLIT_COLORS = alt.Scale(domain=["train", "validation"], range=[TRAIN_COLOR, VAL_COLOR])
+SPLIT_SCALE = alt.Scale(domain=["train", "validation"], range=[palette.TRAIN, palette.VALIDATION])
 # Fill the width, but let `height` be the plot's own height: Streamlit's default ("fit") counts
 # titles and legends in it, which squashes a chart with a long legend to a few pixels.
 FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
@@ -36,12 +38,6 @@ def _num(value: Any) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         return float(value)
     return None
-
-
-def best_epoch(epochs: Sequence[Mapping[str, Any]]) -> int | None:
-    """The epoch whose weights are kept: the last one flagged is_best."""
-    flagged = [e["epoch"] for e in epochs if e.get("is_best")]
-    return flagged[-1] if flagged else None
 
 
 def curves_frame(epochs: Sequence[Mapping[str, Any]], metric: str = "loss") -> pd.DataFrame:
@@ -75,7 +71,8 @@ def curves_datasets(metric: str, epochs: Sequence[Mapping[str, Any]],
                     batches: Sequence[Mapping[str, Any]] = ()) -> dict[str, list[dict[str, Any]]]:
     """The three named datasets of a curves chart: per-epoch curves, running batch loss, best epoch."""
     curves = _curve_rows(epochs, metric)
-    best = best_epoch(epochs)
+    kept = best_record(epochs)
+    best = kept["epoch"] if kept else None
     best_rows = [{"epoch": r["epoch"], "value": r["value"], "label": f"best epoch {best}"}
                  for r in curves if r["epoch"] == best and r["split"] == "validation"]
     return {CURVES: curves, BATCHES: _batch_rows(batches) if metric == "loss" else [], BEST: best_rows}
@@ -88,18 +85,18 @@ def _curves_layers(metric: str, total_epochs: int | None, height: int) -> alt.La
     y = alt.Y("value:Q", title=y_title, axis=alt.Axis(format=y_format),
               scale=alt.Scale(zero=metric == "loss"))
     batches = alt.Chart(alt.NamedData(BATCHES)).mark_line(
-        color=TRAIN_COLOR, opacity=0.3, strokeWidth=1.5, interpolate="monotone").encode(
+        color=palette.TRAIN, opacity=0.3, strokeWidth=1.5, interpolate="monotone").encode(
         x=x, y=y, tooltip=[alt.Tooltip("epoch:Q", format=".2f"),
                            alt.Tooltip("value:Q", title="running train loss", format=".3f")])
     lines = alt.Chart(alt.NamedData(CURVES)).mark_line(point=True, strokeWidth=2.5).encode(
         x=x, y=y,
-        color=alt.Color("split:N", scale=SPLIT_COLORS, title=None, legend=alt.Legend(orient="top")),
+        color=alt.Color("split:N", scale=SPLIT_SCALE, title=None, legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("epoch:Q"), alt.Tooltip("split:N"),
                  alt.Tooltip("value:Q", title=y_title, format=y_format)])
-    rule = alt.Chart(alt.NamedData(BEST)).mark_rule(color=BEST_COLOR, strokeDash=[4, 3]).encode(
+    rule = alt.Chart(alt.NamedData(BEST)).mark_rule(color=palette.KEPT, strokeDash=[4, 3]).encode(
         x=x, tooltip=["label:N"])
     dot = alt.Chart(alt.NamedData(BEST)).mark_point(
-        color=BEST_COLOR, size=120, filled=True, shape="diamond").encode(
+        color=palette.KEPT, size=120, filled=True, shape="diamond").encode(
         x=x, y=y, tooltip=[alt.Tooltip("label:N", title="kept"),
                            alt.Tooltip("value:Q", title="validation", format=y_format)])
     return alt.layer(batches, lines, rule, dot).properties(title=title, height=height, autosize=FIT_X)
@@ -171,7 +168,7 @@ def overlay_chart(histories: Mapping[str, Sequence[Mapping[str, Any]]], metric: 
                                   scale=alt.Scale(domain=["validation", "train"],
                                                   range=[[1, 0], [5, 4]]),
                                   legend=alt.Legend(symbolType="stroke", orient="top",
-                                                    symbolStrokeColor="#55606e", symbolStrokeWidth=2)),
+                                                    symbolStrokeColor=palette.LEGEND_STROKE, symbolStrokeWidth=2)),
         detail="split:N",
         tooltip=["run:N", alt.Tooltip("epoch:Q"), "split:N",
                  alt.Tooltip("value:Q", title=y_title, format=y_format)],
@@ -189,12 +186,12 @@ def accuracy_bars(rows: Sequence[tuple[str, float | None]], target: float | None
         x=alt.X("accuracy:Q", title="validation accuracy", scale=alt.Scale(domain=[0, 1]),
                 axis=alt.Axis(format=".0%")),
         tooltip=["model:N", alt.Tooltip("accuracy:Q", format=".2%")])
-    layers = [base.mark_bar(color=VAL_COLOR, cornerRadiusEnd=3),
-              base.mark_text(align="right", dx=-4, fontWeight="bold", color="white").encode(
+    layers = [base.mark_bar(color=palette.VALIDATION, cornerRadiusEnd=3),
+              base.mark_text(align="right", dx=-4, fontWeight="bold", color=palette.TEXT_ON_DARK).encode(
                   text=alt.Text("accuracy:Q", format=".1%"))]
     if target is not None:
         goal = pd.DataFrame({"accuracy": [target], "label": [f"target {target:.0%}"]})
-        layers.append(alt.Chart(goal).mark_rule(color=BEST_COLOR, strokeDash=[4, 3], strokeWidth=2).encode(
+        layers.append(alt.Chart(goal).mark_rule(color=palette.KEPT, strokeDash=[4, 3], strokeWidth=2).encode(
             x="accuracy:Q", tooltip=["label:N"]))
     return alt.layer(*layers).properties(title="Validation accuracy, same split",
                                          height=max(height, 34 * len(rows)), autosize=FIT_X)
@@ -242,3 +239,10 @@ def _created(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value)).astimezone().replace(tzinfo=None)
     except ValueError:
         return None
+
+
+# ---------------------------------------------------------------- compatibility: pages not yet switched
+def best_epoch(epochs: Sequence[Mapping[str, Any]]) -> int | None:
+    """Now `diagnose.best_record(epochs)` (the record itself; its "epoch" is this)."""
+    kept = best_record(epochs)
+    return kept["epoch"] if kept else None

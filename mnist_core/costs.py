@@ -119,8 +119,21 @@ def scenarios(inputs: LabelingInputs) -> dict[str, Estimate]:
             f"Full data set ({inputs.samples:,})": estimate(inputs, inputs.samples)}
 
 
+def curve_estimates(inputs: LabelingInputs, size: int | None, low: int | None = None,
+                    high: int | None = None, already: int = 0) -> dict[str, Estimate]:
+    """Cost of a learning-curve answer ("about `size` images, range `low`–`high`") when `already`
+    images are labelled: only the rest still has to be labelled. Keys "low", "estimate", "high";
+    an end that is None (out of reach, unbounded) is left out."""
+    if already < 0:
+        raise CostError(f"already cannot be negative, got {already!r}.")
+    wanted = {"low": low, "estimate": size, "high": high}
+    return {key: estimate(inputs, max(int(math.ceil(n)) - already, 0))
+            for key, n in wanted.items() if n is not None}
+
+
 def cost_rows(inputs: LabelingInputs) -> list[dict]:
-    """Long-format rows (scenario, option, part, cost) for a stacked bar chart: 12 rows."""
+    """Long-format rows (scenario, option, part, cost) for a stacked bar chart: per scenario,
+    one row for in house (annotator time) and two for outsourced (vendor fee, in-house review)."""
     rows = []
     for scenario, est in scenarios(inputs).items():
         parts = {"In house": {"Annotator time": est.in_house_cost},

@@ -1,4 +1,4 @@
-"""Reading a training run in plain words: where a job is (progress, ETA) and what its curves say.
+"""Reading a training run in plain words: what its curves say, and what to try next.
 
 `diagnose(history, config, status)` looks at the epoch records of one run (the dicts of
 `EpochRecord.to_dict()`, as a job snapshot or a saved run's history.json holds them) and
@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from .config import ConfigError, TrainConfig, field_info
-
-if TYPE_CHECKING:  # only for type hints: this module must stay cheap to import
-    from .jobs import JobSnapshot
 
 # Fewer epochs than this and the trend is noise; we only say "too early to tell".
 MIN_EPOCHS = 3
@@ -54,8 +51,6 @@ STILL_IMPROVING = 0.05
 HEAVY_DROPOUT = 0.5
 HEAVY_WEIGHT_DECAY = 0.05
 
-LEVELS = ("info", "success", "warning", "error")
-
 
 @dataclass(frozen=True)
 class Diagnosis:
@@ -69,15 +64,6 @@ class Diagnosis:
     changes: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields implementing the advice
     level: str = "info"  # how to show it: info, success, warning or error
     preliminary: bool = False  # judged while the run is still training
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a job is, for a progress bar."""
-
-    fraction: float  # 0..1 over the whole job (all its runs)
-    text: str        # e.g. "Run 2 of 4 (MLP) · epoch 3/10 · batch 20/32 · about 4 s left"
-    eta_s: float | None  # seconds left in the current run, when it can be estimated
 
 
 # ---------------------------------------------------------------- diagnosis
@@ -117,8 +103,21 @@ def _with(d: Diagnosis, preliminary: bool) -> Diagnosis:
     return Diagnosis(d.kind, d.title, d.detail, d.advice, d.changes, d.level, preliminary)
 
 
+def best_record(epochs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The epoch record whose weights a run keeps: the last one the trainer flagged `is_best`
+    (the lowest validation loss so far). Records that carry no flag at all (hand-made ones)
+    fall back to the lowest validation loss; None when there is no record."""
+    if not epochs:
+        return None
+    if not any("is_best" in e for e in epochs):
+        return min(epochs, key=lambda h: h["val_loss"])
+    flagged = [e for e in epochs if e.get("is_best")]
+    return flagged[-1] if flagged else None
+
+
 def _best(epochs: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-    return min(epochs, key=lambda h: h["val_loss"])
+    # the diagnoses run on finite, non-empty histories, where the trainer always flagged one
+    return best_record(epochs) or epochs[-1]
 
 
 def _diverged(config: TrainConfig | None, preliminary: bool) -> Diagnosis:
@@ -344,49 +343,6 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-# ---------------------------------------------------------------- progress
-
-def progress(snapshot: "JobSnapshot", labels: Sequence[str] | None = None) -> Progress:
-    """Progress bar value and words for a job snapshot; `labels` names each run (default: its name)."""
-    n = max(len(snapshot.names), 1)
-    run = min(snapshot.current, n - 1)
-    label = (labels[run] if labels else "") or snapshot.names[run] or ""
-    prefix = f"Run {run + 1} of {n}" + (f" ({label})" if label else "") if n > 1 else label
-    batch = snapshot.latest("batch", run)
-    epoch = snapshot.latest("epoch", run)
-    end = snapshot.latest("end", run)
-    within, parts, eta = 0.0, [], None
-    if end is not None:
-        within = 1.0
-        parts.append({"finished": "finished", "stopped": "stopped", "early_stopped": "early-stopped",
-                      "diverged": "diverged"}.get(end["status"], end["status"]))
-    elif batch is not None and (epoch is None or batch["elapsed"] >= epoch["elapsed"]):
-        within = batch["progress"]
-        parts += [f"epoch {batch['epoch']}/{batch['epochs']}", f"batch {batch['batch']}/{batch['batches']}"]
-        if within > 0:
-            eta = batch["elapsed"] * (1 - within) / within
-    elif epoch is not None:
-        within = epoch["epoch"] / max(epoch["epochs"], 1)
-        parts.append(f"epoch {epoch['epoch']}/{epoch['epochs']} done")
-        eta = epoch["elapsed"] * (1 - within) / within
-    else:
-        parts.append("loading data and building the model…")
-    if eta is not None and within < 1:
-        parts.append(f"about {format_seconds(eta)} left")
-    text = " · ".join(p for p in [prefix, *parts] if p)
-    return Progress(min(max((run + within) / n, 0.0), 1.0), text, eta)
-
-
 def fmt_loss(value: float) -> str:
     """Three significant digits: 0.619, 0.0123, 1.2e-05 (a fixed 0.000 would hide memorisation)."""
     return f"{value:.3g}"
-
-
-def format_seconds(seconds: float) -> str:
-    """3 s, 45 s, 2 min 5 s, 1 h 3 min."""
-    s = max(int(round(seconds)), 0)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"

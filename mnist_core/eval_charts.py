@@ -1,12 +1,10 @@
-"""Altair charts of an evaluation: the confusion heatmap, per-class metrics, and run-vs-run deltas.
+"""Altair charts of an evaluation: the confusion heatmap, per-class metrics, run-vs-run deltas,
+and a model's accuracy against the baselines and the target.
 
 Builders return Altair objects (and the tables behind them); they never import Streamlit,
-so tests can inspect the specs and the report can reuse the tables.
-
-The heatmap colours are computed here rather than by a Vega scale: correct cells (the
-diagonal) are green and mistakes orange-red on their own scale. With one shared scale the
-diagonal (hundreds) would wash every mistake (a handful) out to white — exactly the cells
-a learner needs to see.
+so tests can inspect the specs and the report can reuse the tables. Colours come from
+`palette`; the heatmap's cell colours are computed there (`palette.cell_colour`) rather
+than by a Vega scale, so the HTML report's confusion table looks the same.
 """
 
 from __future__ import annotations
@@ -16,32 +14,13 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from . import palette
 from .evaluate import EvalResult
+from .judge import CHANCE_ACCURACY
+from .palette import cell_colour
 
 CELL_PARAM = "cell"  # name of the click selection on the heatmap (the page reads it back)
 METRICS = ("precision", "recall", "f1")
-_EMPTY = (247, 247, 247)
-_GREEN = ((229, 245, 224), (0, 109, 44))   # light → dark: share of the digit predicted right
-_RED = ((254, 230, 206), (179, 0, 0))       # light → dark: size relative to the worst mistake
-
-
-def _mix(lo: tuple[int, int, int], hi: tuple[int, int, int], t: float) -> tuple[str, bool]:
-    """Hex colour a fraction `t` of the way from `lo` to `hi`, and whether it needs white text."""
-    t = min(max(t, 0.0), 1.0)
-    rgb = [round(a + (b - a) * t) for a, b in zip(lo, hi)]
-    luminance = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-    return "#%02x%02x%02x" % tuple(rgb), luminance < 140
-
-
-def cell_colour(true: int, predicted: int, count: int, share: float,
-                worst_mistake: int) -> tuple[str, bool]:
-    """Fill colour and white-text flag of one confusion cell."""
-    if count == 0:
-        return "#%02x%02x%02x" % _EMPTY, False
-    if true == predicted:
-        return _mix(*_GREEN, share)
-    # Square root: a mistake made once should still show, a mistake made often should stand out.
-    return _mix(*_RED, (count / max(worst_mistake, 1)) ** 0.5)
 
 
 def confusion_frame(result: EvalResult, normalized: bool = False) -> pd.DataFrame:
@@ -59,7 +38,7 @@ def confusion_frame(result: EvalResult, normalized: bool = False) -> pd.DataFram
                 text = str(count)
             rows.append({"true": t, "predicted": p, "count": count, "share": share,
                          "text": text if count or t == p else "", "fill": fill,
-                         "ink": "white" if dark else "#222222"})
+                         "ink": palette.TEXT_ON_DARK if dark else palette.TEXT})
     return pd.DataFrame(rows)
 
 
@@ -80,7 +59,7 @@ def confusion_heatmap(result: EvalResult, normalized: bool = False,
                alt.Tooltip("share:Q", title="Share of row", format=".1%")]
     rects = base.mark_rect(cursor="pointer" if selectable else "default").encode(
         color=alt.Color("fill:N", scale=None),
-        stroke=alt.condition("datum.selected", alt.value("#1f4e9e"), alt.value("white")),
+        stroke=alt.condition("datum.selected", alt.value(palette.SELECTED), alt.value(palette.PAPER)),
         strokeWidth=alt.condition("datum.selected", alt.value(3), alt.value(1)),
         tooltip=tooltip,
     )
@@ -125,7 +104,7 @@ def per_class_chart(result: EvalResult, height: int = 260) -> alt.Chart:
         y=alt.Y("value:Q", title="Score", scale=alt.Scale(domain=[low, 1.0], clamp=True),
                 axis=alt.Axis(format="%")),
         color=alt.Color("metric:N", sort=["Precision", "Recall", "F1"], title=None,
-                        scale=alt.Scale(range=["#9ecae1", "#4292c6", "#08306b"]),
+                        scale=alt.Scale(range=list(palette.METRIC_COLOURS)),
                         legend=alt.Legend(orient="top")),
         tooltip=[alt.Tooltip("digit:O", title="Digit"), alt.Tooltip("metric:N", title="Metric"),
                  alt.Tooltip("value:Q", title="Score", format=".1%"),
@@ -149,11 +128,36 @@ def f1_delta_chart(a: EvalResult, b: EvalResult, name_a: str = "A", name_b: str 
         y=alt.Y("delta:Q", title=f"F1 change ({name_b} − {name_a})", axis=alt.Axis(format="+.0%")),
         color=alt.Color("better:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=[f"{name_b} better", f"{name_a} better"],
-                                        range=["#2ca02c", "#d62728"])),
+                                        range=[palette.BETTER, palette.WORSE])),
         tooltip=[alt.Tooltip("digit:O", title="Digit"),
                  alt.Tooltip("f1_a:Q", title=f"F1 {name_a}", format=".1%"),
                  alt.Tooltip("f1_b:Q", title=f"F1 {name_b}", format=".1%"),
                  alt.Tooltip("delta:Q", title="Change", format="+.1%")],
     )
-    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#555").encode(y="y:Q")
+    zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color=palette.ZERO_RULE).encode(y="y:Q")
     return (bars + zero).properties(height=height)
+
+
+def baseline_rows(target: float, majority: float, model_accuracy: float | None = None) -> list[dict]:
+    """Rows (what, accuracy, kind) of the bars a model must clear: chance, the majority class,
+    the target and, when there is one, a model's validation accuracy."""
+    rows = [{"what": "Chance (uniform guess)", "accuracy": CHANCE_ACCURACY, "kind": "baseline"},
+            {"what": "Majority class", "accuracy": majority, "kind": "baseline"},
+            {"what": "Your target", "accuracy": target, "kind": "target"}]
+    if model_accuracy is not None:
+        rows.append({"what": "Latest model (validation)", "accuracy": model_accuracy, "kind": "model"})
+    return rows
+
+
+def baseline_chart(rows: list[dict], height: int = 190) -> alt.LayerChart:
+    """Horizontal bars of `baseline_rows`, labelled in %: baselines grey, target blue, model green."""
+    base = alt.Chart(pd.DataFrame(rows)).encode(
+        y=alt.Y("what:N", title=None, sort=None, axis=alt.Axis(labelLimit=240)),
+        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")))
+    bars = base.mark_bar().encode(
+        color=alt.Color("kind:N", legend=None,
+                        scale=alt.Scale(domain=["baseline", "target", "model"],
+                                        range=[palette.BASELINE, palette.TARGET, palette.MODEL])),
+        tooltip=["what", alt.Tooltip("accuracy:Q", format=".1%")])
+    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("accuracy:Q", format=".1%"))
+    return (bars + labels).properties(height=height)

@@ -1,4 +1,4 @@
-"""Statistics for the Data and Preprocess pages: class counts, sample grids, mean images, pixels, ink.
+"""Statistics for the Data and Preprocess pages: class counts, samples, mean images, pixels, ink.
 
 Everything returns small aggregates (at most a few hundred rows, or one composed image),
 never one row per image: charts stay fast and under Altair's 5,000-row limit even on
@@ -11,6 +11,9 @@ import numpy as np
 import torch
 
 from .data import Images
+from .images import tile
+from .images import upscale as upscale  # compat: now images.upscale
+from .judge import baselines
 from .preprocess import split_train_val, to_float
 
 DIGITS = tuple(range(10))
@@ -25,11 +28,10 @@ def class_counts(labels: torch.Tensor) -> list[int]:
 def majority_baseline(labels: torch.Tensor) -> tuple[int, float]:
     """The most common digit and the accuracy of always predicting it on these labels."""
     counts = class_counts(labels)
-    total = sum(counts)
-    if total == 0:
+    if sum(counts) == 0:
         raise ValueError("No labels: the majority-class baseline needs at least one image.")
-    digit = int(np.argmax(counts))
-    return digit, counts[digit] / total
+    base = baselines(counts)
+    return base.majority_digit, base.majority_accuracy
 
 
 def count_rows(counts_by_split: dict[str, list[int]]) -> list[dict]:
@@ -54,23 +56,6 @@ def imbalance(counts: list[int]) -> float:
     return float("inf") if low == 0 else max(counts) / low
 
 
-def compose_grid(images: torch.Tensor | np.ndarray, cols: int = 10, gap: int = 2,
-                 background: int = 40) -> np.ndarray:
-    """Tile (N, 28, 28) images into one uint8 picture, `cols` per row, with a thin border."""
-    arr = images.numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    n = len(arr)
-    if n == 0:
-        return np.full((28, 28), background, dtype=np.uint8)
-    cols = max(1, min(cols, n))
-    rows = -(-n // cols)
-    size = 28 + gap
-    out = np.full((rows * size + gap, cols * size + gap), background, dtype=np.uint8)
-    for i, img in enumerate(arr):
-        r, c = divmod(i, cols)
-        out[gap + r * size: gap + r * size + 28, gap + c * size: gap + c * size + 28] = img
-    return out
-
-
 def digit_samples(data: Images, digit: int, n: int = 40, seed: int = 0) -> torch.Tensor:
     """Up to `n` images of `digit`, a seeded random pick (the same pick for the same seed)."""
     if digit not in DIGITS:
@@ -78,11 +63,6 @@ def digit_samples(data: Images, digit: int, n: int = 40, seed: int = 0) -> torch
     idx = torch.nonzero(data.labels == digit).flatten()
     order = torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))
     return data.images[idx[order[:n]]]
-
-
-def digit_grid(data: Images, digit: int, n: int = 40, cols: int = 10, seed: int = 0) -> np.ndarray:
-    """One composed picture of `n` random images of `digit`."""
-    return compose_grid(digit_samples(data, digit, n, seed), cols)
 
 
 def mean_images(data: Images) -> np.ndarray:
@@ -97,7 +77,7 @@ def mean_images(data: Images) -> np.ndarray:
 
 def mean_image_strip(data: Images, cols: int = 10) -> np.ndarray:
     """The ten mean images side by side (digit 0 first) as one uint8 picture."""
-    return compose_grid(np.clip(mean_images(data), 0, 255).round().astype(np.uint8), cols)
+    return tile(np.clip(mean_images(data), 0, 255).round().astype(np.uint8), cols)
 
 
 CHUNK = 4096  # images per step: keeps temporaries small on full MNIST (47 M pixels)
@@ -164,14 +144,6 @@ def pixel_rows(image: torch.Tensor) -> list[dict]:
             for r in range(28) for c in range(28)]
 
 
-def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Enlarge a picture by whole pixels (nearest neighbour), so browsers show crisp squares
-    instead of blurring 28×28 digits."""
-    if factor < 1:
-        raise ValueError(f"factor must be at least 1, got {factor!r}.")
-    return np.repeat(np.repeat(np.asarray(image), factor, axis=0), factor, axis=1)
-
-
 def ink_window(image: torch.Tensor, size: int = 8) -> tuple[int, int]:
     """Top-left corner of the `size`×`size` window holding the most ink pixels: where a
     table of pixel values shows the stroke and its grey edges rather than empty background."""
@@ -181,3 +153,7 @@ def ink_window(image: torch.Tensor, size: int = 8) -> tuple[int, int]:
     sums = torch.nn.functional.avg_pool2d(ink, size, stride=1)[0, 0]
     top, left = divmod(int(torch.argmax(sums)), sums.shape[1])
     return top, left
+
+
+# ---------------------------------------------------------------- compatibility: pages not yet switched
+compose_grid = tile  # now images.tile; `upscale` (imported above) is now images.upscale

@@ -5,31 +5,29 @@ Two questions a learner asks of a confusion matrix are answered here without any
 (`confident_mistakes`). Both work on a prediction table (probabilities + true labels), so
 the page can compute predictions once, cache them, and slice them instantly.
 
-The images are the run's own: `run_validation_set` rebuilds its validation split (same
-source, fraction and seed give the same images) and `run_test_set` reads the test set of
-the run's source, not of whatever source is active now — a model trained on full MNIST
-would otherwise be "tested" on sample images it may have trained on. A source that is
+The images are the run's own: `run_validation_set` rebuilds its validation split through
+`Run.split` (same source, fraction and seed give the same images) and the test set is
+`Run.test_set`, the run's source's, not of whatever source is active now. A source that is
 gone raises `DataError` with a message for the user instead of silently downloading.
-
-Thumbnails are enlarged with nearest-neighbour repetition: a browser stretching a 28×28
-image blurs it into grey mush, while whole-pixel blocks keep the strokes crisp on a projector.
+Enlarging, tiling and PNG encoding are `images`' business.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
-from .data import DataError, Images, load_test, mnist_available, resolve_source
+from .data import Images
 from .evaluate import EvalResult, confusion_matrix, predict_proba
-from .preprocess import make_split
+from .explore import class_counts
+from .images import png_data_uri, tile, upscale
 from .storage import Run
+
+SHEET_SCALE = 2  # report grid: 56 px per digit, whole pixels
+SHEET_BACKGROUND = 96  # grey gutters between the digits
 
 
 @dataclass(frozen=True)
@@ -62,34 +60,10 @@ def table_images(table: PredictionTable) -> Images:
     return Images(torch.from_numpy(table.images), torch.from_numpy(table.labels))
 
 
-def run_source_key(run: Run) -> str:
-    """The data source the run was trained on, if it can be read here without a download."""
-    key = run.meta.get("data")
-    if not key:
-        raise DataError("This run does not record which data it was trained on, so its images "
-                        "cannot be shown. Train it again.")
-    if key == "mnist" and not mnist_available():
-        raise DataError("This run was trained on full MNIST, which is not downloaded on this "
-                        "machine now. Download it on the Data page to see its images; the saved "
-                        "metrics below are still valid.")
-    return resolve_source(key).key  # a folder that has gone away raises DataError here
-
-
 def run_validation_set(run: Run) -> tuple[Images, list[int]]:
     """The run's validation images (rebuilt exactly) and images per digit of its training split."""
-    split = make_split(run_source_key(run), run.config)
-    expected = run.meta.get("sizes", {}).get("val")
-    if isinstance(expected, int) and expected != len(split.val):
-        raise DataError(f"The validation set rebuilt from {run.meta.get('data_name', run.meta['data'])} "
-                        f"has {len(split.val):,} images, but the run was validated on {expected:,}: "
-                        "the data changed since training. The saved metrics below are still valid.")
-    counts = torch.bincount(split.train.labels, minlength=10).tolist()
-    return split.val, [int(c) for c in counts]
-
-
-def run_test_set(run: Run) -> Images:
-    """The held-out test set of the run's own data source."""
-    return load_test(run_source_key(run))
+    split = run.split()
+    return split.val, class_counts(split.train.labels)
 
 
 @dataclass(frozen=True)
@@ -148,38 +122,33 @@ def confident_mistakes(probs: np.ndarray, labels: np.ndarray, limit: int = 24) -
     return _examples(probs, labels, wrong[np.argsort(-conf, kind="stable")][:limit])
 
 
-def enlarge(image: np.ndarray, scale: int = 4) -> np.ndarray:
-    """A 28×28 uint8 image as (28·scale)² whole-pixel blocks."""
-    img = np.asarray(image, dtype=np.uint8)
-    if img.ndim != 2:
-        raise ValueError(f"expected one 2-D image, got shape {img.shape}")
-    return np.repeat(np.repeat(img, scale, axis=0), scale, axis=1)
+def examples_sheet(table: PredictionTable, examples: list[Example], cols: int = 8) -> np.ndarray:
+    """The examples' images tiled into one picture, enlarged, with grey gutters."""
+    return tile(table.images[[e.index for e in examples]], cols, scale=SHEET_SCALE,
+                background=SHEET_BACKGROUND)
 
 
-def grid(images: np.ndarray, cols: int = 8, scale: int = 2, pad: int = 2) -> np.ndarray:
-    """Tile uint8 images (N, H, W) into one image, `cols` per row, with grey gutters."""
-    imgs = np.asarray(images, dtype=np.uint8)
-    if imgs.ndim != 3 or len(imgs) == 0:
-        raise ValueError(f"expected a non-empty stack of 2-D images, got shape {imgs.shape}")
-    n, h, w = imgs.shape
-    cols = max(1, min(cols, n))
-    rows = -(-n // cols)
-    cell_h, cell_w = h * scale + pad, w * scale + pad
-    out = np.full((rows * cell_h + pad, cols * cell_w + pad), 96, dtype=np.uint8)
-    for k, img in enumerate(imgs):
-        r, c = divmod(k, cols)
-        y, x = pad + r * cell_h, pad + c * cell_w
-        out[y:y + h * scale, x:x + w * scale] = enlarge(img, scale)
-    return out
+def report_mistakes(table: PredictionTable, limit: int = 16) -> tuple[str | None, str]:
+    """The report's picture of the most confident mistakes (a PNG `data:` URI, None when there
+    are none) and its caption, in reading order."""
+    worst = confident_mistakes(table.probs, table.labels, limit)
+    if not worst:
+        return None, ""
+    caption = "In reading order: " + "; ".join(f"{e.true}→{e.predicted} ({e.confidence:.0%})"
+                                               for e in worst)
+    return png_data_uri(examples_sheet(table, worst)), caption
 
 
-def to_png(image: np.ndarray) -> bytes:
-    """PNG bytes of a uint8 greyscale image."""
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
+# ---------------------------------------------------------------- compatibility: pages not yet switched
+# png_data_uri (imported above) is now images.png_data_uri
+enlarge = upscale  # now images.upscale
 
 
-def png_data_uri(image: np.ndarray) -> str:
-    """A `data:` URI, so an HTML page can show the image with no file and no network."""
-    return "data:image/png;base64," + base64.b64encode(to_png(image)).decode("ascii")
+def run_test_set(run: Run) -> Images:
+    """Now `run.test_set()`."""
+    return run.test_set()
+
+
+def grid(images: np.ndarray, cols: int = 8) -> np.ndarray:
+    """Now `examples_sheet(table, examples)` (or `images.tile`)."""
+    return tile(images, cols, scale=SHEET_SCALE, background=SHEET_BACKGROUND)

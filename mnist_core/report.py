@@ -1,8 +1,8 @@
-"""What an evaluation means, in plain words, and the self-contained HTML report of a run.
+"""The self-contained HTML report of a run, for a stakeholder.
 
-Two consumers share one set of judgements: the Evaluate page shows them live, the report
-writes them down for a stakeholder. Both say the same thing because both call
-`baselines`, `verdict`, `wilson_interval`, `weakest_digits` and `top_confusions` here.
+Its judgements (baselines, verdicts, intervals, weakest digits, confusions) come from
+`judge`, the same functions the Evaluate page calls, so page and report say the same thing;
+its colours come from `palette`, the app's own.
 
 The report is one HTML file with no external reference at all: styles inline, charts as
 inline SVG drawn here, images as base64 `data:` URIs. It opens offline, in a mail client,
@@ -15,139 +15,26 @@ import html
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from string import Template
 
-from . import costs
+from . import costs, palette
 from .config import MODEL_LABELS, field_info
-from .eval_charts import cell_colour
 from .evaluate import EvalResult
+from .judge import (
+    Baselines,
+    Verdict,
+    as_percent,
+    baselines,
+    label_counts,
+    test_vs_validation,
+    top_confusions,
+    verdict,
+    weakest_digits,
+)
+from .judge import same_validation_set as same_validation_set  # compat: now judge.*
+from .judge import wilson_interval as wilson_interval  # compat: now judge.wilson_interval
+from .palette import cell_colour
 from .storage import Run
-
-CHANCE_ACCURACY = 0.1
-CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
-
-
-# ---------------------------------------------------------------- judgements
-
-@dataclass(frozen=True)
-class Baselines:
-    """What a model that learned nothing scores: random guessing and the most common digit."""
-
-    chance: float
-    majority_digit: int
-    majority_accuracy: float
-    chance_loss: float = CHANCE_LOSS
-
-
-def label_counts(result: EvalResult) -> list[int]:
-    """Images per true digit in the evaluated set (the confusion matrix's row sums)."""
-    return [int(sum(row)) for row in result.confusion]
-
-
-def baselines(eval_counts: list[int], train_counts: list[int] | None = None) -> Baselines:
-    """Chance and majority-class accuracy on a set with `eval_counts` images per digit.
-
-    The majority class is the training set's most common digit when its counts are known
-    (that is what a majority-class model learns), else the evaluated set's own.
-    """
-    source = train_counts if train_counts and sum(train_counts) else eval_counts
-    digit = max(range(10), key=lambda d: source[d])
-    n = sum(eval_counts)
-    return Baselines(CHANCE_ACCURACY, digit, eval_counts[digit] / n if n else 0.0)
-
-
-def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % interval of an accuracy measured on `n` images (Wilson score; sane near 0 and 1)."""
-    if n <= 0:
-        return 0.0, 1.0
-    denom = 1 + z * z / n
-    centre = (accuracy + z * z / (2 * n)) / denom
-    half = z * math.sqrt(accuracy * (1 - accuracy) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Pass / fail against the target and the baselines, in sentences a presenter can read out."""
-
-    passed: bool          # met the target
-    beats_baselines: bool
-    uncertain: bool       # the target lies inside the accuracy's 95 % interval
-    headline: str
-    details: tuple[str, ...]
-
-
-def _pct(x: float, digits: int = 1) -> str:
-    return f"{x * 100:.{digits}f}%"
-
-
-def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
-    """Judge `result` (validation or test) against `target` and `base`."""
-    name = {"val": "validation", "test": "test"}.get(result.split, result.split)
-    acc = result.accuracy
-    lo, hi = wilson_interval(acc, result.n)
-    passed = acc >= target
-    gap = abs(acc - target) * 100
-    if passed:
-        headline = f"Meets the target: {_pct(acc)} {name} accuracy against a target of {_pct(target)}."
-    else:
-        headline = (f"Below the target: {_pct(acc)} {name} accuracy, {gap:.1f} points short of "
-                    f"{_pct(target)}.")
-    bar = max(base.chance, base.majority_accuracy)
-    beats = acc > bar
-    if beats:
-        baseline_line = (f"Beats guessing at random ({_pct(base.chance)}) and always answering "
-                         f"{base.majority_digit} ({_pct(base.majority_accuracy)}).")
-    else:
-        baseline_line = (f"Does not beat the baselines (random {_pct(base.chance)}, always "
-                         f"{base.majority_digit}: {_pct(base.majority_accuracy)}): the model has "
-                         "learned nothing useful yet.")
-    loss_line = (f"Loss {result.loss:.3f} (a uniform guess scores {base.chance_loss:.3f}; "
-                 "lower is better)." if math.isfinite(result.loss) else "Loss not available.")
-    uncertain = lo <= target <= hi
-    interval_line = (f"Measured on {result.n:,} images, so the true accuracy lies between "
-                     f"{_pct(lo)} and {_pct(hi)} (95 % interval).")
-    if uncertain:
-        interval_line += " The target lies inside that range: more images are needed to be sure."
-    return Verdict(passed, beats, uncertain, headline, (baseline_line, loss_line, interval_line))
-
-
-def test_vs_validation(val: EvalResult, test: EvalResult) -> str:
-    """One sentence comparing the test score with the validation score, and what it means."""
-    gap = (test.accuracy - val.accuracy) * 100
-    head = f"Test {_pct(test.accuracy, 2)} vs validation {_pct(val.accuracy, 2)}: "
-    if abs(gap) < 0.05:
-        return head + "the same. The validation score was an honest guide."
-    if gap < 0:
-        return (head + f"{-gap:.1f} points lower. A small drop is normal: the validation set "
-                "helped choose the model, which makes its score slightly optimistic.")
-    return (head + f"{gap:.1f} points higher. Chance in which images each set holds: the "
-            "model is not better than the validation score suggested.")
-
-
-def top_confusions(result: EvalResult, k: int = 3) -> list[tuple[int, int, int]]:
-    """The k most frequent mistakes as (true digit, predicted digit, count), largest first."""
-    cells = [(result.confusion[t][p], t, p) for t in range(10) for p in range(10)
-             if t != p and result.confusion[t][p] > 0]
-    return [(t, p, c) for c, t, p in sorted(cells, key=lambda x: (-x[0], x[1], x[2]))[:k]]
-
-
-def weakest_digits(result: EvalResult, k: int = 3) -> list[str]:
-    """The k digits with the lowest F1, each with the digit it is most often mistaken for."""
-    out = []
-    for c in result.weakest(k):
-        row = result.confusion[c.digit]
-        wrong = max((p for p in range(10) if p != c.digit), key=lambda p: row[p])
-        line = f"{c.digit} (F1 {_pct(c.f1)}"
-        line += f", most often read as {wrong}: {row[wrong]}×)" if row[wrong] else ")"
-        out.append(line)
-    return out
-
-
-def same_validation_set(a: Run, b: Run) -> bool:
-    """Whether two runs were validated on the same images (same data, fraction and seed)."""
-    return (a.meta.get("data") == b.meta.get("data")
-            and a.config.val_fraction == b.config.val_fraction
-            and a.config.split_seed == b.config.split_seed)
 
 
 def labeling_estimate() -> tuple[costs.LabelingInputs, costs.Estimate]:
@@ -186,9 +73,10 @@ def _y_range(ys: list[float], percent: bool) -> tuple[float, float, float]:
 
 
 def line_chart_svg(series: dict[str, list[tuple[float, float]]], title: str, y_label: str,
-                   percent: bool = False, width: int = 520, height: int = 260) -> str:
-    """An inline SVG line chart (no script, no external reference) of a few named series."""
-    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"]
+                   percent: bool = False, width: int = 520, height: int = 260,
+                   colours: tuple[str, ...] = tuple(palette.SPLIT_COLOURS.values())) -> str:
+    """An inline SVG line chart (no script, no external reference) of a few named series,
+    coloured in order from `colours` (by default train, validation, test as in the app)."""
     series = {name: [p for p in pts if math.isfinite(p[1])] for name, pts in series.items()}
     points = [p for pts in series.values() for p in pts]
     if not points:
@@ -259,7 +147,7 @@ def confusion_table_html(result: EvalResult) -> str:
         for p in range(10):
             count = result.confusion[t][p]
             fill, dark = cell_colour(t, p, count, float(shares[t][p]), worst)
-            ink = "#fff" if dark else "#222"
+            ink = palette.TEXT_ON_DARK if dark else palette.TEXT
             cells.append(f"<td style='background:{fill};color:{ink}' "
                          f"title='true {t}, predicted {p}: {count}'>{count}</td>")
         total = sum(result.confusion[t])
@@ -270,8 +158,8 @@ def confusion_table_html(result: EvalResult) -> str:
 
 
 def per_class_table_html(result: EvalResult) -> str:
-    rows = "".join(f"<tr><td>{c.digit}</td><td class='num'>{_pct(c.precision)}</td>"
-                   f"<td class='num'>{_pct(c.recall)}</td><td class='num'>{_pct(c.f1)}</td>"
+    rows = "".join(f"<tr><td>{c.digit}</td><td class='num'>{as_percent(c.precision)}</td>"
+                   f"<td class='num'>{as_percent(c.recall)}</td><td class='num'>{as_percent(c.f1)}</td>"
                    f"<td class='num'>{c.support:,}</td></tr>" for c in result.per_class)
     return ("<table><thead><tr><th>digit</th><th>precision</th><th>recall</th><th>F1</th>"
             f"<th>images</th></tr></thead><tbody>{rows}</tbody></table>")
@@ -311,7 +199,7 @@ def _evaluation_html(result: EvalResult, target: float, base: Baselines) -> str:
     confusions = ", ".join(f"{t} read as {p} ({c}×)" for t, p, c in top_confusions(result)) or "none"
     right = sum(result.confusion[d][d] for d in range(10))
     return (_verdict_html(v)
-            + _kv_table([("Accuracy", _pct(result.accuracy, 2)), ("Loss", f"{result.loss:.4f}"),
+            + _kv_table([("Accuracy", as_percent(result.accuracy, 2)), ("Loss", f"{result.loss:.4f}"),
                          ("Images", f"{result.n:,}"), ("Mistakes", f"{result.n - right:,}"),
                          ("Weakest digits", "; ".join(weakest_digits(result))),
                          ("Most frequent confusions", confusions)])
@@ -319,25 +207,30 @@ def _evaluation_html(result: EvalResult, target: float, base: Baselines) -> str:
             + "<h3>Per-class precision, recall and F1</h3>" + per_class_table_html(result))
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#222;max-width:1100px;
+_CSS = Template("""
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:$text;max-width:1100px;
 margin:2rem auto;padding:0 1rem;line-height:1.45}
-h1{margin-bottom:.2rem}h2{border-bottom:2px solid #e3e7ee;padding-bottom:.2rem;margin-top:2rem}
-.muted{color:#666}table{border-collapse:collapse;margin:.5rem 0 1rem}
-th,td{border:1px solid #dde2ea;padding:.25rem .5rem;text-align:left}
-td.num{text-align:right}table.kv th{background:#f5f7fa;width:14rem}
+h1{margin-bottom:.2rem}h2{border-bottom:2px solid $rule;padding-bottom:.2rem;margin-top:2rem}
+.muted{color:$muted}table{border-collapse:collapse;margin:.5rem 0 1rem}
+th,td{border:1px solid $border;padding:.25rem .5rem;text-align:left}
+td.num{text-align:right}table.kv th{background:$header;width:14rem}
 table.cm td{text-align:center;min-width:2.4rem;font-variant-numeric:tabular-nums}
-table.cm caption{caption-side:bottom;color:#666;font-size:.85rem;padding-top:.3rem}
-.bar{display:inline-block;height:.7rem;background:#4292c6;vertical-align:middle}
+table.cm caption{caption-side:bottom;color:$muted;font-size:.85rem;padding-top:.3rem}
+.bar{display:inline-block;height:.7rem;background:$bar;vertical-align:middle}
 .verdict{padding:.6rem .9rem;border-radius:6px;margin:.5rem 0}
-.verdict ul{margin:.3rem 0 0}.pass{background:#e5f5e0;border-left:5px solid #31a354}
-.fail{background:#fdecea;border-left:5px solid #d62728}.warn{background:#fff4e5;
-border-left:5px solid #f0a020;padding:.6rem .9rem;border-radius:6px}
-.row{display:flex;flex-wrap:wrap;gap:1rem}.chart .grid{stroke:#e8e8e8}
-.chart .tick{font-size:11px;fill:#555}.chart .ct{font-size:13px;font-weight:600;fill:#222}
-img.grid{image-rendering:pixelated;border:1px solid #ccc}
+.verdict ul{margin:.3rem 0 0}.pass{background:$pass_fill;border-left:5px solid $pass_line}
+.fail{background:$fail_fill;border-left:5px solid $fail_line}.warn{background:$warn_fill;
+border-left:5px solid $warn_line;padding:.6rem .9rem;border-radius:6px}
+.row{display:flex;flex-wrap:wrap;gap:1rem}.chart .grid{stroke:$grid}
+.chart .tick{font-size:11px;fill:$tick}.chart .ct{font-size:13px;font-weight:600;fill:$text}
+img.grid{image-rendering:pixelated;border:1px solid $image_border}
 @media print{h2{break-after:avoid}table,svg{break-inside:avoid}}
-"""
+""").substitute(
+    text=palette.TEXT, rule=palette.RULE, muted=palette.MUTED_TEXT, border=palette.BORDER,
+    header=palette.HEADER_FILL, bar=palette.BAR, pass_fill=palette.PASS_FILL, pass_line=palette.PASS,
+    fail_fill=palette.FAIL_FILL, fail_line=palette.FAIL, warn_fill=palette.WARN_FILL,
+    warn_line=palette.WARN, grid=palette.GRID_LINE, tick=palette.TICK_TEXT,
+    image_border=palette.IMAGE_BORDER)
 
 
 @dataclass(frozen=True)
@@ -376,7 +269,7 @@ def _summary(c: _Context) -> str:
 def _task(c: _Context) -> str:
     return ("<p>Recognise handwritten digits: given a 28×28 greyscale image of one digit, answer "
             "which of the ten digits 0–9 it shows. Success is measured as the share of images "
-            f"answered correctly (accuracy). <b>Target accuracy: {_pct(c.target)}</b>.</p>")
+            f"answered correctly (accuracy). <b>Target accuracy: {as_percent(c.target)}</b>.</p>")
 
 
 def _count(value: object) -> str:
@@ -390,7 +283,7 @@ def _data(c: _Context) -> str:
             ("Training images", _count(sizes.get("train"))),
             ("Validation images", _count(sizes.get("val"))),
             ("Validation share of the pool",
-             f"{_pct(cfg.val_fraction, 0)} (split seed {cfg.split_seed})")]
+             f"{as_percent(cfg.val_fraction, 0)} (split seed {cfg.split_seed})")]
     if sizes.get("extra_train"):
         rows.insert(2, ("Of which collected drawings", _count(sizes["extra_train"])))
     if c.test:

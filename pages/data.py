@@ -5,13 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 
 import ui
 from mnist_core import data as core_data
-from mnist_core import explore
+from mnist_core import data_charts, explore, images
 
 SOURCES = {
     "auto": "Auto: full MNIST if it is downloaded, otherwise the offline sample",
@@ -134,13 +132,13 @@ def folder_picker() -> None:
 def grid_image(key: str, digit: int, seed: int) -> tuple:
     pool = ui.pool_for(key)
     picks = explore.digit_samples(pool, digit, 40, seed)
-    return explore.upscale(explore.compose_grid(picks, 10), 3), len(picks)
+    return images.upscale(images.tile(picks, 10), 3), len(picks)
 
 
 @st.cache_data(show_spinner="Averaging images…")
 def pixel_stats(key: str) -> dict:
     pool = ui.pool_for(key)
-    return {"mean_strip": explore.upscale(explore.mean_image_strip(pool), 3),
+    return {"mean_strip": images.upscale(explore.mean_image_strip(pool), 3),
             "histogram": explore.intensity_histogram(pool.images, 32),
             "zero_fraction": explore.zero_fraction(pool.images),
             "ink": explore.ink_rows(pool)}
@@ -157,14 +155,7 @@ def balance_section(key: str) -> None:
     cols = st.columns(3)
     for col, (name, n) in zip(cols, totals.items()):
         col.metric(f"{name.capitalize()} images", f"{n:,}")
-    st.altair_chart(alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
-        x=alt.X("digit:N", axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("split:N", sort=["train", "validation", "test"]),
-        y=alt.Y("count:Q", title="images"),
-        color=alt.Color("split:N", sort=["train", "validation", "test"],
-                        scale=alt.Scale(range=["#3b6ea8", "#e0a458", "#9aa9bb"])),
-        tooltip=["split", "digit", "count", alt.Tooltip("share:Q", format=".1%")],
-    ).properties(height=260), width="stretch")
+    st.altair_chart(data_charts.split_bars(rows, "count"), width="stretch")
     train_counts = [r["count"] for r in rows if r["split"] == "train"]
     st.caption(f"Largest / smallest digit in train: {explore.imbalance(train_counts):.2f}× "
                f"(1.00 = perfectly balanced). Train and validation follow the split set on "
@@ -199,21 +190,12 @@ def pixels_section(key: str) -> None:
     hist, ink = st.columns(2, gap="large")
     with hist:
         st.subheader("Pixel intensities")
-        st.altair_chart(alt.Chart(pd.DataFrame(stats["histogram"])).mark_bar(color="#3b6ea8").encode(
-            x=alt.X("start:Q", bin="binned", title="pixel value (0 = black, 255 = white ink)"),
-            x2="end:Q", y=alt.Y("count:Q", title="pixels"),
-            tooltip=["start", "end", "count", alt.Tooltip("share:Q", format=".1%")],
-        ).properties(height=240), width="stretch")
+        st.altair_chart(data_charts.intensity_chart(stats["histogram"]), width="stretch")
         st.caption(f"{stats['zero_fraction']:.1%} of all pixels are exactly 0 (background) and are "
                    "left out above. Ink is mostly near 255, with grey anti-aliased edges.")
     with ink:
         st.subheader("Ink per digit")
-        st.altair_chart(alt.Chart(pd.DataFrame(stats["ink"])).mark_bar(color="#4f9d69").encode(
-            x=alt.X("digit:N", axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("ink_fraction:Q", title="share of pixels with ink", axis=alt.Axis(format="%")),
-            tooltip=["digit", alt.Tooltip("ink_fraction:Q", format=".1%"),
-                     alt.Tooltip("mean_intensity:Q", format=".3f"), "images"],
-        ).properties(height=240), width="stretch")
+        st.altair_chart(data_charts.ink_chart(stats["ink"]), width="stretch")
         ranked = sorted(stats["ink"], key=lambda r: r["ink_fraction"])
         st.caption(f"A {ranked[0]['digit']} uses the least ink, a {ranked[-1]['digit']} the most: "
                    "even this one number says something about the digit, which is why simple "

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 import torch
 
 import ui
-from mnist_core import costs, explore
+from mnist_core import costs, data_charts, eval_charts, explore, images, predict_charts
 from mnist_core.evaluate import predict_proba
 from mnist_core.storage import StorageError
 
@@ -20,16 +19,6 @@ BEST_PUBLISHED = 0.998  # best published MNIST test accuracies are about 99.7-99
 
 
 # ---------------------------------------------------------------- the task in plain words
-
-def probability_rows(label: int, model_probs: list[float] | None) -> list[dict]:
-    """The output before training (uniform), the training target (one-hot) and, if any, a model's."""
-    series = {"Untrained model: 10 % each": [0.1] * 10,
-              "Target: the true label (one-hot)": [float(d == label) for d in range(10)]}
-    if model_probs is not None:
-        series["Your latest model"] = model_probs
-    return [{"digit": str(d), "probability": p, "output": name}
-            for name, probs in series.items() for d, p in enumerate(probs)]
-
 
 def latest_model_probs(image: torch.Tensor) -> tuple[list[float] | None, str]:
     runs = ui.runs()
@@ -67,27 +56,11 @@ def task_section() -> None:
         image, label = pool.images[int(index)], int(pool.labels[int(index)])
         probs, note = latest_model_probs(image)
         pic, chart = st.columns([1, 2.6], vertical_alignment="center")
-        pic.image(explore.upscale(image.numpy(), 5), caption=f"Label: {label}")
+        pic.image(images.upscale(image.numpy(), 5), caption=f"Label: {label}")
         # Streamlit counts a bottom legend in the chart height: give it room explicitly.
-        chart.altair_chart(probability_chart(probability_rows(label, probs)), width="stretch", height=300)
+        chart.altair_chart(predict_charts.output_chart(predict_charts.output_rows(label, probs)), width="stretch",
+                           height=300)
         st.caption("Out: one probability per digit. " + note)
-
-
-OUTPUT_COLORS = ["#9aa9bb", "#3b6ea8", "#4f9d69"]  # untrained, target, latest model
-
-
-def probability_chart(rows: list[dict]) -> alt.Chart:
-    frame = pd.DataFrame(rows)
-    outputs = list(dict.fromkeys(frame["output"]))
-    return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("digit:N", title="digit", axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("output:N", sort=outputs),
-        y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-        color=alt.Color("output:N", title=None, sort=outputs,
-                        scale=alt.Scale(domain=outputs, range=OUTPUT_COLORS[:len(outputs)]),
-                        legend=alt.Legend(orient="bottom", direction="vertical", labelLimit=320)),
-        tooltip=["output", "digit", alt.Tooltip("probability:Q", format=".1%")],
-    )
 
 
 # ---------------------------------------------------------------- success
@@ -113,7 +86,10 @@ def success_section() -> None:
                        "on skewed data it can look deceptively good.")
         target_verdict(pct / 100, majority)
     with right:
-        st.altair_chart(bar_chart(baseline_rows(pct / 100, majority)), width="stretch")
+        runs = ui.runs()
+        acc = runs[0].meta.get("val_accuracy") if runs else None
+        rows = eval_charts.baseline_rows(pct / 100, majority, acc if isinstance(acc, (int, float)) else None)
+        st.altair_chart(eval_charts.baseline_chart(rows), width="stretch")
 
 
 def target_verdict(target: float, majority: float) -> None:
@@ -123,30 +99,6 @@ def target_verdict(target: float, majority: float) -> None:
         st.warning("Beyond the best published MNIST results (about 99.8 %): no model is likely to get there.")
     else:
         st.success(f"Target set to {target:.1%}; the Evaluate page compares every model with it.")
-
-
-def baseline_rows(target: float, majority: float) -> list[dict]:
-    rows = [{"what": "Chance (uniform guess)", "accuracy": 0.1, "kind": "baseline"},
-            {"what": "Majority class", "accuracy": majority, "kind": "baseline"},
-            {"what": "Your target", "accuracy": target, "kind": "target"}]
-    runs = ui.runs()
-    acc = runs[0].meta.get("val_accuracy") if runs else None
-    if isinstance(acc, (int, float)):
-        rows.append({"what": "Latest model (validation)", "accuracy": acc, "kind": "model"})
-    return rows
-
-
-def bar_chart(rows: list[dict]) -> alt.Chart:
-    base = alt.Chart(pd.DataFrame(rows)).encode(
-        y=alt.Y("what:N", title=None, sort=None, axis=alt.Axis(labelLimit=240)),
-        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")))
-    bars = base.mark_bar().encode(
-        color=alt.Color("kind:N", legend=None,
-                        scale=alt.Scale(domain=["baseline", "target", "model"],
-                                        range=["#9aa9bb", "#3b6ea8", "#4f9d69"])),
-        tooltip=["what", alt.Tooltip("accuracy:Q", format=".1%")])
-    labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("accuracy:Q", format=".1%"))
-    return (bars + labels).properties(height=190)
 
 
 # ---------------------------------------------------------------- labeling cost
@@ -192,7 +144,7 @@ def cost_section() -> None:
     m4.metric("Outsourced + review", f"${full.outsourced_cost:,.0f}",
               help=f"vendor ${full.vendor_fee:,.0f} + {full.review_hours:,.1f} h of review")
     st.dataframe(scenario_table(inputs), hide_index=True, width="stretch")
-    st.altair_chart(cost_chart(costs.cost_rows(inputs)), width="stretch")
+    st.altair_chart(data_charts.cost_chart(costs.cost_rows(inputs)), width="stretch")
 
 
 def scenario_table(inputs: costs.LabelingInputs) -> pd.DataFrame:
@@ -204,21 +156,6 @@ def scenario_table(inputs: costs.LabelingInputs) -> pd.DataFrame:
                      "Review hours": round(est.review_hours, 1),
                      "Outsourced total ($)": round(est.outsourced_cost)})
     return pd.DataFrame(rows)
-
-
-def cost_chart(rows: list[dict]) -> alt.Chart:
-    frame = pd.DataFrame(rows)
-    frame["bar"] = frame["scenario"] + " · " + frame["option"]
-    return alt.Chart(frame).mark_bar().encode(
-        y=alt.Y("bar:N", title=None, sort=list(dict.fromkeys(frame["bar"])),
-                axis=alt.Axis(labelLimit=320)),
-        x=alt.X("sum(cost):Q", title="cost ($)", axis=alt.Axis(format="$,.0f")),
-        color=alt.Color("part:N", title=None, legend=alt.Legend(orient="bottom"),
-                        scale=alt.Scale(domain=["Annotator time", "Vendor fee", "In-house review"],
-                                        range=["#3b6ea8", "#e0a458", "#9aa9bb"])),
-        order=alt.Order("part:N"),
-        tooltip=["scenario", "option", "part", alt.Tooltip("cost:Q", format="$,.0f")],
-    ).properties(height=alt.Step(34))
 
 
 # ---------------------------------------------------------------- who labels, ethics, risks

@@ -8,6 +8,16 @@ import ui
 from mnist_core.data import DataError
 
 
+def demo_start() -> None:
+    """The guided demo for an audience: six steps, one headline each, about three minutes."""
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    if left.button("🎬 Start the 3-minute demo", type="primary", key="home_demo", width="stretch"):
+        st.session_state["demo.step"] = 0
+        st.switch_page(ui.DEMO.file)
+    right.caption("Walks the six steps with real data: labeling cost, digits, the split, a live "
+                  "training, its confusion matrix, the canvas — and ends with the stakeholder report.")
+
+
 def workflow_map() -> None:
     """Six cards in workflow order, each linking to its page."""
     st.subheader("The workflow")
@@ -60,6 +70,7 @@ def target_state() -> None:
 def main() -> None:
     ui.page("Home", "The whole machine-learning workflow on handwritten digits, step by step: "
             "offline, live, and honest about what the model can and cannot do.", heading=ui.APP_NAME)
+    demo_start()
     workflow_map()
     st.subheader("Where things stand")
     for col, show in zip(st.columns(4), (data_state, model_state, job_state, target_state)):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 import ui
-from mnist_core import explore
+from mnist_core import data_charts, explore
 from mnist_core.config import field_info
 from mnist_core.preprocess import split_sizes
 
@@ -15,20 +14,9 @@ IMAGE_KEY = "prep_image_index"
 FRACTION_KEY = "prep_val_fraction"
 SEED_KEY = "prep_split_seed"
 CROP = 7  # rows and columns of the pixel-value tables
-SPLIT_COLORS = alt.Scale(domain=["train", "validation", "test"], range=["#3b6ea8", "#e0a458", "#9aa9bb"])
 
 
 # ---------------------------------------------------------------- scaling
-
-def heatmap(rows: list[dict], field: str, title: str, fmt: str) -> alt.Chart:
-    return alt.Chart(pd.DataFrame(rows)).mark_rect().encode(
-        x=alt.X("col:O", axis=None, scale=alt.Scale(paddingInner=0)),
-        y=alt.Y("row:O", axis=None, scale=alt.Scale(paddingInner=0)),
-        color=alt.Color(f"{field}:Q", scale=alt.Scale(scheme="greys", reverse=True),
-                        legend=alt.Legend(title=None, format=fmt, gradientLength=200)),
-        tooltip=["row", "col", alt.Tooltip(f"{field}:Q", format=fmt)],
-    ).properties(title=title, width=28 * 9, height=28 * 9)  # whole pixels per cell: no seams
-
 
 def crop_table(rows: list[dict], field: str, top: int, left: int, size: int = CROP) -> pd.DataFrame:
     """A window of pixel values (rows × columns of the image)."""
@@ -57,7 +45,8 @@ def scaling_section() -> None:
     for col, name, fmt, title in ((raw_col, "raw", "%d", "Stored: integers 0–255"),
                                   (scaled_col, "scaled", "%.2f", "Model input: value / 255")):
         with col:
-            st.altair_chart(heatmap(rows, name, title, "d" if name == "raw" else ".2f"), width="content")
+            st.altair_chart(data_charts.pixel_heatmap(rows, name, title, "d" if name == "raw" else ".2f"),
+                            width="content")
             s = summary[name]
             m1, m2, m3 = st.columns(3)
             digits = 0 if name == "raw" else 2
@@ -103,40 +92,16 @@ def split_section() -> None:
     test_counts = tuple(ui.or_stop(ui.test_label_counts))
     n_train, n_val = split_sizes(len(pool), frac)
     sizes = {"train": n_train, "validation": n_val, "test": sum(test_counts)}
-    st.altair_chart(split_diagram(sizes), width="stretch")
+    st.altair_chart(data_charts.split_bar(sizes), width="stretch")
     st.caption(f"{info.name}: {len(pool):,} pool images → {n_train:,} train / {n_val:,} validation, "
                f"plus {sizes['test']:,} test images kept apart. These settings are used by the Train page.")
     rows = ui.split_count_rows(info.key, frac, seed, test_counts)
     st.subheader("Is every split balanced?")
-    st.altair_chart(share_chart(rows), width="stretch")
+    st.altair_chart(data_charts.split_bars(rows, "share"), width="stretch")
     gap = max_share_gap(rows)
     st.caption(f"Each bar is a digit's share of its split. The largest difference between train "
                f"and validation for any digit is {gap * 100:.2f} percentage points: a random split "
                "of this many images keeps the proportions.")
-
-
-def split_diagram(sizes: dict[str, int]) -> alt.Chart:
-    frame = pd.DataFrame([{"part": k, "images": v, "order": i} for i, (k, v) in enumerate(sizes.items())])
-    frame["middle"] = frame["images"].cumsum() - frame["images"] / 2
-    frame["label"] = [f"{p}: {n:,}" for p, n in zip(frame["part"], frame["images"])]
-    bars = alt.Chart(frame).mark_bar().encode(
-        x=alt.X("images:Q", stack="zero", title="images"), order="order:Q",
-        color=alt.Color("part:N", scale=SPLIT_COLORS, legend=None),
-        tooltip=["part", alt.Tooltip("images:Q", format=",")])
-    text = alt.Chart(frame).mark_text(color="white", fontWeight="bold").encode(
-        x="middle:Q", text="label:N")
-    # Streamlit's height here is the whole chart, axis included.
-    return (bars + text).properties(height=110)
-
-
-def share_chart(rows: list[dict]) -> alt.Chart:
-    return alt.Chart(pd.DataFrame(rows)).mark_bar().encode(
-        x=alt.X("digit:N", axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("split:N", sort=["train", "validation", "test"]),
-        y=alt.Y("share:Q", title="share of the split", axis=alt.Axis(format="%")),
-        color=alt.Color("split:N", scale=SPLIT_COLORS, title=None),
-        tooltip=["split", "digit", "count", alt.Tooltip("share:Q", format=".2%")],
-    ).properties(height=240)
 
 
 def max_share_gap(rows: list[dict]) -> float:

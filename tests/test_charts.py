@@ -9,10 +9,11 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from mnist_core import charts
+from mnist_core import charts, palette
 from mnist_core.config import TrainConfig
-from mnist_core.pipeline import train_to_run
+from mnist_core.diagnose import best_record, diagnose
 from mnist_core.storage import list_runs
+from tests.helpers import train_to_run
 
 
 def epochs(n: int = 4, best: int = 2) -> list[dict]:
@@ -33,9 +34,26 @@ def marks(d: dict) -> list[str]:
     return [(layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]) for layer in layers]
 
 
-def test_best_epoch_is_the_last_flagged():
-    assert charts.best_epoch(epochs(5, best=3)) == 3
-    assert charts.best_epoch([]) is None
+def test_best_record_is_the_last_flagged():
+    assert best_record(epochs(5, best=3))["epoch"] == 3
+    assert best_record([]) is None
+    assert best_record([{**e, "is_best": False} for e in epochs(3)]) is None
+    unflagged = [{k: v for k, v in e.items() if k != "is_best"} for e in epochs(5, best=4)]
+    assert best_record(unflagged)["epoch"] == 4  # hand-made records: the lowest validation loss
+
+
+def test_the_kept_epoch_is_the_same_for_the_chart_and_the_diagnosis():
+    h = epochs(6, best=3)
+    marked = spec(charts.loss_chart(h))["datasets"]["best"]
+    assert [r["epoch"] for r in marked] == [best_record(h)["epoch"]] == [3]
+    assert "epoch 3" in diagnose(h, TrainConfig(model="mlp")).detail
+
+
+def test_curves_use_the_palette():
+    d = spec(charts.loss_chart(epochs(3)))
+    colour = d["layer"][1]["encoding"]["color"]["scale"]
+    assert colour == {"domain": ["train", "validation"], "range": [palette.TRAIN, palette.VALIDATION]}
+    assert d["layer"][2]["mark"]["color"] == palette.KEPT
 
 
 def test_curves_frame_is_long_with_nulls_for_nan():

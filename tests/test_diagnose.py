@@ -1,17 +1,15 @@
 """diagnose: each situation from synthetic (and one real) epoch histories, the thresholds' edges,
-suggestions that are valid configs, and the progress text of a job snapshot."""
+suggestions that are valid configs."""
 
 from __future__ import annotations
 
 import math
-import time
 
 import pytest
 
 from mnist_core import diagnose
 from mnist_core.config import PRESETS, ConfigError, TrainConfig
-from mnist_core.diagnose import apply_changes, diagnose as diag, nice_number, progress
-from mnist_core.jobs import JobSnapshot
+from mnist_core.diagnose import apply_changes, diagnose as diag, nice_number
 
 MLP_NO_REG = TrainConfig(model="mlp", dropout=0.0, weight_decay=0.0, augment=False, patience=0,
                          optimizer="adam", lr=0.002, epochs=20)
@@ -211,52 +209,6 @@ def test_nice_number_refuses_non_positive(bad):
 def test_describe_changes_is_readable():
     text = diagnose.describe_changes({"lr": 0.001, "augment": True, "weight_decay": 0.0})
     assert text == "lr = 0.001, augment = on, weight decay = 0"
-
-
-def snapshot(records: list[dict], names: list[str], current: int = 0) -> JobSnapshot:
-    return JobSnapshot("abc", "running", records, names, current, [], None, time.time(), False)
-
-
-def batch(run, epoch, b, batches, epochs, elapsed):
-    done = ((epoch - 1) * batches + b) / (epochs * batches)
-    return {"kind": "batch", "run": run, "epoch": epoch, "epochs": epochs, "batch": b,
-            "batches": batches, "train_loss": 1.0, "progress": done, "elapsed": elapsed}
-
-
-def test_progress_before_the_first_batch():
-    p = progress(snapshot([], ["fast CNN"]))
-    assert p.fraction == 0 and "loading data" in p.text and p.eta_s is None
-
-
-def test_progress_mid_epoch_has_eta():
-    p = progress(snapshot([batch(0, 2, 5, 10, 4, elapsed=3.0)], ["x"]))
-    assert p.fraction == pytest.approx(15 / 40)
-    assert p.eta_s == pytest.approx(3.0 * 25 / 15)
-    assert "epoch 2/4" in p.text and "batch 5/10" in p.text and "5 s left" in p.text
-
-
-def test_progress_of_a_multi_run_job_counts_whole_runs():
-    records = [{"kind": "end", "run": 0, "status": "finished"}, batch(1, 1, 5, 10, 2, elapsed=1.0)]
-    p = progress(snapshot(records, ["a", "b", "c", "d"], current=1), ["A", "B", "C", "D"])
-    assert p.fraction == pytest.approx((1 + 0.25) / 4)
-    assert p.text.startswith("Run 2 of 4 (B)")
-
-
-def test_progress_after_the_end():
-    p = progress(snapshot([{"kind": "end", "run": 0, "status": "stopped"}], ["x"]))
-    assert p.fraction == 1.0 and "stopped" in p.text
-
-
-@pytest.mark.parametrize("seconds, text", [(3.4, "3 s"), (125, "2 min 5 s"), (3780, "1 h 3 min")])
-def test_format_seconds(seconds, text):
-    assert diagnose.format_seconds(seconds) == text
-
-
-def test_progress_between_epochs_estimates_from_the_epochs():
-    epoch = {"kind": "epoch", "run": 0, "epoch": 2, "epochs": 8, "elapsed": 4.0}
-    p = progress(snapshot([batch(0, 2, 10, 10, 8, elapsed=3.9), epoch], ["x"]))
-    assert p.fraction == pytest.approx(0.25) and "epoch 2/8 done" in p.text
-    assert p.eta_s == pytest.approx(12.0)
 
 
 def test_tiny_losses_are_not_shown_as_zero():

@@ -1,27 +1,20 @@
-"""The Evaluate page's chart builders (eval_charts) and image helpers (gallery)."""
+"""The Evaluate page's chart builders (eval_charts), the images behind an evaluation (gallery),
+a run's own data sets (Run.split / Run.test_set) and evaluating a saved run (pipeline.evaluate_run)."""
 
 from __future__ import annotations
 
-import io
 import shutil
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from mnist_core import eval_charts, gallery, storage
+from mnist_core import eval_charts, gallery, palette, storage
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError
-from mnist_core.evaluate import EvalResult, evaluate, per_class_metrics
-from mnist_core.pipeline import train_to_run
-
-
-def result_from(cm: np.ndarray, split: str = "val") -> EvalResult:
-    """An EvalResult with a hand-made confusion matrix (rows true, columns predicted)."""
-    cm = np.asarray(cm)
-    n = int(cm.sum())
-    return EvalResult(split, n, 0.5, float(np.trace(cm) / n), cm.tolist(), per_class_metrics(cm))
+from mnist_core.evaluate import EvalResult, evaluate
+from mnist_core.pipeline import evaluate_run
+from tests.helpers import result_from, train_to_run
 
 
 @pytest.fixture
@@ -57,7 +50,7 @@ def test_rare_mistake_still_visible_and_worst_darkest(cm_result):
     rare, worst = df.loc[(8, 3), "fill"], df.loc[(3, 5), "fill"]
     assert rare != "#f7f7f7" and rare != worst
     # the worst mistake is the darkest red and gets white text
-    assert df.loc[(3, 5), "ink"] == "white"
+    assert df.loc[(3, 5), "ink"] == palette.TEXT_ON_DARK
     assert sum(int(worst[i:i + 2], 16) for i in (1, 3, 5)) < sum(int(rare[i:i + 2], 16) for i in (1, 3, 5))
 
 
@@ -157,21 +150,15 @@ def test_confident_mistakes_and_captions(table):
     assert right.correct and right.caption() == "3 ✓ 50%"
 
 
-def test_enlarge_grid_and_png():
-    img = np.zeros((28, 28), dtype=np.uint8)
-    img[0, 0] = 255
-    big = gallery.enlarge(img, 3)
-    assert big.shape == (84, 84) and big[:3, :3].min() == 255 and big[3, 3] == 0
-    tiles = gallery.grid(np.stack([img] * 5), cols=2, scale=2, pad=2)
-    assert tiles.shape == (3 * 58 + 2, 2 * 58 + 2)
-    assert tiles[2, 2] == 255 and tiles[0, 0] == 96  # first image's lit pixel, then gutter
-    png = gallery.to_png(tiles)
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(png))), tiles)
-    assert gallery.png_data_uri(img).startswith("data:image/png;base64,")
-    with pytest.raises(ValueError):
-        gallery.enlarge(np.zeros((2, 28, 28)), 2)
-    with pytest.raises(ValueError):
-        gallery.grid(np.zeros((0, 28, 28)))
+def test_examples_sheet_tiles_the_examples_enlarged(table):
+    probs, labels = table
+    images = np.zeros((len(labels), 28, 28), np.uint8)
+    images[1, 0, 0] = 255
+    full = gallery.PredictionTable(images, labels, probs)
+    worst = gallery.confident_mistakes(probs, labels)  # indices 1, 0
+    sheet = gallery.examples_sheet(full, worst, cols=8)
+    assert sheet.shape == (58 + 2, 2 * 58 + 2)  # 2× digits with 2 px gutters
+    assert sheet[2:4, 2:4].min() == 255 and sheet[0, 0] == gallery.SHEET_BACKGROUND
 
 
 # ------------------------------------------------------------------ gallery: a run's own images
@@ -202,7 +189,7 @@ def test_validation_set_is_rebuilt_exactly(run):
 
 
 def test_test_set_is_the_runs_own(run):
-    test = gallery.run_test_set(run)
+    test = run.test_set()
     assert len(test) > 0 and test.images.shape[1:] == (28, 28)
     assert isinstance(test.labels, torch.Tensor)
 
@@ -211,7 +198,7 @@ def test_unavailable_sources_give_clear_messages(run):
     with pytest.raises(DataError, match="not downloaded"):
         gallery.run_validation_set(clone(run, data="mnist"))
     with pytest.raises(DataError, match="not downloaded"):
-        gallery.run_test_set(clone(run, data="mnist"))
+        clone(run, data="mnist").test_set()
     with pytest.raises(DataError, match="does not record"):
         gallery.run_validation_set(clone(run, data=""))
     with pytest.raises(DataError, match="folder"):
@@ -230,3 +217,31 @@ def test_disagreements_with_saved_evaluation(run):
     probs[flip] = np.roll(probs[flip], 1)  # one right answer becomes a wrong one
     moved = gallery.PredictionTable(table.images, table.labels, probs)
     assert gallery.disagreements(moved, saved) == 1
+
+
+def test_evaluate_run_saves_and_counts_test_looks(run):
+    r = clone(run)
+    (r.path / "eval_val.json").unlink()
+    val = evaluate_run(r, "val")
+    assert storage.load_run(r.path).evaluation("val").confusion == val.confusion
+    assert val.confusion == run.evaluation("val").confusion  # the same images, rebuilt
+    table = gallery.predictions(r.load_model(), gallery.run_validation_set(r)[0])
+    again = evaluate_run(r, "val", model=r.load_model(), data=gallery.table_images(table))
+    assert again.confusion == val.confusion
+    evaluate_run(r, "test")
+    evaluate_run(r, "test")
+    assert storage.load_run(r.path).meta["test_evaluations"] == 2
+
+
+# ------------------------------------------------------------------ accuracy against the baselines
+
+def test_baseline_rows_and_chart():
+    rows = eval_charts.baseline_rows(0.98, 0.11)
+    assert [r["kind"] for r in rows] == ["baseline", "baseline", "target"]
+    assert rows[0]["accuracy"] == 0.1 and rows[1]["accuracy"] == 0.11
+    rows = eval_charts.baseline_rows(0.98, 0.11, model_accuracy=0.97)
+    assert rows[-1] == {"what": "Latest model (validation)", "accuracy": 0.97, "kind": "model"}
+    spec = eval_charts.baseline_chart(rows).to_dict()
+    scale = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["range"] == [palette.BASELINE, palette.TARGET, palette.MODEL]
+    assert spec["height"] == 190

@@ -1,6 +1,5 @@
 """Statistics for the Data and Preprocess pages, on small hand-made sets and the real sample."""
 
-import numpy as np
 import pytest
 import torch
 
@@ -41,15 +40,6 @@ def test_split_counts_follow_the_seeded_split():
     assert sum(a["validation"]) == round(len(pool) * 0.2)
     assert a == explore.split_counts(pool, 0.2, 0)
     assert a != explore.split_counts(pool, 0.2, 1)
-
-
-def test_compose_grid_tiles_images_with_gaps():
-    imgs = torch.full((12, 28, 28), 200, dtype=torch.uint8)
-    grid = explore.compose_grid(imgs, cols=5, gap=2, background=40)
-    assert grid.shape == (3 * 30 + 2, 5 * 30 + 2) and grid.dtype == np.uint8
-    assert grid[2, 2] == 200 and grid[0, 0] == 40
-    assert grid[-3, -3] == 40  # the last row holds only 2 images: the rest stays background
-    assert explore.compose_grid(torch.zeros(0, 28, 28, dtype=torch.uint8)).shape == (28, 28)
 
 
 def test_digit_samples_only_that_digit_seeded():
@@ -117,11 +107,3 @@ def test_ink_window_finds_the_stroke():
     img[20:26, 3:9] = 200
     top, left = explore.ink_window(img, 7)
     assert top <= 20 and top + 7 >= 26 and left <= 3 and left + 7 >= 9
-
-
-def test_upscale_keeps_pixels_square():
-    img = np.arange(4, dtype=np.uint8).reshape(2, 2)
-    big = explore.upscale(img, 3)
-    assert big.shape == (6, 6) and (big[:3, :3] == 0).all() and (big[3:, 3:] == 3).all()
-    with pytest.raises(ValueError):
-        explore.upscale(img, 0)

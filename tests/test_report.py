@@ -1,28 +1,24 @@
-"""The judgements (baselines, verdicts, intervals) and the self-contained HTML report."""
+"""The self-contained HTML report (its judgements are tested in test_judge.py)."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from datetime import datetime
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
-from mnist_core import gallery, report, storage
+from mnist_core import gallery, palette, report, storage
 from mnist_core.config import TrainConfig
-from mnist_core.evaluate import EvalResult, evaluate, per_class_metrics
-from mnist_core.pipeline import train_to_run
+from mnist_core.pipeline import evaluate_run
+from tests.helpers import result_from, train_to_run
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "circle", "line", "rect", "polyline", "path"}
 SECTIONS = ("summary", "task", "data", "model", "curves", "validation", "test", "labeling", "limits")
-
-
-def result_from(cm, split: str = "val", loss: float = 0.3) -> EvalResult:
-    cm = np.asarray(cm)
-    n = int(cm.sum())
-    return EvalResult(split, n, loss, float(np.trace(cm) / n), cm.tolist(), per_class_metrics(cm))
 
 
 class TagChecker(HTMLParser):
@@ -85,65 +81,7 @@ def fresh_copy(run: storage.Run) -> storage.Run:
     return storage.load_run(path)
 
 
-# ------------------------------------------------------------------ judgements
-
-def test_wilson_interval():
-    lo, hi = report.wilson_interval(0.5, 100)
-    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
-    lo, hi = report.wilson_interval(1.0, 50)
-    assert hi == 1.0 and 0.9 < lo < 1.0          # never claims certainty from 50 images
-    assert report.wilson_interval(0.9, 0) == (0.0, 1.0)
-    narrow = report.wilson_interval(0.98, 10_000)
-    assert narrow[1] - narrow[0] < 0.006
-
-
-def test_baselines_use_training_majority_when_known():
-    eval_counts = [10, 30, 10, 10, 10, 5, 10, 10, 5, 0]  # 100 images
-    base = report.baselines(eval_counts)
-    assert base.majority_digit == 1 and base.majority_accuracy == pytest.approx(0.3)
-    base = report.baselines(eval_counts, train_counts=[0] * 7 + [99, 0, 0])
-    assert base.majority_digit == 7 and base.majority_accuracy == pytest.approx(0.1)
-    assert base.chance == 0.1 and base.chance_loss == pytest.approx(np.log(10))
-
-
-def test_verdict_pass_fail_and_uncertainty():
-    good = result_from(np.diag([1000] * 10) + np.eye(10, k=1, dtype=int) * 5)
-    base = report.baselines(report.label_counts(good))
-    v = report.verdict(good, 0.95, base)
-    assert v.passed and v.beats_baselines and not v.uncertain
-    assert v.headline.startswith("Meets the target") and "99.6%" in v.headline  # 10,000 of 10,045
-    v = report.verdict(good, 0.999, base)
-    assert not v.passed and "short of 99.9%" in v.headline
-    close = result_from(np.diag([9] * 10) + np.eye(10, k=1, dtype=int))  # 90 of 99 right
-    v = report.verdict(close, 0.92, report.baselines(report.label_counts(close)))
-    assert v.uncertain and "more images are needed" in v.details[2]
-    bad = result_from(np.ones((10, 10), dtype=int))  # 10 %: chance level
-    v = report.verdict(bad, 0.9, report.baselines(report.label_counts(bad)))
-    assert not v.beats_baselines and "learned nothing" in v.details[0]
-
-
-def test_confusions_weakest_and_test_gap():
-    cm = np.diag([50] * 10)
-    cm[3, 5], cm[8, 3], cm[9, 4] = 9, 2, 4
-    r = result_from(cm)
-    assert report.top_confusions(r, 2) == [(3, 5, 9), (9, 4, 4)]
-    weak = report.weakest_digits(r, 1)
-    assert weak[0].startswith("3 (F1") and "most often read as 5: 9×" in weak[0]
-    val = result_from(np.diag([100] * 10) + np.eye(10, k=1, dtype=int) * 2)
-    worse = result_from(np.diag([90] * 10) + np.eye(10, k=1, dtype=int) * 10, "test")
-    assert "lower" in report.test_vs_validation(val, worse)
-    assert "higher" in report.test_vs_validation(worse, val)
-    assert "the same" in report.test_vs_validation(val, val)
-
-
-def test_same_validation_set(run, tmp_path):
-    other = fresh_copy(run)
-    assert report.same_validation_set(run, other)
-    other.meta["data"] = "mnist"
-    assert not report.same_validation_set(run, other)
-    other = storage.Run(other.path, run.config.replace(split_seed=1), run.meta, run.history)
-    assert not report.same_validation_set(run, other)
-
+# ------------------------------------------------------------------ the labelling section
 
 def test_labeling_estimate_matches_the_brief():
     inputs, est = report.labeling_estimate()
@@ -161,6 +99,16 @@ def test_line_chart_svg():
     assert "<circle" in one and "NaN" not in one and "inf" not in one
     assert "no data" in report.line_chart_svg({"a": []}, "Empty", "x")
     assert "No training curves" in report.curves_svg([])
+    # the app's colours: the first series is drawn like training, the second like validation
+    assert f"stroke='{palette.TRAIN}'" in svg and f"fill='{palette.VALIDATION}'" in svg
+
+
+def test_report_colours_come_from_the_palette_without_altair():
+    code = ("import sys, mnist_core.report; "
+            "print('altair' in sys.modules, 'mnist_core.eval_charts' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    assert palette.PASS in report._CSS and palette.FAIL_FILL in report._CSS and "$" not in report._CSS
 
 
 def test_confusion_table_html():
@@ -171,6 +119,8 @@ def test_confusion_table_html():
     check.feed(page)
     assert not check.errors and page.count("<td style=") == 100
     assert "title='true 3, predicted 5: 9'>9</td>" in page
+    fill, dark = palette.cell_colour(3, 5, 9, 9 / 59, 9)  # the same colours as the page's heatmap
+    assert f"background:{fill};color:{palette.TEXT_ON_DARK if dark else palette.TEXT}" in page
     assert "<td class='num'>59</td>" in page  # row total of digit 3
 
 
@@ -202,19 +152,18 @@ def test_report_with_training_counts_mistakes_and_test(run):
     r = fresh_copy(run)
     val_set, train_counts = gallery.run_validation_set(r)
     table = gallery.predictions(r.load_model(), val_set)
-    worst = gallery.confident_mistakes(table.probs, table.labels, 8)
-    uri = gallery.png_data_uri(gallery.grid(table.images[[e.index for e in worst]]))
-    test = evaluate(r.load_model(), gallery.run_test_set(r), "test")
-    storage.save_evaluation(r, test)
+    uri, caption = gallery.report_mistakes(table, 8)
+    assert uri is not None and caption.startswith("In reading order: ")
+    test = evaluate_run(r, "test")
     page = report.build_report(storage.load_run(r.path), 0.5, train_counts=train_counts,
-                               mistakes_png_uri=uri, mistakes_caption="worst first")
+                               mistakes_png_uri=uri, mistakes_caption=caption)
     check_html(page)
     assert_offline(page)
     assert "<th>training</th>" in page and f"<b>{sum(train_counts):,}</b>" in page
     assert uri in page and "Most confident mistakes" in page
     assert f"{test.accuracy * 100:.2f}%" in page and "used once, at the end" in page
     assert "not been used yet" not in page
-    storage.save_evaluation(r, test)  # a second look
+    evaluate_run(r, "test")  # a second look
     page = report.build_report(storage.load_run(r.path), 0.5)
     assert "looked at 2 times" in page and "no longer an unbiased estimate" in page
 

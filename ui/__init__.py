@@ -63,6 +63,8 @@ class Step:
 
 
 HOME = Step(0, "pages/home.py", "Home", "🧭", "The workflow map and where things stand.", "")
+# Reached from Home's "Start the 3-minute demo", not listed in the sidebar.
+DEMO = Step(0, "pages/demo.py", "Demo", "🎬", "The six steps in three minutes, for an audience.", "demo")
 STEPS: tuple[Step, ...] = (
     Step(1, "pages/define.py", "Define the task", "🎯",
          "Inputs, outputs and the bar to clear: target accuracy, baselines, labeling cost.",
@@ -83,7 +85,7 @@ STEPS: tuple[Step, ...] = (
 
 def step(title: str) -> Step:
     """The page called `title` (e.g. "Data")."""
-    for s in (HOME, *STEPS):
+    for s in (HOME, DEMO, *STEPS):
         if s.title == title:
             return s
     raise KeyError(title)
@@ -93,6 +95,8 @@ def navigation_pages() -> list[st.Page]:
     """The `st.Page` list `app.py` hands to `st.navigation`."""
     pages = [st.Page(HOME.file, title=HOME.title, icon=HOME.icon, default=True)]
     pages += [st.Page(s.file, title=s.title, icon=s.icon, url_path=s.url_path) for s in STEPS]
+    pages.append(st.Page(DEMO.file, title=DEMO.title, icon=DEMO.icon, url_path=DEMO.url_path,
+                         visibility="hidden"))
     return pages
 
 

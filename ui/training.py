@@ -63,8 +63,7 @@ def metrics(epochs: list[dict]) -> None:
     if not epochs:
         return
     last, prev = epochs[-1], (epochs[-2] if len(epochs) > 1 else None)
-    kept = charts.best_epoch(epochs)
-    best = next((e for e in epochs if e["epoch"] == kept), last)
+    best = diagnose.best_record(epochs) or last
 
     def delta(key: str) -> str | None:
         if prev is None or not math.isfinite(last[key] - prev[key]):

@@ -1,0 +1,41 @@
+"""Test helpers shared by the unit, app and browser tests (not core API)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+
+from mnist_core.config import TrainConfig
+from mnist_core.evaluate import EvalResult, per_class_metrics
+from mnist_core.pipeline import SavedRecord, train_and_save
+from mnist_core.storage import Run, load_run
+
+
+def train_to_run(config: TrainConfig, data: str = "auto", **kwargs: Any) -> Run | None:
+    """Run `train_and_save` to the end and return the saved run (None if nothing was saved)."""
+    saved = None
+    for record in train_and_save(config, data, **kwargs):
+        if isinstance(record, SavedRecord):
+            saved = record
+    return load_run(saved.path) if saved else None
+
+
+def result_from(cm: Any, split: str = "val", loss: float = 0.3) -> EvalResult:
+    """An EvalResult with a hand-made confusion matrix (rows true, columns predicted)."""
+    cm = np.asarray(cm)
+    n = int(cm.sum())
+    return EvalResult(split, n, loss, float(np.trace(cm) / n), cm.tolist(), per_class_metrics(cm))
+
+
+def vega_spec(chart: Any) -> dict:
+    """The Vega-Lite dict of an Altair chart, checked to be strict JSON (a browser rejects NaN)."""
+    d = chart.to_dict()
+    json.dumps(d, allow_nan=False)
+    return d
+
+
+def dataset_rows(spec: dict) -> list[dict]:
+    """The rows of a single-dataset Vega-Lite spec."""
+    return next(iter(spec["datasets"].values()))
