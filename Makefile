@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 test: $(STAMP) browser lint
+	bash scripts/install_postgres.sh
 	$(PY) -m pytest
 
 # The quick loop while editing: core and pages, no browser, nothing marked slow (under a minute).

@@ -1,19 +1,23 @@
 """Command line: `python -m mnist_core train | evaluate | predict | runs`.
 
-Progress goes to stderr as plain lines; results go to stdout as JSON, so scripts can pipe
-them. Bad input exits with status 2 and a one-line reason, never a traceback.
+Progress goes to stderr as plain lines; results go to stdout as JSON (never NaN), so scripts
+can pipe them. Bad input exits with status 2 and a one-line reason, never a traceback: every
+path argument is checked before any work starts. Ctrl-C during `train` stops after the current
+batch and saves the best epoch so far as a "stopped" run (press it twice to abort at once).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from .config import ConfigError, TrainConfig, all_fields
 
@@ -38,7 +42,12 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         flag = "--" + info["name"].replace("_", "-")
         extra: dict[str, Any] = {"choices": info["choices"]} if info["choices"] else {}
         group.add_argument(flag, dest=info["name"], type=kind, default=None,
-                           help=f"{info['help']} (default: {info['default']})", **extra)
+                           help=_help(f"{info['help']} (default: {info['default']})"), **extra)
+
+
+def _help(text: str) -> str:
+    # argparse %-formats help texts: a bare "%" (as in "±10 %") would crash --help
+    return text.replace("%", "%%")
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -82,22 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     runs.add_argument("--out", default=None, help="studio folder to list (default: $MNIST_STUDIO_HOME "
                       "or ./studio_data)")
+    from .tune import add_parser as add_tune_parser
+    add_tune_parser(sub)
+    from .calibration import add_parser as add_calibrate_parser
+    from .robustness import add_parser as add_robustness_parser
+    add_calibrate_parser(sub)
+    add_robustness_parser(sub)
+    from .curve import add_parser as add_curve_parser
+    add_curve_parser(sub)
     return parser
 
 
 # ------------------------------------------------------------------ commands
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .data import DataError, Images
+    from .data import resolve_source
+    from .diagnose import diagnose
     from .pipeline import SavedRecord, train_and_save
+    from .storage import check_home, load_run
 
     config = _config_from_args(args)
-    home = Path(args.out) if args.out else None
+    home = Path(args.out).expanduser() if args.out else None
+    check_home(home)  # every path is checked before the data is loaded and the training starts
+    resolve_source(args.data)
     extra = _collected(home) if args.with_collected else None
     stop = threading.Event()
     saved: SavedRecord | None = None
     end = None
-    try:
+    with _ctrl_c_stops(stop):
         for rec in train_and_save(config, args.data, stop=stop, extra=extra, name=args.name,
                                   home=home, report_every=50):
             if rec.kind == "epoch":
@@ -111,17 +132,72 @@ def cmd_train(args: argparse.Namespace) -> int:
                 _err(rec.message)
             elif rec.kind == "saved":
                 saved = rec
-    except KeyboardInterrupt:
-        stop.set()
-        raise CliError("interrupted")
-    except DataError as exc:
-        raise CliError(str(exc)) from exc
     if saved is None:
+        if stop.is_set():
+            raise CliError("interrupted before the first epoch ended: nothing was learned, so no run "
+                           "was saved")
         raise CliError("nothing was learned, so no run was saved")
-    print(json.dumps({"run": saved.path, "run_id": saved.run_id, "status": saved.status,
-                      "val_accuracy": saved.val_accuracy,
-                      "best_epoch": end.best_epoch if end else None}))
+    run = load_run(saved.path)
+    diag = diagnose(run.history, run.config, saved.status)
+    verdict = _verdict(diag, saved.val_accuracy, run.config.model)
+    _print_json({"run": saved.path, "run_id": saved.run_id, "status": saved.status,
+                 "val_accuracy": saved.val_accuracy, "best_epoch": end.best_epoch if end else None,
+                 "diagnosis": verdict, "diagnosis_kind": diag.kind, "advice": diag.advice,
+                 "changes": diag.changes})
+    _err(_status_line(saved, verdict, diag.advice))
+    if stop.is_set():
+        return 130  # saved, but interrupted: `train && next` must not go on
     return 1 if saved.status == "diverged" else 0
+
+
+# Validation accuracy below this is chance level (guessing gives 10 %, the majority class ~11 %),
+# whatever the number of epochs: such a run must never be reported as a success.
+CHANCE_LEVEL = 0.2
+_VERDICTS = {"stuck": "not learning", "diverged": "diverged", "good": "good fit",
+             "overfitting": "overfitting", "underfitting": "underfitting",
+             "still_learning": "still learning", "too_early": "too early to tell",
+             "baseline": "baseline", "waiting": "nothing learned"}
+
+
+def _verdict(diag: Any, val_accuracy: float | None, model: str) -> str:
+    """The diagnosis in two words for the JSON; a chance-level model is "not learning"."""
+    if model != "baseline" and diag.kind != "diverged" and isinstance(val_accuracy, (int, float)) \
+            and val_accuracy < CHANCE_LEVEL:
+        return "not learning"
+    return _VERDICTS.get(diag.kind, diag.kind.replace("_", " "))
+
+
+def _status_line(saved: Any, verdict: str, advice: str) -> str:
+    acc = saved.val_accuracy
+    acc_s = f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a"
+    if verdict == "not learning":
+        return (f"warning: run {saved.run_id} was saved, but the model is not learning: validation "
+                f"accuracy {acc_s} (guessing gives 10 %). {advice}").strip()
+    if verdict == "diverged":
+        return f"warning: training diverged; run {saved.run_id} keeps what it had learned. {advice}".strip()
+    if verdict == "baseline":
+        return f"saved run {saved.run_id}: a majority-class baseline (validation accuracy {acc_s}), the bar a model must clear"
+    return f"saved run {saved.run_id} ({saved.status}): validation accuracy {acc_s}, {verdict}"
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While training, the first Ctrl-C sets `stop` (the trainer ends, the pipeline saves the best
+    epoch as a "stopped" run); a second one aborts as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers live in the main thread only
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        stop.set()
+        _err("stopping after this batch; the best epoch so far will be saved (Ctrl-C again to abort)")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _collected(home: Path | None):
@@ -136,13 +212,15 @@ def _collected(home: Path | None):
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .data import load_test
+    from .data import load_test, resolve_source
     from .evaluate import evaluate
     from .preprocess import make_split
-    from .storage import load_run, save_evaluation
+    from .storage import evaluation_note, evaluation_record, is_own_source, load_run, save_evaluation
 
     run = load_run(args.run)
-    spec = args.data or run.meta.get("data", "auto")
+    source = resolve_source(args.data) if args.data else None  # checked before any work
+    own = is_own_source(run, source)
+    spec = source.key if source else run.meta.get("data", "auto")
     model = run.load_model()
     if args.split == "test":
         data = load_test(spec)
@@ -150,46 +228,62 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data = make_split(spec, run.config).val
     result = evaluate(model, data, args.split, max_mistakes=0)
     if args.split == "test":
-        run = save_evaluation(run, result)  # every look at the test set is counted
+        # every look at the run's own test set is counted; other data is stored as such
+        run = save_evaluation(run, result, data=data, source=source)
+    record = evaluation_record(run, result, data, source)
     out = {"run": str(run.path), "split": args.split, "data": spec, "n": result.n,
            "loss": result.loss, "accuracy": result.accuracy, "confusion": result.confusion,
-           "per_class": [dataclasses.asdict(c) for c in result.per_class]}
+           "per_class": [dataclasses.asdict(c) for c in result.per_class],
+           "own_data": own, "source": record["source"], "source_name": record["source_name"],
+           "fingerprint": record["fingerprint"], "on": evaluation_note(record)}
     if args.split == "test":
         out["test_evaluations"] = run.meta.get("test_evaluations")
-    print(json.dumps(out))
+    _print_json(out)
+    if not own:
+        _err(f"evaluated {evaluation_note(record)}: not the run's own {args.split} set, so "
+             "the run's own figures are unchanged" + (" (stored as another evaluation)"
+                                                      if args.split == "test" else ""))
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from .drawing import ImageError
-    from .predict import prepare_upload, predict_digit, verdict
+    from .calibration import predict_options
+    from .predict import answer_text, predict_digit, prepare_upload
     from .storage import load_run
 
-    model = load_run(args.run).load_model()
+    run = load_run(args.run)
+    model, options = run.load_model(), predict_options(run)  # the run's temperature and "not sure" line
     failed = 0
     for name in args.images:
         try:
-            prediction = predict_digit(model, prepare_upload(Path(name).read_bytes()))
+            prediction = predict_digit(model, prepare_upload(Path(name).read_bytes()), **options)
         except (OSError, ImageError) as exc:
             print(json.dumps({"file": name, "error": str(exc)}))
             failed += 1
             continue
         probs = prediction.probabilities
-        print(json.dumps({"file": name, "digit": prediction.digit,
+        _print_json({"file": name, "digit": prediction.digit,
                           "probabilities": None if probs is None else [round(float(p), 6) for p in probs],
-                          "unsure": prediction.is_unsure, "message": verdict(prediction)}))
+                          "unsure": prediction.is_unsure, "message": answer_text(prediction)})
     return 2 if failed else 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .storage import list_runs
+    from .storage import scan_runs
 
-    runs = list_runs(Path(args.out) if args.out else None)
+    home = Path(args.out).expanduser() if args.out else None
+    if home is not None and home.exists() and not home.is_dir():
+        raise CliError(f"--out {args.out} is a file, not a studio folder")
+    listing = scan_runs(home)
+    if listing.note:
+        _err(listing.note)
+    runs = listing.runs
     if args.json:
         for r in runs:
-            print(json.dumps({"id": r.id, "path": str(r.path), "model": r.config.summary(),
-                              "status": r.meta.get("status"), "val_accuracy": r.meta.get("val_accuracy"),
-                              "created": r.meta.get("created")}))
+            _print_json({"id": r.id, "path": str(r.path), "model": r.config.summary(),
+                         "status": r.meta.get("status"), "val_accuracy": r.meta.get("val_accuracy"),
+                         "created": r.meta.get("created")})
         return 0
     if not runs:
         print("No saved runs yet: python -m mnist_core train")
@@ -206,17 +300,44 @@ def _err(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _print_json(obj: Any) -> None:
+    """One JSON line on stdout; NaN and infinities become null (JSON has no NaN)."""
+    from .storage import dumps
+
+    print(dumps(obj), flush=True)
+
+
+def user_errors() -> tuple[type[BaseException], ...]:
+    """Every error type the core raises for bad input: printed as one line, exit status 2."""
+    from .collect import CollectError
+    from .costs import CostError
     from .data import DataError
+    from .drawing import ImageError
+    from .export import ExportError
+    from .calibration import CalibrationError
+    from .jobs import JobBusy
+    from .robustness import RobustnessError
     from .storage import StorageError
 
+    # OSError: disk full, permission denied; MemoryError: an input too large for this machine
+    return (CliError, ConfigError, DataError, StorageError, CollectError, ImageError, ExportError,
+            CostError, JobBusy, OSError, MemoryError, CalibrationError, RobustnessError)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "runs": cmd_runs}
+    from .curve import cmd_curve
+    from .tune import cmd_tune
+    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "runs": cmd_runs,
+                "tune": cmd_tune, "curve": cmd_curve}
+    from .calibration import cmd_calibrate
+    from .robustness import cmd_robustness
+    commands.update(calibrate=cmd_calibrate, robustness=cmd_robustness)
     try:
         return commands[args.command](args)
-    except (CliError, ConfigError, DataError, StorageError) as exc:
-        _err(f"error: {exc}")
+    except user_errors() as exc:
+        _err(f"error: {' '.join(str(exc).split()) or type(exc).__name__}")
         return 2
     except KeyboardInterrupt:
         _err("error: interrupted")

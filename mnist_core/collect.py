@@ -2,10 +2,13 @@
 
 Each entry keeps the true label, what a model predicted (if anything), the
 28×28 model input and optionally the original drawing as PNG. The store feeds
-three things: field accuracy per model, extra training data (`arrays`), and
-downloads (.npz or MNIST IDX).
+three things: field accuracy per model (set against each run's MNIST accuracy by
+`field_summary` and `digit_gaps`), extra training data (`arrays`), and downloads
+(.npz or MNIST IDX).
 Every call opens its own short-lived connection (WAL mode, busy timeout), so
-concurrent Streamlit sessions and threads can share one database file.
+concurrent Streamlit sessions and threads can share one database file. Creating the schema
+is one write transaction, retried while another process holds the lock, so sessions that
+open a fresh file at the same moment take turns instead of failing.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import gzip
 import io
 import math
 import operator
+import random
 import sqlite3
 import struct
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -28,6 +33,8 @@ import numpy as np
 
 if TYPE_CHECKING:
     from .data import Images
+    from .evaluate import ClassMetrics
+    from .storage import Run
 
 SOURCES = ("canvas", "upload")
 APPLICATION_ID = 0x4D4E4457  # "MNDW": marks a file as ours, so we never write into someone else's SQLite file
@@ -147,10 +154,13 @@ class DrawingStore:
 
     def _refuse_foreign_file(self) -> None:
         # checked before SQLite touches the file, so a misplaced file is never modified
-        if not self.path.is_file() or self.path.stat().st_size == 0:
-            return
-        with self.path.open("rb") as f:
-            header = f.read(len(_SQLITE_MAGIC))
+        try:
+            if not self.path.is_file() or self.path.stat().st_size == 0:
+                return
+            with self.path.open("rb") as f:
+                header = f.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
+            raise CollectError(f"Cannot read the drawings database {self.path} ({exc.strerror or exc}).") from exc
         if header != _SQLITE_MAGIC:
             raise self._unreadable("it is not an SQLite file")
 
@@ -160,9 +170,8 @@ class DrawingStore:
         )
 
     def _translate(self, exc: sqlite3.Error) -> CollectError:
-        code = getattr(exc, "sqlite_errorcode", None)
         text = str(exc)
-        if code in _BUSY_CODES or "locked" in text or "busy" in text:
+        if _is_busy(exc):
             return CollectError("The drawings database is busy (another session is writing to it); try again in a moment.")
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
             return CollectError(f"Cannot open the drawings database {self.path} ({text}).")
@@ -185,25 +194,55 @@ class DrawingStore:
                 conn.close()
 
     def _init_schema(self) -> None:
-        with self._connect() as conn:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        """Create the schema (once per file) and switch to WAL, retrying while others hold locks.
+
+        SQLite answers "busy" at once, without waiting, when waiting could deadlock (e.g. while
+        another connection switches the file to WAL), so the busy timeout alone is not enough:
+        attempts repeat, with jitter, for up to the store's timeout.
+        """
+        deadline = time.monotonic() + self._timeout
+        attempt = 0
+        while True:
+            conn = None
+            try:
+                conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+                self._ensure_schema(conn)
+                return
+            except sqlite3.Error as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise self._translate(exc) from exc
+            finally:
+                if conn is not None:
+                    conn.close()
+            attempt += 1
+            time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.1)))  # jitter: racers spread out
+
+    def _ensure_schema(self, conn: sqlite3.Connection) -> None:
+        if _app_id(conn) == APPLICATION_ID and _journal_mode(conn) == "wal":
+            return  # the usual case: nothing to create, no lock taken
+        # One write transaction decides and creates: every racer sees either no schema or all of
+        # it with our application_id, never the half-way state that looks like a foreign file.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            app_id = _app_id(conn)
             n_tables = conn.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").fetchone()[0]
             if app_id != APPLICATION_ID and (app_id != 0 or n_tables > 0):
                 raise self._unreadable("it is an SQLite database of some other program")
-            if app_id == APPLICATION_ID:
-                return
-            conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer; persists in the file
-            conn.execute("BEGIN IMMEDIATE")  # two sessions creating the file at once take turns
-            try:
+            if app_id != APPLICATION_ID:
                 # statement by statement: executescript() would COMMIT our BEGIN first
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                conn.execute("COMMIT")
-            except BaseException:
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
                 conn.execute("ROLLBACK")
-                raise
+            raise
+        # WAL (readers never block the writer) persists in the file; it cannot be switched inside
+        # a transaction, and SQLite reports the old mode when another connection is in the way
+        if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
+            raise sqlite3.OperationalError("database is locked (switching to WAL)")
 
     # -- writing
 
@@ -343,6 +382,19 @@ class DrawingStore:
         }
 
 
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES or "locked" in text or "busy" in text
+
+
+def _app_id(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA application_id").fetchone()[0])
+
+
+def _journal_mode(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+
 def _accuracy_entry(model: str | None, digits: dict[int, tuple[int, int]]) -> dict:
     n = sum(c for c, _ in digits.values())
     right = sum(r for _, r in digits.values())
@@ -355,6 +407,48 @@ def _accuracy_entry(model: str | None, digits: dict[int, tuple[int, int]]) -> di
 
 def _ratio(right: int, n: int) -> float | None:
     return right / n if n else None
+
+
+# ---------------------------------------------------------------- field accuracy vs MNIST accuracy
+
+
+def _gap(field: float | None, mnist: float | None) -> float | None:
+    return None if field is None or mnist is None else field - mnist
+
+
+def field_summary(field: list[dict], runs: Mapping[str, Run]) -> list[dict]:
+    """One row per model that predicted collected drawings, with its MNIST accuracies next to it.
+
+    `field` is `DrawingStore.field_accuracy()`; `runs` maps run id → storage.Run for the runs
+    that still exist: a deleted run keeps its field numbers but has no validation/test accuracy.
+    """
+    rows = []
+    for entry in field:
+        run = runs.get(entry["model"]) if entry["model"] else None
+        meta = run.meta if run is not None else {}
+        val_acc = meta.get("val_accuracy")
+        rows.append({
+            "model": run.label if run is not None else f"{entry['model'] or 'unknown'} (deleted)",
+            "run_id": entry["model"], "drawings": entry["n"], "field_accuracy": entry["accuracy"],
+            "val_accuracy": val_acc, "test_accuracy": meta.get("test_accuracy"),
+            "gap": _gap(entry["accuracy"], val_acc),
+        })
+    return rows
+
+
+def digit_gaps(field_entry: dict, val_per_class: list[ClassMetrics] | None) -> list[dict]:
+    """Per digit: drawings, field accuracy, validation accuracy (recall) and their gap.
+
+    `field_entry` is one item of `DrawingStore.field_accuracy()`; `val_per_class` the
+    `per_class` of the run's validation EvalResult (None when unknown). Missing values are None.
+    """
+    val = {c.digit: c.recall for c in (val_per_class or [])}
+    rows = []
+    for digit in range(10):
+        d = field_entry["per_digit"][digit]
+        rows.append({"digit": digit, "drawings": d["n"], "field_accuracy": d["accuracy"],
+                     "val_accuracy": val.get(digit), "gap": _gap(d["accuracy"], val.get(digit))})
+    return rows
 
 
 def _idx(data: np.ndarray, *, magic: int) -> bytes:

@@ -8,20 +8,23 @@ Sources (the `spec` string everywhere):
 - "auto": full MNIST when it is already on disk, otherwise the sample.
 
 Everything is loaded once into uint8 tensors and cached in memory (and, for full MNIST,
-as `.npy` next to the download) so later loads are instant. The test set is a separate
-call, so nothing reads it unless asked to.
+as one `.npz` per part beside the download folder) so later loads are instant. The test
+set is a separate call, so nothing reads it unless asked to.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
+import os
 import threading
 import urllib.error
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 import torch
@@ -40,6 +43,9 @@ MNIST_GZ_SIZES = {"train-images-idx3-ubyte.gz": 9912422, "train-labels-idx1-ubyt
                   "t10k-images-idx3-ubyte.gz": 1648877, "t10k-labels-idx1-ubyte.gz": 4542}
 SAMPLE_TEST_FRACTION = 1 / 7  # MNIST's 60,000 : 10,000
 SAMPLE_SEED = 1234
+# IDX limits: MNIST has 70,000 images; a header declaring more is damaged or hostile.
+MAX_IDX_IMAGES = 1_000_000
+IDX_CHUNK = 1 << 20  # bytes read (and decompressed) per step
 
 
 class DataError(RuntimeError):
@@ -58,6 +64,13 @@ class Images:
 
     def subset(self, index: torch.Tensor) -> "Images":
         return Images(self.images[index], self.labels[index])
+
+
+def images_fingerprint(data: Images) -> str:
+    """16 hex digits of SHA-256 over the images' and labels' bytes: the same set, the same print."""
+    digest = hashlib.sha256(np.ascontiguousarray(data.images.numpy()).tobytes())
+    digest.update(np.ascontiguousarray(data.labels.numpy().astype(np.int64)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -190,29 +203,74 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
 
 
 def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
-    """Parse one IDX file (optionally gzipped) of unsigned bytes, with errors that name the file."""
+    """Parse one IDX file (optionally gzipped) of unsigned bytes, with errors that name the file.
+
+    The header is read first and checked against MNIST-like limits; then exactly the declared
+    number of bytes is read from the stream, chunk by chunk, into one buffer whose pages are only
+    touched as data arrives. A gzip bomb or a forged header therefore never costs more than the
+    declared size (at most MAX_IDX_IMAGES images of 28×28), and a stream holding more or less
+    than declared is refused.
+    """
     path = Path(path)
     try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+            shape = _idx_header(fh, path, expected_ndim)
+            size = int(np.prod(shape))
+            if path.suffix != ".gz":
+                _check_plain_size(path, fh, size)
+            data = _read_exactly(fh, path, size)
+            if fh.read(1):
+                raise DataError(f"{path} holds more data than its header declares ({size:,} bytes): "
+                                "the file is damaged or not what its name says. Download or copy "
+                                "it again.")
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path} could not be read ({exc}). The file is damaged or truncated: "
                         "delete it and download or copy it again.") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+    return data.reshape(shape)
+
+
+def _idx_header(fh: BinaryIO, path: Path, expected_ndim: int) -> tuple[int, ...]:
+    """The shape an IDX header declares, refused unless MNIST-like (n×28×28 images, n labels)."""
+    magic = fh.read(4)
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != 0x08:
         raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number). "
                         "Use the original MNIST files.")
-    ndim = raw[3]
+    ndim = magic[3]
     if ndim != expected_ndim:
         raise DataError(f"{path} has {ndim} dimensions, expected {expected_ndim} "
                         "(images have 3, labels 1): are the file names swapped?")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = fh.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(f"{path} is truncated (incomplete header). Download or copy it again.")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    size = int(np.prod(shape))
-    if len(raw) - header != size:
+    shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    if shape[0] > MAX_IDX_IMAGES:
+        raise DataError(f"{path} declares {shape[0]:,} entries; at most {MAX_IDX_IMAGES:,} are "
+                        "accepted (MNIST has 70,000). The file is damaged or not MNIST.")
+    if ndim == 3 and shape[1:] != (28, 28):
+        raise DataError(f"{path} holds {shape[1]}×{shape[2]} images, not 28×28.")
+    return shape
+
+
+def _check_plain_size(path: Path, fh: BinaryIO, size: int) -> None:
+    # an uncompressed file shows its length up front: refuse before allocating anything
+    held = os.fstat(fh.fileno()).st_size - fh.tell()
+    if held != size:
         raise DataError(f"{path} is truncated or damaged: the header promises {size:,} bytes of "
-                        f"data, the file holds {len(raw) - header:,}. Download or copy it again.")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+                        f"data, the file holds {held:,}. Download or copy it again.")
+
+
+def _read_exactly(fh: BinaryIO, path: Path, size: int) -> np.ndarray:
+    # np.empty leaves pages untouched until written, so a forged size costs no memory until the
+    # data really arrives; small chunks keep the decompressor's own buffer small too
+    out = np.empty(size, dtype=np.uint8)
+    view, got = memoryview(out), 0
+    while got < size:
+        n = fh.readinto(view[got: got + IDX_CHUNK])
+        if not n:
+            raise DataError(f"{path} is truncated or damaged: the header promises {size:,} bytes of "
+                            f"data, the file holds {got:,}. Download or copy it again.")
+        got += n
+    return out
 
 
 @lru_cache(maxsize=8)
@@ -235,8 +293,6 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
         paths.append(found)
     images = read_idx(paths[0], 3)
     labels = read_idx(paths[1], 1)
-    if images.shape[1:] != (28, 28):
-        raise DataError(f"{paths[0]} holds {images.shape[1]}×{images.shape[2]} images, not 28×28.")
     if len(images) != len(labels):
         raise DataError(f"{paths[0].name} has {len(images):,} images but {paths[1].name} has "
                         f"{len(labels):,} labels: the files do not belong together.")
@@ -244,7 +300,8 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
         raise DataError(f"{paths[1]} holds label {labels.max()}, not a digit 0-9.")
     if use_npy_cache:
         _save_npz_atomic(npy, images, labels)
-    return Images(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
+    # read_idx's buffer is fresh and writable: no copy needed (it would double the peak memory)
+    return Images(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
 
 
 def _save_npz_atomic(path: Path, images: np.ndarray, labels: np.ndarray) -> None:

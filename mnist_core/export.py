@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import zipfile
 
 import numpy as np
@@ -105,3 +106,30 @@ def zip_bytes(files: dict[str, bytes | str]) -> bytes:
         for name, content in files.items():
             zf.writestr(name, content)
     return buf.getvalue()
+
+
+def check_run_exportable(run) -> str | None:
+    """Why a saved run's weights cannot be exported (they do not fit its config), or None if they can.
+
+    Loads the weights strictly into `build_model(run.config)` (a missing, extra or resized tensor
+    or a non-finite value is refused) and compares the config stored inside the weights file with
+    config.json, so the Export tab offers nothing from a damaged run and can say why.
+    """
+    from safetensors import safe_open
+
+    from .config import ConfigError, TrainConfig
+    from .storage import WEIGHTS, StorageError
+
+    try:
+        run.load_model()
+    except StorageError as exc:
+        return str(exc)
+    try:
+        with safe_open(str(run.path / WEIGHTS), framework="pt") as fh:
+            stored = (fh.metadata() or {}).get("config")
+        if stored is not None and TrainConfig.from_dict(json.loads(stored)) != run.config:
+            return (f"{run.path / WEIGHTS} was saved with a different config than config.json: "
+                    "the weights would compute another model. Train the run again.")
+    except (OSError, ValueError, TypeError, ConfigError) as exc:
+        return f"{run.path / WEIGHTS} holds an unreadable config ({str(exc)[:200]})."
+    return None

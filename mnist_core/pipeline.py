@@ -1,8 +1,10 @@
-"""Train-then-save in one stream: what the CLI, the Train page's background job and tests run.
+"""Train-then-save in one stream, and evaluate-then-save for a saved run.
 
-`train_and_save` yields the trainer's records unchanged, then evaluates the kept weights on
-the validation set, saves the run folder and yields one `SavedRecord`. Consumers decide
-what to print or draw; this module decides nothing about presentation.
+`train_and_save` (what the CLI, the Train page's background job and tests run) yields the
+trainer's records unchanged, then evaluates the kept weights on the validation set, saves
+the run folder and yields one `SavedRecord`. `evaluate_run` evaluates a saved run on its own
+validation or test set and saves the result. Consumers decide what to print or draw; this
+module decides nothing about presentation.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator, Union
 
+from torch import nn
+
 from .config import TrainConfig
 from .data import Images
-from .evaluate import evaluate
+from .evaluate import EvalResult, evaluate
 from .preprocess import DataSplit, make_split
-from .storage import Run, save_evaluation, save_run
+from .storage import Run, check_home, save_evaluation, save_run
 from .train import Record, Trainer
 
 
@@ -40,7 +44,12 @@ PipelineRecord = Union[Record, SavedRecord]
 def train_and_save(config: TrainConfig, data: str = "auto", *, stop: threading.Event | None = None,
                    extra: Images | None = None, name: str = "", home: Path | None = None,
                    split: DataSplit | None = None, report_every: int = 10) -> Iterator[PipelineRecord]:
-    """Train `config` on `data` (+ `extra` training images), save the run, yield progress."""
+    """Train `config` on `data` (+ `extra` training images), save the run, yield progress.
+
+    The runs folder is checked before any data is loaded, so a run never trains to the end
+    only to find it cannot be saved (StorageError).
+    """
+    check_home(home)
     split = split or make_split(data, config, extra)
     trainer = Trainer(config, split)
     yield from trainer.run(stop, report_every)
@@ -58,12 +67,26 @@ def train_and_save(config: TrainConfig, data: str = "auto", *, stop: threading.E
         "used_collected": split.extra_train,
     }
     run = save_run(trainer.model, config, [h.to_dict() for h in trainer.history], meta, home)
-    run = save_evaluation(run, val)
+    run = save_evaluation(run, val, data=split.val, source=split.source)
     yield SavedRecord(run.id, str(run.path), end.status, val.accuracy)
 
 
+def evaluate_run(run: Run, split: str, *, model: nn.Module | None = None,
+                 data: Images | None = None) -> EvalResult:
+    """Evaluate a saved run on its own validation ("val") or test ("test") set and save the result
+    with it (every test evaluation is counted). `model` and `data` reuse what the caller already
+    holds (a cached model, the validation images it predicted); otherwise the run rebuilds them."""
+    model = model if model is not None else run.load_model()
+    if data is None:
+        data = run.split().val if split == "val" else run.test_set()
+    result = evaluate(model, data, split)
+    save_evaluation(run, result, data=data)
+    return result
+
+
+# ---------------------------------------------------------------- compatibility: tests not yet switched
 def train_to_run(config: TrainConfig, data: str = "auto", **kwargs) -> Run | None:
-    """Run `train_and_save` to the end and return the saved run (None if nothing was saved)."""
+    """Now tests/helpers.py (a test helper, not core API); kept until tests/app and tests/e2e import it."""
     from .storage import load_run
 
     saved = None

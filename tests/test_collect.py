@@ -12,7 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.collect import CollectError, Drawing, DrawingStore
+from mnist_core.collect import CollectError, Drawing, DrawingStore, digit_gaps, field_summary
+from mnist_core.config import TrainConfig
+from mnist_core.evaluate import ClassMetrics
+from mnist_core.storage import Run
 
 
 def digit_image(value: int) -> np.ndarray:
@@ -241,3 +244,58 @@ def test_training_images_are_uint8_tensors_or_none(store: DrawingStore) -> None:
     assert extra.images.dtype.is_floating_point is False and tuple(extra.images.shape) == (2, 28, 28)
     assert extra.labels.tolist() == [4, 9]
     np.testing.assert_array_equal(extra.images[1].numpy(), digit_image(9))
+
+
+# ---------------------------------------------------------------- field accuracy vs MNIST accuracy
+
+
+def test_field_summary_and_digit_gaps(store: DrawingStore) -> None:
+    run = Run(Path("runs/r1"), TrainConfig(model="logreg"),
+              {"name": "mine", "val_accuracy": 0.9, "test_accuracy": 0.88}, [])
+    img = np.zeros((28, 28), np.uint8)
+    store.add(image28=img, true_label=1, predicted=1, model=run.id)
+    store.add(image28=img, true_label=1, predicted=7, model=run.id)
+    store.add(image28=img, true_label=2, predicted=2, model="gone")
+    field = store.field_accuracy()
+    rows = field_summary(field, {run.id: run})
+    mine = next(r for r in rows if r["run_id"] == run.id)
+    assert mine["model"] == run.label and mine["drawings"] == 2 and mine["field_accuracy"] == 0.5
+    assert mine["val_accuracy"] == 0.9 and mine["test_accuracy"] == 0.88
+    assert mine["gap"] == pytest.approx(0.5 - 0.9)
+    gone = next(r for r in rows if r["run_id"] == "gone")
+    assert "deleted" in gone["model"] and gone["val_accuracy"] is None and gone["gap"] is None
+    per_class = [ClassMetrics(d, 0.9, 0.8 + d / 100, 0.85, 10) for d in range(10)]
+    gaps = digit_gaps(next(e for e in field if e["model"] == run.id), per_class)
+    assert gaps[1] == {"digit": 1, "drawings": 2, "field_accuracy": 0.5, "val_accuracy": 0.81,
+                       "gap": pytest.approx(0.5 - 0.81)}
+    assert gaps[3]["field_accuracy"] is None and gaps[3]["gap"] is None
+    unknown = digit_gaps(next(e for e in field if e["model"] == run.id), None)
+    assert unknown[1]["val_accuracy"] is None and unknown[1]["gap"] is None
+
+
+def _open_fresh_databases(paths: list[Path], barrier, errors) -> None:
+    """One of four racers: open each fresh database the moment the others do, and write to it."""
+    for path in paths:
+        barrier.wait(timeout=60)
+        try:
+            DrawingStore(path).add(image28=digit_image(1), true_label=1)
+        except Exception as exc:  # noqa: BLE001 - reported to the test process
+            errors.put(f"{path.parent.name}: {type(exc).__name__}: {exc}")
+
+
+def test_fresh_database_opened_by_four_processes_at_once(tmp_path: Path) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")  # the racers start in milliseconds, not seconds
+    paths = [tmp_path / f"round{i:02d}" / "drawings.db" for i in range(20)]
+    barrier, errors = ctx.Barrier(4), ctx.Queue()
+    racers = [ctx.Process(target=_open_fresh_databases, args=(paths, barrier, errors)) for _ in range(4)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join(timeout=120)
+    failures = []
+    while not errors.empty():
+        failures.append(errors.get())
+    assert failures == [] and [r.exitcode for r in racers] == [0] * 4
+    assert [DrawingStore(path).count() for path in paths] == [4] * 20

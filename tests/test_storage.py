@@ -1,13 +1,20 @@
-"""Run folders: round trip, atomic saves, damaged files, delete, no pickle anywhere."""
+"""Run folders: round trip, atomic saves, damaged files, delete, no pickle anywhere, orphaned
+temporary folders, and where each evaluation's images came from."""
 
 import json
 import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from mnist_core import storage
 from mnist_core.config import TrainConfig
+from mnist_core.data import Images, SourceInfo, images_fingerprint, load_test
 from mnist_core.evaluate import evaluate
 from mnist_core.models import build_model
 from mnist_core.storage import StorageError
@@ -89,3 +96,81 @@ def test_delete_and_evaluations(small_split):
     assert loaded.evaluation("test").confusion == result.confusion
     storage.delete_run(loaded)
     assert storage.list_runs() == [] and not run.path.exists()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.mark.parametrize("name, age_s, removed", [
+    (".tmp-r.pid{dead}.abc123", 120, True),     # its writer was killed
+    (".tmp-r.pid{dead}.abc123", 5, False),      # just made: the writer may live in another PID namespace
+    (".tmp-r.pid{me}.abc123", 120, False),      # a live writer
+    (".tmp-r.pid{me}.abc123", 7200, True),      # older than an hour, whatever the PID says
+    (".tmp-r-abc123", 120, False),              # older format without a PID: the hour rule only
+    (".tmp-r-abc123", 7200, True),
+    (".deleted-r-1700000000000", 0, True),      # a delete that was cut short
+])
+def test_orphaned_temporary_folders_are_removed_when_runs_are_listed(name, age_s, removed):
+    run, _, _ = saved_run()
+    orphan = storage.runs_dir() / name.format(dead=_dead_pid(), me=os.getpid())
+    orphan.mkdir()
+    (orphan / "model.safetensors").write_bytes(b"half")
+    then = time.time() - age_s
+    os.utime(orphan, (then, then))
+    assert [r.id for r in storage.list_runs()] == [run.id]
+    assert orphan.exists() is not removed
+    assert storage.scan_runs().damaged == []  # hidden folders are never reported as damaged runs
+
+
+def test_a_run_being_written_names_its_writer(monkeypatch):
+    seen = []
+    real = storage.save_file
+    monkeypatch.setattr(storage, "save_file", lambda state, path, **kw: (seen.append(path), real(state, path, **kw)))
+    run, _, _ = saved_run()
+    assert re.fullmatch(rf"\.tmp-{run.id}\.pid{os.getpid()}\.\w+", Path(seen[0]).parent.name)
+
+
+def test_test_evaluations_record_their_data_and_other_data_stays_apart():
+    run, model, _ = saved_run({"status": "finished", "data": "sample", "data_kind": "sample",
+                               "data_name": "Offline sample"})
+    own = load_test("sample")
+    other = Images(own.images[:5], (own.labels[:5] + 1) % 10)  # 5 mislabelled images
+    folder = SourceInfo("/data/five", "folder", "IDX folder /data/five")
+    storage.save_evaluation(run, evaluate(model, other, "test"), data=other, source=folder)
+    loaded = storage.load_run(run.id)
+    assert "test_accuracy" not in loaded.meta and loaded.meta["test_evaluations"] == 0
+    assert loaded.evaluation("test") is None
+    (entry,) = loaded.meta["other_evaluations"]
+    assert entry["source"] == "/data/five" and entry["n"] == 5 and entry["accuracy"] == 0.0
+    assert entry["fingerprint"] == images_fingerprint(other) and len(entry["fingerprint"]) == 16
+    assert storage.evaluation_note(entry) == "on folder /data/five, 5 images"
+    result = evaluate(model, own, "test")
+    storage.save_evaluation(loaded, result, data=own, source=SourceInfo("sample", "sample", "Offline sample"))
+    loaded = storage.load_run(run.id)
+    assert loaded.meta["test_accuracy"] == result.accuracy and loaded.meta["test_evaluations"] == 1
+    assert (loaded.meta["test_source"], loaded.meta["test_n"]) == ("sample", len(own))
+    assert loaded.meta["test_fingerprint"] == images_fingerprint(own) != entry["fingerprint"]
+    assert storage.evaluation_note({"source_kind": "sample", "source_name": "Offline sample", "n": 1}) == \
+        "on Offline sample, 1 image"
+
+
+def test_old_runs_without_fingerprints_still_load_and_evaluate():
+    run, model, _ = saved_run({"status": "finished", "test_accuracy": 0.9, "test_evaluations": 1,
+                               "val_loss": float("nan")})
+    loaded = storage.load_run(run.id)
+    assert loaded.meta["test_accuracy"] == 0.9 and loaded.meta["val_loss"] is None
+    storage.save_evaluation(loaded, evaluate(model, load_test("sample"), "test"))  # no data, no source
+    assert storage.load_run(run.id).meta["test_evaluations"] == 2
+
+
+def test_check_home_refuses_files_before_anything_is_trained(tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(StorageError, match="is a file, not a folder"):
+        storage.check_home(tmp_path / "f")
+    with pytest.raises(StorageError, match="Cannot create the runs folder"):
+        storage.check_home(tmp_path / "f" / "below")
+    assert storage.check_home(tmp_path / "new") == tmp_path / "new" / "runs"
+    assert (tmp_path / "new" / "runs").is_dir()
