@@ -18,6 +18,7 @@ from datetime import datetime
 from string import Template
 
 from . import costs, palette
+from . import curve as lc
 from .config import MODEL_LABELS, field_info
 from .evaluate import EvalResult
 from .judge import (
@@ -207,6 +208,123 @@ def _evaluation_html(result: EvalResult, target: float, base: Baselines) -> str:
             + "<h3>Per-class precision, recall and F1</h3>" + per_class_table_html(result))
 
 
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    """1-2-5 ticks between `lo` and `hi` for a log axis (every decade when the range is wide)."""
+    steps = (1, 2, 5) if hi / lo < 1e3 else (1,)
+    ticks = [m * 10 ** k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+             for m in steps]
+    return [t for t in ticks if lo <= t <= hi]
+
+
+def learning_curve_svg(points: list[dict], fit: lc.Fit | None, target_error: float | None = None,
+                       needed: int | None = None, width: int = 560, height: int = 300) -> str:
+    """The Plan page's learning curve as inline SVG: measured points, the fitted power law and
+    its band, the target error and the size it needs; training-set sizes on a log axis."""
+    pts = [(float(p["size"]), float(p["val_error"])) for p in points
+           if float(p["size"]) > 0 and math.isfinite(float(p["val_error"]))]
+    if not pts:
+        return "<p class='muted'>Learning curve: no measured points.</p>"
+    left, right, top, bottom = 56, 16, 48, 40
+    pw, ph = width - left - right, height - top - bottom
+    x0 = min(x for x, _ in pts) / 1.4
+    x1 = max(x for x, _ in pts) * 1.4
+    if needed and x1 < needed * 1.4 <= x1 * 30:
+        x1 = needed * 1.4
+    line = fit.rows(x0, x1, count=50) if fit is not None else []
+    ys = [y for _, y in pts] + [r["error"] for r in line] + ([target_error] if target_error else [])
+    y0, y1, step = _y_range([max(0.0, min(ys)), max(ys)], percent=True)
+    y0 = max(0.0, y0)
+
+    def sx(x: float) -> float:
+        return left + math.log(x / x0) / math.log(x1 / x0) * pw
+
+    def sy(y: float) -> float:
+        return top + (1 - (min(max(y, y0), y1) - y0) / (y1 - y0)) * ph
+
+    title = "Validation error by number of labelled training images"
+    parts = [f"<svg class='chart' role='img' aria-label='{_e(title)}' width='{width}' height='{height}' "
+             f"viewBox='0 0 {width} {height}'>", _text(left, 18, title, cls="ct")]
+    for i in range(int(round((y1 - y0) / step)) + 1):
+        y = y0 + i * step
+        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{sy(y):.1f}' y2='{sy(y):.1f}' "
+                     f"class='grid'/>" + _text(left - 6, sy(y) + 4, f"{y * 100:.0f}%", "end"))
+    for t in _log_ticks(x0, x1):
+        parts.append(_text(sx(t), height - bottom + 16, f"{t:,.0f}", "middle"))
+    parts.append(_text(left + pw / 2, height - 6, "labelled training images (log scale)", "middle"))
+    parts.append(_text(0, 0, "validation error", "middle",
+                       extra=f" transform='translate(14 {top + ph / 2:.1f}) rotate(-90)'"))
+    if line:
+        band = [(r["size"], r["low"]) for r in line] + [(r["size"], r["high"]) for r in reversed(line)]
+        parts.append("<polygon points='" + " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in band)
+                     + f"' fill='{palette.MODEL}' fill-opacity='0.2' stroke='none'/>")
+        parts.append("<polyline points='" + " ".join(f"{sx(r['size']):.1f},{sy(r['error']):.1f}" for r in line)
+                     + f"' fill='none' stroke='{palette.MODEL}' stroke-width='2.5'/>")
+    if target_error is not None:
+        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{sy(target_error):.1f}' "
+                     f"y2='{sy(target_error):.1f}' stroke='{palette.TARGET}' stroke-dasharray='4 3'/>")
+    if needed and x0 < needed < x1:
+        parts.append(f"<line x1='{sx(needed):.1f}' x2='{sx(needed):.1f}' y1='{top}' y2='{top + ph}' "
+                     f"stroke='{palette.TARGET}' stroke-dasharray='4 3'/>"
+                     + _text(sx(needed) + (4 if sx(needed) < left + 0.7 * pw else -4), top + 12,
+                             f"≈ {needed:,} images", "start" if sx(needed) < left + 0.7 * pw else "end",
+                             extra=f" style='fill:{palette.TARGET}'"))
+    parts.extend(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3.5' fill='{palette.VALIDATION}'/>"
+                 for x, y in pts)
+    legend = [("measured", palette.VALIDATION), ("fitted power law", palette.MODEL)][: 2 if line else 1]
+    legend += [("target", palette.TARGET)] if target_error is not None else []
+    for k, (name, colour) in enumerate(legend):
+        lx = left + 10 + k * 150
+        parts.append(f"<rect x='{lx}' y='{top - 16}' width='12' height='3' fill='{colour}'/>"
+                     + _text(lx + 16, top - 11, name))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def latest_curve_for(run: Run) -> lc.Curve | None:
+    """The newest learning curve saved in the run's studio folder on the run's own data source."""
+    home = run.path.parent.parent  # <home>/runs/<run id>
+    return next((c for c in lc.list_curves(home) if c.data == run.meta.get("data")), None)
+
+
+def _plan(curve: lc.Curve, target: float) -> str:
+    """How many labels the target needs, by the learning curve, and what labelling them costs."""
+    fit = curve.fit
+    try:
+        est = lc.target_estimate(fit, target, curve.n_train)
+        sentence = lc.estimate_sentence(fit, target, curve.n_train, curve.config)
+    except lc.CurveError as exc:
+        est, sentence = None, str(exc)
+    needed = est["size"] if est and est["reachable"] else None
+    body = (f"<p><b>{_e(sentence)}</b></p>"
+            + learning_curve_svg(curve.points, fit, 1 - target if est else None, needed)
+            + f"<p class='muted'>Measured with {_e(curve.config.summary())} on {_e(curve.data_name)}: "
+            f"{len(curve.points)} trainings on {len({p['size'] for p in curve.points})} sizes, each "
+            f"checked on the same {curve.n_val:,} validation images; fitted {_e(fit.describe())} "
+            f"(curve <code>{_e(curve.id)}</code>).</p>")
+    if curve.honesty:
+        h = curve.honesty
+        body += (f"<p>Honesty check: {_e(h['text'])} "
+                 + ("The measurement lies within the fit's range." if h.get("within_range")
+                    else "The measurement lies outside the fit's range: read the estimate as a rough guess.")
+                 + "</p>")
+    if needed:
+        inputs = costs.LabelingInputs()
+        rows = costs.curve_estimates(inputs, est["size"], est["low"], est["high"])
+        names = {"low": "low end", "estimate": "estimate", "high": "high end"}
+        cells = "".join(
+            f"<tr><td>{names[k]}</td><td class='num'>{e.samples:,}</td><td class='num'>{e.hours:,.1f}</td>"
+            f"<td>{_e(costs.describe_days(e.days))}</td><td class='num'>${e.in_house_cost:,.0f}</td>"
+            f"<td class='num'>${e.outsourced_cost:,.0f}</td></tr>" for k, e in rows.items())
+        body += ("<table><thead><tr><th></th><th>images</th><th>hours</th>"
+                 f"<th>{inputs.annotators} people in house</th><th>in house</th>"
+                 f"<th>outsourced + review</th></tr></thead><tbody>{cells}</tbody></table>"
+                 f"<p class='muted'>At {inputs.seconds_per_sample:g} s a label, "
+                 f"{inputs.hours_per_day:g} h a day, ${inputs.hourly_wage:g} an hour in house or "
+                 f"${inputs.price_per_sample:g} a label outsourced (plus an in-house re-check of "
+                 f"{inputs.review_share:.0%}).</p>")
+    return body
+
+
 _CSS = Template("""
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:$text;max-width:1100px;
 margin:2rem auto;padding:0 1rem;line-height:1.45}
@@ -370,17 +488,20 @@ _LIMITS = (
 def build_report(run: Run, target: float, *, val: EvalResult | None = None,
                  test: EvalResult | None = None, train_counts: list[int] | None = None,
                  mistakes_png_uri: str | None = None, mistakes_caption: str = "",
-                 now: datetime | None = None) -> str:
+                 now: datetime | None = None, curve: lc.Curve | None | str = "latest") -> str:
     """The whole report of `run` as one self-contained HTML page.
 
     `val` / `test` default to the evaluations saved with the run (test only once it was
     looked at); `train_counts` (images per digit in the training split) and a grid of the
-    worst mistakes are added when the caller has the images at hand.
+    worst mistakes are added when the caller has the images at hand. `curve`: the learning
+    curve behind "how many labels the target needs" ("latest": the newest one saved next to
+    the run, on its data source; None: leave the section out).
     """
     looks = int(run.meta.get("test_evaluations", 0))
     val = val or run.evaluation("val")
     test = test or (run.evaluation("test") if looks else None)
     c = _Context(run, target, val, test, looks, train_counts)
+    learning = latest_curve_for(run) if isinstance(curve, str) else curve
     name = run.meta.get("name") or run.id
     stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
     parts = [
@@ -397,6 +518,8 @@ def build_report(run: Run, target: float, *, val: EvalResult | None = None,
         _section("curves", "Training curves", _curves(c)),
         _section("validation", "Validation results", _validation(c, mistakes_png_uri, mistakes_caption)),
         _section("test", "Test results", _test(c)),
+        *([_section("plan", "How many labels the target needs", _plan(learning, target))]
+          if learning is not None else []),
         _section("labeling", "What the labels cost", _labeling()),
         _section("limits", "What this model can and cannot do",
                  "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in _LIMITS) + "</ul>"),

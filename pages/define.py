@@ -12,9 +12,12 @@ import ui
 from mnist_core import costs, data_charts, eval_charts, explore, images, predict_charts
 from mnist_core.evaluate import predict_proba
 from mnist_core.storage import StorageError
+from ui import plan as plan_views
 
 SAMPLE_KEY = "define_sample_index"
 TARGET_WIDGET = "define_target_pct"
+SAMPLES_KEY = "cost_samples"  # the calculator's "Images to label"
+PLAN_REST_KEY = "cost_plan_rest"  # count only the images the Plan estimate still needs
 BEST_PUBLISHED = 0.998  # best published MNIST test accuracies are about 99.7-99.8 %
 
 
@@ -107,7 +110,8 @@ def cost_inputs() -> costs.LabelingInputs:
     d = costs.LabelingInputs()
     c1, c2, c3 = st.columns(3)
     with c1:
-        samples = st.number_input("Images to label", 0, 10_000_000, d.samples, 1_000, key="cost_samples")
+        samples = st.number_input("Images to label", 0, 10_000_000, step=1_000,
+                                  **ui.persistent(SAMPLES_KEY, d.samples))
         seconds = st.number_input("Seconds per label", 0.5, 600.0, d.seconds_per_sample, 0.5, key="cost_seconds")
         poc = st.number_input("Proof of concept: images", 0, 10_000_000, d.poc_samples, 1_000, key="cost_poc",
                               help="Label a small set first to check the idea works before paying for all of it.")
@@ -126,9 +130,59 @@ def cost_inputs() -> costs.LabelingInputs:
                                 float(wage), int(poc), float(price), review / 100, float(review_s))
 
 
+def use_plan_estimate(n: int) -> None:
+    st.session_state[SAMPLES_KEY] = n
+
+
+def plan_offer(est: dict | None) -> bool:
+    """The Plan page's answer, one click away from "Images to label"; whether only the images
+    still missing are counted."""
+    if est is None:
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.caption("How many images do you really need? A learning curve measured on Plan answers "
+                     "that, and its estimate can be costed here with one click.")
+        with right:
+            ui.link("Plan", "Measure it on Plan")
+        return False
+    if not est["reachable"]:
+        st.info(f"The learning curve on Plan ({est['model']}) levels off at {est['floor_accuracy']:.1%} "
+                f"accuracy: {est['target']:.1%} is out of reach for that model, however many images "
+                "are labelled. Measure a bigger model's curve on Plan.")
+        return False
+    have = est["have"]
+    rest = st.checkbox(f"Count only the images still to label (you already have {have:,})",
+                       key=PLAN_REST_KEY, help="The Plan estimate is the total number of labelled "
+                       "training images; the ones you have need no new label.")
+    n = max(est["size"] - have, 0) if rest else est["size"]
+    st.button(f"Use the Plan estimate ({n:,} images)", key="cost_use_plan", on_click=use_plan_estimate,
+              args=(n,), help=f"From the learning curve of {est['label']}, at the "
+                              f"{est['target']:.1%} target.")
+    return rest
+
+
+def plan_table(inputs: costs.LabelingInputs, est: dict, rest: bool) -> None:
+    """Hours, working days and both costs for the Plan estimate and the ends of its range."""
+    low, high = est["low"], est["high"]
+    span = f"range {low:,}–{high:,}" if low and high else "the range is open-ended"
+    st.markdown(f"**The Plan estimate for {est['target']:.1%}:** about {est['size']:,} labelled images "
+                f"({span}), with {inputs.annotators} annotators at {inputs.hours_per_day:g} h a day"
+                + (f"; the {est['have']:,} you have are not counted" if rest else "") + ".")
+    names = {"low": "Low end", "estimate": "Estimate", "high": "High end"}
+    rows = [{"": names[key], "Images to label": e.samples, "Hours": round(e.hours, 1),
+             "Working days": round(e.days, 2), "In words": costs.describe_days(e.days),
+             "In house ($)": round(e.in_house_cost), "Outsourced + review ($)": round(e.outsourced_cost)}
+            for key, e in costs.curve_estimates(inputs, est["size"], low, high,
+                                                est["have"] if rest else 0).items()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if high is None:
+        st.caption("No high end: some refits of the curve never reach the target.")
+
+
 def cost_section() -> None:
     st.header("What the labels cost")
     st.caption("Every training image needs a correct label, typed by a person. Change any number.")
+    est = plan_views.current_estimate()
+    rest = plan_offer(est)
     try:
         inputs = cost_inputs()
     except costs.CostError as exc:
@@ -143,6 +197,8 @@ def cost_section() -> None:
     m3.metric("In-house cost", f"${full.in_house_cost:,.0f}")
     m4.metric("Outsourced + review", f"${full.outsourced_cost:,.0f}",
               help=f"vendor ${full.vendor_fee:,.0f} + {full.review_hours:,.1f} h of review")
+    if est is not None and est["reachable"]:
+        plan_table(inputs, est, rest)
     st.dataframe(scenario_table(inputs), hide_index=True, width="stretch")
     st.altair_chart(data_charts.cost_chart(costs.cost_rows(inputs)), width="stretch")
 

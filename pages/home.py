@@ -1,4 +1,4 @@
-"""Home: the six-step workflow as a map, and where things stand right now."""
+"""Home: the workflow as a map, the guided demo, and where things stand right now."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ def demo_start() -> None:
 
 
 def workflow_map() -> None:
-    """Six cards in workflow order, each linking to its page."""
+    """One card per workflow step, in order, each linking to its page."""
     st.subheader("The workflow")
     st.markdown(" → ".join(f"{s.icon} **{s.title}**" for s in ui.STEPS))
-    for row in (ui.STEPS[:3], ui.STEPS[3:]):
-        for col, s in zip(st.columns(3), row):
+    per_row = 4
+    for start in range(0, len(ui.STEPS), per_row):
+        for col, s in zip(st.columns(per_row), ui.STEPS[start:start + per_row]):
             with col.container(border=True, height="stretch"):
                 st.markdown(f"##### Step {s.number} · {s.icon} {s.title}")
                 st.caption(s.blurb)

@@ -4,10 +4,12 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import storage
+from mnist_core import costs, storage
+from mnist_core import curve as lc
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_train_pool
 from mnist_core.models import build_model
+from tests.test_curve_views import synthetic_curve
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = "pages/define.py"
@@ -88,3 +90,55 @@ def test_sample_picker_and_a_trained_model_in_the_chart():
     assert not at.exception
     assert at.get("image")[0].captions == [f"Label: {int(pool.labels[600])}"]
     assert int(pool.labels[600]) != int(pool.labels[0])  # so the check above saw a change
+
+
+# ---------------------------------------------------------------- the Plan estimate in the calculator
+
+def plan_estimate(curve, target: float) -> dict:
+    return lc.target_estimate(curve.fit, target, curve.n_train)
+
+
+def test_without_a_learning_curve_the_calculator_points_to_plan():
+    at = open_page()
+    assert "Measure it on Plan" in [link.value for link in at.page_link]
+    assert not [b for b in at.button if b.key == "cost_use_plan"]
+
+
+def test_the_plan_estimate_sets_images_to_label_and_costs_its_range(isolated_home):
+    curve = synthetic_curve(isolated_home)
+    at = open_page()
+    at.slider(key="define_target_pct").set_value(98.5).run()
+    est = plan_estimate(curve, 0.985)
+    assert est["low"] < est["size"] < est["high"] and est["size"] > 3432
+    button = at.button(key="cost_use_plan")
+    assert button.label == f"Use the Plan estimate ({est['size']:,} images)"
+    button.click().run()
+    assert at.number_input(key="cost_samples").value == est["size"]
+    assert metric(at, "Labeling time") == f"{est['size'] * 5 / 3600:,.1f} h"
+    table = at.dataframe[0].value  # the estimate and its range, before the scenarios
+    assert list(table[""]) == ["Low end", "Estimate", "High end"]
+    assert list(table["Images to label"]) == [est["low"], est["size"], est["high"]]
+    inputs = costs.LabelingInputs()
+    want = costs.estimate(inputs, est["size"])
+    row = table.iloc[1]
+    assert row["Hours"] == round(want.hours, 1) and row["Working days"] == round(want.days, 2)
+    assert row["In house ($)"] == round(want.in_house_cost)
+    assert row["Outsourced + review ($)"] == round(want.outsourced_cost)
+    # fewer annotators: the same hours take more working days
+    at.number_input(key="cost_annotators").set_value(1).run()
+    assert at.dataframe[0].value.iloc[1]["Working days"] == round(want.hours / 8, 2)
+    # only the images still missing
+    at.checkbox(key="cost_plan_rest").check().run()
+    rest = est["size"] - 3432
+    assert at.button(key="cost_use_plan").label == f"Use the Plan estimate ({rest:,} images)"
+    at.button(key="cost_use_plan").click().run()
+    assert at.number_input(key="cost_samples").value == rest
+    assert list(at.dataframe[0].value["Images to label"]) == [est["low"] - 3432, rest, est["high"] - 3432]
+    assert "the 3,432 you have are not counted" in " ".join(m.value for m in at.markdown)
+
+
+def test_a_plan_curve_below_the_target_says_no_number_of_images_is_enough(isolated_home):
+    synthetic_curve(isolated_home, c=0.08)
+    at = open_page()
+    assert any("out of reach for that model" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "cost_use_plan"]

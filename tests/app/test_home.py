@@ -4,6 +4,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+import ui
+
 from mnist_core import storage
 from mnist_core.config import TrainConfig
 from mnist_core.models import build_model
@@ -24,9 +26,8 @@ def test_home_shows_the_workflow_map_and_fresh_state():
     assert not at.exception
     assert at.title[0].value.endswith("MNIST Workflow Studio")
     cards = [m.value for m in at.markdown if m.value.startswith("##### Step ")]
-    assert len(cards) == 6
-    assert [c.split("· ")[1].split(" ", 1)[1] for c in cards] == [
-        "Define the task", "Data", "Preprocess", "Train", "Evaluate", "Deploy"]
+    assert [c.split("· ")[1].split(" ", 1)[1] for c in cards] == [s.title for s in ui.STEPS]
+    assert [s.title for s in ui.STEPS][:4] == ["Define the task", "Data", "Preprocess", "Plan"]
     links = [link.value for link in at.page_link]
     for name in ("Define the task", "Data", "Preprocess"):
         assert f"Open {name}" in links

@@ -1,0 +1,193 @@
+"""Step 4 · Plan: how many labelled images does the target need, and what will labelling them cost?
+
+The page measures a learning curve: one model configuration trained on nested subsets of the
+training split (125, 250, 500, … images, several seeds at the small sizes), each checked on
+the same validation set, in a background job (`mnist_core.curve.measure_curve`, stoppable,
+one job at a time, it survives page switches). The inverse power law fitted to the points
+answers in words how many images reach the target; the honesty check shows how well a fit on
+the smaller sizes predicted the largest one. The answer flows into Define's cost calculator.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+from mnist_core import curve as lc
+from mnist_core import models
+from mnist_core.config import DEFAULT_PRESET, LADDER, PRESETS, ConfigError, TrainConfig
+from mnist_core.data import DataError
+from mnist_core.jobs import Job, JobBusy
+from mnist_core.preprocess import split_sizes
+from ui import plan as views
+
+K = "plan."
+CONFIG, SIZES, SEEDS, NAME = K + "config", K + "sizes", K + "seeds", K + "name"
+ADOPTED = K + "adopted_job"  # the finished job whose saved curve this session already showed
+TRAIN_OPTION = "train"
+ss = st.session_state
+
+
+# ---------------------------------------------------------------- what to measure
+
+
+def config_options() -> dict[str, str]:
+    """Option key → label: the presets and ladder rungs that learn, then the Train settings."""
+    options = {f"preset:{name}": f"{name} (preset{', the default' if name == DEFAULT_PRESET else ''})"
+               for name, c in PRESETS.items() if c.model != "baseline"}
+    presets = [c.replace(max_train_samples=0) for c in PRESETS.values()]
+    options |= {f"ladder:{name}": f"{name} (baseline ladder)" for name, c in LADDER
+                if c.model != "baseline" and c not in presets}
+    options[TRAIN_OPTION] = "The current Train page settings"
+    return options
+
+
+def chosen_config() -> TrainConfig:
+    """The configuration picked (raises ConfigError for bad Train settings)."""
+    key = ss.get(CONFIG, f"preset:{DEFAULT_PRESET}")
+    if key not in config_options():  # a choice kept from an older version of the list
+        key = f"preset:{DEFAULT_PRESET}"
+    if key == TRAIN_OPTION:
+        return views.train_page_config()
+    kind, name = key.split(":", 1)
+    base = PRESETS[name] if kind == "preset" else dict(LADDER)[name]
+    return base.replace(**ui.split_settings())
+
+
+def train_size() -> int:
+    """Images in the training split: the largest size a curve can measure."""
+    return split_sizes(len(ui.train_pool()), ui.split_settings()["val_fraction"])[0]
+
+
+def requested_sizes() -> list[int] | None:
+    """The sizes typed in (None: the default ladder of sizes); raises CurveError when unusable."""
+    text = ss.get(SIZES, "").strip()
+    return lc.check_sizes(lc.parse_sizes(text), train_size()) if text else None
+
+
+def on_measure() -> None:
+    try:
+        config = chosen_config()
+        sizes, seeds = requested_sizes(), int(ss.get(SEEDS, 2))
+        lc.plan_curve(config, ui.data_spec(), sizes, seeds)  # every check, before a thread starts
+    except (ConfigError, lc.CurveError, DataError) as exc:
+        ui.flash("error", f"Not started: {exc}")
+        return
+    data, name = ui.data_spec(), ss.get(NAME, "").strip()
+
+    def work(stop):
+        return lc.measure_curve(config, data, sizes, seeds, stop=stop, name=name)
+
+    try:
+        ui.job_manager().submit(Job(work, kind="curve", title=f"Learning curve of {config.summary()}"))
+    except JobBusy as exc:
+        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+
+
+def on_stop() -> None:
+    job = ui.job_manager().job_of("curve")
+    if job is not None:
+        job.stop()
+
+
+# ---------------------------------------------------------------- sections
+
+
+def settings_section(running: bool) -> None:
+    st.subheader("Measure the learning curve")
+    options = config_options()
+    if ss.get(CONFIG) not in options:  # a choice kept from an older version of the list
+        ss[CONFIG] = f"preset:{DEFAULT_PRESET}"
+    left, right = st.columns([2, 3], gap="medium")
+    left.selectbox("Model configuration", list(options), format_func=options.get,
+                   **ui.persistent(CONFIG, f"preset:{DEFAULT_PRESET}"),
+                   help="The model whose learning curve is measured. Presets that cap the training "
+                        "images are measured without the cap: the curve picks the sizes itself.")
+    config, problem = None, None
+    try:
+        config = chosen_config()
+        n = models.parameter_count(config)
+        right.caption(f"**{config.summary()}** · {n:,} learned parameters · {config.optimizer}, "
+                      f"learning rate {config.lr:g}, {config.epochs} epochs at the largest size "
+                      "(smaller sizes train for fewer steps, with early stopping).")
+    except ConfigError as exc:
+        problem = f"The Train page settings are not usable: {exc}"
+    n_train = ui.or_stop(train_size)
+    a, b, c = st.columns([3, 1, 2])
+    a.text_input("Training-set sizes (comma-separated; empty = the default)", **ui.persistent(SIZES, ""),
+                 placeholder=", ".join(str(s) for s in lc.default_sizes(n_train)),
+                 help=f"Each between {lc.MIN_SIZE} and {n_train:,} (the training split); at least "
+                      f"{lc.MIN_SIZES} different ones.")
+    b.number_input("Seeds", 1, 10, step=1, **ui.persistent(SEEDS, 2),
+                   help="Trainings per size below half the largest: the spread between seeds shows "
+                        "how noisy one point is.")
+    c.text_input("Name (optional)", **ui.persistent(NAME, ""), max_chars=60)
+    try:
+        sizes = requested_sizes() or lc.default_sizes(n_train)
+        st.caption(f"{len(sizes)} sizes: {', '.join(f'{s:,}' for s in sizes)} of {n_train:,} training "
+                   f"images, each checked on the same validation set ({ui.source_info().name}).")
+    except lc.CurveError as exc:
+        problem = problem or str(exc)
+    if problem:
+        st.error(problem)
+    buttons(running, ok=config is not None and problem is None)
+
+
+def buttons(running: bool, ok: bool) -> None:
+    curve_running = ui.job_manager().job_of("curve") is not None and running
+    cols = st.columns([1.6, 1, 3.4], vertical_alignment="center")
+    cols[0].button("📈 Measure the learning curve", type="primary", key="plan_measure", on_click=on_measure,
+                   disabled=running or not ok, width="stretch")
+    cols[1].button("■ Stop", key="plan_stop", on_click=on_stop, disabled=not curve_running, width="stretch",
+                   help="Stops within a second; the curve is fitted on the sizes done (at least 3).")
+    if running:
+        cols[2].caption("A job is running; Measure is back when it ends or you stop it.")
+    ui.show_flash()
+
+
+def adopt_finished(job: Job | None) -> None:
+    """Once a measurement ends with a saved curve, show that curve (once per session)."""
+    if job is None or job.running or ss.get(ADOPTED) == job.id:
+        return
+    ss[ADOPTED] = job.id
+    final = job.snapshot().latest("curve")
+    if final is not None and final.get("id"):
+        ss[views.CURVE] = final["id"]
+
+
+def answer_section(running: bool) -> lc.Curve | None:
+    st.subheader("How many labelled images reach the target?")
+    if running:
+        st.caption("The answer appears here when the measurement ends.")
+        return None
+    shown = views.shown_curve()
+    if shown is None:
+        st.info("No learning curve yet: pick a configuration and press **Measure the learning curve**.")
+        return None
+    ui.teach(f"Target: {ui.target_accuracy():.1%} accuracy (set on Define the task).")
+    views.show_curve(shown)
+    views.current_estimate()  # keeps the answer in session state for Define's calculator
+    return shown
+
+
+# ---------------------------------------------------------------- the page
+
+
+def main() -> None:
+    ui.page("Plan", "How many labelled images does the target need? Measure a learning curve: "
+            "the same model trained on ever larger subsets, then read the answer off the fitted curve.")
+    ui.teach("Validation error falls with more training images, fast at first and then ever more "
+             "slowly, towards a floor set by the model. A power law error(n) = a·n^(−b) + c fits "
+             "that shape; extrapolating it says how many labels the target needs, and whether this "
+             "model can reach it at all.")
+    running = ui.job_running()
+    settings_section(running)
+    job = ui.job_manager().job_of("curve")
+    if job is not None:
+        ui.follow_job(job, views.show_live, key="plan")
+    adopt_finished(job)
+    shown = answer_section(job is not None and job.running)
+    views.saved_section(shown)
+
+
+main()

@@ -1,0 +1,94 @@
+"""The Plan page in a real browser: a small learning curve (logistic regression on tiny sizes, all
+chosen through the page's widgets) is measured in the background while the page updates by
+itself, then the chart, the estimate sentence and the honesty check appear, and the saved
+curve can be deleted again."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from mnist_core import curve as lc
+from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+MEASURE = "📈 Measure the learning curve"
+JOB_TIMEOUT_MS = 240_000  # the CPU is shared; a slow machine must not fail a correct page
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    page.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def type_in(page: Page, label: str, value: str) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    wait_for_app(page)
+
+
+def nav(page: Page, title: str) -> None:
+    page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
+    wait_for_app(page)
+
+
+@pytest.fixture
+def stop_job_after(page: Page):
+    """If the test fails mid-measurement, stop it so it cannot block the next browser test."""
+    yield
+    stop = page.get_by_role("button", name="■ Stop", exact=True)
+    try:
+        if stop.count() and stop.is_enabled():
+            stop.click()
+    except Exception:  # a closed or broken page: nothing left to stop from here
+        pass
+
+
+def test_a_small_curve_is_measured_and_answers_in_words(page: Page, app_url: str, studio_home: Path,
+                                                        stop_job_after):
+    # A target logistic regression reaches on tiny subsets: Define's slider at its lowest, 50 %.
+    goto(page, app_url)  # then the sidebar: one browser session, so the target carries over
+    nav(page, "Define the task")
+    page.locator("[data-testid='stSlider']").filter(has_text="Target accuracy").get_by_role("slider").press("Home")
+    wait_for_app(page)
+    expect(page.get_by_text("Target set to 50.0%")).to_be_visible()
+    nav(page, "Plan")
+    assert_no_exception(page)
+    measure = page.get_by_role("button", name=MEASURE)
+    expect(measure).to_be_enabled(timeout=JOB_TIMEOUT_MS)  # another test's job may still run
+    before = {c.id for c in lc.list_curves(studio_home)}
+
+    choose(page, "Model configuration", "Logistic regression (baseline ladder)")
+    type_in(page, "Training-set sizes (comma-separated; empty = the default)", "20, 40, 80, 160")
+    type_in(page, "Seeds", "1")
+    expect(page.get_by_text("4 sizes: 20, 40, 80, 160 of 3,432 training images")).to_be_visible()
+    measure.click()
+
+    expect(page.locator("[data-testid='stProgress']")).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()  # points land here
+    expect(page.get_by_text(re.compile(r"Measured and fitted\. Saved as"))).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    expect(measure).to_be_enabled()
+    assert_no_exception(page)
+
+    expect(page.get_by_text(re.compile(
+        r"To reach 50 % you need about [\d,]+ labelled images \((range|the range)[^)]*\)\. You have 3,432"
+    ))).to_be_visible()
+    expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
+    expect(page.locator("[data-testid='stMetric']").filter(has_text="Measured at 160 images")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"The curve fitted on ≤ 80 images predicted"))).to_be_visible()
+    [new] = [c for c in lc.list_curves(studio_home) if c.id not in before]
+    assert [p["size"] for p in new.points] == [20, 40, 80, 160] and new.config.model == "logreg"
+
+    # delete it again, so the other browser tests see the studio as they left it
+    page.locator("[data-testid='stPopover']").first.click()  # the newest curve is listed first
+    page.get_by_role("button", name="Delete for good").click()
+    wait_for_app(page)
+    expect(page.get_by_text(f"Deleted the learning curve {new.id}.")).to_be_visible()
+    assert new.id not in {c.id for c in lc.list_curves(studio_home)}
+    assert_no_exception(page)
