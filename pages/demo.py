@@ -18,7 +18,7 @@ from mnist_core.config import quick_config
 from mnist_core.data import DataError
 from mnist_core.jobs import JobBusy
 from mnist_core.preprocess import split_sizes
-from ui import demo_views, training
+from ui import demo_views, deploy, training
 from ui.evaluate import validation_table
 
 STEP_KEY, RUN_KEY, JOB_KEY = "demo.step", "demo.run_id", "demo.job_id"
@@ -188,7 +188,7 @@ def evaluate_step() -> None:
 def deploy_step() -> None:
     run = demo_runs_or_offer()
     if run is not None:
-        demo_views.draw_and_answer(run)
+        deploy.draw_view(run, None)  # the Deploy page's own canvas and answer; no labelling here
 
 
 def report_step() -> None:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import base64
 import io
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import open_page
-
+import ui
+from mnist_core import storage
 from mnist_core.collect import DrawingStore
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_test
-from mnist_core.pipeline import train_to_run
+from mnist_core.models import build_model
 from mnist_core.predict import predict_digit
+from tests.app.conftest import open_page
+from tests.helpers import train_to_run
 
 PAGE = "pages/deploy.py"
 CANVAS = "deploy_canvas_0"
@@ -48,9 +49,7 @@ def texts(at: AppTest) -> str:
 
 
 def store() -> DrawingStore:
-    from mnist_core.config import studio_home
-
-    return DrawingStore(studio_home() / "drawings.db")
+    return DrawingStore(ui.drawings_path())
 
 
 @pytest.fixture
@@ -79,10 +78,9 @@ def page() -> AppTest:
 def tiny_quick_model(monkeypatch):
     """The quick-train button trains a tiny model here (the real preset is unit-tested); the job is
     stopped and joined afterwards so no thread outlives the test's temporary home."""
-    import mnist_core.predict
-    import ui
+    import mnist_core.config
 
-    monkeypatch.setattr(mnist_core.predict, "quick_config",
+    monkeypatch.setattr(mnist_core.config, "quick_config",
                         lambda: TrainConfig(model="logreg", epochs=2, augment=False))
     yield
     job = ui.job_manager().job
@@ -210,3 +208,18 @@ def test_export_tab_offers_weights_config_and_a_checked_onnx(run):
     assert not at.exception
     assert any("ONNX" in d.label for d in at.get("download_button"))
     assert "match PyTorch within" in texts(at)
+
+
+def test_export_tab_offers_nothing_from_a_damaged_run_and_says_why(run):
+    from safetensors.torch import save_file
+
+    other = TrainConfig(model="mlp", mlp_depth=1, mlp_width=32)  # weights of another model
+    save_file({k: v.contiguous() for k, v in build_model(other).state_dict().items()},
+              str(run.path / storage.WEIGHTS))
+    at = page()
+    at.session_state["deploy_tab"] = EXPORT
+    at.run()
+    assert not at.exception
+    assert not at.get("download_button") and not [b for b in at.button if b.key == "deploy_build_onnx"]
+    (error,) = at.error
+    assert error.value.startswith("Nothing to export from this run:") and run.id in error.value

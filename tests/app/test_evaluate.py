@@ -15,19 +15,24 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import open_page as open_app_page
-
-from mnist_core import report, storage
+from mnist_core import judge, storage
 from mnist_core.config import TrainConfig
-from mnist_core.pipeline import train_to_run
+from mnist_core.data import Images, SourceInfo
+from mnist_core.evaluate import evaluate
+from tests.app.conftest import open_page as open_app_page
+from tests.helpers import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/evaluate.py"
+CELL_LIMIT = 16  # images of the selected cell beside the matrix (two rows fit a 1280×720 screen)
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "info", "error")
-             for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "success", "warning", "info", "error")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -63,8 +68,9 @@ def fresh_run(home):
         path = src.path.parent / f"zz-copy-{uuid.uuid4().hex[:8]}"
         shutil.copytree(src.path, path)
         made.append(path)
-        return storage.update_meta(storage.load_run(path), created="9999-12-31T00:00:00+00:00",
-                                   name=path.name, **meta)
+        return storage.update_meta(
+            storage.load_run(path), created="9999-12-31T00:00:00+00:00", name=path.name, **meta
+        )
 
     yield make
     for path in made:
@@ -111,24 +117,24 @@ def test_cell_selection_shows_its_images(home):
     run = storage.list_runs(home)[0]
     val = run.evaluation("val")
     # Default: the most frequent mistake.
-    t, p, count = report.top_confusions(val, 1)[0]
+    t, p, count = judge.top_confusions(val, 1)[0]
     assert (at.selectbox(key="cm_true").value, at.selectbox(key="cm_pred").value) == (t, p)
     assert f"**{count:,} images of {t} mistaken for {p}**" in texts(at)
-    assert image_count(at)[0] == min(count, 24)
+    assert image_count(at)[0] == min(count, CELL_LIMIT)
     # Another mistake cell, picked with the fallback selectboxes.
-    t2, p2, count2 = report.top_confusions(val, 3)[-1]
+    t2, p2, count2 = judge.top_confusions(val, 3)[-1]
     at.selectbox(key="cm_true").set_value(t2)
     at.selectbox(key="cm_pred").set_value(p2).run()
     assert not at.exception
     assert f"**{count2:,} images of {t2} mistaken for {p2}**" in texts(at)
-    assert image_count(at)[0] == min(count2, 24)
+    assert image_count(at)[0] == min(count2, CELL_LIMIT)
     assert all(": " in img.caption for img in at.get("image")[0].proto.imgs)  # probabilities shown
     # A diagonal cell holds the correct answers.
     at.selectbox(key="cm_true").set_value(4)
     at.selectbox(key="cm_pred").set_value(4).run()
     right = val.confusion[4][4]
     assert f"**{right:,} images of 4 correctly recognised**" in texts(at)
-    assert image_count(at)[0] == min(right, 24)
+    assert image_count(at)[0] == min(right, CELL_LIMIT)
     # An empty cell says so instead of showing nothing.
     empty = next((a, b) for a in range(10) for b in range(10) if val.confusion[a][b] == 0)
     at.selectbox(key="cm_true").set_value(empty[0])
@@ -152,7 +158,7 @@ def test_row_percentages_toggle(home):
     cells = heatmap_cells(at)
     assert cells.loc[(0, 0), "text"] == f"{val.confusion[0][0] / sum(val.confusion[0]):.0%}"
     # the selected cell (the most frequent mistake) is outlined
-    t, p, _ = report.top_confusions(val, 1)[0]
+    t, p, _ = judge.top_confusions(val, 1)[0]
     assert cells["selected"].sum() == 1 and cells.loc[(t, p), "selected"]
 
 
@@ -245,7 +251,7 @@ def test_leaving_and_coming_back(home):
     at.switch_page(PAGE).run()
     assert not at.exception
     val = storage.list_runs(home)[0].evaluation("val")
-    t, p, _ = report.top_confusions(val, 1)[0]
+    t, p, _ = judge.top_confusions(val, 1)[0]
     assert (at.selectbox(key="cm_true").value, at.selectbox(key="cm_pred").value) == (t, p)
 
 
@@ -253,3 +259,31 @@ def test_report_download_is_offered(home):
     at = open_page()
     buttons = at.get("download_button")
     assert len(buttons) == 1 and "Download report" in buttons[0].proto.label
+
+
+def test_evaluation_on_other_data_is_not_the_test_accuracy(fresh_run):
+    """An evaluation on another folder is shown as such, never as the run's test accuracy."""
+    run = fresh_run()
+    data = run.split().val
+    few = Images(data.images[:5], (data.labels[:5] + 1) % 10)  # 5 mislabelled images
+    other = SourceInfo("/data/elsewhere", "folder", "Folder /data/elsewhere")
+    result = evaluate(run.load_model(), few, "test")
+    storage.save_evaluation(run, result, data=few, source=other)
+    at = open_page()
+    assert not at.exception
+    assert "Test accuracy" not in metrics(at)  # the run's own test set is still locked
+    assert "test set is locked" in texts(at)
+    line = f"Test evaluation on folder /data/elsewhere, 5 images: {result.accuracy:.2%} accuracy"
+    assert line in texts(at)
+    assert storage.load_run(run.path).meta["test_evaluations"] == 0
+
+
+def test_missing_validation_result_is_computed_and_saved(fresh_run):
+    run = fresh_run()
+    saved = run.evaluation("val")
+    (run.path / "eval_val.json").unlink()
+    at = open_page()
+    assert not at.exception
+    again = storage.load_run(run.path).evaluation("val")
+    assert again is not None and again.confusion == saved.confusion
+    assert metrics(at)["Validation accuracy"] == f"{again.accuracy:.2%}"

@@ -1,20 +1,25 @@
 """The Deploy page in a real browser: draw a digit with the mouse, read the answer, label it,
-find it in the collected data."""
+find it in the collected data; a refused upload takes the previous answer off the screen."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+import ui
 from mnist_core.collect import DrawingStore
 from mnist_core.config import TrainConfig
-from mnist_core.pipeline import train_to_run
-from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
+from tests.e2e.helpers import assert_no_exception, wait_for_app
+from tests.e2e.test_deploy_latency import ANSWER, open_deploy
+from tests.helpers import train_to_run
 
 pytestmark = pytest.mark.browser
 
-CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
+CANVAS = "canvas.deploy-canvas"  # ui/deploy_widgets.py (Playwright's CSS reaches into its shadow root)
 
 
 def draw_vertical_stroke(page) -> None:
@@ -31,18 +36,21 @@ def draw_vertical_stroke(page) -> None:
     page.mouse.up()
 
 
-def test_draw_predict_label_and_find_it_in_the_collected_data(page, app_url, studio_home):
-    run = train_to_run(TrainConfig(model="cnn", cnn_channels=8, epochs=2, augment=False,
-                                   max_train_samples=2000), "sample", home=studio_home)
-    store = DrawingStore(studio_home / "drawings.db")
+@pytest.fixture(scope="module")
+def run(studio_home):
+    """A small CNN, the newest run (so the page selects it)."""
+    return train_to_run(TrainConfig(model="cnn", cnn_channels=8, epochs=2, augment=False,
+                                    max_train_samples=2000), "sample", home=studio_home)
+
+
+def test_draw_predict_label_and_find_it_in_the_collected_data(page, app_url, studio_home, run):
+    store = DrawingStore(studio_home / ui.DRAWINGS_DB)
     before = {d.id for d in store.list()}
 
-    goto(page, f"{app_url}/Deploy")
-    assert_no_exception(page)
-    page.get_by_text("Draw a digit").first.wait_for(state="visible")
+    open_deploy(page, app_url)
 
     draw_vertical_stroke(page)
-    answer = page.locator(".deploy-answer")
+    answer = page.locator(ANSWER)
     answer.wait_for(state="visible", timeout=30_000)  # the answer comes without pressing anything
     wait_for_app(page)
     assert_no_exception(page)
@@ -64,3 +72,31 @@ def test_draw_predict_label_and_find_it_in_the_collected_data(page, app_url, stu
     wait_for_app(page)
     page.get_by_text(f"#{entry.id} · is 1").wait_for(state="visible")
     assert_no_exception(page)
+
+
+def upload(page, path: Path) -> None:
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+    wait_for_app(page)
+    assert_no_exception(page)
+
+
+def test_a_refused_upload_takes_the_previous_answer_away(page, app_url, run, tmp_path):
+    digit = np.full((200, 200), 255, np.uint8)
+    digit[30:170, 92:108] = 0  # a dark "1" on white paper
+    photo = tmp_path / "one.png"
+    Image.fromarray(digit).save(photo)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a picture")
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(photo.read_bytes() + bytes(6_000_000))  # over the 5 MB cap
+
+    open_deploy(page, app_url)
+    page.get_by_text("Upload", exact=True).click()
+    page.get_by_text("Upload a digit").first.wait_for(state="visible")
+    for refused in (notes, huge):
+        upload(page, photo)
+        page.locator(ANSWER).wait_for(state="visible")
+        upload(page, refused)  # the uploader refuses it and keeps holding one.png
+        page.get_by_text("That file was refused").wait_for(state="visible")
+        assert page.locator(ANSWER).count() == 0, f"the answer for one.png stayed after {refused.name}"
+        assert page.get_by_role("button", name=re.compile("Correct, it is")).count() == 0

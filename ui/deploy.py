@@ -1,0 +1,239 @@
+"""The drawing view of the Deploy page (and of the demo's last step): the canvas or an uploaded
+photo on the left; on the right the model's answer, its ten probabilities and the buttons that
+label the answer (`ui.deploy_labels`).
+
+`draw_view(run, store)` is one fragment: a stroke on the canvas, a label click or Clear reruns
+only this view, never the page heading, the sidebar or the other tabs. Per input, the work is
+cached: the model (`ui.load_model`), the preprocessing and prediction of each input's bytes
+(`_predicted`), run on one single-threaded worker (`_predictor`); the probability bars reuse
+one Vega-Lite spec per answer colour and swap only their data, so no chart is rebuilt per stroke.
+The answer and the picture the model saw arrive as one element, first.
+
+Explanations of an answer are in `answer_details`, below the labels: the preprocessing steps,
+and the place for any view of what the model looked at.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+from torch import nn
+
+import ui
+from mnist_core import images, palette, predict_charts, storage
+from mnist_core.collect import DrawingStore
+from mnist_core.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
+from mnist_core.predict import Prediction, answer_text, percent, predict_digit, prepare_upload
+from ui.deploy_labels import label_panel
+from ui.deploy_widgets import digit_canvas, refused_uploads
+
+CANVAS_PX = 280  # 10× MNIST: big enough to draw comfortably, small enough to prepare in a blink
+UPLOAD_MB = 5
+BARS_HEIGHT = 200  # the answer row, these bars and the canvas fit a 1280×720 screen together
+SEEN_PX = 84  # "what the model saw", 3× its 28×28
+MODE, PEN, CANVAS_N, UPLOAD = "deploy_mode", "deploy_pen", "deploy_canvas_n", "deploy_upload"
+REFUSED = "deploy_refused"  # (refused files the uploader showed last run, id of the file they made stale)
+CANVAS_KEY = "deploy_canvas_{}"  # a new key per Clear: a fresh, empty canvas
+DRAW, PHOTO = "Draw", "Upload"
+STAGES = {
+    "ink": "Your ink",
+    "cropped": "Cropped to the ink",
+    "fitted": "Fitted into 20×20",
+    "centered": "28×28, centre of mass in the middle",
+}
+
+
+# ---------------------------------------------------------------- prediction, cached
+
+
+@st.cache_resource(show_spinner=False)
+def _predictor() -> ThreadPoolExecutor:
+    """The one thread every drawing's prediction runs on, with a single intra-op thread.
+
+    A batch of one gains nothing from a second thread, and on a busy CPU (a training job, other
+    programs) waking it took ~200 ms per answer against ~1 ms alone. Torch's thread count is per
+    thread once a thread has used it, so the process default that new threads (training jobs)
+    start from is put back at once.
+    """
+    import torch
+
+    default = torch.get_num_threads()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-predict")
+
+    def single_threaded() -> None:
+        torch.get_num_threads()  # this thread's own setting first, so the restore cannot undo it
+        torch.set_num_threads(1)
+
+    pool.submit(single_threaded).result()
+    torch.set_num_threads(default)
+    return pool
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _predicted(_model: nn.Module, run_path: str, version: float, source: str,
+               data: bytes) -> Prediction | str:
+    """The prediction for one input's bytes (a canvas PNG or an uploaded file) by the run's
+    model, or why the input cannot be read; cached, so a label click repeats no work."""
+    try:
+        if source == "canvas":  # decoded as the canvas decodes it: RGBA, the ink in alpha
+            image = np.asarray(Image.open(io.BytesIO(data)))
+        else:
+            image = prepare_upload(data, max_bytes=UPLOAD_MB * 1_000_000)
+        return _predictor().submit(predict_digit, _model, image).result()
+    except ImageError as exc:
+        return str(exc)
+    except OSError as exc:  # a canvas PNG that does not decode
+        return f"The drawing cannot be read ({exc})."
+
+
+# ---------------------------------------------------------------- the inputs
+
+
+def clear_canvas() -> None:
+    st.session_state[CANVAS_N] = st.session_state.get(CANVAS_N, 0) + 1
+
+
+def canvas_input() -> bytes | None:
+    """The canvas; its PNG bytes (None before the first stroke). A stroke reruns this fragment
+    at once (`ui.deploy_widgets`)."""
+    pen = st.session_state.get(PEN, 20)
+    with st.container(border=True, width=CANVAS_PX + 34):
+        return digit_canvas(CANVAS_PX, pen, palette.PEN,
+                            key=CANVAS_KEY.format(st.session_state.get(CANVAS_N, 0)))
+
+
+def upload_input() -> bytes | None:
+    """An uploaded photo or scan: its bytes, or None (nothing chosen, or the latest choice was
+    refused: then the previous file's answer must not stay on screen as if it were the new one)."""
+    file = st.file_uploader(f"A photo or scan of one digit (PNG, JPEG…, up to {UPLOAD_MB} MB)",
+                            type=list(UPLOAD_TYPES), key=UPLOAD, max_upload_size=UPLOAD_MB,
+                            help="Works best with one dark digit on plain light paper, filling "
+                                 "most of the picture.")
+    stale = stale_upload(None if file is None else file.file_id)
+    if file is not None and file.file_id == stale:
+        st.warning("That file was refused (the reason is next to it), so the answer for the "
+                   f"previous picture is hidden. Choose a picture of up to {UPLOAD_MB} MB.")
+        return None
+    return None if file is None else file.getvalue()
+
+
+def stale_upload(current: str | None) -> str | None:
+    """The id of the uploaded file whose answer a refusal made stale, if any: the uploader keeps
+    its previous file after refusing a new one (`refused_uploads`)."""
+    refused = refused_uploads(UPLOAD, key="deploy_upload_watch")
+    seen, stale = st.session_state.get(REFUSED, (0, None))
+    if refused == 0:
+        stale = None  # no refusal on screen (removed, or none yet)
+    elif refused > seen:
+        stale = current  # a new refusal: the file still held is not the one the user chose
+    st.session_state[REFUSED] = (refused, stale)
+    return stale
+
+
+def input_controls(mode: str) -> None:
+    """Under the input: draw or upload, the pen, Clear."""
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+        st.segmented_control("Input", [DRAW, PHOTO], **ui.persistent(MODE, DRAW), required=True,
+                             label_visibility="collapsed")
+        if mode == DRAW:
+            with st.popover("✒️ Pen", help="The pen's width"):
+                st.slider("Pen width", 8, 40, **ui.persistent(PEN, 20),
+                          help="MNIST strokes are thick: about a tenth of the digit's height.")
+            st.button("🧽 Clear", on_click=clear_canvas, key="deploy_clear")
+
+
+# ---------------------------------------------------------------- the answer
+
+
+def bars_frame(p: Prediction) -> pd.DataFrame:
+    """The rows `predict_charts.probability_chart` draws, for its cached spec."""
+    roles = ["answer" if d == p.digit else "runner-up" if p.is_unsure and d == p.runner_up else "other"
+             for d in range(10)]
+    return pd.DataFrame({"digit": [str(d) for d in range(10)], "probability": p.probabilities,
+                         "role": roles,
+                         "label": [percent(float(v)) if v >= 0.01 else "" for v in p.probabilities]})
+
+
+@st.cache_resource(show_spinner=False)
+def _bars_spec(unsure: bool) -> dict:
+    """`predict_charts.probability_chart`'s Vega-Lite spec without its data, once per colour."""
+    sample = Prediction(PreparedDigit(False, None, {}, ""), 0, np.full(10, 0.1, np.float32), 0.1, 1,
+                        0.1, unsure)
+    spec = predict_charts.probability_chart(sample, height=BARS_HEIGHT).to_dict()
+    spec.pop("datasets", None)
+    spec.pop("data", None)
+    return spec
+
+
+def show_answer(p: Prediction, prompt: str, hint: str) -> None:
+    if p.is_blank:
+        st.markdown("<div style='font-size:2.4rem;font-weight:700;opacity:.55;padding:2.5rem 0 1rem'>"
+                    f"{prompt}</div>", unsafe_allow_html=True)
+        st.caption(hint)
+        return
+    seen = images.png_data_uri(p.prepared.stages["centered"], fast=True)
+    digit, verdict = st.columns([1, 1.15], vertical_alignment="center")
+    digit.markdown(
+        "<div style='display:flex;align-items:center;gap:1.2rem'>"
+        f"<div class='deploy-answer' style='font-size:7rem;font-weight:800;line-height:1;"
+        f"color:{predict_charts.answer_colour(p)}'>{p.digit}{'?' if p.is_unsure else ''}</div>"
+        f"<figure style='margin:0;text-align:center'><img src='{seen}' "
+        f"style='width:{SEEN_PX}px;height:{SEEN_PX}px;image-rendering:pixelated;border-radius:4px' "
+        "alt='What the model saw'>"
+        "<figcaption style='font-size:.75rem;opacity:.7'>What the model saw</figcaption></figure>"
+        "</div>", unsafe_allow_html=True)
+    (verdict.warning if p.is_unsure else verdict.success)(answer_text(p))
+    st.vega_lite_chart(bars_frame(p), copy.deepcopy(_bars_spec(p.is_unsure)), width="stretch",
+                       key="deploy_bars")
+
+
+def answer_details(p: Prediction) -> None:
+    """On demand, what stands behind the answer: how the input became the model's input (and
+    any view of what the model looked at belongs here too)."""
+    with st.expander("How your drawing became the model's input"):
+        st.image([images.upscale_to(p.prepared.stages[s], 120) for s in STAGES],
+                 caption=list(STAGES.values()))
+        st.caption("The same steps built MNIST itself: crop the ink, scale it into 20×20 keeping its "
+                   "shape, then place it in 28×28 so its centre of mass sits in the middle.")
+
+
+# ---------------------------------------------------------------- the view
+
+
+@st.fragment
+def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
+    """Input on the left, answer on the right; reruns by itself on every stroke."""
+    ui.show_flash()  # a label's toast: its click reruns only this fragment
+    mode = st.session_state.get(MODE, DRAW)
+    row = st.container(horizontal=True, gap="large")
+    left, right = row.container(width=CANVAS_PX + 40), row.container()
+    with left:
+        raw = upload_input() if mode == PHOTO else canvas_input()
+        input_controls(mode)
+    source = "upload" if mode == PHOTO else "canvas"
+    with right:
+        try:
+            model = ui.load_model(run)
+        except storage.StorageError as exc:
+            st.error(str(exc))
+            return
+        result = predict_digit(model, None) if raw is None else _predicted(  # None: blank, no model call
+            model, str(run.path), ui.run_version(run), source, raw)
+        if isinstance(result, str):  # an unreadable file
+            st.error(result)
+            return
+        if mode == PHOTO:
+            show_answer(result, "📷 Upload a digit",
+                        "Choose a picture on the left." if raw is None else result.prepared.message)
+        else:
+            show_answer(result, "✏️ Draw a digit", result.prepared.message)
+        if not result.is_blank:
+            if store is not None:
+                label_panel(store, result, run, source, raw)
+            answer_details(result)

@@ -1,0 +1,108 @@
+"""The Deploy page's "Collected data" tab: the labelled drawings users gave the model, their
+downloads, field accuracy against MNIST accuracy (data drift), and the drawings themselves.
+
+The numbers come from `mnist_core.collect` (the drawings store, `field_summary`, `digit_gaps`),
+the charts from `mnist_core.predict_charts`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from mnist_core import export, images, predict_charts, storage
+from mnist_core.collect import CollectError, DrawingStore, digit_gaps, field_summary
+
+GRID_LIMIT = 48  # drawings shown in the grid; the downloads hold all of them
+GRID_COLS = 8
+FEW_DRAWINGS = 30  # below this, per-digit field accuracy is mostly noise
+GAP_MODEL, GRID_FILTER = "deploy_gap_model", "deploy_grid_filter"
+
+
+def collected_tab(store: DrawingStore | None, runs: list[storage.Run], current: storage.Run) -> None:
+    if store is None:
+        return  # ui.drawing_store() has said why
+    try:
+        collected_view(store, runs, current)
+    except CollectError as exc:  # e.g. another session holds the database for a moment
+        st.error(str(exc))
+
+
+def collected_view(store: DrawingStore, runs: list[storage.Run], current: storage.Run) -> None:
+    n = store.count()
+    if n == 0:
+        st.info("No drawings collected yet: draw a digit in the first tab and tell the model whether it was right.")
+        return
+    chart, side = st.columns([2, 1], gap="large")
+    chart.altair_chart(predict_charts.drawings_chart(store.counts_per_label()), width="stretch")
+    with side:
+        st.metric("Drawings collected", n)
+        st.download_button("⬇️ MNIST IDX files (.zip)", export.zip_bytes(store.export_idx()),
+                           file_name="collected-idx.zip", mime="application/zip", key="deploy_dl_idx")
+        st.download_button("⬇️ NumPy arrays (.npz)", store.export_npz(), file_name="collected.npz",
+                           mime="application/octet-stream", key="deploy_dl_npz")
+        st.caption("Add them to training with the checkbox on the Train page:")
+        ui.link("Train", "Train with the collected drawings")
+    field_section(store, runs, current)
+    drawings_grid(store)
+
+
+def field_section(store: DrawingStore, runs: list[storage.Run], current: storage.Run) -> None:
+    st.subheader("Field accuracy: MNIST versus your drawings")
+    by_id = {r.id: r for r in runs}
+    field = store.field_accuracy()
+    if not field:
+        st.info("No labelled predictions yet.")
+        return
+    rows = field_summary(field, by_id)
+    st.dataframe(pd.DataFrame(rows).drop(columns=["run_id"]), hide_index=True, width="stretch", column_config={
+        "field_accuracy": st.column_config.NumberColumn("field accuracy", format="percent"),
+        "val_accuracy": st.column_config.NumberColumn("validation", format="percent"),
+        "test_accuracy": st.column_config.NumberColumn("test", format="percent"),
+        "gap": st.column_config.NumberColumn("field − validation", format="percent"),
+    })
+    st.markdown("A model scoring lower on your drawings than on MNIST is **data drift**: people draw on a screen "
+                "with other strokes, sizes and styles than the scanned forms MNIST came from, and the model only "
+                "knows MNIST — adding the collected drawings to training is how to close the gap.")
+    ids = [e["model"] for e in field]
+    chosen = st.selectbox("Per digit, for model", ids, key=GAP_MODEL,
+                          index=ids.index(current.id) if current.id in ids else 0,
+                          format_func=lambda i: by_id[i].label if i in by_id else f"{i} (deleted)")
+    entry = next(e for e in field if e["model"] == chosen)
+    run = by_id.get(chosen)
+    val = run.evaluation("val") if run is not None else None
+    st.altair_chart(predict_charts.field_gap_chart(digit_gaps(entry, val.per_class if val else None)),
+                    width="stretch")
+    if entry["n"] < FEW_DRAWINGS:
+        st.caption(f"Measured on {entry['n']} drawing(s): with so few, one drawing moves a digit's accuracy a lot. "
+                   "Collect a few of every digit before drawing conclusions.")
+
+
+def delete_drawing(store_path: str, entry: int) -> None:
+    try:
+        if DrawingStore(store_path).delete(entry):
+            ui.flash("toast", f"🗑️ Deleted drawing #{entry}.")
+    except CollectError as exc:
+        ui.flash("toast", f"⚠️ Not deleted: {exc}")
+
+
+def drawings_grid(store: DrawingStore) -> None:
+    st.subheader("The drawings")
+    only = st.selectbox("Show", ["all digits", *range(10)], key=GRID_FILTER,
+                        format_func=lambda v: v if isinstance(v, str) else f"only {v}s")
+    label = None if isinstance(only, str) else only
+    drawings = store.list(label=label, limit=GRID_LIMIT)
+    if not drawings:
+        st.caption("None of this digit yet.")
+        return
+    path = str(store.path)
+    cols = st.columns(GRID_COLS)
+    for i, d in enumerate(drawings):
+        with cols[i % GRID_COLS]:
+            said = "—" if d.predicted is None else f"{d.predicted} {'✓' if d.predicted == d.true_label else '✗'}"
+            st.image(images.upscale_to(d.image28, 84), caption=f"#{d.id} · is {d.true_label} · said {said}")
+            st.button("Delete", key=f"deploy_del_{d.id}", on_click=delete_drawing, args=(path, d.id),
+                      type="tertiary", icon="🗑️")
+    if len(drawings) == GRID_LIMIT:
+        st.caption(f"The newest {GRID_LIMIT} are shown; the downloads hold all of them.")
