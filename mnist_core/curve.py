@@ -865,20 +865,13 @@ def estimate_sentence(fit: Fit, target_accuracy: float, have: int, config: Train
 
 
 def check_curves_dir(home: Path | None = None) -> Path:
-    """The curves folder of `home`, created now and checked writable; CurveError otherwise."""
-    folder = curves_dir(home)
-    for part in (folder.parent, folder):
-        if part.exists() and not part.is_dir():
-            raise CurveError(f"{part} is a file, not a folder: curves cannot be saved there. "
-                             "Choose another folder (--out).")
+    """The curves folder of `home`, checked writable (not created yet); CurveError otherwise."""
+    from .storage import StorageError, writable_folder
+
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CurveError(f"Cannot create the curves folder {folder} ({exc.strerror or exc}). "
-                         "Choose another folder (--out).") from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CurveError(f"The curves folder {folder} is not writable. Choose another folder (--out).")
-    return folder
+        return writable_folder(curves_dir(home), "curves", create=False)
+    except StorageError as exc:
+        raise CurveError(str(exc)) from exc
 
 
 def curves_dir(home: Path | None = None) -> Path:

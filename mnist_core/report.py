@@ -5,8 +5,9 @@ Its judgements (baselines, verdicts, intervals, weakest digits, confusions) come
 its colours come from `palette`, the app's own.
 
 The report is one HTML file with no external reference at all: styles inline, charts as
-inline SVG drawn here, images as base64 `data:` URIs. It opens offline, in a mail client,
-years later.
+inline SVG drawn here (the calibration and robustness charts by inspect_charts' static SVG
+builders, when the run has them saved), images as base64 `data:` URIs. It opens offline, in a
+mail client, years later.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime
 from string import Template
+from typing import TYPE_CHECKING
 
 from . import costs, palette
 from . import curve as lc
@@ -36,6 +38,10 @@ from .judge import same_validation_set as same_validation_set  # compat: now jud
 from .judge import wilson_interval as wilson_interval  # compat: now judge.wilson_interval
 from .palette import cell_colour
 from .storage import Run
+
+if TYPE_CHECKING:
+    from .calibration import CalibrationReport
+    from .robustness import Sweep
 
 
 def labeling_estimate() -> tuple[costs.LabelingInputs, costs.Estimate]:
@@ -473,6 +479,72 @@ def _labeling() -> str:
             f"({costs.describe_days(est.days)}).</p>")
 
 
+def _inline_svg(svg: str) -> str:
+    """An SVG of inspect_charts inside the page: HTML needs no namespace, and the report keeps no URL."""
+    return svg.replace(" xmlns='http://www.w3.org/2000/svg'", "")
+
+
+def has_confidence(run: Run) -> bool:
+    """Whether the run has a temperature or a "not sure" line saved (then the report says so)."""
+    from .calibration import run_threshold
+
+    return isinstance(run.meta.get("calibration"), dict) or run_threshold(run) is not None
+
+
+def _confidence(run: Run, calibration: CalibrationReport | None, coverage: list[dict] | None) -> str:
+    from .calibration import run_threshold, threshold_is_stale
+    from .inspect_charts import coverage_svg, reliability_svg
+
+    saved = run.meta.get("calibration")
+    body = ""
+    if isinstance(saved, dict) and isinstance(saved.get("temperature"), (int, float)):
+        body += (f"<p>Temperature scaling divides the model's scores by one number, T = "
+                 f"{saved['temperature']:.3f}, fitted on {_count(saved.get('n'))} validation images: "
+                 "it changes how sure the model says it is, never which digit it answers.</p>")
+        rows = [(f"Expected calibration error {k}", as_percent(saved[f"ece_{k}"], 2))
+                for k in ("before", "after") if isinstance(saved.get(f"ece_{k}"), (int, float))]
+        rows += [(f"Validation loss (NLL) {k}", f"{saved[f'nll_{k}']:.4f}")
+                 for k in ("before", "after") if isinstance(saved.get(f"nll_{k}"), (int, float))]
+        body += _kv_table(rows)
+    else:
+        body += "<p>No temperature was fitted: the probabilities are the model's own.</p>"
+    if calibration is not None:
+        body += ("<div class='row'>" + _inline_svg(reliability_svg(calibration)) + "</div><p class='muted'>"
+                 "A calibrated model sits on the diagonal: of the answers it gives with 80 % confidence, "
+                 "80 % are right. Below the diagonal it is over-confident.</p>")
+    threshold = run_threshold(run)
+    if threshold is None:
+        body += ("<p>No “not sure” line was chosen for this run: the app says “not sure” by its "
+                 "default rule.</p>")
+        return body
+    entry = run.meta.get("unsure_threshold") or {}
+    figures = ""
+    if isinstance(entry.get("coverage"), (int, float)) and isinstance(entry.get("accuracy"), (int, float)):
+        figures = (f" On validation it answered {as_percent(entry['coverage'])} of the images, "
+                   f"{as_percent(entry['accuracy'], 2)} of them correctly.")
+    body += (f"<p><b>“Not sure” line: {threshold:.3f}.</b> The app answers only when its top "
+             f"probability reaches it, and says “not sure” otherwise.{_e(figures)}</p>")
+    if threshold_is_stale(run):
+        body += ("<p class='warn'>The line was chosen under another temperature than the one saved "
+                 "now: its figures no longer hold.</p>")
+    if coverage:
+        body += "<div class='row'>" + _inline_svg(coverage_svg(coverage, chosen=threshold)) + "</div>"
+    return body
+
+
+def _robustness(sweep: Sweep) -> str:
+    from .inspect_charts import robustness_svg
+    from .robustness import weakest
+
+    return (f"<p><b>{_e(weakest(sweep)['sentence'])}</b></p>"
+            + "<div class='row'>" + _inline_svg(robustness_svg(sweep)) + "</div>"
+            + f"<p class='muted'>Accuracy on {sweep.n:,} validation images as each change grows: "
+            f"{as_percent(sweep.accuracy)} as they are, {as_percent(sweep.app_accuracy)} after the app's "
+            "own preprocessing of a drawing (crop, resize, centre), which every curve but “shift after "
+            "centring” goes through, as a user's drawing would. An image the app finds blank counts "
+            "as wrong. People who write differently from the training data meet these changes.</p>")
+
+
 _LIMITS = (
     "It was measured on MNIST-style images: one centred, size-normalised digit, white on black. "
     "Photos, other scripts, several digits or off-centre strokes are different data, and "
@@ -488,7 +560,9 @@ _LIMITS = (
 def build_report(run: Run, target: float, *, val: EvalResult | None = None,
                  test: EvalResult | None = None, train_counts: list[int] | None = None,
                  mistakes_png_uri: str | None = None, mistakes_caption: str = "",
-                 now: datetime | None = None, curve: lc.Curve | None | str = "latest") -> str:
+                 now: datetime | None = None, curve: lc.Curve | None | str = "latest",
+                 calibration: CalibrationReport | None = None, coverage: list[dict] | None = None,
+                 robustness: Sweep | None | str = "saved") -> str:
     """The whole report of `run` as one self-contained HTML page.
 
     `val` / `test` default to the evaluations saved with the run (test only once it was
@@ -496,12 +570,21 @@ def build_report(run: Run, target: float, *, val: EvalResult | None = None,
     worst mistakes are added when the caller has the images at hand. `curve`: the learning
     curve behind "how many labels the target needs" ("latest": the newest one saved next to
     the run, on its data source; None: leave the section out).
+
+    When the run has a temperature or a "not sure" line saved, a section on its confidence says
+    so; `calibration` (the reliability figures at the saved temperature) and `coverage` (the
+    coverage curve on validation) add its charts. `robustness`: the sweep to draw ("saved": the
+    one kept with the run, if any; None: leave the section out).
     """
     looks = int(run.meta.get("test_evaluations", 0))
     val = val or run.evaluation("val")
     test = test or (run.evaluation("test") if looks else None)
     c = _Context(run, target, val, test, looks, train_counts)
     learning = latest_curve_for(run) if isinstance(curve, str) else curve
+    if isinstance(robustness, str):
+        from .robustness import load_sweep
+
+        robustness = load_sweep(run)
     name = run.meta.get("name") or run.id
     stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
     parts = [
@@ -518,6 +601,10 @@ def build_report(run: Run, target: float, *, val: EvalResult | None = None,
         _section("curves", "Training curves", _curves(c)),
         _section("validation", "Validation results", _validation(c, mistakes_png_uri, mistakes_caption)),
         _section("test", "Test results", _test(c)),
+        *([_section("confidence", "How far to trust its confidence", _confidence(run, calibration, coverage))]
+          if has_confidence(run) else []),
+        *([_section("robustness", "Where it breaks", _robustness(robustness))]
+          if robustness is not None else []),
         *([_section("plan", "How many labels the target needs", _plan(learning, target))]
           if learning is not None else []),
         _section("labeling", "What the labels cost", _labeling()),

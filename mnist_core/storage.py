@@ -449,19 +449,33 @@ def check_home(home: Path | None = None) -> Path:
 
     Called before training, so a run never trains to the end only to find it cannot be saved.
     """
-    root = runs_dir(home)
-    for folder in (root.parent, root):
-        if folder.exists() and not folder.is_dir():
-            raise StorageError(f"{folder} is a file, not a folder: runs cannot be saved there. "
+    return writable_folder(runs_dir(home), "runs")
+
+
+def writable_folder(folder: Path, what: str, create: bool = True) -> Path:
+    """`folder` (e.g. a home's runs or curves folder) checked writable for saving `what`, and
+    created now unless `create` is False (then its nearest existing ancestor must be writable);
+    StorageError with the fix (--out) otherwise."""
+    for part in (folder.parent, folder):
+        if part.exists() and not part.is_dir():
+            raise StorageError(f"{part} is a file, not a folder: {what} cannot be saved there. "
                                "Choose another folder (--out).")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StorageError(f"Cannot create the runs folder {root} ({exc.strerror or exc}). "
-                           "Choose another folder (--out).") from exc
-    if not os.access(root, os.W_OK | os.X_OK):
-        raise StorageError(f"The runs folder {root} is not writable. Choose another folder (--out).")
-    return root
+    target = folder
+    if create:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"Cannot create the {what} folder {folder} ({exc.strerror or exc}). "
+                               "Choose another folder (--out).") from exc
+    else:
+        while not target.exists() and target != target.parent:
+            target = target.parent
+        if not target.is_dir():
+            raise StorageError(f"{target} is a file, not a folder: {what} cannot be saved there. "
+                               "Choose another folder (--out).")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise StorageError(f"The {what} folder {folder} is not writable. Choose another folder (--out).")
+    return folder
 
 
 def latest_run(home: Path | None = None) -> Run | None:

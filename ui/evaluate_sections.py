@@ -13,6 +13,7 @@ import streamlit as st
 import ui
 from mnist_core import eval_charts, gallery, judge, pipeline, report, storage
 from ui import evaluate as views
+from ui import evaluate_inspect as inside
 
 OTHER_KEY = "eval_other"  # the second run of the comparison
 MISTAKES_KEY = "n_mistakes"  # how many confident mistakes to show
@@ -208,12 +209,18 @@ def report_download(ev: views.Evaluation) -> None:
         uri, caption = gallery.report_mistakes(ev.table) if ev.table is not None else (None, "")
         fresh = storage.load_run(ev.run.path)  # the test counter may have moved since the page drew
         return report.build_report(
-            fresh, ev.target, train_counts=ev.train_counts, mistakes_png_uri=uri, mistakes_caption=caption
+            fresh,
+            ev.target,
+            train_counts=ev.train_counts,
+            mistakes_png_uri=uri,
+            mistakes_caption=caption,
+            **inside.report_extras(fresh, ev.table),  # calibration charts, when the run has them saved
         ).encode("utf-8")
 
     st.markdown(
         "One HTML file with the task, data, model, curves, confusion matrix, results "
-        "against the target and the labelling cost. It needs no internet to open."
+        "against the target and the labelling cost (and the calibration and robustness charts "
+        "once they are saved with the run). It needs no internet to open."
     )
     st.download_button(
         "Download report",

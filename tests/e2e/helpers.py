@@ -7,6 +7,7 @@ from playwright.sync_api import Page
 APP_SELECTOR = "[data-testid='stApp']"
 STATUS_SELECTOR = "[data-testid='stStatusWidget']"
 EXCEPTION_SELECTOR = "[data-testid='stException']"
+DIALOG_SELECTOR = "[data-testid='stDialog']"  # e.g. Streamlit's "Page not found", which blocks clicks
 SETTLE_MS = 400
 
 
@@ -32,7 +33,11 @@ def wait_for_app(page: Page, timeout: int = 60_000) -> None:
 
 
 def assert_no_exception(page: Page) -> None:
-    """Fail with Streamlit's own error text if the page shows an exception box."""
+    """Fail with Streamlit's own error text if the page shows an exception box or a dialog
+    (such as "Page not found") that the app did not open itself."""
+    dialogs = page.locator(DIALOG_SELECTOR)
+    if dialogs.count():
+        raise AssertionError(f"The page shows a dialog: {dialogs.first.inner_text()!r}")
     boxes = page.locator(EXCEPTION_SELECTOR)
     if boxes.count():
         texts = "\n---\n".join(boxes.nth(i).inner_text() for i in range(boxes.count()))
