@@ -394,12 +394,13 @@ def calibrate_run(run: Run, *, n_bins: int = N_BINS, save: bool = True) -> Calib
 
 def add_parser(sub: Any) -> None:
     """`python -m mnist_core calibrate RUN`."""
-    p = sub.add_parser(
+    from .cli import add_run_command
+
+    p = add_run_command(
+        sub,
         "calibrate",
-        help="fit and save a run's temperature on its validation set; "
-        "prints ECE and NLL before/after as JSON",
+        "fit and save a run's temperature on its validation set; prints ECE and NLL before/after as JSON",
     )
-    p.add_argument("run", help="run id or folder")
     p.add_argument("--bins", type=int, default=N_BINS, help=f"confidence bins for the ECE (default {N_BINS})")
     p.add_argument("--dry-run", action="store_true", help="report the fit without saving it")
 

@@ -239,10 +239,3 @@ def _created(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value)).astimezone().replace(tzinfo=None)
     except ValueError:
         return None
-
-
-# ---------------------------------------------------------------- compatibility: pages not yet switched
-def best_epoch(epochs: Sequence[Mapping[str, Any]]) -> int | None:
-    """Now `diagnose.best_record(epochs)` (the record itself; its "epoch" is this)."""
-    kept = best_record(epochs)
-    return kept["epoch"] if kept else None

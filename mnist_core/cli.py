@@ -50,6 +50,20 @@ def _help(text: str) -> str:
     return text.replace("%", "%%")
 
 
+def add_preset_flag(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """`--preset NAME`, one of config.PRESETS; None when not given (the command picks its default)."""
+    from .config import PRESETS
+
+    parser.add_argument("--preset", choices=sorted(PRESETS), default=None, help=help_text)
+
+
+def add_run_command(sub: Any, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand whose first argument is a saved run, by id or folder."""
+    parser = sub.add_parser(name, help=help_text)
+    parser.add_argument("run", help="run id or folder")
+    return parser
+
+
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     from .config import PRESETS
 
@@ -60,8 +74,6 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .config import PRESETS
-
     parser = argparse.ArgumentParser(prog="python -m mnist_core",
                                      description="Train, evaluate and use MNIST digit classifiers.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,19 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", default=None, help="studio folder to save the run in "
                        "(runs go to OUT/runs; default: $MNIST_STUDIO_HOME or ./studio_data)")
     train.add_argument("--name", default="", help="a name for the run")
-    train.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                       help="start from a preset, then apply the flags below")
+    add_preset_flag(train, "start from a preset, then apply the flags below")
     train.add_argument("--with-collected", action="store_true",
                        help="add the drawings collected on the Deploy page to the training set")
     _add_config_flags(train)
 
-    ev = sub.add_parser("evaluate", help="evaluate a saved run; prints JSON")
-    ev.add_argument("run", help="run id or folder")
+    ev = add_run_command(sub, "evaluate", "evaluate a saved run; prints JSON")
     ev.add_argument("--data", default=None, help="data source (default: the one the run used)")
     ev.add_argument("--split", choices=("val", "test"), default="val")
 
-    pr = sub.add_parser("predict", help="predict the digit in image files; one JSON line each")
-    pr.add_argument("run", help="run id or folder")
+    pr = add_run_command(sub, "predict", "predict the digit in image files; one JSON line each")
     pr.add_argument("images", nargs="+", help="PNG/JPEG files")
 
     runs = sub.add_parser("runs", help="list saved runs")

@@ -31,7 +31,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -144,14 +144,8 @@ class PointPlan:
     cost: float  # relative time, for the progress bar
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "size": self.size,
-            "seed": self.seed,
-            "repeats": self.repeats,
-            "epochs": self.epochs,
-            "steps": self.steps,
-            "patience": self.patience,
-        }
+        # the cost only weighs the progress bar: it is not part of a point's record
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "cost"}
 
 
 def point_schedule(config: TrainConfig, size: int, top: int, n_val: int, seed: int = 0) -> PointPlan:
@@ -513,17 +507,8 @@ class Fit:
         return f"error(n) = {self.a:.3g}·n^(−{self.b:.3g}) + {_pct(self.c)}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "a": self.a,
-            "b": self.b,
-            "c": self.c,
-            "n_points": self.n_points,
-            "min_size": self.min_size,
-            "max_size": self.max_size,
-            "rmse": self.rmse,
-            "interval": self.interval,
-            "boot": [[float(v) for v in row] for row in self.boot],
-        }
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "boot"}
+        return {**plain, "boot": [[float(v) for v in row] for row in self.boot]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Fit:
@@ -781,6 +766,10 @@ def target_estimate(fit: Fit, target_accuracy: float, have: int) -> dict[str, An
     }
 
 
+# a family with no bigger preset grows by doubling one width, up to a cap: (field, cap, wording)
+_WIDER = {"cnn": ("cnn_channels", 256, "CNN"), "mlp": ("mlp_width", 4096, "MLP")}
+
+
 def bigger_model(config: TrainConfig | None) -> dict[str, Any]:
     """A more capable model to suggest when the curve levels off above the target.
 
@@ -791,7 +780,7 @@ def bigger_model(config: TrainConfig | None) -> dict[str, Any]:
     from .models import parameter_count
 
     if config is None:
-        return {"preset": None, "changes": {}, "text": "a bigger model"}
+        return _suggestion(None, {}, "a bigger model")
     mine = (MODEL_RANK[config.model], parameter_count(config))
     better = sorted(
         (MODEL_RANK[c.model], parameter_count(c), name)
@@ -802,26 +791,19 @@ def bigger_model(config: TrainConfig | None) -> dict[str, Any]:
         # a stronger family: the default preset when it is one, else the smallest step up
         names = [b[2] for b in better if b[0] > mine[0]]
         name = DEFAULT_PRESET if DEFAULT_PRESET in names else better[0][2]
-        return {
-            "preset": name,
-            "changes": PRESETS[name].to_dict(),
-            "text": f"the “{name}” preset ({PRESETS[name].summary()})",
-        }
-    if config.model == "cnn" and config.cnn_channels < 256:
-        wider = min(config.cnn_channels * 2, 256)
-        return {
-            "preset": None,
-            "changes": {"cnn_channels": wider},
-            "text": f"a wider CNN (cnn_channels {wider} instead of {config.cnn_channels})",
-        }
-    if config.model == "mlp" and config.mlp_width < 4096:
-        wider = min(config.mlp_width * 2, 4096)
-        return {
-            "preset": None,
-            "changes": {"mlp_width": wider},
-            "text": f"a wider MLP (mlp_width {wider} instead of {config.mlp_width})",
-        }
-    return {"preset": None, "changes": {}, "text": "a bigger model"}
+        return _suggestion(name, PRESETS[name].to_dict(), f"the “{name}” preset ({PRESETS[name].summary()})")
+    if config.model in _WIDER:
+        knob, cap, label = _WIDER[config.model]
+        now = getattr(config, knob)
+        if now < cap:
+            wider = min(now * 2, cap)
+            return _suggestion(None, {knob: wider}, f"a wider {label} ({knob} {wider} instead of {now})")
+    return _suggestion(None, {}, "a bigger model")
+
+
+def _suggestion(preset: str | None, changes: dict[str, Any], text: str) -> dict[str, Any]:
+    """A `bigger_model` answer: the preset to start from (or None), the changes to it, the wording."""
+    return {"preset": preset, "changes": changes, "text": text}
 
 
 def _pct(fraction: float, digits: int = 2) -> str:
@@ -1045,7 +1027,7 @@ def parse_sizes(text: str) -> list[int]:
 
 def add_parser(sub: Any) -> argparse.ArgumentParser:
     """The `curve` subcommand: measure, fit, save, and answer how many labels reach --target."""
-    from .cli import _add_config_flags
+    from .cli import _add_config_flags, add_preset_flag
 
     p = sub.add_parser(
         "curve",
@@ -1055,12 +1037,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--data", default="auto", help="sample | mnist | auto | PATH to a folder of IDX files (default: auto)"
     )
-    p.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default=None,
-        help=f"start from a preset (default: {DEFAULT_PRESET}), then apply the flags below",
-    )
+    add_preset_flag(p, f"start from a preset (default: {DEFAULT_PRESET}), then apply the flags below")
     p.add_argument(
         "--sizes",
         default=None,

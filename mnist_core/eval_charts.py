@@ -70,13 +70,20 @@ def confusion_heatmap(result: EvalResult, normalized: bool = False,
     return (rects + text).properties(width=size, height=size)
 
 
-def selected_cell(event: Any) -> tuple[int, int] | None:
-    """The (true, predicted) cell clicked on the heatmap, from Streamlit's selection state."""
+def selection_value(event: Any, name: str) -> Any:
+    """What Streamlit's chart `event` holds for the selection parameter `name`; None when it is
+    empty or the event has no such selection (no event yet, another chart's, an older layout)."""
     try:
-        points = event["selection"][CELL_PARAM]
+        value = event["selection"][name]
     except (KeyError, TypeError, IndexError):
         return None
-    if not points:
+    return value or None
+
+
+def selected_cell(event: Any) -> tuple[int, int] | None:
+    """The (true, predicted) cell clicked on the heatmap, from Streamlit's selection state."""
+    points = selection_value(event, CELL_PARAM)
+    if points is None:
         return None
     point = points[0] if isinstance(points, list) else points
     try:

@@ -12,7 +12,6 @@ import torch
 
 from .data import Images
 from .images import tile
-from .images import upscale as upscale  # compat: now images.upscale
 from .judge import baselines
 from .preprocess import split_train_val, to_float
 
@@ -153,7 +152,3 @@ def ink_window(image: torch.Tensor, size: int = 8) -> tuple[int, int]:
     sums = torch.nn.functional.avg_pool2d(ink, size, stride=1)[0, 0]
     top, left = divmod(int(torch.argmax(sums)), sums.shape[1])
     return top, left
-
-
-# ---------------------------------------------------------------- compatibility: pages not yet switched
-compose_grid = tile  # now images.tile; `upscale` (imported above) is now images.upscale

@@ -23,7 +23,7 @@ from torch import nn
 from .data import Images
 from .evaluate import EvalResult, confusion_matrix, predict_proba
 from .explore import class_counts
-from .images import png_data_uri, tile, upscale
+from .images import png_data_uri, tile
 from .storage import Run
 
 SHEET_SCALE = 2  # report grid: 56 px per digit, whole pixels
@@ -137,18 +137,3 @@ def report_mistakes(table: PredictionTable, limit: int = 16) -> tuple[str | None
     caption = "In reading order: " + "; ".join(f"{e.true}→{e.predicted} ({e.confidence:.0%})"
                                                for e in worst)
     return png_data_uri(examples_sheet(table, worst)), caption
-
-
-# ---------------------------------------------------------------- compatibility: pages not yet switched
-# png_data_uri (imported above) is now images.png_data_uri
-enlarge = upscale  # now images.upscale
-
-
-def run_test_set(run: Run) -> Images:
-    """Now `run.test_set()`."""
-    return run.test_set()
-
-
-def grid(images: np.ndarray, cols: int = 8) -> np.ndarray:
-    """Now `examples_sheet(table, examples)` (or `images.tile`)."""
-    return tile(images, cols, scale=SHEET_SCALE, background=SHEET_BACKGROUND)

@@ -22,6 +22,7 @@ import pandas as pd
 
 from . import palette
 from .calibration import CalibrationReport
+from .eval_charts import selection_value
 from .explain import Attribution, HiddenLayer, model_input
 from .robustness import PERTURBATIONS, Sweep, default_bar
 
@@ -59,38 +60,24 @@ def attribution_heatmap(
     """The input in grey with red (for the target digit) and blue (against it) on top."""
     df = attribution_frame(image, attr)
     top = attr.display_scale or 1.0
-    axis_x = alt.X("col:O", axis=None)
-    axis_y = alt.Y("row:O", axis=None)
-    base = (
-        alt.Chart(df)
-        .mark_rect()
-        .encode(
-            x=axis_x,
-            y=axis_y,
-            color=alt.Color(
-                "pixel:Q", scale=alt.Scale(domain=[0, 1], range=["#262626", "#9a9a9a"]), legend=None
-            ),
-        )
+    # one square per pixel; the grey input and the coloured attribution share the grid
+    pixels = alt.Chart(df).mark_rect().encode(x=alt.X("col:O", axis=None), y=alt.Y("row:O", axis=None))
+    base = pixels.encode(
+        color=alt.Color("pixel:Q", scale=alt.Scale(domain=[0, 1], range=["#262626", "#9a9a9a"]), legend=None)
     )
-    overlay = (
-        alt.Chart(df)
-        .mark_rect()
-        .encode(
-            x=axis_x,
-            y=axis_y,
-            color=alt.Color(
-                "shown:Q",
-                title="for / against",
-                scale=alt.Scale(scheme="redblue", reverse=True, domain=[-top, top], domainMid=0),
-            ),
-            opacity=alt.Opacity("weight:Q", scale=alt.Scale(domain=[0, 1], range=[0, 0.9]), legend=None),
-            tooltip=[
-                alt.Tooltip("col:O", title="column"),
-                alt.Tooltip("row:O", title="row"),
-                alt.Tooltip("pixel:Q", title="ink", format=".2f"),
-                alt.Tooltip("value:Q", title="attribution", format="+.4f"),
-            ],
-        )
+    overlay = pixels.encode(
+        color=alt.Color(
+            "shown:Q",
+            title="for / against",
+            scale=alt.Scale(scheme="redblue", reverse=True, domain=[-top, top], domainMid=0),
+        ),
+        opacity=alt.Opacity("weight:Q", scale=alt.Scale(domain=[0, 1], range=[0, 0.9]), legend=None),
+        tooltip=[
+            alt.Tooltip("col:O", title="column"),
+            alt.Tooltip("row:O", title="row"),
+            alt.Tooltip("pixel:Q", title="ink", format=".2f"),
+            alt.Tooltip("value:Q", title="attribution", format="+.4f"),
+        ],
     )
     name = title or f"Why {'a' if attr.target == attr.predicted else 'not a'} {attr.target}?"
     return (base + overlay).properties(width=size, height=size, title=name)
@@ -167,11 +154,8 @@ def selection_box(
     event: Any, name: str = BRUSH
 ) -> tuple[tuple[float, float] | None, tuple[float, float] | None] | None:
     """(x range, y range) of the map's interval selection from Streamlit's event; None when empty."""
-    try:
-        box = event["selection"][name]
-    except (KeyError, TypeError, IndexError):
-        return None
-    if not box:
+    box = selection_value(event, name)
+    if box is None:
         return None
 
     def rng(key: str) -> tuple[float, float] | None:

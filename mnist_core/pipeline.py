@@ -82,15 +82,3 @@ def evaluate_run(run: Run, split: str, *, model: nn.Module | None = None,
     result = evaluate(model, data, split)
     save_evaluation(run, result, data=data)
     return result
-
-
-# ---------------------------------------------------------------- compatibility: tests not yet switched
-def train_to_run(config: TrainConfig, data: str = "auto", **kwargs) -> Run | None:
-    """Now tests/helpers.py (a test helper, not core API); kept until tests/app and tests/e2e import it."""
-    from .storage import load_run
-
-    saved = None
-    for record in train_and_save(config, data, **kwargs):
-        if isinstance(record, SavedRecord):
-            saved = record
-    return load_run(saved.path) if saved else None

@@ -34,8 +34,6 @@ from .judge import (
     verdict,
     weakest_digits,
 )
-from .judge import same_validation_set as same_validation_set  # compat: now judge.*
-from .judge import wilson_interval as wilson_interval  # compat: now judge.wilson_interval
 from .palette import cell_colour
 from .storage import Run
 

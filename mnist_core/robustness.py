@@ -75,67 +75,65 @@ class Perturbation:
     help: str
 
 
-PERTURBATIONS: dict[str, Perturbation] = {
-    p.name: p
-    for p in (
-        Perturbation(
-            "rotate",
-            "rotation",
-            "°",
-            tuple(range(0, 50, 5)),
-            0,
-            True,
-            "turned by up to 45° (left and right, alternating)",
-        ),
-        Perturbation(
-            "scale",
-            "scale",
-            "%",
-            tuple(range(50, 160, 10)),
-            100,
-            True,
-            "drawn 50-150 % as big (the biggest run off the canvas)",
-        ),
-        Perturbation(
-            "shift_before",
-            "shift before centring",
-            "px",
-            tuple(range(0, 9)),
-            0,
-            True,
-            "moved 0-8 px off-centre on the canvas, then centred by the app",
-        ),
-        Perturbation(
-            "shift_after",
-            "shift after centring",
-            "px",
-            tuple(range(0, 9)),
-            0,
-            False,
-            "the model's 28×28 input moved 0-8 px",
-        ),
-        Perturbation(
-            "thickness",
-            "stroke thickness",
-            "px",
-            (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0),
-            0.0,
-            True,
-            "strokes eroded (−) or dilated (+), pixels per side",
-        ),
-        Perturbation(
-            "noise",
-            "Gaussian noise",
-            "% σ",
-            (0, 10, 20, 30, 40, 50),
-            0,
-            True,
-            "pixel noise, σ as a share of white",
-        ),
-        Perturbation("blur", "blur", "px σ", (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0), 0.0, True, "Gaussian blur"),
-        Perturbation("invert", "inverted colours", "", (0, 1), 0, True, "a dark digit on a light background"),
-    )
-}
+_ALL: tuple[Perturbation, ...] = (  # in the order pages and the CLI list them (ORDER)
+    Perturbation(
+        "rotate",
+        "rotation",
+        "°",
+        tuple(range(0, 50, 5)),
+        0,
+        True,
+        "turned by up to 45° (left and right, alternating)",
+    ),
+    Perturbation(
+        "scale",
+        "scale",
+        "%",
+        tuple(range(50, 160, 10)),
+        100,
+        True,
+        "drawn 50-150 % as big (the biggest run off the canvas)",
+    ),
+    Perturbation(
+        "shift_before",
+        "shift before centring",
+        "px",
+        tuple(range(0, 9)),
+        0,
+        True,
+        "moved 0-8 px off-centre on the canvas, then centred by the app",
+    ),
+    Perturbation(
+        "shift_after",
+        "shift after centring",
+        "px",
+        tuple(range(0, 9)),
+        0,
+        False,
+        "the model's 28×28 input moved 0-8 px",
+    ),
+    Perturbation(
+        "thickness",
+        "stroke thickness",
+        "px",
+        (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0),
+        0.0,
+        True,
+        "strokes eroded (−) or dilated (+), pixels per side",
+    ),
+    Perturbation(
+        "noise",
+        "Gaussian noise",
+        "% σ",
+        (0, 10, 20, 30, 40, 50),
+        0,
+        True,
+        "pixel noise, σ as a share of white",
+    ),
+    Perturbation("blur", "blur", "px σ", (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0), 0.0, True, "Gaussian blur"),
+    Perturbation("invert", "inverted colours", "", (0, 1), 0, True, "a dark digit on a light background"),
+)
+PERTURBATIONS: dict[str, Perturbation] = {p.name: p for p in _ALL}
 ORDER = tuple(PERTURBATIONS)
 
 
@@ -565,33 +563,30 @@ def weakest(sweep_: Sweep, below: float | None = None) -> dict[str, Any]:
             if worst is None or accs[0] - accs[k] > worst[0]:
                 worst = (accs[0] - accs[k], curve.name, vals[k], accs[k])
     if worst is None:
-        return {
-            "perturbation": None,
-            "value": None,
-            "accuracy": None,
-            "crossed": False,
-            "below": bar,
-            "sentence": "No perturbation was measured.",
-        }
+        return _weakness(bar, None, None, None, False, "No perturbation was measured.")
     if first is not None:
         _, acc, name, v = first
-        return {
-            "perturbation": name,
-            "value": float(v),
-            "accuracy": acc,
-            "crossed": True,
-            "below": bar,
-            "sentence": f"Accuracy falls below {pct(bar)} {describe(name, v)} ({pct(acc, 1)}).",
-        }
+        sentence = f"Accuracy falls below {pct(bar)} {describe(name, v)} ({pct(acc, 1)})."
+        return _weakness(bar, name, v, acc, True, sentence)
     _, name, v, acc = worst
+    sentence = (
+        f"Accuracy stays at or above {pct(bar)} under every perturbation tested; "
+        f"it drops most {describe(name, v)} (to {pct(acc, 1)})."
+    )
+    return _weakness(bar, name, v, acc, False, sentence)
+
+
+def _weakness(
+    bar: float, name: str | None, value: float | None, accuracy: float | None, crossed: bool, sentence: str
+) -> dict[str, Any]:
+    """The answer of `weakest`, in its documented key order."""
     return {
         "perturbation": name,
-        "value": float(v),
-        "accuracy": acc,
-        "crossed": False,
+        "value": None if value is None else float(value),
+        "accuracy": accuracy,
+        "crossed": crossed,
         "below": bar,
-        "sentence": f"Accuracy stays at or above {pct(bar)} under every perturbation tested; "
-        f"it drops most {describe(name, v)} (to {pct(acc, 1)}).",
+        "sentence": sentence,
     }
 
 
@@ -688,12 +683,14 @@ def load_sweep(run: Run) -> Sweep | None:
 
 def add_parser(sub: Any) -> None:
     """`python -m mnist_core robustness RUN [--perturbation rotate ...] [--n 2000] [--compare RUN2]`."""
-    p = sub.add_parser(
+    from .cli import add_run_command
+
+    p = add_run_command(
+        sub,
         "robustness",
-        help="accuracy as the validation images are rotated, scaled, "
+        "accuracy as the validation images are rotated, scaled, "
         "shifted, thickened, noised, blurred, inverted; prints JSON",
     )
-    p.add_argument("run", help="run id or folder")
     p.add_argument(
         "--perturbation",
         nargs="+",

@@ -373,41 +373,29 @@ def epochs_info() -> dict[str, Any]:
     return {"name": "epochs", "help": EPOCHS_HELP, "min": info["min"], "max": info["max"]}
 
 
+# per family: the (low, high) range of each ranged parameter in its default space
+_DEFAULT_RANGES: dict[str, dict[str, tuple[float, float]]] = {
+    "cnn": {"lr": (1e-3, 2e-2), "dropout": (0.0, 0.5), "weight_decay": (1e-6, 1e-2), "cnn_channels": (8, 48)},
+    "mlp": {"lr": (3e-4, 1e-2), "dropout": (0.0, 0.6), "weight_decay": (1e-6, 1e-1), "mlp_width": (64, 1024)},
+    "logreg": {"lr": (1e-3, 1e-1), "weight_decay": (1e-6, 1e-2)},
+}
+_SEARCHED_BY_DEFAULT = ("lr", "dropout", "weight_decay")  # the other parameters start off
+_DEFAULT_EPOCHS = {"logreg": 10}  # the epochs cap of a trial; 20 for the other families
+# off in every family's default space: they keep the base config's value
+_DEFAULT_CHOICES = (
+    Param("batch_size", False, choices=(64, 128, 256, 512)),
+    Param("augment", False, choices=(False, True)),
+)
+
+
 def default_space(model: str = "cnn") -> SearchSpace:
     """A sensible space per family: learning rate, dropout and weight decay on; the rest off."""
-    off = False
-    common = {
-        "batch_size": Param("batch_size", off, choices=(64, 128, 256, 512)),
-        "augment": Param("augment", off, choices=(False, True)),
-    }
-    if model == "cnn":
-        params = (
-            Param("lr", True, 1e-3, 2e-2),
-            Param("dropout", True, 0.0, 0.5),
-            Param("weight_decay", True, 1e-6, 1e-2),
-            Param("cnn_channels", off, 8, 48),
-            common["batch_size"],
-            common["augment"],
+    if model in _DEFAULT_RANGES:
+        params = tuple(
+            Param(name, name in _SEARCHED_BY_DEFAULT, low, high)
+            for name, (low, high) in _DEFAULT_RANGES[model].items()
         )
-        return SearchSpace("cnn", params, epochs=20)
-    if model == "mlp":
-        params = (
-            Param("lr", True, 3e-4, 1e-2),
-            Param("dropout", True, 0.0, 0.6),
-            Param("weight_decay", True, 1e-6, 1e-1),
-            Param("mlp_width", off, 64, 1024),
-            common["batch_size"],
-            common["augment"],
-        )
-        return SearchSpace("mlp", params, epochs=20)
-    if model == "logreg":
-        params = (
-            Param("lr", True, 1e-3, 1e-1),
-            Param("weight_decay", True, 1e-6, 1e-2),
-            common["batch_size"],
-            common["augment"],
-        )
-        return SearchSpace("logreg", params, epochs=10)
+        return SearchSpace(model, params + _DEFAULT_CHOICES, epochs=_DEFAULT_EPOCHS.get(model, 20))
     return SearchSpace(model, ())  # raises the family error
 
 
@@ -1280,6 +1268,8 @@ def _params_text(params: dict[str, Any] | None) -> str:
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """`tune`: run one search worker, or list the studies of a storage."""
+    from .cli import add_preset_flag
+
     p = sub.add_parser(
         "tune",
         help="search hyperparameters with Optuna (one worker; run several to share a study)",
@@ -1312,12 +1302,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         default=None,
         help="val_acc (maximize validation accuracy, the default) or val_loss (minimize)",
     )
-    p.add_argument(
-        "--preset",
-        choices=sorted(PRESETS),
-        default=None,
-        help=f"base settings of a new study (default: {DEFAULT_PRESET})",
-    )
+    add_preset_flag(p, f"base settings of a new study (default: {DEFAULT_PRESET})")
     p.add_argument(
         "--model",
         choices=TUNABLE_FAMILIES,

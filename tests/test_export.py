@@ -84,7 +84,7 @@ def test_check_refuses_bad_inputs_and_bad_bytes():
 
 
 def test_trained_run_exports_from_its_saved_weights():
-    from mnist_core.pipeline import train_to_run
+    from tests.helpers import train_to_run
 
     run = train_to_run(TrainConfig(cnn_channels=8, epochs=1, augment=False, max_train_samples=500), "sample")
     model = run.load_model()

@@ -6,9 +6,16 @@ import pytest
 
 from mnist_core import storage
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import (Job, JobBusy, JobManager, JobSnapshot, format_seconds, job_progress,
-                             training_progress)
-from mnist_core.pipeline import train_to_run
+from mnist_core.jobs import (
+    Job,
+    JobBusy,
+    JobManager,
+    JobSnapshot,
+    format_seconds,
+    job_progress,
+    training_progress,
+)
+from tests.helpers import train_to_run
 
 
 def wait_for(predicate, timeout=30.0):

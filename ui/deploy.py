@@ -9,8 +9,10 @@ cached: the model (`ui.load_model`), the preprocessing and prediction of each in
 one Vega-Lite spec per answer colour and swap only their data, so no chart is rebuilt per stroke.
 The answer and the picture the model saw arrive as one element, first.
 
-Explanations of an answer are in `answer_details`, below the labels: the preprocessing steps,
-and the place for any view of what the model looked at.
+The answer applies the run's own calibration (`calibration.predict_options`: its temperature and
+"not sure" threshold). Explanations of an answer are in `answer_details`, below the labels: the
+preprocessing steps, and "why did it say that?" (`ui.deploy_explain`, computed only while open).
+The last prepared input is kept in session state (`LAST_INPUT`) for the Evaluate page's map.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from PIL import Image
 from torch import nn
 
 import ui
-from mnist_core import images, palette, predict_charts, storage
+from mnist_core import calibration, images, palette, predict_charts, storage
 from mnist_core.collect import DrawingStore
 from mnist_core.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
 from mnist_core.predict import Prediction, answer_text, percent, predict_digit, prepare_upload
+from ui.deploy_explain import explain_view, warm_up
 from ui.deploy_labels import label_panel
 from ui.deploy_widgets import digit_canvas, refused_uploads
 
@@ -39,6 +42,7 @@ BARS_HEIGHT = 200  # the answer row, these bars and the canvas fit a 1280×720 s
 SEEN_PX = 84  # "what the model saw", 3× its 28×28
 MODE, PEN, CANVAS_N, UPLOAD = "deploy_mode", "deploy_pen", "deploy_canvas_n", "deploy_upload"
 REFUSED = "deploy_refused"  # (refused files the uploader showed last run, id of the file they made stale)
+LAST_INPUT = "deploy.last_input28"  # the last prepared input, 28×28 uint8 (the Evaluate page's star)
 CANVAS_KEY = "deploy_canvas_{}"  # a new key per Clear: a fresh, empty canvas
 DRAW, PHOTO = "Draw", "Upload"
 STAGES = {
@@ -76,16 +80,17 @@ def _predictor() -> ThreadPoolExecutor:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _predicted(_model: nn.Module, run_path: str, version: float, source: str,
-               data: bytes) -> Prediction | str:
+def _predicted(_model: nn.Module, run_path: str, version: float, options: tuple[tuple[str, float], ...],
+               source: str, data: bytes) -> Prediction | str:
     """The prediction for one input's bytes (a canvas PNG or an uploaded file) by the run's
-    model, or why the input cannot be read; cached, so a label click repeats no work."""
+    model with its calibration `options` (`predict_digit`'s keywords), or why the input cannot be
+    read; cached, so a label click repeats no work."""
     try:
         if source == "canvas":  # decoded as the canvas decodes it: RGBA, the ink in alpha
             image = np.asarray(Image.open(io.BytesIO(data)))
         else:
             image = prepare_upload(data, max_bytes=UPLOAD_MB * 1_000_000)
-        return _predictor().submit(predict_digit, _model, image).result()
+        return _predictor().submit(predict_digit, _model, image, **dict(options)).result()
     except ImageError as exc:
         return str(exc)
     except OSError as exc:  # a canvas PNG that does not decode
@@ -193,9 +198,10 @@ def show_answer(p: Prediction, prompt: str, hint: str) -> None:
                        key="deploy_bars")
 
 
-def answer_details(p: Prediction) -> None:
-    """On demand, what stands behind the answer: how the input became the model's input (and
-    any view of what the model looked at belongs here too)."""
+def answer_details(p: Prediction, run: storage.Run, model: nn.Module) -> None:
+    """On demand, what stands behind the answer: why the model said it (computed only while
+    open) and how the input became the model's input."""
+    explain_view(run, model, p, _predictor())
     with st.expander("How your drawing became the model's input"):
         st.image([images.upscale_to(p.prepared.stages[s], 120) for s in STAGES],
                  caption=list(STAGES.values()))
@@ -210,6 +216,7 @@ def answer_details(p: Prediction) -> None:
 def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
     """Input on the left, answer on the right; reruns by itself on every stroke."""
     ui.show_flash()  # a label's toast: its click reruns only this fragment
+    warm_up()  # Captum's import, once per process, in the background (from the page's first run)
     mode = st.session_state.get(MODE, DRAW)
     row = st.container(horizontal=True, gap="large")
     left, right = row.container(width=CANVAS_PX + 40), row.container()
@@ -223,8 +230,9 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
         except storage.StorageError as exc:
             st.error(str(exc))
             return
+        options = tuple(sorted(calibration.predict_options(run).items()))
         result = predict_digit(model, None) if raw is None else _predicted(  # None: blank, no model call
-            model, str(run.path), ui.run_version(run), source, raw)
+            model, str(run.path), ui.run_version(run), options, source, raw)
         if isinstance(result, str):  # an unreadable file
             st.error(result)
             return
@@ -234,6 +242,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
         else:
             show_answer(result, "✏️ Draw a digit", result.prepared.message)
         if not result.is_blank:
+            st.session_state[LAST_INPUT] = result.prepared.stages["centered"]
             if store is not None:
                 label_panel(store, result, run, source, raw)
-            answer_details(result)
+            answer_details(result, run, model)

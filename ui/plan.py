@@ -25,7 +25,8 @@ import ui
 from mnist_core import curve as lc
 from mnist_core import curve_charts
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig, nearest_option
-from mnist_core.jobs import JobSnapshot, JobState, job_progress
+from mnist_core.jobs import JobSnapshot, JobState
+from ui.job_status import show_failed_or_running
 
 CURVE = "plan.curve"  # id of the curve shown on Plan (None: the newest saved)
 ESTIMATE = "plan.estimate"  # the latest answer: {curve_id, size, low, high, have, target, reachable, …}
@@ -124,15 +125,11 @@ def show_live(snap: JobSnapshot, live: bool) -> None:
     """Progress and the points so far while it runs; afterwards, how it ended."""
     points = snap.of_kind("point")
     final = snap.latest("curve")
-    if snap.error:
-        st.error(f"The measurement failed: {snap.error}")
-    elif live:
-        bar = job_progress(snap)
-        st.progress(bar.fraction, text=("Stopping… " if snap.stop_requested else "") + bar.text)
-    elif final is not None:
-        outcome(final)
-    elif snap.state == JobState.STOPPED:
-        st.warning("Stopped before the first size was measured: nothing was saved.")
+    if not show_failed_or_running(snap, live, lambda error: f"The measurement failed: {error}"):
+        if final is not None:
+            outcome(final)
+        elif snap.state == JobState.STOPPED:
+            st.warning("Stopped before the first size was measured: nothing was saved.")
     if live or (final is not None and not final["saved"] and points):
         fit = None
         if len({p["size"] for p in points}) >= lc.MIN_SIZES:

@@ -35,8 +35,9 @@ from sqlalchemy.exc import SQLAlchemyError
 import ui
 from mnist_core import tune, tune_charts
 from mnist_core.config import MODEL_LABELS, TrainConfig, field_info, nearest_option
-from mnist_core.jobs import JobSnapshot, JobState, Work, job_progress
+from mnist_core.jobs import JobSnapshot, JobState, Work
 from mnist_core.tune import PARAM_SPECS, Param, SearchSpace, TuneError, default_space
+from ui.job_status import show_failed_or_running
 
 K = "tune."
 TRIALS, MINUTES, MAX_TRAIN, PRUNER = K + "trials", K + "minutes", K + "max_train", K + "pruner"
@@ -343,12 +344,10 @@ def show_search(snap: JobSnapshot, live: bool) -> None:
     for note in snap.of_kind("note"):
         st.info(note["text"])
     end = snap.latest("search_end")
-    if snap.error:
-        st.error(f"The search of “{snap.title}” failed: {error_text(snap.error)}")
-    elif live:
-        bar = job_progress(snap)
-        st.progress(bar.fraction, text=(f"Stopping {snap.title}… " if snap.stop_requested else "") + bar.text)
-    elif end is not None:
+    failed = lambda error: f"The search of “{snap.title}” failed: {error_text(error)}"
+    if show_failed_or_running(snap, live, failed, stopping=f"Stopping {snap.title}… "):
+        return
+    if end is not None:
         (st.info if end["stopped"] else st.success)(end["text"][:1].upper() + end["text"][1:] + ".")
     elif snap.state == JobState.STOPPED:
         st.warning(f"The search of “{snap.title}” stopped before its first trial began.")
@@ -357,12 +356,9 @@ def show_search(snap: JobSnapshot, live: bool) -> None:
 def show_save(snap: JobSnapshot, live: bool) -> None:
     """Retraining the best trial to keep its model: progress, then where the run went."""
     saved = snap.latest("saved")
-    if snap.error:
-        st.error(f"Saving the best trial failed: {error_text(snap.error)}")
-    elif live:
-        bar = job_progress(snap)
-        st.progress(bar.fraction, text=("Stopping… " if snap.stop_requested else "") + bar.text)
-    elif saved is not None:
+    if show_failed_or_running(snap, live, lambda error: f"Saving the best trial failed: {error_text(error)}"):
+        return
+    if saved is not None:
         acc = saved["val_accuracy"]
         st.success(f"{snap.title}: saved as run `{saved['run_id']}`"
                    + (f" (validation accuracy {acc:.2%})" if acc is not None else "")

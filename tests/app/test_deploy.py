@@ -1,9 +1,11 @@
-"""AppTest of the Deploy page: quick training, draw → predict → label → database, uploads, export."""
+"""AppTest of the Deploy page: quick training, draw → predict → label → database, uploads, export,
+the run's calibration in the answer, and "why did it say that?" (attribution, feature maps)."""
 
 from __future__ import annotations
 
 import base64
 import io
+import json
 import time
 
 import numpy as np
@@ -14,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 import ui
 from mnist_core import storage
 from mnist_core.collect import DrawingStore
-from mnist_core.config import TrainConfig
+from mnist_core.config import TrainConfig, quick_config
 from mnist_core.data import load_test
 from mnist_core.models import build_model
 from mnist_core.predict import predict_digit
@@ -36,9 +38,9 @@ def canvas_png(digit28: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def draw(at: AppTest, png: bytes) -> AppTest:
+def draw(at: AppTest, png: bytes, canvas: str = CANVAS) -> AppTest:
     url = "data:image/png;base64," + base64.b64encode(png).decode()
-    at.session_state[CANVAS] = {"drawing": {"raw": {"objects": [{}]}, "data": url}, "backgroundFit": None}
+    at.session_state[canvas] = {"drawing": {"raw": {"objects": [{}]}, "data": url}, "backgroundFit": None}
     return at.run()
 
 
@@ -223,3 +225,171 @@ def test_export_tab_offers_nothing_from_a_damaged_run_and_says_why(run):
     assert not at.get("download_button") and not [b for b in at.button if b.key == "deploy_build_onnx"]
     (error,) = at.error
     assert error.value.startswith("Nothing to export from this run:") and run.id in error.value
+
+
+# ---------------------------------------------------------------- calibration and "why did it say that?"
+
+EXPLAIN, EXPLAIN_TAB, EXPLAIN_DIGIT = "deploy_explain", "deploy_explain_tab", "deploy_explain_digit"
+WHERE, INSIDE = "🎯 Where it looked", "🧠 Inside the network"
+
+
+def confident_digit(run) -> tuple[bytes, int]:
+    """A test image the run's model reads correctly and surely (no "not sure") through the canvas."""
+    test = load_test("sample")
+    model = run.load_model()
+    for img, label in zip(test.images.numpy(), test.labels.numpy()):
+        png = canvas_png(img)
+        p = predict_digit(model, np.asarray(Image.open(io.BytesIO(png))))
+        if p.digit == label and not p.is_unsure:
+            return png, int(label)
+    pytest.fail("the model reads no test digit surely")
+
+
+def explain_box(at: AppTest):
+    (box,) = [e for e in at.expander if e.label.startswith("🔍")]
+    return box
+
+
+def captions(node) -> list[str]:
+    """The captions of every picture under `node`."""
+    return [c for image in node.get("image") for c in image.captions]
+
+
+def chart_titles(at: AppTest) -> str:
+    return "\n".join(chart.proto.spec for chart in at.get("vega_lite_chart"))
+
+
+def chart_marks(at: AppTest) -> dict[str, str]:
+    """Title → mark type of every titled single-view chart on the page."""
+    specs = [json.loads(chart.proto.spec) for chart in at.get("vega_lite_chart")]
+    marks = {}
+    for spec in specs:
+        mark = spec.get("mark")
+        if "title" in spec and mark is not None:
+            marks[str(spec["title"])] = mark["type"] if isinstance(mark, dict) else mark
+    return marks
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """How often the explain view computed an attribution and a pass through the network."""
+    from ui import deploy_explain
+
+    calls = {"where": 0, "inside": 0}
+
+    def counting(name, real):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(deploy_explain, "where_it_looked", counting("where", deploy_explain.where_it_looked))
+    monkeypatch.setattr(deploy_explain, "inside", counting("inside", deploy_explain.inside))
+    return calls
+
+
+@pytest.mark.parametrize("meta", [{"unsure_threshold": {"threshold": 1.0}},
+                                  {"calibration": {"temperature": 20.0}}],
+                         ids=["own threshold", "own temperature"])
+def test_the_answer_uses_the_runs_own_threshold_and_temperature(run, meta):
+    png, label = confident_digit(run)
+    at = page()
+    draw(at, png)
+    assert f">{label}<" in texts(at) and "Not sure" not in texts(at)
+    storage.update_meta(run, **meta)  # as the Evaluate page saves them
+    at.run()
+    draw(at, png)  # the same drawing: the cached answer must not survive the new calibration
+    assert not at.exception
+    assert f">{label}?<" in texts(at), "the run's calibration did not reach the answer"
+    assert any(w.value.startswith("Not sure") for w in at.warning)
+
+
+@pytest.mark.slow
+def test_explain_view_computes_only_when_open_and_shows_attribution_and_feature_maps(counted):
+    cnn = train_to_run(quick_config(), "sample")  # the default CNN, a few epochs
+    png, label = confident_digit(cnn)
+    at = page()
+    draw(at, png)
+    assert not at.exception
+    seen = at.session_state["deploy.last_input28"]  # for the Evaluate page's embedding map
+    assert np.asarray(seen).shape == (28, 28) and np.asarray(seen).dtype == np.uint8 and seen.max() > 0
+    assert explain_box(at) is not None
+    assert counted == {"where": 0, "inside": 0}, "the closed explain view computed something"
+    assert not captions(explain_box(at))
+
+    at.session_state[EXPLAIN] = True  # the user opens it
+    at.run()
+    assert not at.exception
+    box = explain_box(at)
+    assert f"Why a {label}?" in captions(box)  # the overlay
+    assert "Integrated Gradients" in texts(at)  # the method, named
+    assert counted == {"where": 1, "inside": 0}  # the other tab waits until it is opened
+
+    other = (label + 3) % 10
+    at.segmented_control(key=EXPLAIN_DIGIT).set_value(other).run()  # "why not a …?"
+    assert not at.exception
+    assert f"Why not a {other}?" in captions(explain_box(at))
+    assert f"Why not a {other}" in texts(at)
+    assert counted["where"] == 2
+
+    at.session_state[EXPLAIN_TAB] = INSIDE
+    at.run()
+    assert not at.exception
+    shown = captions(explain_box(at))
+    for block in (1, 2, 3):  # the default CNN's three blocks, each a grid
+        assert any(c.startswith(f"Feature maps, block {block}:") for c in shown), shown
+    assert any(c.startswith("First-layer filters (") for c in shown), shown
+    assert "hidden layer 1: 128 units" in chart_titles(at)
+    at.run()  # a rerun (a label click) repeats no work
+    assert counted == {"where": 2, "inside": 1}
+
+    at.button(key="deploy_clear").click().run()  # a blank canvas draws no explain view…
+    assert not [e for e in at.expander if e.label.startswith("🔍")]
+    draw(at, png, canvas="deploy_canvas_1")  # …and the next drawing finds it as it was left
+    assert not at.exception
+    assert any(c.startswith("Feature maps, block 1:") for c in captions(explain_box(at)))
+    at.session_state[EXPLAIN_TAB] = WHERE
+    at.run()
+    assert f"Why a {label}?" in captions(explain_box(at))  # a new drawing explains its answer again
+
+
+@pytest.mark.slow
+def test_mlp_shows_its_hidden_units_as_a_bar_strip():
+    mlp = train_to_run(TrainConfig(model="mlp", mlp_depth=2, mlp_width=32, epochs=2, augment=False),
+                       "sample")
+    png, label = confident_digit(mlp)
+    at = page()
+    draw(at, png)
+    at.session_state[EXPLAIN] = True
+    at.session_state[EXPLAIN_TAB] = INSIDE
+    at.run()
+    assert not at.exception
+    marks = chart_marks(at)
+    assert marks.get("hidden layer 1: 32 units") == "bar", marks
+    assert marks.get("hidden layer 2: 32 units") == "bar", marks
+    shown = captions(explain_box(at))
+    assert any(c.startswith("First-layer weights of 32 of 32 hidden units") for c in shown), shown
+    assert not any(c.startswith("Feature maps") for c in shown)
+
+
+def test_logistic_regression_and_the_baseline_say_what_applies(run):
+    png, label = confident_digit(run)
+    at = page()
+    draw(at, png)
+    at.session_state[EXPLAIN] = True
+    at.run()
+    assert f"Why a {label}?" in captions(explain_box(at))  # a linear model still has an attribution
+    at.session_state[EXPLAIN_TAB] = INSIDE
+    at.run()
+    assert not at.exception
+    assert "The ten digit templates, 0 to 9 (red +, blue −)" in captions(explain_box(at))
+    assert "no hidden layers" in texts(at)
+
+    baseline = train_to_run(TrainConfig(model="baseline"), "sample")
+    at = page()
+    at.session_state[EXPLAIN] = True
+    at.selectbox(key="deploy_run").set_value(baseline.id).run()
+    draw(at, png)
+    assert not at.exception
+    assert "there is nothing in the drawing it looked at" in texts(at)
+    assert not captions(explain_box(at))

@@ -21,7 +21,7 @@ from mnist_core import storage
 from mnist_core.collect import DrawingStore
 from mnist_core.config import LADDER, PRESET_HELP, TrainConfig, studio_home
 from mnist_core.data import load_train_pool
-from mnist_core.pipeline import train_to_run
+from tests.helpers import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/train.py"
