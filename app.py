@@ -1,7 +1,7 @@
 """MNIST Workflow Studio: `streamlit run app.py`.
 
 The entry point only declares the pages (from the one registry in `ui.STEPS`) and runs the
-one the visitor asked for; each page is a script in `pages/`.
+one the visitor asked for; each page is a script in `app_pages/`.
 """
 
 from __future__ import annotations

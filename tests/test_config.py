@@ -2,7 +2,18 @@
 
 import pytest
 
-from mnist_core.config import LADDER, PRESETS, ConfigError, TrainConfig, all_fields, field_info
+from mnist_core.config import (
+    DEFAULT_PRESET,
+    LADDER,
+    PRESETS,
+    QUICK_EPOCHS,
+    QUICK_MAX_TRAIN,
+    ConfigError,
+    TrainConfig,
+    all_fields,
+    field_info,
+    quick_config,
+)
 
 
 def test_defaults_and_presets_are_valid():
@@ -41,3 +52,10 @@ def test_every_field_has_help():
 def test_summary_is_readable():
     assert TrainConfig(model="mlp", mlp_depth=2, mlp_width=64).summary() == "MLP 2×64 relu"
     assert "32-64" in TrainConfig(cnn_blocks=2, cnn_channels=32).summary()
+
+
+def test_quick_config_is_the_default_preset_shortened():
+    cfg = quick_config()
+    assert cfg.model == PRESETS[DEFAULT_PRESET].model and cfg.epochs <= QUICK_EPOCHS
+    assert 0 < cfg.max_train_samples <= QUICK_MAX_TRAIN
+    assert cfg.replace(epochs=PRESETS[DEFAULT_PRESET].epochs, max_train_samples=0) == PRESETS[DEFAULT_PRESET]

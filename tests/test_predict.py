@@ -10,12 +10,11 @@ import torch
 from PIL import Image
 
 from mnist_core import predict
-from mnist_core.collect import DrawingStore
 from mnist_core.config import TrainConfig
 from mnist_core.data import load_test
 from mnist_core.drawing import ImageError, prepare_digit
 from mnist_core.evaluate import predict_proba
-from mnist_core.pipeline import train_to_run
+from tests.helpers import train_to_run
 
 
 def as_canvas(digit28: np.ndarray, side: int = 280) -> np.ndarray:
@@ -63,7 +62,7 @@ def test_blank_inputs_get_no_digit():
         p = predict.predict_digit(model, blank)
         assert p.is_blank and p.digit is None and p.probabilities is None
         assert p.confidence == 0.0 and not p.is_unsure
-        assert "draw" in predict.verdict(p).lower()
+        assert "draw" in predict.answer_text(p).lower()
 
 
 def test_real_digits_are_read_correctly(trained, test_images):
@@ -104,7 +103,7 @@ def test_unsure_flag_names_the_runner_up(p_top, p_second, unsure):
     assert p.confidence == pytest.approx(p_top, abs=1e-5)
     assert p.runner_up_probability == pytest.approx(p_second, abs=1e-5)
     assert p.is_unsure is unsure
-    text = predict.verdict(p)
+    text = predict.answer_text(p)
     assert ("Not sure" in text and "9" in text) if unsure else text.startswith("A 4")
 
 
@@ -117,6 +116,14 @@ def test_baseline_is_always_unsure():
     assert p.is_unsure and p.confidence < 0.2
 
 
+def test_a_model_left_in_training_mode_predicts_deterministically(trained, test_images):
+    images, _ = test_images
+    trained.train()
+    first = predict.predict_digit(trained, images[0])
+    assert not trained.training  # prediction switched dropout / batch norm to inference
+    assert np.array_equal(first.probabilities, predict.predict_digit(trained, images[0]).probabilities)
+
+
 def test_uploads_read_or_refused_with_a_message(trained, test_images):
     images, labels = test_images
     buf = io.BytesIO()
@@ -127,42 +134,6 @@ def test_uploads_read_or_refused_with_a_message(trained, test_images):
         predict.prepare_upload(b"this is a text file, not a picture")
     with pytest.raises(ImageError, match="MB"):
         predict.prepare_upload(buf.getvalue(), max_bytes=100)
-
-
-def test_quick_config_is_the_default_preset_shortened():
-    cfg = predict.quick_config()
-    assert cfg.model == "cnn" and cfg.epochs <= predict.QUICK_EPOCHS
-    assert 0 < cfg.max_train_samples <= predict.QUICK_MAX_TRAIN
-
-
-def test_enlarge_and_png_helpers():
-    small = np.zeros((28, 28), np.float32)
-    small[10:18, 12:14] = 1.0
-    big = predict.enlarge(small, 140)
-    assert big.shape == (140, 140) and big.dtype == np.uint8 and big.max() == 255
-    png = predict.png_bytes(np.zeros((1200, 600, 4), np.uint8))
-    assert max(Image.open(io.BytesIO(png)).size) == predict.PNG_MAX_SIDE
-    assert predict.fingerprint(b"a") == predict.fingerprint(b"a") != predict.fingerprint(b"b")
-
-
-def test_field_gaps_against_validation(tmp_path):
-    run = train_to_run(TrainConfig(model="logreg", epochs=1, augment=False), "sample", home=tmp_path)
-    store = DrawingStore(tmp_path / "drawings.db")
-    img = np.zeros((28, 28), np.uint8)
-    store.add(image28=img, true_label=1, predicted=1, model=run.id)
-    store.add(image28=img, true_label=1, predicted=7, model=run.id)
-    store.add(image28=img, true_label=2, predicted=2, model="gone")
-    field = store.field_accuracy()
-    rows = predict.field_summary(field, {run.id: run})
-    mine = next(r for r in rows if r["run_id"] == run.id)
-    assert mine["drawings"] == 2 and mine["field_accuracy"] == 0.5
-    assert mine["gap"] == pytest.approx(0.5 - run.meta["val_accuracy"])
-    gone = next(r for r in rows if r["run_id"] == "gone")
-    assert "deleted" in gone["model"] and gone["val_accuracy"] is None and gone["gap"] is None
-    gaps = predict.digit_gaps(next(e for e in field if e["model"] == run.id), run.evaluation("val").per_class)
-    assert gaps[1]["drawings"] == 2 and gaps[1]["field_accuracy"] == 0.5
-    assert gaps[1]["gap"] == pytest.approx(0.5 - run.evaluation("val").per_class[1].recall)
-    assert gaps[3]["field_accuracy"] is None and gaps[3]["gap"] is None
 
 
 def test_percent_never_claims_certainty():

@@ -1,15 +1,28 @@
 """The training stream: records, stop flag, divergence, early stopping, determinism, best weights."""
 
 import math
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.evaluate import evaluate
-from mnist_core.models import build_model, count_parameters, parameter_count
-from mnist_core.train import BatchRecord, EndRecord, EpochRecord, Trainer, augment
+from mnist_core.models import Flatten, build_model, count_parameters, for_inference, parameter_count
+from mnist_core.preprocess import to_float
+from mnist_core.train import (
+    BatchRecord,
+    EndRecord,
+    EpochRecord,
+    Optimizer,
+    Trainer,
+    augment,
+    loss_and_accuracy,
+    one_cycle,
+)
 
 
 def run_all(trainer, stop=None):
@@ -77,8 +90,18 @@ def test_stop_in_first_epoch_still_reports_validation(small_split):
 
 
 def test_divergence_is_a_message_not_a_crash(small_split):
-    cfg = TrainConfig(model="mlp", optimizer="sgd", lr=10.0, batch_norm=False, dropout=0.0,
-                      epochs=3, batch_size=128, augment=False, weight_decay=0.0, mixed_precision=False)
+    cfg = TrainConfig(
+        model="mlp",
+        optimizer="sgd",
+        lr=10.0,
+        batch_norm=False,
+        dropout=0.0,
+        epochs=3,
+        batch_size=128,
+        augment=False,
+        weight_decay=0.0,
+        mixed_precision=False,
+    )
     records = run_all(Trainer(cfg, small_split))
     end = records[-1]
     assert isinstance(end, EndRecord) and end.status == "diverged"
@@ -87,9 +110,20 @@ def test_divergence_is_a_message_not_a_crash(small_split):
 
 def test_early_stopping_by_patience(small_split):
     # tiny data + big MLP, no regularization: validation loss turns up quickly
-    cfg = TrainConfig(model="mlp", mlp_width=256, dropout=0.0, weight_decay=0.0, augment=False,
-                      batch_norm=False, optimizer="adam", lr=0.003, epochs=60, patience=3,
-                      max_train_samples=100, batch_size=32)
+    cfg = TrainConfig(
+        model="mlp",
+        mlp_width=256,
+        dropout=0.0,
+        weight_decay=0.0,
+        augment=False,
+        batch_norm=False,
+        optimizer="adam",
+        lr=0.003,
+        epochs=60,
+        patience=3,
+        max_train_samples=100,
+        batch_size=32,
+    )
     records = run_all(Trainer(cfg, small_split))
     end = records[-1]
     assert end.status == "early_stopped"
@@ -147,9 +181,16 @@ def test_augment_moves_ink_by_at_most_two_pixels_and_ten_degrees():
     assert rows.max() <= 2 + math.ceil(22 * math.tan(math.radians(10))) + 1
 
 
-@pytest.mark.parametrize("cfg", [TrainConfig(model="baseline"), TrainConfig(model="logreg"),
-                                 TrainConfig(model="mlp", mlp_depth=3), TrainConfig(),
-                                 TrainConfig(cnn_blocks=1, batch_norm=False)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        TrainConfig(model="baseline"),
+        TrainConfig(model="logreg"),
+        TrainConfig(model="mlp", mlp_depth=3),
+        TrainConfig(),
+        TrainConfig(cnn_blocks=1, batch_norm=False),
+    ],
+)
 def test_parameter_count_matches_the_built_model(cfg):
     assert parameter_count(cfg) == count_parameters(build_model(cfg))
 
@@ -158,3 +199,122 @@ def test_parameter_count_matches_the_built_model(cfg):
 def test_models_map_images_to_ten_logits(model):
     net = build_model(TrainConfig(model=model, cnn_blocks=4)).eval()
     assert net(torch.rand(5, 1, 28, 28)).shape == (5, 10)
+
+
+def _train_steps(model, make_opt, steps=12):
+    gen = torch.Generator().manual_seed(1)
+    opt, sched = make_opt(model)
+    for _ in range(steps):
+        x, y = torch.randn(16, 10, generator=gen), torch.randint(0, 3, (16,), generator=gen)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+        if sched is not None:
+            sched.step()
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("kind", ["adamw", "adam", "sgd"])
+def test_optimizer_is_torch_optim_with_one_cycle(kind):
+    # the trainer's own optimizer must take exactly torch.optim's steps (fused, OneCycleLR)
+    cfg = TrainConfig(model="mlp", optimizer=kind, lr=0.05, weight_decay=0.01)
+
+    def net():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(10, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+
+    def reference(model):
+        if kind == "sgd":
+            opt = torch.optim.SGD(
+                model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
+            )
+        else:
+            cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
+            opt = cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=12)
+
+    ours = _train_steps(net(), lambda m: (Optimizer(cfg, list(m.parameters()), 12), None))
+    theirs = _train_steps(net(), reference)
+    assert torch.allclose(ours, theirs, atol=1e-6)
+
+
+def test_one_cycle_warms_up_then_anneals():
+    lrs = [one_cycle(s, 100, 0.01)[0] for s in range(100)]
+    assert lrs[0] == pytest.approx(0.01 / 25) and max(lrs) == pytest.approx(0.01, rel=1e-3)
+    assert lrs.index(max(lrs)) in (28, 29, 30) and lrs[-1] < 1e-5
+    assert one_cycle(0, 1, 0.01)[0] > 0  # a one-step run still gets a usable learning rate
+
+
+@pytest.mark.slow
+def test_training_does_not_import_the_compiler(tmp_path):
+    # torch.optim imports torch._dynamo on first use (~150 MB of memory): the trainer must not
+    code = (
+        "import sys, torch\n"
+        "from mnist_core.config import TrainConfig\n"
+        "from mnist_core.data import Images, SourceInfo\n"
+        "from mnist_core.preprocess import DataSplit\n"
+        "from mnist_core.train import Trainer\n"
+        "im = Images(torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8), torch.arange(64) % 10)\n"
+        "list(Trainer(TrainConfig(epochs=1, batch_size=32, cnn_channels=8),"
+        " DataSplit(im, im, SourceInfo('x', 'x', 'x'))).run())\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_flatten_sends_the_gradient_back_channels_last():
+    conv = torch.nn.Conv2d(1, 4, 3, 2, 1).to(memory_format=torch.channels_last)
+    x = torch.rand(3, 1, 8, 8)
+
+    def run(flatten):
+        feats = conv(x)
+        out = flatten(feats)
+        grads = []  # the gradient that reaches the layers below (hooks run in order, after Flatten's)
+        feats.register_hook(grads.append)
+        out.pow(2).sum().backward()
+        return out, grads[0]
+
+    (ours, ours_grad), (plain, plain_grad) = run(Flatten()), run(torch.nn.Flatten())
+    assert torch.equal(ours, plain)  # same values in the same (channel-major) order
+    assert torch.equal(ours_grad, plain_grad)
+    assert ours_grad.is_contiguous(memory_format=torch.channels_last)
+    assert not plain_grad.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        TrainConfig(),
+        TrainConfig(model="mlp", mlp_depth=2),
+        TrainConfig(model="logreg"),
+        TrainConfig(model="baseline"),
+    ],
+)
+def test_for_inference_answers_like_the_model(cfg):
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    for _ in range(3):  # batch norms learn running statistics that differ from the initial ones
+        model(torch.rand(32, 1, 28, 28))
+    model.eval()
+    fast = for_inference(model)
+    x = torch.rand(6, 1, 28, 28)
+    with torch.inference_mode():
+        assert torch.allclose(fast(x), model(x), atol=1e-5)
+    kinds = {type(m) for m in fast.modules()}
+    assert not kinds & {torch.nn.Dropout, torch.nn.Dropout2d, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d}
+
+
+def test_loss_and_accuracy_takes_uint8_or_float(small_split):
+    torch.manual_seed(0)
+    model = build_model(TrainConfig(cnn_channels=8)).eval()
+    val = small_split.val
+    assert loss_and_accuracy(model, val.images, val.labels) == pytest.approx(
+        loss_and_accuracy(model, to_float(val.images), val.labels)
+    )

@@ -62,29 +62,29 @@ class Step:
     url_path: str
 
 
-HOME = Step(0, "pages/home.py", "Home", "🧭", "The workflow map and where things stand.", "")
+HOME = Step(0, "app_pages/home.py", "Home", "🧭", "The workflow map and where things stand.", "")
 # Reached from Home's "Start the 3-minute demo", not listed in the sidebar.
-DEMO = Step(0, "pages/demo.py", "Demo", "🎬", "The six steps in three minutes, for an audience.", "demo")
+DEMO = Step(0, "app_pages/demo.py", "Demo", "🎬", "The six steps in three minutes, for an audience.", "demo")
 STEPS: tuple[Step, ...] = (
-    Step(1, "pages/define.py", "Define the task", "🎯",
+    Step(1, "app_pages/define.py", "Define the task", "🎯",
          "Inputs, outputs and the bar to clear: target accuracy, baselines, labeling cost.",
          "Define_the_task"),
-    Step(2, "pages/data.py", "Data", "🔎",
+    Step(2, "app_pages/data.py", "Data", "🔎",
          "Choose the data source; inspect class balance, samples, mean digits, pixels, ink.", "Data"),
-    Step(3, "pages/preprocess.py", "Preprocess", "🧹",
+    Step(3, "app_pages/preprocess.py", "Preprocess", "🧹",
          "Scale pixels to 0–1 and split train / validation; the test set stays locked.", "Preprocess"),
-    Step(4, "pages/plan.py", "Plan", "📈",
+    Step(4, "app_pages/plan.py", "Plan", "📈",
          "How many labelled images reach the target: measure a learning curve, read the answer.",
          "Plan"),
-    Step(5, "pages/train.py", "Train", "🏋️",
+    Step(5, "app_pages/train.py", "Train", "🏋️",
          "Train baselines, MLPs and CNNs in the background and watch the curves live.", "Train"),
-    Step(6, "pages/tune.py", "Tune", "🎛️",
+    Step(6, "app_pages/tune.py", "Tune", "🎛️",
          "Search learning rate, dropout, weight decay and more with Optuna; prune hopeless trials.",
          "Tune"),
-    Step(7, "pages/evaluate.py", "Evaluate", "📊",
+    Step(7, "app_pages/evaluate.py", "Evaluate", "📊",
          "Accuracy against your target, confusions, mistakes; the test set when you are done.",
          "Evaluate"),
-    Step(8, "pages/deploy.py", "Deploy", "🚀",
+    Step(8, "app_pages/deploy.py", "Deploy", "🚀",
          "Draw digits for the model, collect field data, export the model.", "Deploy"),
 )
 
@@ -117,6 +117,8 @@ def link(title: str, label: str | None = None, icon: str | None = None) -> None:
 _CSS = """
 <style>
 [data-testid="stMetricValue"] { font-size: 1.6rem; }
+/* Streamlit leaves 6rem above the title: on a 720-pixel projector that is the working parts' room. */
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 </style>
 """
 # Presenter mode: the audience sees the working parts big, not the teaching captions.

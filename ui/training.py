@@ -17,6 +17,8 @@ from mnist_core.config import TrainConfig
 from mnist_core.jobs import JobSnapshot, training_progress
 from mnist_core.train import RunStatus
 
+LIVE_HEIGHT = 190  # the live curves' plot height: progress, metrics and both curves fit a 720-px screen
+
 # A callback applying config changes (a diagnosis's suggestion); None: show no button.
 Apply = Callable[[dict[str, Any], str], None] | None
 
@@ -43,9 +45,10 @@ def show_run(snapshot: JobSnapshot, run: int, config: TrainConfig, label: str, l
     epochs = snapshot.epochs(run)
     batches = snapshot.of_kind("batch", run)
     end, saved = snapshot.latest("end", run), snapshot.latest("saved", run)
-    st.markdown(f"#### {label}")
+    if not live:  # while live, the progress bar above already names the run
+        st.markdown(f"#### {label}")
     metrics(epochs)
-    curves(epochs, batches, config.epochs)
+    curves(epochs, batches, config.epochs, height=LIVE_HEIGHT if live else 280)
     if end is not None:
         show_end(end["status"], end["message"])
         if saved is None and not (live and snapshot.state == "running"):
@@ -83,15 +86,15 @@ def metrics(epochs: list[dict]) -> None:
                    help="The epoch with the lowest validation loss: its weights are the ones saved.")
 
 
-def curves(epochs: list[dict], batches: list[dict], total_epochs: int | None) -> None:
+def curves(epochs: list[dict], batches: list[dict], total_epochs: int | None, height: int = 280) -> None:
     """Loss (with the running batch loss) and accuracy curves, side by side."""
     if not epochs and not batches:
         return
     left, right = st.columns(2)
     # Specs with only the data swapped: redrawn twice a second while training, they must be cheap.
-    left.vega_lite_chart(charts.curves_spec("loss", epochs, batches, total_epochs), width="stretch")
+    left.vega_lite_chart(charts.curves_spec("loss", epochs, batches, total_epochs, height), width="stretch")
     if epochs:
-        right.vega_lite_chart(charts.curves_spec("acc", epochs, (), total_epochs), width="stretch")
+        right.vega_lite_chart(charts.curves_spec("acc", epochs, (), total_epochs, height), width="stretch")
     else:
         right.info("The accuracy curves start when the first epoch ends; the faint line on the left "
                    "is the running training loss of this epoch.")

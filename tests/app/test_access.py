@@ -10,7 +10,7 @@ import pytest
 import ui
 from tests.app.conftest import open_page, texts
 
-PAGES = ["pages/home.py", *(s.file for s in ui.STEPS)]
+PAGES = ["app_pages/home.py", *(s.file for s in ui.STEPS)]
 
 
 def test_with_a_password_nothing_shows_until_it_is_given(monkeypatch):
@@ -24,7 +24,7 @@ def test_with_a_password_nothing_shows_until_it_is_given(monkeypatch):
     at.text_input[0].set_value("s3cret demo")
     at.button[0].click().run()
     assert "Where things stand" in texts(at)
-    at.switch_page("pages/data.py").run()  # once per session: the next page asks no more
+    at.switch_page("app_pages/data.py").run()  # once per session: the next page asks no more
     assert not at.exception and "Pixel intensities" in texts(at)
 
 
@@ -51,7 +51,7 @@ def test_shared_app_refuses_folders_outside_the_roots_without_telling_why(monkey
     (tmp_path / "elsewhere").mkdir()
     answers = []
     for folder in (str(tmp_path / "elsewhere"), "/proc/self", str(tmp_path / "nope"), "../../etc"):
-        at = open_page("pages/data.py")
+        at = open_page("app_pages/data.py")
         at.radio[0].set_value("folder").run()
         at.text_input[0].set_value(folder).run()
         use = [b for b in at.button if "Use" in b.label]

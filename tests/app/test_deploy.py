@@ -23,7 +23,7 @@ from mnist_core.predict import predict_digit
 from tests.app.conftest import open_page
 from tests.helpers import train_to_run
 
-PAGE = "pages/deploy.py"
+PAGE = "app_pages/deploy.py"
 CANVAS = "deploy_canvas_0"
 COLLECTED, EXPORT = "🗂️ Collected data", "📦 Export"
 

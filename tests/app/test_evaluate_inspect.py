@@ -27,7 +27,7 @@ from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside
 
-PAGE = "pages/evaluate.py"
+PAGE = "app_pages/evaluate.py"
 WHERE, TRUST, BREAKS = inside.TABS
 
 

@@ -68,6 +68,14 @@ def make_config() -> TrainConfig:
     return TrainConfig(**current_values(), **ui.split_settings())
 
 
+def checked_config() -> TrainConfig | None:
+    """The config the controls describe, or None when a value is out of range (shown by settings())."""
+    try:
+        return make_config()
+    except ConfigError:
+        return None
+
+
 # ---------------------------------------------------------------- starting and stopping
 
 
@@ -235,19 +243,32 @@ def buttons(config: TrainConfig | None, data_ok: bool, running: bool) -> None:
     cols = st.columns([1.2, 1, 1.6, 3], vertical_alignment="center")
     cols[0].button("▶ Start training", type="primary", key="train_start", on_click=on_start,
                    disabled=running or config is None or not data_ok, width="stretch")
-    cols[1].button("■ Stop", key="train_stop", on_click=on_stop, disabled=not running, width="stretch",
+    cols[1].button("■ Stop", key="train_stop", disabled=True, width="stretch",  # nothing trains in this view
                    help="Stops within a second; the best weights so far are saved.")
     cols[2].button("🪜 Train the baseline ladder", key="train_ladder", on_click=on_ladder,
                    disabled=running or not data_ok, width="stretch",
                    help="Majority class → logistic regression → MLP → CNN, one after another on the "
                         "same split, then side by side.")
     if running:
-        cols[3].caption("A job is running; Start is back when it ends or you stop it.")
+        cols[3].caption("Another background job (a learning curve or a search) is running: Start is back "
+                        "when it ends or you stop it on its page.")
     ui.show_flash()
 
 
-def job_section() -> None:
-    st.subheader("Training")
+def live_header() -> None:
+    """While a training runs: Stop (and Start, back when it ends) in one row above the live view."""
+    start, stop, note = st.columns([1.2, 1, 4.6], vertical_alignment="center")
+    start.button("▶ Start training", type="primary", key="train_start", disabled=True, width="stretch")
+    stop.button("■ Stop", key="train_stop", on_click=on_stop, width="stretch",
+                help="Stops within a second; the best weights so far are saved.")
+    note.caption("Training in the background: leave the page or reload, it goes on. Start is back "
+                 "when it ends or you stop it.")
+    ui.show_flash()
+
+
+def job_section(live: bool) -> None:
+    if not live:
+        st.subheader("Training")
     job = ui.job_manager().job_of("train")
     if job is None:
         runs = ui.runs()
@@ -263,19 +284,21 @@ def job_section() -> None:
 
 
 def main() -> None:
-    ui.page("Train", "Pick a model and its hyperparameters, press Start and watch it learn. Training "
-            "runs in the background: stop it any time, or leave the page and come back.")
-    running = ui.job_running()
-    data_ok = data_line()
-    if running:  # the live view first, the controls folded away until the job ends
-        buttons(None, data_ok, running)
-        job_section()
+    job = ui.job_manager().job_of("train")
+    running, training = ui.job_running(), job is not None and job.running
+    ui.page("Train", None if training else "Pick a model and its hyperparameters, press Start and watch it "
+            "learn. Training runs in the background: stop it any time, or leave the page and come back.")
+    if training:  # the live view first and compact, the controls folded away until the job ends
+        live_header()
+        job_section(live=True)
         with st.expander("Settings (they apply to the next run)", expanded=False):
+            data_line()
             settings(drawings_count())
     else:
-        config = settings(drawings_count())
-        buttons(config, data_ok, running)
-        job_section()
+        data_ok = data_line()
+        buttons(checked_config(), data_ok, running)  # above the controls: in view on a projector
+        settings(drawings_count())
+        job_section(live=False)
     history.history_section(CONTROLS, on_apply)
 
 

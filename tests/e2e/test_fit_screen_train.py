@@ -1,0 +1,53 @@
+"""The Train page once Start is pressed: the progress, the metric row and both live curves are in
+view without scrolling (the controls fold away), at the browser tests' usual 1400×1000 and on a
+1280×720 projector and a 1920×1080 screen, with the sidebar open."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.helpers import assert_no_exception, wait_for_app
+from tests.e2e.test_train_browser import START, choose, open_train, stop_button
+
+SCREENS = [(1400, 1000), (1280, 720), (1920, 1080)]
+CHARTS = "[data-testid='stMain'] [data-testid='stVegaLiteChart']"
+
+
+def assert_in_view(box: dict | None, what: str, width: int, height: int) -> None:
+    assert box is not None, f"{what} is not on the page"
+    inside = box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width \
+        and box["y"] + box["height"] <= height
+    assert inside, f"{what} at {box} is not inside the {width}×{height} screen"
+
+
+@pytest.mark.parametrize("width, height", SCREENS, ids=[f"{w}x{h}" for w, h in SCREENS])
+def test_progress_metrics_and_both_curves_are_in_view(browser, app_url, width, height):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(app_url, wait_until="domcontentloaded")  # a first visit, then the page itself
+        wait_for_app(page)
+        open_train(page, app_url)
+        choose(page, "Preset", "fast CNN")
+        page.get_by_role("button", name=START).click()
+        expect(page.locator("[data-testid='stMain'] [data-testid='stMetric']").first).to_be_visible(
+            timeout=180_000)  # the first epoch has ended: metrics and both curves are drawn
+        expect(page.locator(CHARTS)).to_have_count(2, timeout=60_000)
+        assert_no_exception(page)
+        sidebar = page.locator("[data-testid='stSidebar']").bounding_box()
+        assert sidebar is not None and sidebar["width"] > 200, "the sidebar is not open"
+        assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop") == 0
+        assert_in_view(page.locator("[data-testid='stProgress']").bounding_box(), "the progress bar",
+                       width, height)
+        metrics = page.locator("[data-testid='stMain'] [data-testid='stMetric']")
+        assert_in_view(metrics.last.bounding_box(), "the metric row", width, height)
+        for i in range(2):
+            assert_in_view(page.locator(CHARTS).nth(i).bounding_box(), f"live chart {i + 1}", width, height)
+    finally:
+        stop = stop_button(page)
+        if stop.count() and stop.is_enabled():
+            stop.click()
+            expect(page.get_by_role("button", name=START)).to_be_enabled(timeout=60_000)
+        context.close()
