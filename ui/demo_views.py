@@ -1,4 +1,4 @@
-"""Views of the guided demo (pages/demo.py) that are more than one headline: the live training's
+"""Views of the guided demo (app_pages/demo.py) that are more than one headline: the live training's
 outcome, the fallback to the latest saved run, and the canvas for the audience."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def training_outcome(snapshot: JobSnapshot, live: bool, configs: list[TrainConfi
     """The demo's training as it runs (curves), then how it ended."""
     if live:
         st.button("■ Stop", key="demo_stop", on_click=ui.job_manager().stop)
-    training.show_job(snapshot, live, configs)
+    training.show_job(snapshot, live, configs, compact=True)
 
 
 def offer_latest_run(run_key: str, why: str) -> None:

@@ -23,7 +23,8 @@ LIVE_HEIGHT = 190  # the live curves' plot height: progress, metrics and both cu
 Apply = Callable[[dict[str, Any], str], None] | None
 
 
-def show_job(snapshot: JobSnapshot, live: bool, configs: list[TrainConfig], on_apply: Apply = None) -> None:
+def show_job(snapshot: JobSnapshot, live: bool, configs: list[TrainConfig], on_apply: Apply = None,
+             compact: bool = False) -> None:
     """A training job: progress while live, the ladder's comparison, the current run's view."""
     labels = [name or config.summary() for name, config in zip(snapshot.names, configs)]
     bar = training_progress(snapshot, labels)
@@ -36,19 +37,19 @@ def show_job(snapshot: JobSnapshot, live: bool, configs: list[TrainConfig], on_a
     run = min(snapshot.current, len(configs) - 1)
     if live or len(snapshot.names) == 1:
         show_run(snapshot, run, configs[run], labels[run], live, key=f"job_{snapshot.id}_{run}",
-                 on_apply=on_apply)
+                 on_apply=on_apply, compact=compact)
 
 
 def show_run(snapshot: JobSnapshot, run: int, config: TrainConfig, label: str, live: bool,
-             key: str, on_apply: Apply = None) -> None:
+             key: str, on_apply: Apply = None, compact: bool = False) -> None:
     """One run of a job: metric row, both curves, how it ended, the diagnosis."""
     epochs = snapshot.epochs(run)
     batches = snapshot.of_kind("batch", run)
     end, saved = snapshot.latest("end", run), snapshot.latest("saved", run)
-    if not live:  # while live, the progress bar above already names the run
+    if not (live or compact):  # while live, the progress bar above already names the run
         st.markdown(f"#### {label}")
     metrics(epochs)
-    curves(epochs, batches, config.epochs, height=LIVE_HEIGHT if live else 280)
+    curves(epochs, batches, config.epochs, height=LIVE_HEIGHT if live or compact else 280)
     if end is not None:
         show_end(end["status"], end["message"])
         if saved is None and not (live and snapshot.state == "running"):
