@@ -48,7 +48,7 @@ class TrainConfig:
                          choices=ACTIVATIONS, group="model")
     cnn_blocks: int = _f(3, "CNN: number of conv blocks; each halves the image size (28→14→7→4).",
                          lo=1, hi=4, group="model")
-    cnn_channels: int = _f(24, "CNN: channels of the first block; each later block doubles them.",
+    cnn_channels: int = _f(16, "CNN: channels of the first block; each later block doubles them.",
                            lo=4, hi=256, group="model")
     batch_norm: bool = _f(True, "Batch normalisation after each hidden layer of an MLP and each conv "
                                  "block of a CNN after the first.", group="model")
@@ -57,7 +57,7 @@ class TrainConfig:
                         lo=0.0, hi=0.9, group="regularization")
     optimizer: str = _f("adamw", "Optimizer: SGD with momentum 0.9, Adam or AdamW.",
                         choices=OPTIMIZERS)
-    lr: float = _f(0.004, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
+    lr: float = _f(0.008, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
     batch_size: int = _f(256, "Images per gradient step.", lo=1, hi=8192)
     epochs: int = _f(30, "Passes over the training set.", lo=1, hi=500)
     weight_decay: float = _f(1e-4, "L2 penalty on the weights (decoupled for AdamW).",
@@ -130,12 +130,51 @@ def _check_field(f: dataclasses.Field, value: Any) -> None:
         raise ConfigError(f"{name} = {value!r} is too large: the maximum is {hi}. ({meta['help']})")
 
 
+# The values a slider offers for the wide-ranged fields: roughly log-spaced, so the useful low end
+# gets fine steps while the field's whole range (min..max) stays reachable.
+WIDGET_GRIDS: dict[str, tuple] = {
+    "lr": (1e-6, 1e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.02, 0.05, 0.1,
+           0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+    "mlp_width": (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+    "cnn_channels": (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256),
+    "batch_size": (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
+    "weight_decay": (0.0, 1e-5, 1e-4, 5e-4, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
+    "epochs": (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200, 300, 500),
+    "patience": (0, 1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 50, 100, 500),
+}
+# Sliders with even steps: (step,) — their bounds are the field's min and max.
+WIDGET_STEPS: dict[str, float] = {"dropout": 0.05, "mlp_depth": 1, "cnn_blocks": 1}
+
+
 def field_info(name: str) -> dict[str, Any]:
-    """Help text, range and choices of one config field (for sliders and CLI help)."""
+    """Help text, range, choices and widget grid/step of one config field (sliders, CLI help)."""
     for f in dataclasses.fields(TrainConfig):
         if f.name == name:
-            return {"name": name, "type": str(f.type), "default": f.default, **f.metadata}
+            return {"name": name, "type": str(f.type), "default": f.default, **f.metadata,
+                    "grid": _grid(name), "step": WIDGET_STEPS.get(name)}
     raise KeyError(name)
+
+
+def _grid(name: str) -> list | None:
+    """The slider options of a field, including every preset's and ladder rung's value, so a
+    preset always sits exactly on its slider."""
+    if name not in WIDGET_GRIDS:
+        return None
+    used = {getattr(c, name) for c in (*PRESETS.values(), *(c for _, c in LADDER), TrainConfig())}
+    return sorted(set(WIDGET_GRIDS[name]) | used)
+
+
+def nearest_option(name: str, value: Any) -> Any:
+    """Fit a value (from a preset, a diagnosis or a saved run) onto its widget's grid or range."""
+    info = field_info(name)
+    if info["grid"] and isinstance(value, (int, float)) and not isinstance(value, bool):
+        def distance(option: float) -> float:
+            return abs(math.log10(option + 1e-7) - math.log10(max(value, 0) + 1e-7))
+        return min(info["grid"], key=distance)
+    if info["min"] is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
+        kind = int if info["type"] == "int" else float
+        return kind(min(max(value, info["min"]), info["max"] if info["max"] is not None else value))
+    return value
 
 
 def all_fields() -> list[dict[str, Any]]:
@@ -163,6 +202,18 @@ PRESET_HELP = {
                    "early stopping: the gap between the curves closes.",
 }
 DEFAULT_PRESET = "fast CNN"
+
+# The demo model the Deploy page trains when there is none yet.
+QUICK_EPOCHS = 6  # ~5 s on the offline sample with 2 CPU cores
+QUICK_MAX_TRAIN = 12_000  # caps full MNIST so the demo model still trains in seconds
+
+
+def quick_config() -> TrainConfig:
+    """The default preset, shortened so a demo that starts with no model has one within seconds."""
+    preset = PRESETS[DEFAULT_PRESET]
+    cap = preset.max_train_samples or QUICK_MAX_TRAIN
+    return preset.replace(epochs=min(preset.epochs, QUICK_EPOCHS),
+                          max_train_samples=min(cap, QUICK_MAX_TRAIN))
 
 # The baseline ladder: the same split, ever more capable models.
 LADDER: list[tuple[str, TrainConfig]] = [

@@ -3,12 +3,17 @@
 Every model maps a float batch (N, 1, 28, 28) in [0, 1] to 10 logits, so training,
 evaluation, prediction and export treat them alike. The CNN downsamples with stride-2
 convolutions instead of max-pooling: on a CPU pooling was ~40 % of the step time. The default
-(three blocks, 24-48-96 channels, batch 256, no batch norm on the first block) was chosen by
-measuring: ~3.3 s per 48,000-image epoch on 2 cores and ~98 % on the offline sample's
-held-out test split.
+(three blocks, 16-32-64 channels, batch 256, no batch norm on the first block) was chosen by
+measuring: it has half the multiply-adds of the former 24-48-96 and trains 1.7x faster per
+image, and on the offline sample's held-out test split it is as accurate (97.9 % mean over 8
+seeds for both, with peak learning rate 0.008 here and 0.004 there); no wider, deeper or
+full-resolution variant tried did clearly better on the sample's ~3,400 training images.
+`for_inference` folds the batch norms into the layers before them for one-image answers.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from torch import nn
@@ -48,6 +53,31 @@ def _mlp(cfg: TrainConfig) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def _grad_channels_last(grad: torch.Tensor) -> torch.Tensor:
+    return grad.contiguous(memory_format=torch.channels_last)
+
+
+class Flatten(nn.Flatten):
+    """`nn.Flatten` (same output, same channel-major order) whose gradient flows back in
+    channels_last, the layout of the feature maps it flattens.
+
+    Flattening a channels_last map copies it into channel-major order, so autograd hands the
+    gradient back channel-major; the ReLU, batch-norm and dropout backward kernels behind it
+    then mix two layouts and fall onto slow strided loops (~15 % of a CPU step). One small
+    copy of the gradient here keeps every layer below in a single layout.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            x.requires_grad
+            and x.dim() == 4
+            and not x.is_contiguous()
+            and x.is_contiguous(memory_format=torch.channels_last)
+        ):
+            x.register_hook(_grad_channels_last)
+        return super().forward(x)
+
+
 def _cnn(cfg: TrainConfig) -> nn.Sequential:
     layers: list[nn.Module] = []
     channels_in, size = 1, 28
@@ -57,8 +87,7 @@ def _cnn(cfg: TrainConfig) -> nn.Sequential:
         # The first block sees pixels already scaled to [0, 1]; normalising its output, the
         # largest feature map, cost ~13 % of a CPU step and no accuracy (measured on the sample).
         norm = cfg.batch_norm and i > 0
-        layers.append(nn.Conv2d(channels_in, channels, kernel, stride=2, padding=kernel // 2,
-                                bias=not norm))
+        layers.append(nn.Conv2d(channels_in, channels, kernel, stride=2, padding=kernel // 2, bias=not norm))
         if norm:
             layers.append(nn.BatchNorm2d(channels))
         layers.append(nn.ReLU(inplace=True))
@@ -67,7 +96,7 @@ def _cnn(cfg: TrainConfig) -> nn.Sequential:
         # whole feature maps are dropped: as regularizing as element dropout on the flattened
         # features here, and ~30 % faster on a CPU (one random draw per channel, not per value)
         layers.append(nn.Dropout2d(cfg.dropout / 3))
-    layers += [nn.Flatten(), nn.Linear(channels_in * size * size, 128), nn.ReLU(inplace=True)]
+    layers += [Flatten(), nn.Linear(channels_in * size * size, 128), nn.ReLU(inplace=True)]
     if cfg.dropout > 0:
         layers.append(nn.Dropout(cfg.dropout))
     layers.append(nn.Linear(128, 10))
@@ -100,3 +129,39 @@ def parameter_count(cfg: TrainConfig) -> int:
 def uses_channels_last(cfg: TrainConfig) -> bool:
     """channels_last speeds up convolutions (oneDNN) and does nothing for the others."""
     return cfg.model == "cnn"
+
+
+def _fold_norm(layer: nn.Module, norm: nn.Module) -> nn.Module:
+    """A copy of `layer` (Conv2d or Linear) with the eval-mode batch norm after it folded in."""
+    scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+    fused = copy.deepcopy(layer)
+    shape = (-1,) + (1,) * (layer.weight.dim() - 1)
+    fused.weight = nn.Parameter(layer.weight * scale.view(shape), requires_grad=False)
+    bias = layer.bias if layer.bias is not None else torch.zeros_like(norm.running_mean)
+    fused.bias = nn.Parameter((bias - norm.running_mean) * scale + norm.bias, requires_grad=False)
+    return fused
+
+
+@torch.no_grad()
+def for_inference(model: nn.Module) -> nn.Module:
+    """The same function as `model` in eval mode, built for answering one image at a time: batch
+    norms folded into the layer before them and dropout left out (~25 % faster at batch 1 on a CPU).
+
+    For prediction only: its weights are not the model's own (never save or train it).
+    """
+    if not isinstance(model, nn.Sequential):
+        return model.eval()
+    layers: list[nn.Module] = []
+    for module in model:
+        if isinstance(module, (nn.Dropout, nn.Dropout2d)):
+            continue
+        if (
+            isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d))
+            and layers
+            and isinstance(layers[-1], (nn.Conv2d, nn.Linear))
+            and module.track_running_stats
+        ):
+            layers[-1] = _fold_norm(layers[-1], module)
+            continue
+        layers.append(module)
+    return nn.Sequential(*layers).eval()

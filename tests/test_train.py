@@ -245,8 +245,7 @@ def test_one_cycle_warms_up_then_anneals():
     assert one_cycle(0, 1, 0.01)[0] > 0  # a one-step run still gets a usable learning rate
 
 
-@pytest.mark.slow
-def test_training_does_not_import_the_compiler(tmp_path):
+def test_training_does_not_import_the_compiler():
     # torch.optim imports torch._dynamo on first use (~150 MB of memory): the trainer must not
     code = (
         "import sys, torch\n"
