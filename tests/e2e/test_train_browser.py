@@ -43,20 +43,25 @@ def choose(page: Page, label: str, option: str) -> None:
 
 
 def set_slider(page: Page, label: str, value: int) -> str:
-    """Move an integer slider with the keyboard, as a user can; returns its value after the rerun."""
+    """Move a slider (plain or with a grid of options) with the keyboard, as a user can; returns
+    the value it shows after the rerun."""
     thumb = page.locator("[data-testid='stSlider']").filter(has_text=label).get_by_role("slider")
+
+    def shown() -> float:  # the label on the thumb: the value itself, also for a grid of options
+        return float(thumb.get_attribute("aria-valuetext") or thumb.get_attribute("aria-valuenow"))
+
     for _ in range(3):  # a rerun landing between key presses may swallow one: check and go again
         thumb.focus()
         for _ in range(200):
-            current = int(float(thumb.input_value()))
+            current = shown()
             if current == value:
                 break
             thumb.press("ArrowRight" if current < value else "ArrowLeft")
             page.wait_for_timeout(50)
         wait_for_app(page)
-        if int(float(thumb.input_value())) == value:
+        if shown() == value:
             break
-    return thumb.input_value()
+    return f"{shown():g}"
 
 
 def open_train(page: Page, url: str) -> None:
