@@ -24,6 +24,7 @@ DIGIT_KEY = "data_digit"
 
 # ---------------------------------------------------------------- choosing the source
 
+
 def current_choice() -> str:
     spec = ui.data_spec()
     return spec if spec in ("auto", "sample", "mnist") else "folder"
@@ -85,48 +86,62 @@ def use_folder(path: str) -> None:
     try:
         core_data.load_test(info.key)
     except core_data.DataError as exc:
-        st.warning(f"{len(pool):,} training images found, but no usable test set: {exc} "
-                   "The final test on the Evaluate page will not be possible.")
+        st.warning(
+            f"{len(pool):,} training images found, but no usable test set: {exc} "
+            "The final test on the Evaluate page will not be possible."
+        )
     ui.clear_data_caches()
     apply(info.key)
 
 
 def source_section() -> None:
     st.header("Data source")
-    choice = st.radio("Where the images come from", list(SOURCES), format_func=SOURCES.get,
-                      index=list(SOURCES).index(current_choice()),
-                      help="The choice applies to every page of the app for this browser session.")
+    choice = st.radio(
+        "Where the images come from",
+        list(SOURCES),
+        format_func=SOURCES.get,
+        index=list(SOURCES).index(current_choice()),
+        help="The choice applies to every page of the app for this browser session.",
+    )
     if choice in ("auto", "sample"):
         apply(choice)
     elif choice == "mnist":
         if core_data.mnist_available():
             apply("mnist")
         else:
-            st.info("Full MNIST is not on this computer yet. Download it once (it is cached for "
-                    "later, offline use); until then the current source stays active.")
+            st.info(
+                "Full MNIST is not on this computer yet. Download it once (it is cached for "
+                "later, offline use); until then the current source stays active."
+            )
             if st.button("Download full MNIST", icon="⬇️"):
                 download_with_progress()
     else:
         folder_picker()
     info = ui.or_stop(ui.source_info)
     st.success(f"Active: **{info.name}**" + (f" — {info.note}" if info.note else ""))
-    st.caption("**Auto** picks full MNIST when it has been downloaded and the offline sample "
-               "otherwise, so the app always works without a network.")
+    st.caption(
+        "**Auto** picks full MNIST when it has been downloaded and the offline sample "
+        "otherwise, so the app always works without a network."
+    )
 
 
 def folder_picker() -> None:
     spec = ui.data_spec()
     if FOLDER_KEY not in st.session_state:
         st.session_state[FOLDER_KEY] = spec if Path(spec).is_dir() else ""
-    path = st.text_input("Folder with the IDX files", key=FOLDER_KEY,
-                         placeholder="/path/to/mnist",
-                         help="train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
-                              "t10k-labels-idx1-ubyte (each may be .gz).")
+    path = st.text_input(
+        "Folder with the IDX files",
+        key=FOLDER_KEY,
+        placeholder="/path/to/mnist",
+        help="train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte (each may be .gz).",
+    )
     if st.button("Use this folder"):
         use_folder(path)
 
 
 # ---------------------------------------------------------------- cached statistics
+
 
 @st.cache_data(show_spinner=False)
 def grid_image(key: str, digit: int, seed: int) -> tuple:
@@ -138,13 +153,16 @@ def grid_image(key: str, digit: int, seed: int) -> tuple:
 @st.cache_data(show_spinner="Averaging images…")
 def pixel_stats(key: str) -> dict:
     pool = ui.pool_for(key)
-    return {"mean_strip": images.upscale(explore.mean_image_strip(pool), 3),
-            "histogram": explore.intensity_histogram(pool.images, 32),
-            "zero_fraction": explore.zero_fraction(pool.images),
-            "ink": explore.ink_rows(pool)}
+    return {
+        "mean_strip": images.upscale(explore.mean_image_strip(pool), 3),
+        "histogram": explore.intensity_histogram(pool.images, 32),
+        "zero_fraction": explore.zero_fraction(pool.images),
+        "ink": explore.ink_rows(pool),
+    }
 
 
 # ---------------------------------------------------------------- what the data looks like
+
 
 def balance_section(key: str) -> None:
     st.header("Class balance")
@@ -157,49 +175,58 @@ def balance_section(key: str) -> None:
         col.metric(f"{name.capitalize()} images", f"{n:,}")
     st.altair_chart(data_charts.split_bars(rows, "count"), width="stretch")
     train_counts = [r["count"] for r in rows if r["split"] == "train"]
-    st.caption(f"Largest / smallest digit in train: {explore.imbalance(train_counts):.2f}× "
-               f"(1.00 = perfectly balanced). Train and validation follow the split set on "
-               f"Preprocess (validation {split['val_fraction']:.0%}, seed {split['split_seed']}). "
-               "Only the **labels** of the test set are counted here: its images stay locked "
-               "until the final check on Evaluate.")
+    st.caption(
+        f"Largest / smallest digit in train: {explore.imbalance(train_counts):.2f}× "
+        f"(1.00 = perfectly balanced). Train and validation follow the split set on "
+        f"Preprocess (validation {split['val_fraction']:.0%}, seed {split['split_seed']}). "
+        "Only the **labels** of the test set are counted here: its images stay locked "
+        "until the final check on Evaluate."
+    )
 
 
 def samples_section(key: str) -> None:
     st.header("Samples of one digit")
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with left:
-        digit = st.segmented_control("Digit", list(range(10)), default=3, key=DIGIT_KEY,
-                                     required=True)
+        digit = st.segmented_control("Digit", list(range(10)), default=3, key=DIGIT_KEY, required=True)
     with right:
         if st.button("Shuffle", icon="🔀", width="stretch"):
             st.session_state[GRID_SEED_KEY] = st.session_state.get(GRID_SEED_KEY, 0) + 1
     digit = 3 if digit is None else int(digit)
     image, n = grid_image(key, digit, st.session_state.get(GRID_SEED_KEY, 0))
     st.image(image, caption=f"{n} random training images labelled {digit}")
-    st.caption("Look for odd ones: a label can be wrong, and a digit can be written in very "
-               "different styles (a 7 with or without a bar, a 4 open or closed).")
+    st.caption(
+        "Look for odd ones: a label can be wrong, and a digit can be written in very "
+        "different styles (a 7 with or without a bar, a 4 open or closed)."
+    )
 
 
 def pixels_section(key: str) -> None:
     stats = pixel_stats(key)
     st.header("The average digit")
     st.image(stats["mean_strip"], caption="Mean image of each digit, 0 to 9")
-    st.caption("Sharp where writers agree, blurry where they differ. MNIST digits were scaled "
-               "to fit a 20 × 20 box and centred by their centre of mass in the 28 × 28 frame: "
-               "a model learns that framing too.")
+    st.caption(
+        "Sharp where writers agree, blurry where they differ. MNIST digits were scaled "
+        "to fit a 20 × 20 box and centred by their centre of mass in the 28 × 28 frame: "
+        "a model learns that framing too."
+    )
     hist, ink = st.columns(2, gap="large")
     with hist:
         st.subheader("Pixel intensities")
         st.altair_chart(data_charts.intensity_chart(stats["histogram"]), width="stretch")
-        st.caption(f"{stats['zero_fraction']:.1%} of all pixels are exactly 0 (background) and are "
-                   "left out above. Ink is mostly near 255, with grey anti-aliased edges.")
+        st.caption(
+            f"{stats['zero_fraction']:.1%} of all pixels are exactly 0 (background) and are "
+            "left out above. Ink is mostly near 255, with grey anti-aliased edges."
+        )
     with ink:
         st.subheader("Ink per digit")
         st.altair_chart(data_charts.ink_chart(stats["ink"]), width="stretch")
         ranked = sorted(stats["ink"], key=lambda r: r["ink_fraction"])
-        st.caption(f"A {ranked[0]['digit']} uses the least ink, a {ranked[-1]['digit']} the most: "
-                   "even this one number says something about the digit, which is why simple "
-                   "models already beat chance.")
+        st.caption(
+            f"A {ranked[0]['digit']} uses the least ink, a {ranked[-1]['digit']} the most: "
+            "even this one number says something about the digit, which is why simple "
+            "models already beat chance."
+        )
 
 
 def representative_section() -> None:
@@ -210,7 +237,8 @@ def representative_section() -> None:
         "with a mouse or a finger on the canvas have different stroke widths, sizes and positions, "
         "and writers from elsewhere form some digits differently (a crossed 7, a 1 with a long flag). "
         "A high test score on MNIST therefore promises less on real drawings; the honest measure is "
-        "the accuracy on drawings collected from real users.")
+        "the accuracy on drawings collected from real users."
+    )
     ui.link("Deploy", "See the field accuracy on collected drawings")
 
 

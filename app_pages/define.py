@@ -9,19 +9,18 @@ import streamlit as st
 import torch
 
 import ui
-from mnist_core import costs, data_charts, eval_charts, explore, images, predict_charts
+from mnist_core import costs, eval_charts, explore, images, predict_charts
 from mnist_core.evaluate import predict_proba
 from mnist_core.storage import StorageError
-from ui import plan as plan_views
+from ui import costs as cost_view
 
 SAMPLE_KEY = "define_sample_index"
 TARGET_WIDGET = "define_target_pct"
-SAMPLES_KEY = "cost_samples"  # the calculator's "Images to label"
-PLAN_REST_KEY = "cost_plan_rest"  # count only the images the Plan estimate still needs
 BEST_PUBLISHED = 0.998  # best published MNIST test accuracies are about 99.7-99.8 %
 
 
 # ---------------------------------------------------------------- the task in plain words
+
 
 def latest_model_probs(image: torch.Tensor) -> tuple[list[float] | None, str]:
     runs = ui.runs()
@@ -46,27 +45,39 @@ def task_section() -> None:
             "- **Kind of problem:** **10-class classification**. The model ends in a **softmax**, "
             "which turns 10 raw scores into probabilities that sum to 1, and it is trained to "
             "minimise the **cross-entropy loss**: minus the log of the probability it gave the "
-            "true digit.")
-        st.latex(r"p_k = \frac{e^{z_k}}{\sum_{j=0}^{9} e^{z_j}}"
-                 r"\qquad \text{loss} = -\log p_{\text{true digit}}")
-        st.caption(f"A model that has learned nothing gives every digit 10 %: its loss is "
-                   f"−log 0.1 = {math.log(10):.2f}. A perfect, confident model has loss 0.")
+            "true digit."
+        )
+        st.latex(
+            r"p_k = \frac{e^{z_k}}{\sum_{j=0}^{9} e^{z_j}}"
+            r"\qquad \text{loss} = -\log p_{\text{true digit}}"
+        )
+        st.caption(
+            f"A model that has learned nothing gives every digit 10 %: its loss is "
+            f"−log 0.1 = {math.log(10):.2f}. A perfect, confident model has loss 0."
+        )
     with right:
         if st.session_state.get(SAMPLE_KEY, 0) >= len(pool):
             st.session_state[SAMPLE_KEY] = 0  # the data source changed to a smaller pool
-        index = st.number_input("Sample image number", 0, len(pool) - 1, key=SAMPLE_KEY,
-                                help="Any image of the training pool of the active data source.")
+        index = st.number_input(
+            "Sample image number",
+            0,
+            len(pool) - 1,
+            key=SAMPLE_KEY,
+            help="Any image of the training pool of the active data source.",
+        )
         image, label = pool.images[int(index)], int(pool.labels[int(index)])
         probs, note = latest_model_probs(image)
         pic, chart = st.columns([1, 2.6], vertical_alignment="center")
         pic.image(images.upscale(image.numpy(), 5), caption=f"Label: {label}")
         # Streamlit counts a bottom legend in the chart height: give it room explicitly.
-        chart.altair_chart(predict_charts.output_chart(predict_charts.output_rows(label, probs)), width="stretch",
-                           height=300)
+        chart.altair_chart(
+            predict_charts.output_chart(predict_charts.output_rows(label, probs)), width="stretch", height=300
+        )
         st.caption("Out: one probability per digit. " + note)
 
 
 # ---------------------------------------------------------------- success
+
 
 def success_section() -> None:
     st.header("What counts as success")
@@ -76,17 +87,27 @@ def success_section() -> None:
         st.session_state[TARGET_WIDGET] = round(ui.target_accuracy() * 100, 1)
     left, right = st.columns([1, 1.3], gap="large")
     with left:
-        pct = st.slider("Target accuracy (%)", 50.0, 99.9, step=0.1, key=TARGET_WIDGET,
-                        format="%.1f%%",
-                        help="Agree on this before training. The Evaluate page checks models against it.")
+        pct = st.slider(
+            "Target accuracy (%)",
+            50.0,
+            99.9,
+            step=0.1,
+            key=TARGET_WIDGET,
+            format="%.1f%%",
+            help="Agree on this before training. The Evaluate page checks models against it.",
+        )
         st.session_state[ui.TARGET_KEY] = pct / 100
-        st.markdown(f"A model must beat two baselines that need no learning at all:\n"
-                    f"- **chance:** guessing uniformly scores **10 %**;\n"
-                    f"- **majority class:** always answering **{digit}**, the most common digit "
-                    f"of this training pool, scores **{majority:.1%}**.")
+        st.markdown(
+            f"A model must beat two baselines that need no learning at all:\n"
+            f"- **chance:** guessing uniformly scores **10 %**;\n"
+            f"- **majority class:** always answering **{digit}**, the most common digit "
+            f"of this training pool, scores **{majority:.1%}**."
+        )
         if pool.labels.unique().numel() == 10 and majority < 0.105:
-            st.caption("This data is (nearly) balanced, so the majority class barely beats chance; "
-                       "on skewed data it can look deceptively good.")
+            st.caption(
+                "This data is (nearly) balanced, so the majority class barely beats chance; "
+                "on skewed data it can look deceptively good."
+            )
         target_verdict(pct / 100, majority)
     with right:
         runs = ui.runs()
@@ -104,123 +125,16 @@ def target_verdict(target: float, majority: float) -> None:
         st.success(f"Target set to {target:.1%}; the Evaluate page compares every model with it.")
 
 
-# ---------------------------------------------------------------- labeling cost
-
-def cost_inputs() -> costs.LabelingInputs:
-    d = costs.LabelingInputs()
-    c1, c2, c3 = st.columns(3)
-    with c1:
-        samples = st.number_input("Images to label", 0, 10_000_000, step=1_000,
-                                  **ui.persistent(SAMPLES_KEY, d.samples))
-        seconds = st.number_input("Seconds per label", 0.5, 600.0, d.seconds_per_sample, 0.5, key="cost_seconds")
-        poc = st.number_input("Proof of concept: images", 0, 10_000_000, d.poc_samples, 1_000, key="cost_poc",
-                              help="Label a small set first to check the idea works before paying for all of it.")
-    with c2:
-        annotators = st.number_input("Annotators (in house)", 1, 1_000, d.annotators, key="cost_annotators")
-        hours_day = st.number_input("Hours per day each", 0.5, 24.0, d.hours_per_day, 0.5, key="cost_hours")
-        wage = st.number_input("Cost of an annotator hour ($)", 0.0, 1_000.0, d.hourly_wage, 1.0, key="cost_wage")
-    with c3:
-        price = st.number_input("Outsourced price per label ($)", 0.0, 100.0, d.price_per_sample, 0.01,
-                                format="%.3f", key="cost_price")
-        review = st.slider("Share re-checked in house (%)", 0, 100, int(d.review_share * 100), key="cost_review",
-                           help="Outsourced labels still need a quality review by your own people.")
-        review_s = st.number_input("Seconds to re-check a label", 0.0, 600.0, d.review_seconds_per_sample,
-                                   0.5, key="cost_review_s")
-    return costs.LabelingInputs(int(samples), float(seconds), int(annotators), float(hours_day),
-                                float(wage), int(poc), float(price), review / 100, float(review_s))
-
-
-def use_plan_estimate(n: int) -> None:
-    st.session_state[SAMPLES_KEY] = n
-
-
-def plan_offer(est: dict | None) -> bool:
-    """The Plan page's answer, one click away from "Images to label"; whether only the images
-    still missing are counted."""
-    if est is None:
-        left, right = st.columns([3, 1], vertical_alignment="center")
-        left.caption("How many images do you really need? A learning curve measured on Plan answers "
-                     "that, and its estimate can be costed here with one click.")
-        with right:
-            ui.link("Plan", "Measure it on Plan")
-        return False
-    if not est["reachable"]:
-        st.info(f"The learning curve on Plan ({est['model']}) levels off at {est['floor_accuracy']:.1%} "
-                f"accuracy: {est['target']:.1%} is out of reach for that model, however many images "
-                "are labelled. Measure a bigger model's curve on Plan.")
-        return False
-    have = est["have"]
-    rest = st.checkbox(f"Count only the images still to label (you already have {have:,})",
-                       key=PLAN_REST_KEY, help="The Plan estimate is the total number of labelled "
-                       "training images; the ones you have need no new label.")
-    n = max(est["size"] - have, 0) if rest else est["size"]
-    st.button(f"Use the Plan estimate ({n:,} images)", key="cost_use_plan", on_click=use_plan_estimate,
-              args=(n,), help=f"From the learning curve of {est['label']}, at the "
-                              f"{est['target']:.1%} target.")
-    return rest
-
-
-def plan_table(inputs: costs.LabelingInputs, est: dict, rest: bool) -> None:
-    """Hours, working days and both costs for the Plan estimate and the ends of its range."""
-    low, high = est["low"], est["high"]
-    span = f"range {low:,}–{high:,}" if low and high else "the range is open-ended"
-    st.markdown(f"**The Plan estimate for {est['target']:.1%}:** about {est['size']:,} labelled images "
-                f"({span}), with {inputs.annotators} annotators at {inputs.hours_per_day:g} h a day"
-                + (f"; the {est['have']:,} you have are not counted" if rest else "") + ".")
-    names = {"low": "Low end", "estimate": "Estimate", "high": "High end"}
-    rows = [{"": names[key], "Images to label": e.samples, "Hours": round(e.hours, 1),
-             "Working days": round(e.days, 2), "In words": costs.describe_days(e.days),
-             "In house ($)": round(e.in_house_cost), "Outsourced + review ($)": round(e.outsourced_cost)}
-            for key, e in costs.curve_estimates(inputs, est["size"], low, high,
-                                                est["have"] if rest else 0).items()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    if high is None:
-        st.caption("No high end: some refits of the curve never reach the target.")
-
-
-def cost_section() -> None:
-    st.header("What the labels cost")
-    st.caption("Every training image needs a correct label, typed by a person. Change any number.")
-    est = plan_views.current_estimate()
-    rest = plan_offer(est)
-    try:
-        inputs = cost_inputs()
-    except costs.CostError as exc:
-        st.error(str(exc))
-        return
-    full = costs.estimate(inputs)
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Labeling time", f"{full.hours:,.1f} h",
-              help=f"{full.samples:,} images × {inputs.seconds_per_sample:g} s")
-    m2.metric("In-house team", costs.describe_days(full.days),
-              help=f"{full.days:.2f} working days for {inputs.annotators} × {inputs.hours_per_day:g} h")
-    m3.metric("In-house cost", f"${full.in_house_cost:,.0f}")
-    m4.metric("Outsourced + review", f"${full.outsourced_cost:,.0f}",
-              help=f"vendor ${full.vendor_fee:,.0f} + {full.review_hours:,.1f} h of review")
-    if est is not None and est["reachable"]:
-        plan_table(inputs, est, rest)
-    st.dataframe(scenario_table(inputs), hide_index=True, width="stretch")
-    st.altair_chart(data_charts.cost_chart(costs.cost_rows(inputs)), width="stretch")
-
-
-def scenario_table(inputs: costs.LabelingInputs) -> pd.DataFrame:
-    rows = []
-    for name, est in costs.scenarios(inputs).items():
-        rows.append({"Scenario": name, "Hours": round(est.hours, 1), "Working days": round(est.days, 2),
-                     "In words": costs.describe_days(est.days),
-                     "In house ($)": round(est.in_house_cost), "Vendor ($)": round(est.vendor_fee),
-                     "Review hours": round(est.review_hours, 1),
-                     "Outsourced total ($)": round(est.outsourced_cost)})
-    return pd.DataFrame(rows)
-
-
 # ---------------------------------------------------------------- who labels, ethics, risks
+
 
 def labelers_section() -> None:
     st.header("Who labels?")
     st.table(pd.DataFrame(costs.LABELER_OPTIONS).set_index("Who labels"))
-    st.caption("Whoever labels, somebody in house still owns the guidelines and checks the result: "
-               "wrong labels teach the model wrong answers and make the test score lie.")
+    st.caption(
+        "Whoever labels, somebody in house still owns the guidelines and checks the result: "
+        "wrong labels teach the model wrong answers and make the test score lie."
+    )
 
 
 def ethics_section() -> None:
@@ -233,22 +147,39 @@ def ethics_section() -> None:
         "model should answer.\n"
         "- **Who bears the errors?** A misread digit on a cheque or a form hurts a person: keep a "
         "human check for low-confidence predictions.\n"
-        "- **Consent and origin:** whose handwriting is in the data, and did they agree to this use?")
+        "- **Consent and origin:** whose handwriting is in the data, and did they agree to this use?"
+    )
 
 
 def risks_section() -> None:
     st.header("Assumptions and risks, and where to check them")
     items = [
-        ("Assumption", "The input predicts the target: a 28 × 28 image holds enough to tell the digit.",
-         "Data", "Look at the sample grids"),
-        ("Assumption", "The data is enough and representative: every digit well covered, in the styles users write.",
-         "Data", "Check the class balance"),
-        ("Risk", "Sampling bias: MNIST was written with pens by US Census staff and students, "
-                 "centred and size-normalised; digits drawn with a mouse look different.",
-         "Deploy", "Field accuracy on real drawings"),
-        ("Risk", "Concept drift: the inputs change after launch (new users, new devices, other "
-                 "writing styles) and accuracy quietly drops.",
-         "Deploy", "Keep watching field accuracy"),
+        (
+            "Assumption",
+            "The input predicts the target: a 28 × 28 image holds enough to tell the digit.",
+            "Data",
+            "Look at the sample grids",
+        ),
+        (
+            "Assumption",
+            "The data is enough and representative: every digit well covered, in the styles users write.",
+            "Data",
+            "Check the class balance",
+        ),
+        (
+            "Risk",
+            "Sampling bias: MNIST was written with pens by US Census staff and students, "
+            "centred and size-normalised; digits drawn with a mouse look different.",
+            "Deploy",
+            "Field accuracy on real drawings",
+        ),
+        (
+            "Risk",
+            "Concept drift: the inputs change after launch (new users, new devices, other "
+            "writing styles) and accuracy quietly drops.",
+            "Deploy",
+            "Keep watching field accuracy",
+        ),
     ]
     for kind, text, where, action in items:
         with st.container(border=True):
@@ -259,11 +190,13 @@ def risks_section() -> None:
 
 
 def main() -> None:
-    ui.page("Define the task",
-            "Before any code: what goes in, what comes out, what counts as success, and whether to build it.")
+    ui.page(
+        "Define the task",
+        "Before any code: what goes in, what comes out, what counts as success, and whether to build it.",
+    )
     task_section()
     success_section()
-    cost_section()
+    cost_view.cost_section()
     labelers_section()
     ethics_section()
     risks_section()

@@ -25,20 +25,20 @@ STEP_KEY, RUN_KEY, JOB_KEY = "demo.step", "demo.run_id", "demo.job_id"
 TITLES = ("Define the task", "Data", "Preprocess", "Train", "Evaluate", "Deploy", "The report")
 NOTES = {
     "Define the task": "Input: a 28×28 grey image. Output: a probability for each digit. Before any "
-                       "model, ask what labels cost: 70,000 images at 5 s each is about 97 hours — "
-                       "three people need about four days. So we prove the idea on ~10,000 first.",
+    "model, ask what labels cost: 70,000 images at 5 s each is about 97 hours — "
+    "three people need about four days. So we prove the idea on ~10,000 first.",
     "Data": "Real MNIST digits (the offline sample: 500 per digit). Balanced classes; varied styles. "
-            "Ask: do our users write like US census staff and students did in the 1990s?",
+    "Ask: do our users write like US census staff and students did in the 1990s?",
     "Preprocess": "Pixels /255. The training pool is split, seeded, into train and validation; the "
-                  "test set is locked away and used once, at the very end.",
+    "test set is locked away and used once, at the very end.",
     "Train": "A small CNN trains live on two CPU cores. Blue: train, orange: validation. The curves "
-             "close together mean it generalises; a widening gap would mean overfitting.",
+    "close together mean it generalises; a widening gap would mean overfitting.",
     "Evaluate": "The confusion matrix: rows are true digits, columns what the model said. The "
-                "opened cell shows the images it confused most — usually ones people misread too.",
+    "opened cell shows the images it confused most — usually ones people misread too.",
     "Deploy": "Hand the mouse to someone: draw a digit. The model sees the 28×28 version on the "
-              "right. It says 'not sure' when its confidence is low — that honesty is the point.",
+    "right. It says 'not sure' when its confidence is low — that honesty is the point.",
     "The report": "One offline HTML file with the task, the data, the curves and the verdict, for "
-                  "people who were not in the room.",
+    "people who were not in the room.",
 }
 ss = st.session_state
 
@@ -65,8 +65,15 @@ def nav_bar() -> None:
     back, where, nxt = st.columns([1, 4, 1], vertical_alignment="center")
     back.button("◀ Back", key="demo_back", on_click=go, args=(-1,), disabled=step() == 0, width="stretch")
     where.progress((step() + 1) / len(TITLES), text=f"Step {step() + 1} of {len(TITLES)} · {TITLES[step()]}")
-    nxt.button("Next ▶", key="demo_next", on_click=go, args=(1,), type="primary",
-               disabled=step() == len(TITLES) - 1, width="stretch")
+    nxt.button(
+        "Next ▶",
+        key="demo_next",
+        on_click=go,
+        args=(1,),
+        type="primary",
+        disabled=step() == len(TITLES) - 1,
+        width="stretch",
+    )
 
 
 def speaker_notes() -> None:
@@ -84,9 +91,14 @@ def task_step() -> None:
     cols = st.columns(4)
     cols[0].metric("Images to label", f"{full.samples:,}", help=f"{inputs.seconds_per_sample:g} s each")
     cols[1].metric("Labeling time", f"{full.hours:,.0f} h")
-    cols[2].metric(f"{inputs.annotators} people × {inputs.hours_per_day:g} h/day", costs.describe_days(full.days))
-    cols[3].metric(f"Proof of concept ({poc.samples:,})", f"{poc.hours:,.0f} h",
-                   help=costs.describe_days(poc.days) + " for the same team")
+    cols[2].metric(
+        f"{inputs.annotators} people × {inputs.hours_per_day:g} h/day", costs.describe_days(full.days)
+    )
+    cols[3].metric(
+        f"Proof of concept ({poc.samples:,})",
+        f"{poc.hours:,.0f} h",
+        help=costs.describe_days(poc.days) + " for the same team",
+    )
     st.caption(f"Target: {ui.target_accuracy():.0%} accuracy on images the model has never seen.")
 
 
@@ -97,10 +109,18 @@ def data_step() -> None:
         st.image(digit_columns(ui.source_info().key), caption=f"60 of the {len(pool):,} real digits")
     with right:
         split = ui.split_settings()
-        rows = ui.split_count_rows(ui.source_info().key, split["val_fraction"], split["split_seed"],
-                                   tuple(ui.or_stop(ui.test_label_counts)))
-        st.altair_chart(data_charts.split_bars([r for r in rows if r["split"] == "train"]).properties(
-            height=260, title="Images per digit (train)"), width="stretch")
+        rows = ui.split_count_rows(
+            ui.source_info().key,
+            split["val_fraction"],
+            split["split_seed"],
+            tuple(ui.or_stop(ui.test_label_counts)),
+        )
+        st.altair_chart(
+            data_charts.split_bars([r for r in rows if r["split"] == "train"]).properties(
+                height=260, title="Images per digit (train)"
+            ),
+            width="stretch",
+        )
 
 
 @st.cache_data(show_spinner=False)
@@ -115,8 +135,9 @@ def split_step() -> None:
     pool, tests = ui.or_stop(ui.train_pool), ui.or_stop(ui.test_label_counts)
     split = ui.split_settings()
     n_train, n_val = split_sizes(len(pool), split["val_fraction"])
-    st.altair_chart(data_charts.split_bar({"train": n_train, "validation": n_val, "test": sum(tests)}),
-                    width="stretch")
+    st.altair_chart(
+        data_charts.split_bar({"train": n_train, "validation": n_val, "test": sum(tests)}), width="stretch"
+    )
     cols = st.columns(3)
     cols[0].metric("Train: decides the weights", f"{n_train:,}")
     cols[1].metric("Validation: decides the settings", f"{n_val:,}")
@@ -127,7 +148,9 @@ def train_step() -> None:
     job = ui.job_manager().job_of("train")
     mine = job is not None and job.id == ss.get(JOB_KEY)
     if mine:
-        ui.follow_job(job, lambda snap, live: demo_views.training_outcome(snap, live, job.configs), key="demo")
+        ui.follow_job(
+            job, lambda snap, live: demo_views.training_outcome(snap, live, job.configs), key="demo"
+        )
         snap = job.snapshot()
         if snap.saved:
             ss[RUN_KEY] = snap.saved[-1]
@@ -140,8 +163,13 @@ def train_step() -> None:
         training.metrics(run.history)
         training.curves(run.history, [], None)
     cfg = quick_config()
-    st.button(f"▶ Train the quick model live ({cfg.summary()}, {cfg.epochs} epochs)", type="primary",
-              key="demo_train", on_click=start_training, disabled=ui.job_running())
+    st.button(
+        f"▶ Train the quick model live ({cfg.summary()}, {cfg.epochs} epochs)",
+        type="primary",
+        key="demo_train",
+        on_click=start_training,
+        disabled=ui.job_running(),
+    )
     if ui.job_running():
         st.info("Another job is running; it must end first (see its page).")
 
@@ -169,8 +197,11 @@ def evaluate_step() -> None:
     left, right = st.columns([3, 2], gap="large")
     left.altair_chart(eval_charts.confusion_heatmap(val, selected=cell, size=360, selectable=False))
     with right:
-        st.metric("Validation accuracy", f"{val.accuracy:.1%}", f"{(val.accuracy - ui.target_accuracy()) * 100:+.1f} "
-                  "pts vs target")
+        st.metric(
+            "Validation accuracy",
+            f"{val.accuracy:.1%}",
+            f"{(val.accuracy - ui.target_accuracy()) * 100:+.1f} pts vs target",
+        )
         if cell is None:
             st.success("No confusions at all on the validation set.")
             return
@@ -181,8 +212,10 @@ def evaluate_step() -> None:
             return
         examples, _ = gallery.cell_examples(table.probs, table.labels, cell[0], cell[1], limit=8)
         st.markdown(f"**True {cell[0]}, read as {cell[1]}** ({top[0][2]} times):")
-        st.image([images.upscale(table.images[e.index], 3) for e in examples],
-                 caption=[f"{e.confidence:.0%}" for e in examples])
+        st.image(
+            [images.upscale(table.images[e.index], 3) for e in examples],
+            caption=[f"{e.confidence:.0%}" for e in examples],
+        )
 
 
 def deploy_step() -> None:
@@ -197,8 +230,14 @@ def report_step() -> None:
         return
     html = report.build_report(run, ui.target_accuracy())
     st.success(f"The stakeholder report of {run.label} is ready.")
-    st.download_button("⬇ Download the report (one offline HTML file)", html, type="primary",
-                       file_name=f"mnist-report-{run.id}.html", mime="text/html", key="demo_report")
+    st.download_button(
+        "⬇ Download the report (one offline HTML file)",
+        html,
+        type="primary",
+        file_name=f"mnist-report-{run.id}.html",
+        mime="text/html",
+        key="demo_report",
+    )
     ui.link("Home", "Back to the app", icon="🧭")
 
 

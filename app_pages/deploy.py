@@ -39,12 +39,19 @@ def quick_train_section() -> None:
     job = ui.job_manager().job_of("train")
     running = job is not None and job.running
     quick = config.quick_config()
-    st.info("No trained model yet. Train a quick one now (a few seconds on the offline sample), "
-            "or a full one on the Train page.", icon="⚡")
+    st.info(
+        "No trained model yet. Train a quick one now (a few seconds on the offline sample), "
+        "or a full one on the Train page.",
+        icon="⚡",
+    )
     ui.show_flash()
     if not running:
-        st.button(f"⚡ Train a quick model ({quick.summary()}, {quick.epochs} epochs)", type="primary",
-                  key=QUICK_TRAIN, on_click=start_quick_training)
+        st.button(
+            f"⚡ Train a quick model ({quick.summary()}, {quick.epochs} epochs)",
+            type="primary",
+            key=QUICK_TRAIN,
+            on_click=start_quick_training,
+        )
         ui.link("Train", "Train a model with your own settings")
     # a finished job's model is listed already; only a live, stopped or failed job is shown
     if job is not None and (running or job.snapshot().state != JobState.FINISHED):
@@ -58,11 +65,16 @@ def model_section(runs: list[storage.Run]) -> storage.Run:
     """The model picker, one line on how far to trust it, and the details on demand."""
     by_id = {r.id: r for r in runs}
     pick, line, more = st.columns([2.2, 3.2, 0.9], vertical_alignment="center")
-    run = by_id[pick.selectbox("Model", list(by_id), format_func=lambda i: by_id[i].label, key=RUN,
-                               label_visibility="collapsed")]
+    run = by_id[
+        pick.selectbox(
+            "Model", list(by_id), format_func=lambda i: by_id[i].label, key=RUN, label_visibility="collapsed"
+        )
+    ]
     # markdown, not a caption: presenter mode hides teaching captions, never this warning
-    line.markdown(f":small[{accuracy_words(run)} on held-out MNIST digits; anything else still gets "
-                  "*some* digit: read the confidence.]")
+    line.markdown(
+        f":small[{accuracy_words(run)} on held-out MNIST digits; anything else still gets "
+        "*some* digit: read the confidence.]"
+    )
     with more.popover("ℹ️ Details", help="What this model is and how far to trust its answers"):
         honesty_details(run)
     if run.config.model == "baseline":
@@ -72,17 +84,21 @@ def model_section(runs: list[storage.Run]) -> storage.Run:
 
 def accuracy_words(run: storage.Run) -> str:
     val, test = run.meta.get("val_accuracy"), run.meta.get("test_accuracy")
-    words = f"validation accuracy **{val:.1%}**" if isinstance(val, (int, float)) else "no validation accuracy"
+    words = (
+        f"validation accuracy **{val:.1%}**" if isinstance(val, (int, float)) else "no validation accuracy"
+    )
     return words + (f", test **{test:.1%}**" if isinstance(test, (int, float)) else "")
 
 
 def honesty_details(run: storage.Run) -> None:
     data = run.meta.get("data_name") or "MNIST"
     st.markdown(f"**{run.label}**")
-    st.markdown(f"This model: {accuracy_words(run)} on images held out from its training data, {data}. "
-                "It has seen only MNIST-style digits — one handwritten digit, white on black, centred. "
-                "Anything else (letters, two digits, a doodle) still gets *some* digit, so read the "
-                "confidence: it is the model's own score, not a guarantee.")
+    st.markdown(
+        f"This model: {accuracy_words(run)} on images held out from its training data, {data}. "
+        "It has seen only MNIST-style digits — one handwritten digit, white on black, centred. "
+        "Anything else (letters, two digits, a doodle) still gets *some* digit, so read the "
+        "confidence: it is the model's own score, not a guarantee."
+    )
     facts = [f"{run.config.summary()}", f"{run.meta.get('epochs_run', '?')} epochs"]
     if isinstance(run.meta.get("parameters"), int):
         facts.append(f"{run.meta['parameters']:,} parameters")
@@ -123,14 +139,26 @@ def export_tab(run: storage.Run) -> None:
         st.error(f"Nothing to export from this run: {problem}")
         return
     weights_col, config_col, onnx_col = st.columns(3)
-    weights_col.download_button("⬇️ Weights (.safetensors)", weights, file_name=f"{run.id}.safetensors",
-                                mime="application/octet-stream", key="deploy_dl_weights")
-    config_col.download_button("⬇️ Config (.json)", json.dumps(run.config.to_dict(), indent=2),
-                               file_name=f"{run.id}.config.json", mime="application/json", key="deploy_dl_config")
+    weights_col.download_button(
+        "⬇️ Weights (.safetensors)",
+        weights,
+        file_name=f"{run.id}.safetensors",
+        mime="application/octet-stream",
+        key="deploy_dl_weights",
+    )
+    config_col.download_button(
+        "⬇️ Config (.json)",
+        json.dumps(run.config.to_dict(), indent=2),
+        file_name=f"{run.id}.config.json",
+        mime="application/json",
+        key="deploy_dl_config",
+    )
     with onnx_col:
         onnx_download(run)
-    st.markdown("The weights load into the model that the config describes (`mnist_core.models.build_model`); "
-                "the ONNX file runs anywhere onnxruntime does, without PyTorch.")
+    st.markdown(
+        "The weights load into the model that the config describes (`mnist_core.models.build_model`); "
+        "the ONNX file runs anywhere onnxruntime does, without PyTorch."
+    )
     st.code(
         "import numpy as np, onnxruntime as ort\n"
         f"session = ort.InferenceSession('{run.id}.onnx')\n"
@@ -138,15 +166,21 @@ def export_tab(run: storage.Run) -> None:
         "# (mnist_core.drawing.prepare_digit does exactly this)\n"
         "logits = session.run(['logits'], {'image': x})[0]\n"
         "digits = logits.argmax(axis=1)",
-        language="python")
+        language="python",
+    )
 
 
 def onnx_download(run: storage.Run) -> None:
     """Build the ONNX file on request (seconds), then offer it with its check."""
     built = st.session_state.get(ONNX_BUILT, set())
     if run.id not in built:
-        st.button("🔧 Build the ONNX file", key=BUILD_ONNX, help="Takes a few seconds.",
-                  on_click=build_onnx, args=(run.id,))
+        st.button(
+            "🔧 Build the ONNX file",
+            key=BUILD_ONNX,
+            help="Takes a few seconds.",
+            on_click=build_onnx,
+            args=(run.id,),
+        )
         return
     try:
         data, diff = onnx_export(str(run.path), ui.run_version(run))
@@ -154,8 +188,14 @@ def onnx_download(run: storage.Run) -> None:
         st.error(str(exc))
         built.discard(run.id)
         return
-    st.download_button("⬇️ ONNX model (.onnx)", data, file_name=f"{run.id}.onnx",
-                       mime="application/octet-stream", key="deploy_dl_onnx", type="primary")
+    st.download_button(
+        "⬇️ ONNX model (.onnx)",
+        data,
+        file_name=f"{run.id}.onnx",
+        mime="application/octet-stream",
+        key="deploy_dl_onnx",
+        type="primary",
+    )
     st.caption(f"Checked with onnxruntime: the logits match PyTorch within {diff:.1e}.")
 
 
@@ -163,8 +203,11 @@ def onnx_download(run: storage.Run) -> None:
 
 
 def main() -> None:
-    ui.page("Deploy", "Draw a digit and the model answers at once; tell it whether it was right, "
-            "see how it does on real drawings, take it with you.")
+    ui.page(
+        "Deploy",
+        "Draw a digit and the model answers at once; tell it whether it was right, "
+        "see how it does on real drawings, take it with you.",
+    )
     runs = ui.runs()
     if not runs:
         quick_train_section()

@@ -14,8 +14,10 @@ def demo_start() -> None:
     if left.button("🎬 Start the 3-minute demo", type="primary", key="home_demo", width="stretch"):
         st.session_state["demo.step"] = 0
         st.switch_page(ui.DEMO.file)
-    right.caption("Walks the six steps with real data: labeling cost, digits, the split, a live "
-                  "training, its confusion matrix, the canvas — and ends with the stakeholder report.")
+    right.caption(
+        "Walks the six steps with real data: labeling cost, digits, the split, a live "
+        "training, its confusion matrix, the canvas — and ends with the stakeholder report."
+    )
 
 
 def workflow_map() -> None:
@@ -24,7 +26,7 @@ def workflow_map() -> None:
     st.markdown(" → ".join(f"{s.icon} **{s.title}**" for s in ui.STEPS))
     per_row = 4
     for start in range(0, len(ui.STEPS), per_row):
-        for col, s in zip(st.columns(per_row), ui.STEPS[start:start + per_row]):
+        for col, s in zip(st.columns(per_row), ui.STEPS[start : start + per_row]):
             with col.container(border=True, height="stretch"):
                 st.markdown(f"##### Step {s.number} · {s.icon} {s.title}")
                 st.caption(s.blurb)
@@ -39,7 +41,9 @@ def data_state() -> None:
         st.metric("Data", "unavailable")
         st.caption(str(exc))
         return
-    short = "Full MNIST" if info.kind == "mnist" else "Offline sample" if info.kind == "sample" else "IDX folder"
+    short = (
+        "Full MNIST" if info.kind == "mnist" else "Offline sample" if info.kind == "sample" else "IDX folder"
+    )
     st.metric("Data source", short, help=info.name)
     st.caption(f"{len(pool):,} training-pool images · {sum(test_counts):,} test images (locked)")
 
@@ -52,8 +56,7 @@ def model_state() -> None:
         return
     latest = runs[0]
     acc = latest.meta.get("val_accuracy")
-    st.metric("Latest model · validation accuracy",
-              f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a")
+    st.metric("Latest model · validation accuracy", f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a")
     st.caption(f"{latest.label} · {len(runs)} saved run" + ("s" if len(runs) != 1 else ""))
 
 
@@ -69,8 +72,12 @@ def target_state() -> None:
 
 
 def main() -> None:
-    ui.page("Home", "The whole machine-learning workflow on handwritten digits, step by step: "
-            "offline, live, and honest about what the model can and cannot do.", heading=ui.APP_NAME)
+    ui.page(
+        "Home",
+        "The whole machine-learning workflow on handwritten digits, step by step: "
+        "offline, live, and honest about what the model can and cannot do.",
+        heading=ui.APP_NAME,
+    )
     demo_start()
     workflow_map()
     st.subheader("Where things stand")

@@ -33,11 +33,17 @@ ss = st.session_state
 
 def config_options() -> dict[str, str]:
     """Option key → label: the presets and ladder rungs that learn, then the Train settings."""
-    options = {f"preset:{name}": f"{name} (preset{', the default' if name == DEFAULT_PRESET else ''})"
-               for name, c in PRESETS.items() if c.model != "baseline"}
+    options = {
+        f"preset:{name}": f"{name} (preset{', the default' if name == DEFAULT_PRESET else ''})"
+        for name, c in PRESETS.items()
+        if c.model != "baseline"
+    }
     presets = [c.replace(max_train_samples=0) for c in PRESETS.values()]
-    options |= {f"ladder:{name}": f"{name} (baseline ladder)" for name, c in LADDER
-                if c.model != "baseline" and c not in presets}
+    options |= {
+        f"ladder:{name}": f"{name} (baseline ladder)"
+        for name, c in LADDER
+        if c.model != "baseline" and c not in presets
+    }
     options[TRAIN_OPTION] = "The current Train page settings"
     return options
 
@@ -99,33 +105,50 @@ def settings_section(running: bool) -> None:
     if ss.get(CONFIG) not in options:  # a choice kept from an older version of the list
         ss[CONFIG] = f"preset:{DEFAULT_PRESET}"
     left, right = st.columns([2, 3], gap="medium")
-    left.selectbox("Model configuration", list(options), format_func=options.get,
-                   **ui.persistent(CONFIG, f"preset:{DEFAULT_PRESET}"),
-                   help="The model whose learning curve is measured. Presets that cap the training "
-                        "images are measured without the cap: the curve picks the sizes itself.")
+    left.selectbox(
+        "Model configuration",
+        list(options),
+        format_func=options.get,
+        **ui.persistent(CONFIG, f"preset:{DEFAULT_PRESET}"),
+        help="The model whose learning curve is measured. Presets that cap the training "
+        "images are measured without the cap: the curve picks the sizes itself.",
+    )
     config, problem = None, None
     try:
         config = chosen_config()
         n = models.parameter_count(config)
-        right.caption(f"**{config.summary()}** · {n:,} learned parameters · {config.optimizer}, "
-                      f"learning rate {config.lr:g}, {config.epochs} epochs at the largest size "
-                      "(smaller sizes train for fewer steps, with early stopping).")
+        right.caption(
+            f"**{config.summary()}** · {n:,} learned parameters · {config.optimizer}, "
+            f"learning rate {config.lr:g}, {config.epochs} epochs at the largest size "
+            "(smaller sizes train for fewer steps, with early stopping)."
+        )
     except ConfigError as exc:
         problem = f"The Train page settings are not usable: {exc}"
     n_train = ui.or_stop(train_size)
     a, b, c = st.columns([3, 1, 2])
-    a.text_input("Training-set sizes (comma-separated; empty = the default)", **ui.persistent(SIZES, ""),
-                 placeholder=", ".join(str(s) for s in lc.default_sizes(n_train)),
-                 help=f"Each between {lc.MIN_SIZE} and {n_train:,} (the training split); at least "
-                      f"{lc.MIN_SIZES} different ones.")
-    b.number_input("Seeds", 1, 10, step=1, **ui.persistent(SEEDS, 2),
-                   help="Trainings per size below half the largest: the spread between seeds shows "
-                        "how noisy one point is.")
+    a.text_input(
+        "Training-set sizes (comma-separated; empty = the default)",
+        **ui.persistent(SIZES, ""),
+        placeholder=", ".join(str(s) for s in lc.default_sizes(n_train)),
+        help=f"Each between {lc.MIN_SIZE} and {n_train:,} (the training split); at least "
+        f"{lc.MIN_SIZES} different ones.",
+    )
+    b.number_input(
+        "Seeds",
+        1,
+        10,
+        step=1,
+        **ui.persistent(SEEDS, 2),
+        help="Trainings per size below half the largest: the spread between seeds shows "
+        "how noisy one point is.",
+    )
     c.text_input("Name (optional)", **ui.persistent(NAME, ""), max_chars=60)
     try:
         sizes = requested_sizes() or lc.default_sizes(n_train)
-        st.caption(f"{len(sizes)} sizes: {', '.join(f'{s:,}' for s in sizes)} of {n_train:,} training "
-                   f"images, each checked on the same validation set ({ui.source_info().name}).")
+        st.caption(
+            f"{len(sizes)} sizes: {', '.join(f'{s:,}' for s in sizes)} of {n_train:,} training "
+            f"images, each checked on the same validation set ({ui.source_info().name})."
+        )
     except lc.CurveError as exc:
         problem = problem or str(exc)
     if problem:
@@ -136,10 +159,22 @@ def settings_section(running: bool) -> None:
 def buttons(running: bool, ok: bool) -> None:
     curve_running = ui.job_manager().job_of("curve") is not None and running
     cols = st.columns([1.6, 1, 3.4], vertical_alignment="center")
-    cols[0].button("📈 Measure the learning curve", type="primary", key="plan_measure", on_click=on_measure,
-                   disabled=running or not ok, width="stretch")
-    cols[1].button("■ Stop", key="plan_stop", on_click=on_stop, disabled=not curve_running, width="stretch",
-                   help="Stops within a second; the curve is fitted on the sizes done (at least 3).")
+    cols[0].button(
+        "📈 Measure the learning curve",
+        type="primary",
+        key="plan_measure",
+        on_click=on_measure,
+        disabled=running or not ok,
+        width="stretch",
+    )
+    cols[1].button(
+        "■ Stop",
+        key="plan_stop",
+        on_click=on_stop,
+        disabled=not curve_running,
+        width="stretch",
+        help="Stops within a second; the curve is fitted on the sizes done (at least 3).",
+    )
     if running:
         cols[2].caption("A job is running; Measure is back when it ends or you stop it.")
     ui.show_flash()
@@ -174,12 +209,17 @@ def answer_section(running: bool) -> lc.Curve | None:
 
 
 def main() -> None:
-    ui.page("Plan", "How many labelled images does the target need? Measure a learning curve: "
-            "the same model trained on ever larger subsets, then read the answer off the fitted curve.")
-    ui.teach("Validation error falls with more training images, fast at first and then ever more "
-             "slowly, towards a floor set by the model. A power law error(n) = a·n^(−b) + c fits "
-             "that shape; extrapolating it says how many labels the target needs, and whether this "
-             "model can reach it at all.")
+    ui.page(
+        "Plan",
+        "How many labelled images does the target need? Measure a learning curve: "
+        "the same model trained on ever larger subsets, then read the answer off the fitted curve.",
+    )
+    ui.teach(
+        "Validation error falls with more training images, fast at first and then ever more "
+        "slowly, towards a floor set by the model. A power law error(n) = a·n^(−b) + c fits "
+        "that shape; extrapolating it says how many labels the target needs, and whether this "
+        "model can reach it at all."
+    )
     running = ui.job_running()
     settings_section(running)
     job = ui.job_manager().job_of("curve")

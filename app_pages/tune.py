@@ -16,145 +16,28 @@ import ui
 from mnist_core import tune
 from mnist_core.config import DEFAULT_PRESET, MODEL_LABELS, PRESETS, ConfigError
 from mnist_core.data import DataError
-from mnist_core.jobs import Job, JobBusy
 from mnist_core.tune import OBJECTIVE_LABELS, OBJECTIVES, TuneError, default_space
 from ui import tune as views
+from ui.tune_actions import (
+    MAX_LISTED,
+    MODEL,
+    OBJECTIVE,
+    SHOWN,
+    STORAGE,
+    STUDY,
+    flash_here,
+    new_search,
+    on_delete,
+    on_model,
+    on_resume,
+    on_save_best,
+    on_show,
+    on_start,
+    on_stop,
+    on_use_best,
+)
 
-K = views.K
-MODEL, STUDY, OBJECTIVE, STORAGE = K + "model", K + "study", K + "objective", K + "storage"
-TRIALS, MINUTES, MAX_TRAIN, PRUNER = views.TRIALS, views.MINUTES, views.MAX_TRAIN, views.PRUNER
-SHOWN, FLASH_AT = K + "shown", K + "flash_at"  # the study drawn; where the next message shows
-MAX_LISTED = 15
 ss = st.session_state
-
-
-# ---------------------------------------------------------------- what to search
-
-
-def on_model(names: list[str]) -> None:
-    model = ss[MODEL]  # the family's widgets keep their own space (ui.tune.key_of)
-    prefix = ss.get(STUDY, "").rsplit("-", 1)
-    if len(prefix) == 2 and prefix[0] in tune.TUNABLE_FAMILIES and prefix[1].isdigit():
-        ss[STUDY] = views.next_name(model, names)  # a suggested name follows the family
-
-
-def budget() -> dict:
-    trials, minutes = int(ss.get(TRIALS, 20)), float(ss.get(MINUTES, 0.0))
-    if not trials and not minutes:
-        raise TuneError("Give a budget: a number of trials, a number of minutes, or both.")
-    return {"n_trials": trials or None, "timeout": minutes * 60 if minutes else None}
-
-
-def new_search(names: list[str]) -> dict:
-    """run_search's arguments for the search the widgets describe (raises with the reason)."""
-    model = ss.get(MODEL, PRESETS[DEFAULT_PRESET].model)
-    space = views.space_from_state(model)
-    name = ss.get(STUDY, "").strip()
-    if not name:
-        raise TuneError("Give the study a name.")
-    if name in names:
-        raise TuneError(f"A study named “{name}” already exists: add trials to it under Past studies "
-                        "(＋ More trials), or choose another name.")
-    base = tune.family_base(model).replace(**ui.split_settings(), max_train_samples=int(ss.get(MAX_TRAIN, 0)))
-    return {"study_name": name, "base_config": base, "space": space, "objective": ss.get(OBJECTIVE, "val_acc"),
-            "data": ui.source_info().key, **budget()}
-
-
-# ---------------------------------------------------------------- starting and stopping
-
-
-def submit(url: str, name: str, **kwargs) -> bool:
-    """Start searching study `name` (kwargs: run_search's); False when another job runs."""
-    try:
-        ui.job_manager().submit(Job(views.search_work(url, name, ss.get(PRUNER, "median"), **kwargs),
-                                    kind="tune", title=name))
-    except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
-        return False
-    ss[SHOWN] = name
-    views.refresh()
-    return True
-
-
-def on_start(url: str, names: list[str]) -> None:
-    try:
-        plan = new_search(names)
-    except (TuneError, ConfigError, DataError) as exc:
-        ui.flash("error", f"Not started: {exc}")
-        return
-    name = plan.pop("study_name")
-    if submit(url, name, **plan):
-        ss[STUDY] = views.next_name(ss[MODEL], [*names, name])
-
-
-def on_resume(url: str, name: str) -> None:
-    try:
-        more = budget()
-    except TuneError as exc:
-        ui.flash("error", f"Not started: {exc}")
-        return
-    submit(url, name, **more)  # the study's own space, objective and data
-
-
-def on_stop() -> None:
-    job = ui.job_manager().job
-    if job is not None and job.kind in ("tune", "tune_best"):
-        job.stop()
-
-
-# ---------------------------------------------------------------- the best trial
-
-
-def on_use_best(url: str, name: str) -> None:
-    ss[FLASH_AT] = "best"
-    try:
-        ui.flash("success", views.apply_best(tune.load_study(name, url), ui.split_settings()))
-    except TuneError as exc:
-        ui.flash("error", str(exc))
-
-
-def on_save_best(url: str, name: str) -> None:
-    ss[FLASH_AT] = "best"
-    try:
-        study = tune.load_study(name, url)
-        tune.best_config(study)  # says why there is nothing to save yet
-    except TuneError as exc:
-        ui.flash("error", str(exc))
-        return
-    title = f"Trial {study.best_trial.number} of “{name}”"
-    try:
-        ui.job_manager().submit(Job(views.save_work(url, name, title), kind="tune_best", title=title))
-    except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time.")
-
-
-def on_show(name: str) -> None:
-    ss[SHOWN] = name
-
-
-def on_delete(url: str, name: str) -> None:
-    ss[FLASH_AT] = "studies"
-    job = ui.job_manager().job_of("tune")
-    if job is not None and job.running and job.title == name:
-        ui.flash("error", f"“{name}” is being searched: stop the search first.")
-        return
-    try:
-        tune.delete_study(name, url)
-    except TuneError as exc:
-        ui.flash("error", str(exc))
-        return
-    if ss.get(SHOWN) == name:
-        ss[SHOWN] = None
-    views.refresh()
-    ui.flash("success", f"Deleted the study “{name}” and all its trials.")
-
-
-def flash_here(place: str) -> None:
-    """Show the queued message here if the action that queued it belongs here."""
-    if ss.get(FLASH_AT, "top") == place:
-        ss[FLASH_AT] = "top"
-        ui.show_flash()
-
 
 # ---------------------------------------------------------------- sections
 
@@ -162,12 +45,23 @@ def flash_here(place: str) -> None:
 def settings(names: list[str]) -> bool:
     """The search's widgets; whether they describe a search that can start."""
     a, b, c = st.columns([2, 2, 3])
-    model = a.selectbox("Model family", tune.TUNABLE_FAMILIES, format_func=MODEL_LABELS.get,
-                        **ui.persistent(MODEL, PRESETS[DEFAULT_PRESET].model), on_change=on_model, args=(names,),
-                        help="Changing the family loads its default search space.")
+    model = a.selectbox(
+        "Model family",
+        tune.TUNABLE_FAMILIES,
+        format_func=MODEL_LABELS.get,
+        **ui.persistent(MODEL, PRESETS[DEFAULT_PRESET].model),
+        on_change=on_model,
+        args=(names,),
+        help="Changing the family loads its default search space.",
+    )
     b.text_input("Study name", **ui.persistent(STUDY, views.next_name(model, names)), max_chars=60)
-    c.radio("Objective", list(OBJECTIVES), horizontal=True, **ui.persistent(OBJECTIVE, "val_acc"),
-            format_func=lambda o: f"{OBJECTIVE_LABELS[o]} ({OBJECTIVES[o][:3]}.)")
+    c.radio(
+        "Objective",
+        list(OBJECTIVES),
+        horizontal=True,
+        **ui.persistent(OBJECTIVE, "val_acc"),
+        format_func=lambda o: f"{OBJECTIVE_LABELS[o]} ({OBJECTIVES[o][:3]}.)",
+    )
     params = default_space(model).params
     cols = st.columns(len(params) // 2 + len(params) % 2, gap="small")
     for i, p in enumerate(params):
@@ -179,17 +73,32 @@ def settings(names: list[str]) -> bool:
     except (TuneError, ConfigError, DataError) as exc:
         st.error(f"Check the search: {exc}")
         return False
-    st.caption(f"**{plan['space'].describe()}** · other settings: {plan['base_config'].summary()} defaults · "
-               f"TPE sampler; each trial reports its validation score after every epoch.")
+    st.caption(
+        f"**{plan['space'].describe()}** · other settings: {plan['base_config'].summary()} defaults · "
+        f"TPE sampler; each trial reports its validation score after every epoch."
+    )
     return True
 
 
 def buttons(url: str, names: list[str], ok: bool, running: bool) -> None:
     cols = st.columns([1.2, 1, 4], vertical_alignment="center")
-    cols[0].button("▶ Start search", type="primary", key="tune_start", on_click=on_start, args=(url, names),
-                   disabled=running or not ok, width="stretch")
-    cols[1].button("■ Stop", key="tune_stop", on_click=on_stop, disabled=not running, width="stretch",
-                   help="Stops within a second; the running trial is marked failed, the others are kept.")
+    cols[0].button(
+        "▶ Start search",
+        type="primary",
+        key="tune_start",
+        on_click=on_start,
+        args=(url, names),
+        disabled=running or not ok,
+        width="stretch",
+    )
+    cols[1].button(
+        "■ Stop",
+        key="tune_stop",
+        on_click=on_stop,
+        disabled=not running,
+        width="stretch",
+        help="Stops within a second; the running trial is marked failed, the others are kept.",
+    )
     if running:
         cols[2].caption("A job is running; Start is back when it ends or you stop it.")
     flash_here("top")
@@ -216,9 +125,15 @@ def study_section(url: str, name: str | None) -> None:
         return
     head, button = st.columns([6, 1], vertical_alignment="bottom")
     head.subheader(f"Study “{name}”")
-    button.button("↻ Refresh", key="tune_refresh", on_click=views.refresh, width="stretch",
-                  help="Re-read the study from its storage (other workers' trials).")
+    button.button(
+        "↻ Refresh",
+        key="tune_refresh",
+        on_click=views.refresh,
+        width="stretch",
+        help="Re-read the study from its storage (other workers' trials).",
+    )
     if following:
+
         def draw(snap, live):
             views.show_search(snap, live)
             state = views.read_study(url, name, len(snap.records), quiet=live)
@@ -233,12 +148,24 @@ def study_section(url: str, name: str | None) -> None:
 
 def best_section(url: str, name: str) -> None:
     cols = st.columns([1.3, 1.3, 1, 2.4], vertical_alignment="center")
-    cols[0].button("🏋️ Use the best on Train", key="tune_use_best", on_click=on_use_best, args=(url, name),
-                   width="stretch", help="Sets the Train page's controls to the best trial's settings.")
-    cols[1].button("💾 Save the best as a run", key="tune_save_best", on_click=on_save_best, args=(url, name),
-                   disabled=ui.job_running(), width="stretch",
-                   help="Retrains the best trial's exact settings and keeps the model as a normal run "
-                        "(with its study and trial), for Evaluate and Deploy.")
+    cols[0].button(
+        "🏋️ Use the best on Train",
+        key="tune_use_best",
+        on_click=on_use_best,
+        args=(url, name),
+        width="stretch",
+        help="Sets the Train page's controls to the best trial's settings.",
+    )
+    cols[1].button(
+        "💾 Save the best as a run",
+        key="tune_save_best",
+        on_click=on_save_best,
+        args=(url, name),
+        disabled=ui.job_running(),
+        width="stretch",
+        help="Retrains the best trial's exact settings and keeps the model as a normal run "
+        "(with its study and trial), for Evaluate and Deploy.",
+    )
     with cols[2]:
         ui.link("Train", "Open Train")
     flash_here("best")
@@ -256,27 +183,51 @@ def past_studies(url: str, listed: list[dict], shown: str | None, running: bool)
         with st.container(border=True):
             text, show, more, delete = st.columns([6, 1, 1.4, 0.7], vertical_alignment="center")
             text.markdown(views.study_line(row) + (" · *shown above*" if name == shown else ""))
-            show.button("Show", key=f"tune_show_{name}", on_click=on_show, args=(name,),
-                        disabled=name == shown, width="stretch")
-            more.button("＋ More trials", key=f"tune_more_{name}", on_click=on_resume, args=(url, name),
-                        disabled=running, width="stretch",
-                        help="Runs the budget set above on this study, with its own space, objective and data.")
+            show.button(
+                "Show",
+                key=f"tune_show_{name}",
+                on_click=on_show,
+                args=(name,),
+                disabled=name == shown,
+                width="stretch",
+            )
+            more.button(
+                "＋ More trials",
+                key=f"tune_more_{name}",
+                on_click=on_resume,
+                args=(url, name),
+                disabled=running,
+                width="stretch",
+                help="Runs the budget set above on this study, with its own space, objective and data.",
+            )
             with delete.popover("🗑", help="Delete this study", width="stretch"):
-                st.button("Delete for good", key=f"tune_delete_{name}", on_click=on_delete, args=(url, name),
-                          type="primary")
+                st.button(
+                    "Delete for good",
+                    key=f"tune_delete_{name}",
+                    on_click=on_delete,
+                    args=(url, name),
+                    type="primary",
+                )
     if len(listed) > MAX_LISTED:
-        st.caption(f"{len(listed) - MAX_LISTED} older studies are not listed (`python -m mnist_core tune --list`).")
+        st.caption(
+            f"{len(listed) - MAX_LISTED} older studies are not listed (`python -m mnist_core tune --list`)."
+        )
 
 
 # ---------------------------------------------------------------- the page
 
 
 def main() -> None:
-    ui.page("Tune", "Search the hyperparameters instead of guessing: Optuna tries settings, learns "
-            "which regions score well on the validation set, and stops hopeless trials early.")
-    ui.teach("Tune against the validation set only: the test set stays locked until Evaluate. Each "
-             "trial trains the model with sampled settings; after every epoch the pruner compares "
-             "it with earlier trials and stops it when it lags behind.")
+    ui.page(
+        "Tune",
+        "Search the hyperparameters instead of guessing: Optuna tries settings, learns "
+        "which regions score well on the validation set, and stops hopeless trials early.",
+    )
+    ui.teach(
+        "Tune against the validation set only: the test set stays locked until Evaluate. Each "
+        "trial trains the model with sampled settings; after every epoch the pruner compares "
+        "it with earlier trials and stops it when it lags behind."
+    )
     url = views.storage_picker(STORAGE)
     if url is None:
         return

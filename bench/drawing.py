@@ -38,8 +38,10 @@ def run(n: int = 200) -> None:
         prepare_digit(canvas)
         times.append((time.perf_counter() - start) * 1000)
     q = statistics.quantiles(times, n=100)
-    print(f"p50 {q[49]:.2f} ms   p95 {q[94]:.2f} ms   max {max(times):.2f} ms  ({n} drawings; "
-          f"target < {TARGET_MS:g} ms)")
+    print(
+        f"p50 {q[49]:.2f} ms   p95 {q[94]:.2f} ms   max {max(times):.2f} ms  ({n} drawings; "
+        f"target < {TARGET_MS:g} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 DECLARED_IMAGES = 100_000  # 78.4 MB declared
-BOMB_EXTRA = 500_000_000   # bytes of zeros beyond the declared size (the file stays ~0.5 MB)
+BOMB_EXTRA = 500_000_000  # bytes of zeros beyond the declared size (the file stays ~0.5 MB)
 
 _MEASURE = """
 import resource, sys
@@ -45,27 +45,33 @@ def _write_bomb(path: Path) -> None:
 
 
 def _measure(path: Path) -> tuple[float, str]:
-    proc = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, check=True
+    )
     growth, outcome = proc.stdout.strip().split(" ", 1)
     return float(growth), outcome
 
 
 def run() -> None:
-    print("\n## IDX reading under attack (target: peak RSS growth <= 2x the declared data size; "
-          "nothing beyond what the file really holds)")
+    print(
+        "\n## IDX reading under attack (target: peak RSS growth <= 2x the declared data size; "
+        "nothing beyond what the file really holds)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         bomb = Path(tmp) / "bomb-idx3-ubyte.gz"
         _write_bomb(bomb)
         forged = Path(tmp) / "forged-idx3-ubyte.gz"
         forged.write_bytes(gzip.compress(_header(1_000_000) + bytes(10)))
         for label, path, declared, inflated in (
-                ("gzip bomb", bomb, DECLARED_IMAGES * 784, DECLARED_IMAGES * 784 + BOMB_EXTRA),
-                ("forged header", forged, 1_000_000 * 784, 10)):
+            ("gzip bomb", bomb, DECLARED_IMAGES * 784, DECLARED_IMAGES * 784 + BOMB_EXTRA),
+            ("forged header", forged, 1_000_000 * 784, 10),
+        ):
             growth, outcome = _measure(path)
-            print(f"{label}: file {path.stat().st_size / 1e6:.2f} MB, declares {declared / 1e6:,.1f} MB, "
-                  f"inflates to {inflated / 1e6:,.1f} MB; peak RSS growth {growth:,.0f} MB "
-                  f"(target <= {2 * declared / 1e6:,.0f}); {outcome}")
+            print(
+                f"{label}: file {path.stat().st_size / 1e6:.2f} MB, declares {declared / 1e6:,.1f} MB, "
+                f"inflates to {inflated / 1e6:,.1f} MB; peak RSS growth {growth:,.0f} MB "
+                f"(target <= {2 * declared / 1e6:,.0f}); {outcome}"
+            )
 
 
 if __name__ == "__main__":

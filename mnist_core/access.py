@@ -24,8 +24,10 @@ ROOTS_ENV = "MNIST_STUDIO_DATA_ROOTS"
 PASSWORD_ENV = "MNIST_STUDIO_PASSWORD"
 # One message for "missing", "not a folder" and "not allowed": telling them apart would let a
 # visitor map the server's disk.
-REFUSED = ("That data folder is not available: give an existing folder inside the data folders "
-           f"this app may read (set by its operator in {ROOTS_ENV}).")
+REFUSED = (
+    "That data folder is not available: give an existing folder inside the data folders "
+    f"this app may read (set by its operator in {ROOTS_ENV})."
+)
 
 
 def allowed_data_roots() -> list[Path]:
@@ -57,7 +59,7 @@ def check_data_folder(text: str) -> Path:
         given = Path(text).expanduser()
     except RuntimeError:  # "~user" that does not exist
         raise DataError(REFUSED) from None
-    for candidate in ([given] if given.is_absolute() else [root / given for root in roots]):
+    for candidate in [given] if given.is_absolute() else [root / given for root in roots]:
         try:
             resolved = candidate.resolve(strict=True)
         except (OSError, RuntimeError):  # missing, unreadable, a symlink loop

@@ -12,12 +12,12 @@ import argparse
 import contextlib
 import dataclasses
 import json
-import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .config import ConfigError, TrainConfig, all_fields
 
@@ -41,8 +41,14 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         kind = {"int": int, "float": float, "bool": _bool, "str": str}[info["type"]]
         flag = "--" + info["name"].replace("_", "-")
         extra: dict[str, Any] = {"choices": info["choices"]} if info["choices"] else {}
-        group.add_argument(flag, dest=info["name"], type=kind, default=None,
-                           help=_help(f"{info['help']} (default: {info['default']})"), **extra)
+        group.add_argument(
+            flag,
+            dest=info["name"],
+            type=kind,
+            default=None,
+            help=_help(f"{info['help']} (default: {info['default']})"),
+            **extra,
+        )
 
 
 def _help(text: str) -> str:
@@ -68,25 +74,37 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     from .config import PRESETS
 
     base = PRESETS[args.preset] if args.preset else TrainConfig()
-    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)
-               if getattr(args, f.name, None) is not None}
+    changes = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if getattr(args, f.name, None) is not None
+    }
     return base.replace(**changes)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mnist_core",
-                                     description="Train, evaluate and use MNIST digit classifiers.")
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_core", description="Train, evaluate and use MNIST digit classifiers."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model and save it as a run")
-    train.add_argument("--data", default="auto",
-                       help="sample | mnist | auto | PATH to a folder of IDX files (default: auto)")
-    train.add_argument("--out", default=None, help="studio folder to save the run in "
-                       "(runs go to OUT/runs; default: $MNIST_STUDIO_HOME or ./studio_data)")
+    train.add_argument(
+        "--data", default="auto", help="sample | mnist | auto | PATH to a folder of IDX files (default: auto)"
+    )
+    train.add_argument(
+        "--out",
+        default=None,
+        help="studio folder to save the run in "
+        "(runs go to OUT/runs; default: $MNIST_STUDIO_HOME or ./studio_data)",
+    )
     train.add_argument("--name", default="", help="a name for the run")
     add_preset_flag(train, "start from a preset, then apply the flags below")
-    train.add_argument("--with-collected", action="store_true",
-                       help="add the drawings collected on the Deploy page to the training set")
+    train.add_argument(
+        "--with-collected",
+        action="store_true",
+        help="add the drawings collected on the Deploy page to the training set",
+    )
     _add_config_flags(train)
 
     ev = add_run_command(sub, "evaluate", "evaluate a saved run; prints JSON")
@@ -98,20 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     runs = sub.add_parser("runs", help="list saved runs")
     runs.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    runs.add_argument("--out", default=None, help="studio folder to list (default: $MNIST_STUDIO_HOME "
-                      "or ./studio_data)")
+    runs.add_argument(
+        "--out", default=None, help="studio folder to list (default: $MNIST_STUDIO_HOME or ./studio_data)"
+    )
     from .tune import add_parser as add_tune_parser
+
     add_tune_parser(sub)
     from .calibration import add_parser as add_calibrate_parser
     from .robustness import add_parser as add_robustness_parser
+
     add_calibrate_parser(sub)
     add_robustness_parser(sub)
     from .curve import add_parser as add_curve_parser
+
     add_curve_parser(sub)
     return parser
 
 
 # ------------------------------------------------------------------ commands
+
 
 def cmd_train(args: argparse.Namespace) -> int:
     from .data import resolve_source
@@ -128,12 +151,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     saved: SavedRecord | None = None
     end = None
     with _ctrl_c_stops(stop):
-        for rec in train_and_save(config, args.data, stop=stop, extra=extra, name=args.name,
-                                  home=home, report_every=50):
+        for rec in train_and_save(
+            config, args.data, stop=stop, extra=extra, name=args.name, home=home, report_every=50
+        ):
             if rec.kind == "epoch":
-                _err(f"epoch {rec.epoch}/{rec.epochs}  train loss {rec.train_loss:.4f} "
-                     f"acc {rec.train_acc:.2%}  val loss {rec.val_loss:.4f} acc {rec.val_acc:.2%}  "
-                     f"{rec.seconds:.1f}s ({rec.samples_per_s:,.0f} img/s)" + ("  *best" if rec.is_best else ""))
+                _err(
+                    f"epoch {rec.epoch}/{rec.epochs}  train loss {rec.train_loss:.4f} "
+                    f"acc {rec.train_acc:.2%}  val loss {rec.val_loss:.4f} acc {rec.val_acc:.2%}  "
+                    f"{rec.seconds:.1f}s ({rec.samples_per_s:,.0f} img/s)"
+                    + ("  *best" if rec.is_best else "")
+                )
             elif rec.kind == "batch":
                 _err(f"  epoch {rec.epoch} batch {rec.batch}/{rec.batches} loss {rec.train_loss:.4f}")
             elif rec.kind == "end":
@@ -143,16 +170,26 @@ def cmd_train(args: argparse.Namespace) -> int:
                 saved = rec
     if saved is None:
         if stop.is_set():
-            raise CliError("interrupted before the first epoch ended: nothing was learned, so no run "
-                           "was saved")
+            raise CliError(
+                "interrupted before the first epoch ended: nothing was learned, so no run was saved"
+            )
         raise CliError("nothing was learned, so no run was saved")
     run = load_run(saved.path)
     diag = diagnose(run.history, run.config, saved.status)
     verdict = _verdict(diag, saved.val_accuracy, run.config.model)
-    _print_json({"run": saved.path, "run_id": saved.run_id, "status": saved.status,
-                 "val_accuracy": saved.val_accuracy, "best_epoch": end.best_epoch if end else None,
-                 "diagnosis": verdict, "diagnosis_kind": diag.kind, "advice": diag.advice,
-                 "changes": diag.changes})
+    _print_json(
+        {
+            "run": saved.path,
+            "run_id": saved.run_id,
+            "status": saved.status,
+            "val_accuracy": saved.val_accuracy,
+            "best_epoch": end.best_epoch if end else None,
+            "diagnosis": verdict,
+            "diagnosis_kind": diag.kind,
+            "advice": diag.advice,
+            "changes": diag.changes,
+        }
+    )
     _err(_status_line(saved, verdict, diag.advice))
     if stop.is_set():
         return 130  # saved, but interrupted: `train && next` must not go on
@@ -162,16 +199,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 # Validation accuracy below this is chance level (guessing gives 10 %, the majority class ~11 %),
 # whatever the number of epochs: such a run must never be reported as a success.
 CHANCE_LEVEL = 0.2
-_VERDICTS = {"stuck": "not learning", "diverged": "diverged", "good": "good fit",
-             "overfitting": "overfitting", "underfitting": "underfitting",
-             "still_learning": "still learning", "too_early": "too early to tell",
-             "baseline": "baseline", "waiting": "nothing learned"}
+_VERDICTS = {
+    "stuck": "not learning",
+    "diverged": "diverged",
+    "good": "good fit",
+    "overfitting": "overfitting",
+    "underfitting": "underfitting",
+    "still_learning": "still learning",
+    "too_early": "too early to tell",
+    "baseline": "baseline",
+    "waiting": "nothing learned",
+}
 
 
 def _verdict(diag: Any, val_accuracy: float | None, model: str) -> str:
     """The diagnosis in two words for the JSON; a chance-level model is "not learning"."""
-    if model != "baseline" and diag.kind != "diverged" and isinstance(val_accuracy, (int, float)) \
-            and val_accuracy < CHANCE_LEVEL:
+    if (
+        model != "baseline"
+        and diag.kind != "diverged"
+        and isinstance(val_accuracy, (int, float))
+        and val_accuracy < CHANCE_LEVEL
+    ):
         return "not learning"
     return _VERDICTS.get(diag.kind, diag.kind.replace("_", " "))
 
@@ -180,8 +228,10 @@ def _status_line(saved: Any, verdict: str, advice: str) -> str:
     acc = saved.val_accuracy
     acc_s = f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a"
     if verdict == "not learning":
-        return (f"warning: run {saved.run_id} was saved, but the model is not learning: validation "
-                f"accuracy {acc_s} (guessing gives 10 %). {advice}").strip()
+        return (
+            f"warning: run {saved.run_id} was saved, but the model is not learning: validation "
+            f"accuracy {acc_s} (guessing gives 10 %). {advice}"
+        ).strip()
     if verdict == "diverged":
         return f"warning: training diverged; run {saved.run_id} keeps what it had learned. {advice}".strip()
     if verdict == "baseline":
@@ -240,24 +290,36 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         # every look at the run's own test set is counted; other data is stored as such
         run = save_evaluation(run, result, data=data, source=source)
     record = evaluation_record(run, result, data, source)
-    out = {"run": str(run.path), "split": args.split, "data": spec, "n": result.n,
-           "loss": result.loss, "accuracy": result.accuracy, "confusion": result.confusion,
-           "per_class": [dataclasses.asdict(c) for c in result.per_class],
-           "own_data": own, "source": record["source"], "source_name": record["source_name"],
-           "fingerprint": record["fingerprint"], "on": evaluation_note(record)}
+    out = {
+        "run": str(run.path),
+        "split": args.split,
+        "data": spec,
+        "n": result.n,
+        "loss": result.loss,
+        "accuracy": result.accuracy,
+        "confusion": result.confusion,
+        "per_class": [dataclasses.asdict(c) for c in result.per_class],
+        "own_data": own,
+        "source": record["source"],
+        "source_name": record["source_name"],
+        "fingerprint": record["fingerprint"],
+        "on": evaluation_note(record),
+    }
     if args.split == "test":
         out["test_evaluations"] = run.meta.get("test_evaluations")
     _print_json(out)
     if not own:
-        _err(f"evaluated {evaluation_note(record)}: not the run's own {args.split} set, so "
-             "the run's own figures are unchanged" + (" (stored as another evaluation)"
-                                                      if args.split == "test" else ""))
+        _err(
+            f"evaluated {evaluation_note(record)}: not the run's own {args.split} set, so "
+            "the run's own figures are unchanged"
+            + (" (stored as another evaluation)" if args.split == "test" else "")
+        )
     return 0
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from .drawing import ImageError
     from .calibration import predict_options
+    from .drawing import ImageError
     from .predict import answer_text, predict_digit, prepare_upload
     from .storage import load_run
 
@@ -272,9 +334,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
             failed += 1
             continue
         probs = prediction.probabilities
-        _print_json({"file": name, "digit": prediction.digit,
-                          "probabilities": None if probs is None else [round(float(p), 6) for p in probs],
-                          "unsure": prediction.is_unsure, "message": answer_text(prediction)})
+        _print_json(
+            {
+                "file": name,
+                "digit": prediction.digit,
+                "probabilities": None if probs is None else [round(float(p), 6) for p in probs],
+                "unsure": prediction.is_unsure,
+                "message": answer_text(prediction),
+            }
+        )
     return 2 if failed else 0
 
 
@@ -290,9 +358,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
     runs = listing.runs
     if args.json:
         for r in runs:
-            _print_json({"id": r.id, "path": str(r.path), "model": r.config.summary(),
-                         "status": r.meta.get("status"), "val_accuracy": r.meta.get("val_accuracy"),
-                         "created": r.meta.get("created")})
+            _print_json(
+                {
+                    "id": r.id,
+                    "path": str(r.path),
+                    "model": r.config.summary(),
+                    "status": r.meta.get("status"),
+                    "val_accuracy": r.meta.get("val_accuracy"),
+                    "created": r.meta.get("created"),
+                }
+            )
         return 0
     if not runs:
         print("No saved runs yet: python -m mnist_core train")
@@ -300,8 +375,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'run':34} {'model':28} {'status':13} {'val acc':>8}  created")
     for r in runs:
         acc = r.meta.get("val_accuracy")
-        print(f"{r.id:34} {r.config.summary():28} {str(r.meta.get('status')):13} "
-              f"{(f'{acc:.2%}' if isinstance(acc, float) else '-'):>8}  {r.meta.get('created', '')}")
+        print(
+            f"{r.id:34} {r.config.summary():28} {str(r.meta.get('status')):13} "
+            f"{(f'{acc:.2%}' if isinstance(acc, float) else '-'):>8}  {r.meta.get('created', '')}"
+        )
     return 0
 
 
@@ -318,19 +395,32 @@ def _print_json(obj: Any) -> None:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Every error type the core raises for bad input: printed as one line, exit status 2."""
+    from .calibration import CalibrationError
     from .collect import CollectError
     from .costs import CostError
     from .data import DataError
     from .drawing import ImageError
     from .export import ExportError
-    from .calibration import CalibrationError
     from .jobs import JobBusy
     from .robustness import RobustnessError
     from .storage import StorageError
 
     # OSError: disk full, permission denied; MemoryError: an input too large for this machine
-    return (CliError, ConfigError, DataError, StorageError, CollectError, ImageError, ExportError,
-            CostError, JobBusy, OSError, MemoryError, CalibrationError, RobustnessError)
+    return (
+        CliError,
+        ConfigError,
+        DataError,
+        StorageError,
+        CollectError,
+        ImageError,
+        ExportError,
+        CostError,
+        JobBusy,
+        OSError,
+        MemoryError,
+        CalibrationError,
+        RobustnessError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -338,10 +428,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from .curve import cmd_curve
     from .tune import cmd_tune
-    commands = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "runs": cmd_runs,
-                "tune": cmd_tune, "curve": cmd_curve}
+
+    commands = {
+        "train": cmd_train,
+        "evaluate": cmd_evaluate,
+        "predict": cmd_predict,
+        "runs": cmd_runs,
+        "tune": cmd_tune,
+        "curve": cmd_curve,
+    }
     from .calibration import cmd_calibrate
     from .robustness import cmd_robustness
+
     commands.update(calibrate=cmd_calibrate, robustness=cmd_robustness)
     try:
         return commands[args.command](args)

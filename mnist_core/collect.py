@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,7 +147,9 @@ class DrawingStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise CollectError(f"Cannot create the folder for the drawings database {self.path} ({exc}).") from exc
+            raise CollectError(
+                f"Cannot create the folder for the drawings database {self.path} ({exc})."
+            ) from exc
         self._init_schema()
 
     # -- connections and errors
@@ -160,7 +162,9 @@ class DrawingStore:
             with self.path.open("rb") as f:
                 header = f.read(len(_SQLITE_MAGIC))
         except OSError as exc:
-            raise CollectError(f"Cannot read the drawings database {self.path} ({exc.strerror or exc}).") from exc
+            raise CollectError(
+                f"Cannot read the drawings database {self.path} ({exc.strerror or exc})."
+            ) from exc
         if header != _SQLITE_MAGIC:
             raise self._unreadable("it is not an SQLite file")
 
@@ -172,7 +176,9 @@ class DrawingStore:
     def _translate(self, exc: sqlite3.Error) -> CollectError:
         text = str(exc)
         if _is_busy(exc):
-            return CollectError("The drawings database is busy (another session is writing to it); try again in a moment.")
+            return CollectError(
+                "The drawings database is busy (another session is writing to it); try again in a moment."
+            )
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
             return CollectError(f"Cannot open the drawings database {self.path} ({text}).")
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
@@ -263,7 +269,7 @@ class DrawingStore:
         if original_png is not None and not isinstance(original_png, (bytes, bytearray, memoryview)):
             raise CollectError("The original drawing must be PNG bytes.")
         values = (
-            datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            datetime.now(UTC).isoformat(timespec="milliseconds"),
             _digit(true_label, "true label"),
             None if predicted is None else _digit(predicted, "prediction"),
             _confidence(confidence),
@@ -336,7 +342,7 @@ class DrawingStore:
         labels = np.array([r[1] for r in rows], dtype=np.int64)
         return images, labels
 
-    def training_images(self) -> "Images | None":
+    def training_images(self) -> Images | None:
         """The labelled drawings as extra training data (uint8 tensors), or None when there are none."""
         import torch  # kept out of module import: the database side needs only NumPy
 
@@ -427,12 +433,17 @@ def field_summary(field: list[dict], runs: Mapping[str, Run]) -> list[dict]:
         run = runs.get(entry["model"]) if entry["model"] else None
         meta = run.meta if run is not None else {}
         val_acc = meta.get("val_accuracy")
-        rows.append({
-            "model": run.label if run is not None else f"{entry['model'] or 'unknown'} (deleted)",
-            "run_id": entry["model"], "drawings": entry["n"], "field_accuracy": entry["accuracy"],
-            "val_accuracy": val_acc, "test_accuracy": meta.get("test_accuracy"),
-            "gap": _gap(entry["accuracy"], val_acc),
-        })
+        rows.append(
+            {
+                "model": run.label if run is not None else f"{entry['model'] or 'unknown'} (deleted)",
+                "run_id": entry["model"],
+                "drawings": entry["n"],
+                "field_accuracy": entry["accuracy"],
+                "val_accuracy": val_acc,
+                "test_accuracy": meta.get("test_accuracy"),
+                "gap": _gap(entry["accuracy"], val_acc),
+            }
+        )
     return rows
 
 
@@ -446,8 +457,15 @@ def digit_gaps(field_entry: dict, val_per_class: list[ClassMetrics] | None) -> l
     rows = []
     for digit in range(10):
         d = field_entry["per_digit"][digit]
-        rows.append({"digit": digit, "drawings": d["n"], "field_accuracy": d["accuracy"],
-                     "val_accuracy": val.get(digit), "gap": _gap(d["accuracy"], val.get(digit))})
+        rows.append(
+            {
+                "digit": digit,
+                "drawings": d["n"],
+                "field_accuracy": d["accuracy"],
+                "val_accuracy": val.get(digit),
+                "gap": _gap(d["accuracy"], val.get(digit)),
+            }
+        )
     return rows
 
 

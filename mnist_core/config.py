@@ -30,8 +30,15 @@ class ConfigError(ValueError):
     """A hyperparameter value that makes no sense; the message says which and why."""
 
 
-def _f(default: Any, help: str, *, lo: float | None = None, hi: float | None = None,
-       choices: tuple[str, ...] | None = None, group: str = "training") -> Any:
+def _f(
+    default: Any,
+    help: str,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    group: str = "training",
+) -> Any:
     meta = {"help": help, "min": lo, "max": hi, "choices": choices, "group": group}
     return field(default=default, metadata=meta)
 
@@ -40,53 +47,89 @@ def _f(default: Any, help: str, *, lo: float | None = None, hi: float | None = N
 class TrainConfig:
     """Everything that decides how a model is built and trained (not which data)."""
 
-    model: str = _f("cnn", "Model family: majority-class baseline, logistic regression, MLP or CNN.",
-                    choices=MODEL_FAMILIES, group="model")
+    model: str = _f(
+        "cnn",
+        "Model family: majority-class baseline, logistic regression, MLP or CNN.",
+        choices=MODEL_FAMILIES,
+        group="model",
+    )
     mlp_depth: int = _f(2, "MLP: number of hidden layers.", lo=1, hi=8, group="model")
     mlp_width: int = _f(256, "MLP: units per hidden layer.", lo=8, hi=4096, group="model")
-    activation: str = _f("relu", "MLP: activation function between layers.",
-                         choices=ACTIVATIONS, group="model")
-    cnn_blocks: int = _f(3, "CNN: number of conv blocks; each halves the image size (28→14→7→4).",
-                         lo=1, hi=4, group="model")
-    cnn_channels: int = _f(16, "CNN: channels of the first block; each later block doubles them.",
-                           lo=4, hi=256, group="model")
-    batch_norm: bool = _f(True, "Batch normalisation after each hidden layer of an MLP and each conv "
-                                 "block of a CNN after the first.", group="model")
-    dropout: float = _f(0.3, "Dropout probability before the output layer (and between MLP layers; "
-                        "the CNN also drops a third as many whole feature maps after its convolutions).",
-                        lo=0.0, hi=0.9, group="regularization")
-    optimizer: str = _f("adamw", "Optimizer: SGD with momentum 0.9, Adam or AdamW.",
-                        choices=OPTIMIZERS)
+    activation: str = _f(
+        "relu", "MLP: activation function between layers.", choices=ACTIVATIONS, group="model"
+    )
+    cnn_blocks: int = _f(
+        3, "CNN: number of conv blocks; each halves the image size (28→14→7→4).", lo=1, hi=4, group="model"
+    )
+    cnn_channels: int = _f(
+        16, "CNN: channels of the first block; each later block doubles them.", lo=4, hi=256, group="model"
+    )
+    batch_norm: bool = _f(
+        True,
+        "Batch normalisation after each hidden layer of an MLP and each conv block of a CNN after the first.",
+        group="model",
+    )
+    dropout: float = _f(
+        0.3,
+        "Dropout probability before the output layer (and between MLP layers; "
+        "the CNN also drops a third as many whole feature maps after its convolutions).",
+        lo=0.0,
+        hi=0.9,
+        group="regularization",
+    )
+    optimizer: str = _f("adamw", "Optimizer: SGD with momentum 0.9, Adam or AdamW.", choices=OPTIMIZERS)
     lr: float = _f(0.008, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
     batch_size: int = _f(256, "Images per gradient step.", lo=1, hi=8192)
     epochs: int = _f(30, "Passes over the training set.", lo=1, hi=500)
-    weight_decay: float = _f(1e-4, "L2 penalty on the weights (decoupled for AdamW).",
-                             lo=0.0, hi=1.0, group="regularization")
-    patience: int = _f(0, "Early stopping: stop after this many epochs without a better "
-                          "validation loss (0 = off).", lo=0, hi=500, group="regularization")
-    augment: bool = _f(True, "Data augmentation: small random shifts (±2 px), rotations (±10°) and "
-                                 "scaling (±10 %) of the training images.",
-                       group="regularization")
-    max_train_samples: int = _f(0, "Use only this many training images (0 = all); small data "
-                                   "makes overfitting easy to see.", lo=0, hi=10_000_000,
-                                group="data")
-    val_fraction: float = _f(0.2, "Share of the training pool held out for validation.",
-                             lo=0.05, hi=0.5, group="data")
-    split_seed: int = _f(0, "Seed of the train/validation split (kept apart from the training "
-                            "seed so runs are compared on the same validation set).",
-                         lo=0, hi=2**31 - 1, group="data")
-    seed: int = _f(0, "Seed for weight initialisation, shuffling and augmentation.",
-                   lo=0, hi=2**31 - 1)
-    mixed_precision: bool = _f(True, "bfloat16 autocast while training (about 2x faster on "
-                                     "modern CPUs, same accuracy).", group="system")
-    device: str = _f("auto", "Where to train: auto picks CUDA, then MPS, then the CPU.",
-                     choices=DEVICES, group="system")
+    weight_decay: float = _f(
+        1e-4, "L2 penalty on the weights (decoupled for AdamW).", lo=0.0, hi=1.0, group="regularization"
+    )
+    patience: int = _f(
+        0,
+        "Early stopping: stop after this many epochs without a better validation loss (0 = off).",
+        lo=0,
+        hi=500,
+        group="regularization",
+    )
+    augment: bool = _f(
+        True,
+        "Data augmentation: small random shifts (±2 px), rotations (±10°) and "
+        "scaling (±10 %) of the training images.",
+        group="regularization",
+    )
+    max_train_samples: int = _f(
+        0,
+        "Use only this many training images (0 = all); small data makes overfitting easy to see.",
+        lo=0,
+        hi=10_000_000,
+        group="data",
+    )
+    val_fraction: float = _f(
+        0.2, "Share of the training pool held out for validation.", lo=0.05, hi=0.5, group="data"
+    )
+    split_seed: int = _f(
+        0,
+        "Seed of the train/validation split (kept apart from the training "
+        "seed so runs are compared on the same validation set).",
+        lo=0,
+        hi=2**31 - 1,
+        group="data",
+    )
+    seed: int = _f(0, "Seed for weight initialisation, shuffling and augmentation.", lo=0, hi=2**31 - 1)
+    mixed_precision: bool = _f(
+        True,
+        "bfloat16 autocast while training (about 2x faster on modern CPUs, same accuracy).",
+        group="system",
+    )
+    device: str = _f(
+        "auto", "Where to train: auto picks CUDA, then MPS, then the CPU.", choices=DEVICES, group="system"
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
             _check_field(f, getattr(self, f.name))
 
-    def replace(self, **changes: Any) -> "TrainConfig":
+    def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -94,7 +137,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build from a dict (a saved run, CLI flags); unknown keys are an error, missing keys default."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
@@ -133,8 +176,28 @@ def _check_field(f: dataclasses.Field, value: Any) -> None:
 # The values a slider offers for the wide-ranged fields: roughly log-spaced, so the useful low end
 # gets fine steps while the field's whole range (min..max) stays reachable.
 WIDGET_GRIDS: dict[str, tuple] = {
-    "lr": (1e-6, 1e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.02, 0.05, 0.1,
-           0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+    "lr": (
+        1e-6,
+        1e-5,
+        1e-4,
+        2e-4,
+        5e-4,
+        0.001,
+        0.002,
+        0.003,
+        0.004,
+        0.005,
+        0.01,
+        0.02,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        1.0,
+        2.0,
+        5.0,
+        10.0,
+    ),
     "mlp_width": (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
     "cnn_channels": (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256),
     "batch_size": (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
@@ -150,8 +213,14 @@ def field_info(name: str) -> dict[str, Any]:
     """Help text, range, choices and widget grid/step of one config field (sliders, CLI help)."""
     for f in dataclasses.fields(TrainConfig):
         if f.name == name:
-            return {"name": name, "type": str(f.type), "default": f.default, **f.metadata,
-                    "grid": _grid(name), "step": WIDGET_STEPS.get(name)}
+            return {
+                "name": name,
+                "type": str(f.type),
+                "default": f.default,
+                **f.metadata,
+                "grid": _grid(name),
+                "step": WIDGET_STEPS.get(name),
+            }
     raise KeyError(name)
 
 
@@ -168,8 +237,10 @@ def nearest_option(name: str, value: Any) -> Any:
     """Fit a value (from a preset, a diagnosis or a saved run) onto its widget's grid or range."""
     info = field_info(name)
     if info["grid"] and isinstance(value, (int, float)) and not isinstance(value, bool):
+
         def distance(option: float) -> float:
             return abs(math.log10(option + 1e-7) - math.log10(max(value, 0) + 1e-7))
+
         return min(info["grid"], key=distance)
     if info["min"] is not None and isinstance(value, (int, float)) and not isinstance(value, bool):
         kind = int if info["type"] == "int" else float
@@ -185,21 +256,40 @@ PRESETS: dict[str, TrainConfig] = {
     "baseline": TrainConfig(model="baseline", epochs=1, augment=False),
     "fast CNN": TrainConfig(),
     "overfit on purpose": TrainConfig(
-        model="mlp", mlp_depth=3, mlp_width=1024, batch_norm=False, dropout=0.0,
-        weight_decay=0.0, augment=False, optimizer="adam", lr=0.002, epochs=40,
-        max_train_samples=1000),
+        model="mlp",
+        mlp_depth=3,
+        mlp_width=1024,
+        batch_norm=False,
+        dropout=0.0,
+        weight_decay=0.0,
+        augment=False,
+        optimizer="adam",
+        lr=0.002,
+        epochs=40,
+        max_train_samples=1000,
+    ),
     "regularized": TrainConfig(
-        model="mlp", mlp_depth=3, mlp_width=1024, batch_norm=True, dropout=0.5,
-        weight_decay=0.05, augment=True, optimizer="adamw", lr=0.002, epochs=40,
-        max_train_samples=1000, patience=8),
+        model="mlp",
+        mlp_depth=3,
+        mlp_width=1024,
+        batch_norm=True,
+        dropout=0.5,
+        weight_decay=0.05,
+        augment=True,
+        optimizer="adamw",
+        lr=0.002,
+        epochs=40,
+        max_train_samples=1000,
+        patience=8,
+    ),
 }
 PRESET_HELP = {
     "baseline": "Always predicts the most common digit: the bar every real model must clear.",
     "fast CNN": "The default: a small convolutional network tuned for speed on a CPU.",
     "overfit on purpose": "A big MLP on 1,000 images with no regularization: watch validation "
-                          "loss turn up while training loss keeps falling.",
+    "loss turn up while training loss keeps falling.",
     "regularized": "The same big MLP and data, with dropout, weight decay, augmentation and "
-                   "early stopping: the gap between the curves closes.",
+    "early stopping: the gap between the curves closes.",
 }
 DEFAULT_PRESET = "fast CNN"
 
@@ -212,14 +302,20 @@ def quick_config() -> TrainConfig:
     """The default preset, shortened so a demo that starts with no model has one within seconds."""
     preset = PRESETS[DEFAULT_PRESET]
     cap = preset.max_train_samples or QUICK_MAX_TRAIN
-    return preset.replace(epochs=min(preset.epochs, QUICK_EPOCHS),
-                          max_train_samples=min(cap, QUICK_MAX_TRAIN))
+    return preset.replace(
+        epochs=min(preset.epochs, QUICK_EPOCHS), max_train_samples=min(cap, QUICK_MAX_TRAIN)
+    )
+
 
 # The baseline ladder: the same split, ever more capable models.
 LADDER: list[tuple[str, TrainConfig]] = [
     ("Majority class", TrainConfig(model="baseline", epochs=1, augment=False)),
-    ("Logistic regression", TrainConfig(model="logreg", optimizer="adam", lr=0.01, epochs=10,
-                                        dropout=0.0, augment=False, weight_decay=0.0)),
+    (
+        "Logistic regression",
+        TrainConfig(
+            model="logreg", optimizer="adam", lr=0.01, epochs=10, dropout=0.0, augment=False, weight_decay=0.0
+        ),
+    ),
     ("MLP", TrainConfig(model="mlp", optimizer="adamw", lr=0.005, epochs=10, augment=False)),
     ("CNN", TrainConfig()),
 ]

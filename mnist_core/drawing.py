@@ -27,8 +27,16 @@ FIT_SIZE = 20
 CENTRE = 14.0  # MNIST puts the centre of mass at pixel (14, 14), not 13.5
 MIN_CONTRAST = 24  # brightest ink above the background, out of 255; below this it is noise
 NOISE_FLOOR = 0.2  # fraction of the brightest ink; fainter pixels are paper texture or blur
-MAX_WORK_SIDE = 1024  # bigger inputs (phone photos) are shrunk first: detail beyond this is lost at 20×20 anyway
-ACCEPTED_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # "JPEG" also opens phones' multi-picture (MPO) files
+MAX_WORK_SIDE = (
+    1024  # bigger inputs (phone photos) are shrunk first: detail beyond this is lost at 20×20 anyway
+)
+ACCEPTED_FORMATS = (
+    "PNG",
+    "JPEG",
+    "BMP",
+    "GIF",
+    "WEBP",
+)  # "JPEG" also opens phones' multi-picture (MPO) files
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "bmp", "gif", "webp")  # for a file uploader's `type=`
 BLANK_MESSAGE = "No digit found: draw something first."
 TOO_SMALL_MESSAGE = "No digit found: the drawing is too small or faint, draw a bigger digit."
@@ -188,7 +196,7 @@ def _centre(fitted: np.ndarray, size: int = CANVAS_SIZE) -> np.ndarray:
     for dy, wy in ((0, 1.0 - fy), (1, fy)):
         for dx, wx in ((0, 1.0 - fx), (1, fx)):
             if wy * wx > 0:
-                out[iy + dy:iy + dy + h, ix + dx:ix + dx + w] += (wy * wx) * source
+                out[iy + dy : iy + dy + h, ix + dx : ix + dx + w] += (wy * wx) * source
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -210,21 +218,23 @@ def prepare_digit(image: np.ndarray | Image.Image, *, min_ink_fraction: float = 
         return PreparedDigit(True, None, stages, BLANK_MESSAGE)
     if np.count_nonzero(ink) < min_ink_fraction * ink.size:
         return PreparedDigit(True, None, stages, TOO_SMALL_MESSAGE)
-    t, b, l, r = _bounding_box(ink)
-    stages["cropped"] = ink[t:b, l:r]
+    top_row, bottom, left, right = _bounding_box(ink)
+    stages["cropped"] = ink[top_row:bottom, left:right]
     stages["fitted"] = _fit(stages["cropped"])
     stages["centered"] = _centre(stages["fitted"])
     model_input = stages["centered"].astype(np.float32) / np.float32(255.0)
     return PreparedDigit(False, model_input, stages, "")
 
 
-def to_model_input(prepared: PreparedDigit) -> "torch.Tensor":
+def to_model_input(prepared: PreparedDigit) -> torch.Tensor:
     """(1, 1, 28, 28) float32 tensor for a model; ValueError when there is no digit."""
     if prepared.is_blank or prepared.image is None:
         raise ValueError(prepared.message or BLANK_MESSAGE)
     import torch  # deferred: preprocessing and its tests should not pay torch's import time
 
-    return torch.from_numpy(np.array(prepared.image, dtype=np.float32)).reshape(1, 1, CANVAS_SIZE, CANVAS_SIZE)
+    return torch.from_numpy(np.array(prepared.image, dtype=np.float32)).reshape(
+        1, 1, CANVAS_SIZE, CANVAS_SIZE
+    )
 
 
 def load_image_file(data: bytes, *, max_bytes: int = 5_000_000, max_pixels: int = 25_000_000) -> Image.Image:
@@ -239,7 +249,9 @@ def load_image_file(data: bytes, *, max_bytes: int = 5_000_000, max_pixels: int 
     if size == 0:
         raise ImageError("The file is empty.")
     if size > max_bytes:
-        raise ImageError(f"The file is {size / 1e6:.1f} MB; images up to {max_bytes / 1e6:g} MB are accepted.")
+        raise ImageError(
+            f"The file is {size / 1e6:.1f} MB; images up to {max_bytes / 1e6:g} MB are accepted."
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -252,8 +264,12 @@ def load_image_file(data: bytes, *, max_bytes: int = 5_000_000, max_pixels: int 
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageError(f"The image is too large to open safely ({exc}).") from exc
         except Image.UnidentifiedImageError as exc:
-            raise ImageError(f"This is not a readable image; upload a {', '.join(UPLOAD_TYPES[:3])} file.") from exc
-        except Exception as exc:  # decoders raise OSError, SyntaxError, EOFError, zlib.error...: all mean "broken file"
+            raise ImageError(
+                f"This is not a readable image; upload a {', '.join(UPLOAD_TYPES[:3])} file."
+            ) from exc
+        except (
+            Exception
+        ) as exc:  # decoders raise OSError, SyntaxError, EOFError, zlib.error...: all mean "broken file"
             raise ImageError(f"The image file is damaged or truncated and cannot be read ({exc}).") from exc
 
 

@@ -36,27 +36,43 @@ def confusion_frame(result: EvalResult, normalized: bool = False) -> pd.DataFram
                 text = f"{share:.0%}" if share >= 0.005 or count == 0 else "<1%"
             else:
                 text = str(count)
-            rows.append({"true": t, "predicted": p, "count": count, "share": share,
-                         "text": text if count or t == p else "", "fill": fill,
-                         "ink": palette.TEXT_ON_DARK if dark else palette.TEXT})
+            rows.append(
+                {
+                    "true": t,
+                    "predicted": p,
+                    "count": count,
+                    "share": share,
+                    "text": text if count or t == p else "",
+                    "fill": fill,
+                    "ink": palette.TEXT_ON_DARK if dark else palette.TEXT,
+                }
+            )
     return pd.DataFrame(rows)
 
 
-def confusion_heatmap(result: EvalResult, normalized: bool = False,
-                      selected: tuple[int, int] | None = None, size: int = 400,
-                      selectable: bool = True) -> alt.LayerChart:
+def confusion_heatmap(
+    result: EvalResult,
+    normalized: bool = False,
+    selected: tuple[int, int] | None = None,
+    size: int = 400,
+    selectable: bool = True,
+) -> alt.LayerChart:
     """Heatmap with counts (or row shares) in the cells; clicking a cell selects it."""
     df = confusion_frame(result, normalized)
     df["selected"] = [(t, p) == selected for t, p in zip(df["true"], df["predicted"])]
-    cell = alt.selection_point(name=CELL_PARAM, fields=["true", "predicted"], on="click",
-                               clear=False, toggle=False)
+    cell = alt.selection_point(
+        name=CELL_PARAM, fields=["true", "predicted"], on="click", clear=False, toggle=False
+    )
     base = alt.Chart(df).encode(
         x=alt.X("predicted:O", title="Predicted digit", axis=alt.Axis(orient="top", labelAngle=0)),
         y=alt.Y("true:O", title="True digit"),
     )
-    tooltip = [alt.Tooltip("true:O", title="True"), alt.Tooltip("predicted:O", title="Predicted"),
-               alt.Tooltip("count:Q", title="Images"),
-               alt.Tooltip("share:Q", title="Share of row", format=".1%")]
+    tooltip = [
+        alt.Tooltip("true:O", title="True"),
+        alt.Tooltip("predicted:O", title="Predicted"),
+        alt.Tooltip("count:Q", title="Images"),
+        alt.Tooltip("share:Q", title="Share of row", format=".1%"),
+    ]
     rects = base.mark_rect(cursor="pointer" if selectable else "default").encode(
         color=alt.Color("fill:N", scale=None),
         stroke=alt.condition("datum.selected", alt.value(palette.SELECTED), alt.value(palette.PAPER)),
@@ -66,7 +82,8 @@ def confusion_heatmap(result: EvalResult, normalized: bool = False,
     if selectable:
         rects = rects.add_params(cell)
     text = base.mark_text(fontSize=12 if normalized else 13).encode(
-        text="text:N", color=alt.Color("ink:N", scale=None), tooltip=tooltip)
+        text="text:N", color=alt.Color("ink:N", scale=None), tooltip=tooltip
+    )
     return (rects + text).properties(width=size, height=size)
 
 
@@ -95,51 +112,88 @@ def selected_cell(event: Any) -> tuple[int, int] | None:
 
 def per_class_frame(result: EvalResult) -> pd.DataFrame:
     """Digit, precision, recall, F1 and support: the table under the chart."""
-    return pd.DataFrame([{"digit": c.digit, "precision": c.precision, "recall": c.recall,
-                          "f1": c.f1, "support": c.support} for c in result.per_class])
+    return pd.DataFrame(
+        [
+            {"digit": c.digit, "precision": c.precision, "recall": c.recall, "f1": c.f1, "support": c.support}
+            for c in result.per_class
+        ]
+    )
 
 
 def per_class_chart(result: EvalResult, height: int = 260) -> alt.Chart:
     """Grouped bars: precision, recall and F1 for each digit; the weakest digits stand out."""
-    df = per_class_frame(result).melt(id_vars=["digit", "support"], value_vars=list(METRICS),
-                                      var_name="metric", value_name="value")
+    df = per_class_frame(result).melt(
+        id_vars=["digit", "support"], value_vars=list(METRICS), var_name="metric", value_name="value"
+    )
     df["metric"] = df["metric"].map({"precision": "Precision", "recall": "Recall", "f1": "F1"})
     low = max(0.0, min(0.8, float(df["value"].min()) - 0.05))  # zoom in: differences live near 1
-    return alt.Chart(df).mark_bar().encode(
-        x=alt.X("digit:O", title="Digit", axis=alt.Axis(labelAngle=0)),
-        xOffset=alt.XOffset("metric:N", sort=["Precision", "Recall", "F1"]),
-        y=alt.Y("value:Q", title="Score", scale=alt.Scale(domain=[low, 1.0], clamp=True),
-                axis=alt.Axis(format="%")),
-        color=alt.Color("metric:N", sort=["Precision", "Recall", "F1"], title=None,
-                        scale=alt.Scale(range=list(palette.METRIC_COLOURS)),
-                        legend=alt.Legend(orient="top")),
-        tooltip=[alt.Tooltip("digit:O", title="Digit"), alt.Tooltip("metric:N", title="Metric"),
-                 alt.Tooltip("value:Q", title="Score", format=".1%"),
-                 alt.Tooltip("support:Q", title="Images")],
-    ).properties(height=height)
+    return (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:O", title="Digit", axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("metric:N", sort=["Precision", "Recall", "F1"]),
+            y=alt.Y(
+                "value:Q",
+                title="Score",
+                scale=alt.Scale(domain=[low, 1.0], clamp=True),
+                axis=alt.Axis(format="%"),
+            ),
+            color=alt.Color(
+                "metric:N",
+                sort=["Precision", "Recall", "F1"],
+                title=None,
+                scale=alt.Scale(range=list(palette.METRIC_COLOURS)),
+                legend=alt.Legend(orient="top"),
+            ),
+            tooltip=[
+                alt.Tooltip("digit:O", title="Digit"),
+                alt.Tooltip("metric:N", title="Metric"),
+                alt.Tooltip("value:Q", title="Score", format=".1%"),
+                alt.Tooltip("support:Q", title="Images"),
+            ],
+        )
+        .properties(height=height)
+    )
 
 
 def f1_delta_frame(a: EvalResult, b: EvalResult) -> pd.DataFrame:
     """Per digit: F1 of run A, of run B, and B − A."""
-    return pd.DataFrame([{"digit": ca.digit, "f1_a": ca.f1, "f1_b": cb.f1, "delta": cb.f1 - ca.f1}
-                         for ca, cb in zip(a.per_class, b.per_class)])
+    return pd.DataFrame(
+        [
+            {"digit": ca.digit, "f1_a": ca.f1, "f1_b": cb.f1, "delta": cb.f1 - ca.f1}
+            for ca, cb in zip(a.per_class, b.per_class)
+        ]
+    )
 
 
-def f1_delta_chart(a: EvalResult, b: EvalResult, name_a: str = "A", name_b: str = "B",
-                   height: int = 240) -> alt.LayerChart:
+def f1_delta_chart(
+    a: EvalResult, b: EvalResult, name_a: str = "A", name_b: str = "B", height: int = 240
+) -> alt.LayerChart:
     """Bars of B's F1 minus A's per digit: green where B is better, red where it is worse."""
     df = f1_delta_frame(a, b)
     df["better"] = df["delta"].map(lambda d: f"{name_b} better" if d >= 0 else f"{name_a} better")
-    bars = alt.Chart(df).mark_bar().encode(
-        x=alt.X("digit:O", title="Digit", axis=alt.Axis(labelAngle=0)),
-        y=alt.Y("delta:Q", title=f"F1 change ({name_b} − {name_a})", axis=alt.Axis(format="+.0%")),
-        color=alt.Color("better:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=[f"{name_b} better", f"{name_a} better"],
-                                        range=[palette.BETTER, palette.WORSE])),
-        tooltip=[alt.Tooltip("digit:O", title="Digit"),
-                 alt.Tooltip("f1_a:Q", title=f"F1 {name_a}", format=".1%"),
-                 alt.Tooltip("f1_b:Q", title=f"F1 {name_b}", format=".1%"),
-                 alt.Tooltip("delta:Q", title="Change", format="+.1%")],
+    bars = (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("digit:O", title="Digit", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("delta:Q", title=f"F1 change ({name_b} − {name_a})", axis=alt.Axis(format="+.0%")),
+            color=alt.Color(
+                "better:N",
+                title=None,
+                legend=alt.Legend(orient="top"),
+                scale=alt.Scale(
+                    domain=[f"{name_b} better", f"{name_a} better"], range=[palette.BETTER, palette.WORSE]
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("digit:O", title="Digit"),
+                alt.Tooltip("f1_a:Q", title=f"F1 {name_a}", format=".1%"),
+                alt.Tooltip("f1_b:Q", title=f"F1 {name_b}", format=".1%"),
+                alt.Tooltip("delta:Q", title="Change", format="+.1%"),
+            ],
+        )
     )
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color=palette.ZERO_RULE).encode(y="y:Q")
     return (bars + zero).properties(height=height)
@@ -148,9 +202,11 @@ def f1_delta_chart(a: EvalResult, b: EvalResult, name_a: str = "A", name_b: str 
 def baseline_rows(target: float, majority: float, model_accuracy: float | None = None) -> list[dict]:
     """Rows (what, accuracy, kind) of the bars a model must clear: chance, the majority class,
     the target and, when there is one, a model's validation accuracy."""
-    rows = [{"what": "Chance (uniform guess)", "accuracy": CHANCE_ACCURACY, "kind": "baseline"},
-            {"what": "Majority class", "accuracy": majority, "kind": "baseline"},
-            {"what": "Your target", "accuracy": target, "kind": "target"}]
+    rows = [
+        {"what": "Chance (uniform guess)", "accuracy": CHANCE_ACCURACY, "kind": "baseline"},
+        {"what": "Majority class", "accuracy": majority, "kind": "baseline"},
+        {"what": "Your target", "accuracy": target, "kind": "target"},
+    ]
     if model_accuracy is not None:
         rows.append({"what": "Latest model (validation)", "accuracy": model_accuracy, "kind": "model"})
     return rows
@@ -160,11 +216,18 @@ def baseline_chart(rows: list[dict], height: int = 190) -> alt.LayerChart:
     """Horizontal bars of `baseline_rows`, labelled in %: baselines grey, target blue, model green."""
     base = alt.Chart(pd.DataFrame(rows)).encode(
         y=alt.Y("what:N", title=None, sort=None, axis=alt.Axis(labelLimit=240)),
-        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")))
+        x=alt.X("accuracy:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+    )
     bars = base.mark_bar().encode(
-        color=alt.Color("kind:N", legend=None,
-                        scale=alt.Scale(domain=["baseline", "target", "model"],
-                                        range=[palette.BASELINE, palette.TARGET, palette.MODEL])),
-        tooltip=["what", alt.Tooltip("accuracy:Q", format=".1%")])
+        color=alt.Color(
+            "kind:N",
+            legend=None,
+            scale=alt.Scale(
+                domain=["baseline", "target", "model"],
+                range=[palette.BASELINE, palette.TARGET, palette.MODEL],
+            ),
+        ),
+        tooltip=["what", alt.Tooltip("accuracy:Q", format=".1%")],
+    )
     labels = base.mark_text(align="left", dx=4).encode(text=alt.Text("accuracy:Q", format=".1%"))
     return (bars + labels).properties(height=height)

@@ -29,7 +29,7 @@ def predict_proba(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
 
     def batch(i: int) -> torch.Tensor:
         # scaled a batch at a time: a float copy of a whole set is four times its uint8 size
-        chunk = images[i:i + PREDICT_BATCH].to(device)
+        chunk = images[i : i + PREDICT_BATCH].to(device)
         return to_float(chunk) if chunk.dtype == torch.uint8 else chunk
 
     out = [F.softmax(model(batch(i)).float(), dim=1).cpu() for i in range(0, len(images), PREDICT_BATCH)]
@@ -47,7 +47,7 @@ class ClassMetrics:
 
 @dataclass
 class Mistake:
-    index: int        # position in the evaluated set
+    index: int  # position in the evaluated set
     true: int
     predicted: int
     confidence: float  # probability of the predicted (wrong) digit
@@ -70,10 +70,16 @@ class EvalResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "EvalResult":
-        return cls(d["split"], d["n"], d["loss"], d["accuracy"], d["confusion"],
-                   [ClassMetrics(**c) for c in d["per_class"]],
-                   [Mistake(**m) for m in d.get("mistakes", [])])
+    def from_dict(cls, d: dict) -> EvalResult:
+        return cls(
+            d["split"],
+            d["n"],
+            d["loss"],
+            d["accuracy"],
+            d["confusion"],
+            [ClassMetrics(**c) for c in d["per_class"]],
+            [Mistake(**m) for m in d.get("mistakes", [])],
+        )
 
     def weakest(self, k: int = 3) -> list[ClassMetrics]:
         """The k digits with the lowest F1."""
@@ -96,8 +102,10 @@ def per_class_metrics(cm: np.ndarray) -> list[ClassMetrics]:
     recall = np.divide(tp, actual, out=np.zeros(10), where=actual > 0)
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros(10), where=denom > 0)
-    return [ClassMetrics(d, float(precision[d]), float(recall[d]), float(f1[d]), int(actual[d]))
-            for d in range(10)]
+    return [
+        ClassMetrics(d, float(precision[d]), float(recall[d]), float(f1[d]), int(actual[d]))
+        for d in range(10)
+    ]
 
 
 def evaluate(model: nn.Module, data: Images, split: str = "val", max_mistakes: int = 200) -> EvalResult:
@@ -112,7 +120,18 @@ def evaluate(model: nn.Module, data: Images, split: str = "val", max_mistakes: i
     wrong = np.nonzero(true_np != pred_np)[0]
     conf = probs.max(1).values.numpy()
     wrong = wrong[np.argsort(-conf[wrong], kind="stable")][:max_mistakes]
-    mistakes = [Mistake(int(i), int(true_np[i]), int(pred_np[i]), float(conf[i]),
-                        [round(float(p), 5) for p in probs[i]]) for i in wrong]
-    return EvalResult(split, n, loss, float((true_np == pred_np).mean()) if n else 0.0,
-                      cm.tolist(), per_class_metrics(cm), mistakes)
+    mistakes = [
+        Mistake(
+            int(i), int(true_np[i]), int(pred_np[i]), float(conf[i]), [round(float(p), 5) for p in probs[i]]
+        )
+        for i in wrong
+    ]
+    return EvalResult(
+        split,
+        n,
+        loss,
+        float((true_np == pred_np).mean()) if n else 0.0,
+        cm.tolist(),
+        per_class_metrics(cm),
+        mistakes,
+    )

@@ -38,8 +38,9 @@ def count_rows(counts_by_split: dict[str, list[int]]) -> list[dict]:
     rows = []
     for split, counts in counts_by_split.items():
         total = sum(counts) or 1
-        rows += [{"split": split, "digit": str(d), "count": c, "share": c / total}
-                 for d, c in zip(DIGITS, counts)]
+        rows += [
+            {"split": split, "digit": str(d), "count": c, "share": c / total} for d, c in zip(DIGITS, counts)
+        ]
     return rows
 
 
@@ -86,7 +87,7 @@ def zero_fraction(images: torch.Tensor) -> float:
     """Share of pixels that are exactly 0 (pure background)."""
     if not images.numel():
         return 0.0
-    zeros = sum(int((images[i:i + CHUNK] == 0).sum()) for i in range(0, len(images), CHUNK))
+    zeros = sum(int((images[i : i + CHUNK] == 0).sum()) for i in range(0, len(images), CHUNK))
     return zeros / images.numel()
 
 
@@ -97,7 +98,7 @@ def intensity_histogram(images: torch.Tensor, bins: int = 32, skip_zero: bool = 
         raise ValueError(f"bins must be 1-256, got {bins!r}.")
     counts = torch.zeros(256, dtype=torch.int64)
     for i in range(0, len(images), CHUNK):
-        counts += torch.bincount(images[i:i + CHUNK].flatten().long(), minlength=256)[:256]
+        counts += torch.bincount(images[i : i + CHUNK].flatten().long(), minlength=256)[:256]
     if skip_zero:
         counts[0] = 0
     edges = np.linspace(0, 256, bins + 1).round().astype(int)
@@ -120,9 +121,14 @@ def ink_rows(data: Images, threshold: int = 0) -> list[dict]:
             continue
         sel = imgs[mask]
         ink = (sel > threshold).to(torch.float32).mean(1)
-        rows.append({"digit": str(d), "ink_fraction": float(ink.mean()),
-                     "mean_intensity": float(sel.to(torch.float32).mean() / 255.0),
-                     "images": int(mask.sum())})
+        rows.append(
+            {
+                "digit": str(d),
+                "ink_fraction": float(ink.mean()),
+                "mean_intensity": float(sel.to(torch.float32).mean() / 255.0),
+                "images": int(mask.sum()),
+            }
+        )
     return rows
 
 
@@ -132,15 +138,20 @@ def scaling_summary(image: torch.Tensor) -> dict[str, dict[str, float]]:
         raise ValueError("scaling_summary needs one uint8 28×28 image.")
     raw = image.to(torch.float32)
     scaled = to_float(image.reshape(1, 28, 28))[0, 0]
-    return {name: {"min": float(t.min()), "max": float(t.max()), "mean": float(t.mean())}
-            for name, t in (("raw", raw), ("scaled", scaled))}
+    return {
+        name: {"min": float(t.min()), "max": float(t.max()), "mean": float(t.mean())}
+        for name, t in (("raw", raw), ("scaled", scaled))
+    }
 
 
 def pixel_rows(image: torch.Tensor) -> list[dict]:
     """One row per pixel (784): row, col, raw value 0-255 and scaled value 0-1, for a heatmap."""
     scaled = to_float(image.reshape(1, 28, 28))[0, 0]
-    return [{"row": r, "col": c, "raw": int(image[r, c]), "scaled": round(float(scaled[r, c]), 4)}
-            for r in range(28) for c in range(28)]
+    return [
+        {"row": r, "col": c, "raw": int(image[r, c]), "scaled": round(float(scaled[r, c]), 4)}
+        for r in range(28)
+        for c in range(28)
+    ]
 
 
 def ink_window(image: torch.Tensor, size: int = 8) -> tuple[int, int]:

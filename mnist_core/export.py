@@ -41,8 +41,13 @@ def export_onnx(model: nn.Module) -> bytes:
     example = (torch.zeros(2, 1, 28, 28),)  # batch 2: a batch of 1 would be specialised as a constant
     try:
         program = torch.onnx.export(
-            model, example, dynamo=True, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+            model,
+            example,
+            dynamo=True,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            verbose=False,
         )
     except Exception as exc:  # the exporter raises many types; all mean "this model did not export"
         raise ExportError(f"ONNX export failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
@@ -72,8 +77,14 @@ def onnx_session(onnx_bytes: bytes):
         raise ExportError(f"onnxruntime cannot load the exported model: {str(exc)[:300]}") from exc
 
 
-def check_onnx(onnx_bytes: bytes, model: nn.Module, n: int = 64, *,
-               inputs: torch.Tensor | None = None, tolerance: float = TOLERANCE) -> float:
+def check_onnx(
+    onnx_bytes: bytes,
+    model: nn.Module,
+    n: int = 64,
+    *,
+    inputs: torch.Tensor | None = None,
+    tolerance: float = TOLERANCE,
+) -> float:
     """Max |logit difference| between onnxruntime and PyTorch; raises ExportError above `tolerance`.
 
     Runs the whole batch and a batch of one, so a batch axis that was frozen at export shows up.
@@ -95,7 +106,9 @@ def check_onnx(onnx_bytes: bytes, model: nn.Module, n: int = 64, *,
             raise ExportError(f"The ONNX model returned shape {got.shape}, PyTorch {expected.shape}.")
         worst = max(worst, float(np.max(np.abs(got - expected))))
     if not worst <= tolerance:  # also catches NaN
-        raise ExportError(f"The ONNX model differs from PyTorch by up to {worst:.2g} (tolerance {tolerance:g}).")
+        raise ExportError(
+            f"The ONNX model differs from PyTorch by up to {worst:.2g} (tolerance {tolerance:g})."
+        )
     return worst
 
 
@@ -128,8 +141,10 @@ def check_run_exportable(run) -> str | None:
         with safe_open(str(run.path / WEIGHTS), framework="pt") as fh:
             stored = (fh.metadata() or {}).get("config")
         if stored is not None and TrainConfig.from_dict(json.loads(stored)) != run.config:
-            return (f"{run.path / WEIGHTS} was saved with a different config than config.json: "
-                    "the weights would compute another model. Train the run again.")
+            return (
+                f"{run.path / WEIGHTS} was saved with a different config than config.json: "
+                "the weights would compute another model. Train the run again."
+            )
     except (OSError, ValueError, TypeError, ConfigError) as exc:
         return f"{run.path / WEIGHTS} holds an unreadable config ({str(exc)[:200]})."
     return None

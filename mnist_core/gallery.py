@@ -36,7 +36,7 @@ class PredictionTable:
 
     images: np.ndarray  # uint8 (N, 28, 28)
     labels: np.ndarray  # int64 (N,)
-    probs: np.ndarray   # float32 (N, 10)
+    probs: np.ndarray  # float32 (N, 10)
 
 
 def predictions(model: nn.Module, data: Images) -> PredictionTable:
@@ -70,11 +70,11 @@ def run_validation_set(run: Run) -> tuple[Images, list[int]]:
 class Example:
     """One image of an evaluated set, with what the model said about it."""
 
-    index: int          # position in the evaluated set
+    index: int  # position in the evaluated set
     true: int
     predicted: int
-    confidence: float   # probability the model gave its predicted digit
-    true_prob: float    # probability the model gave the right digit
+    confidence: float  # probability the model gave its predicted digit
+    true_prob: float  # probability the model gave the right digit
 
     @property
     def correct(self) -> bool:
@@ -95,12 +95,15 @@ class Example:
 
 def _examples(probs: np.ndarray, labels: np.ndarray, index: np.ndarray) -> list[Example]:
     pred = probs[index].argmax(1)
-    return [Example(int(i), int(labels[i]), int(p), float(probs[i, p]), float(probs[i, labels[i]]))
-            for i, p in zip(index, pred)]
+    return [
+        Example(int(i), int(labels[i]), int(p), float(probs[i, p]), float(probs[i, labels[i]]))
+        for i, p in zip(index, pred)
+    ]
 
 
-def cell_examples(probs: np.ndarray, labels: np.ndarray, true: int, predicted: int,
-                  limit: int = 24) -> tuple[list[Example], int]:
+def cell_examples(
+    probs: np.ndarray, labels: np.ndarray, true: int, predicted: int, limit: int = 24
+) -> tuple[list[Example], int]:
     """The images of one confusion-matrix cell, and how many the cell holds.
 
     A mistake cell lists the most confident errors first (the striking ones); a diagonal cell
@@ -124,8 +127,9 @@ def confident_mistakes(probs: np.ndarray, labels: np.ndarray, limit: int = 24) -
 
 def examples_sheet(table: PredictionTable, examples: list[Example], cols: int = 8) -> np.ndarray:
     """The examples' images tiled into one picture, enlarged, with grey gutters."""
-    return tile(table.images[[e.index for e in examples]], cols, scale=SHEET_SCALE,
-                background=SHEET_BACKGROUND)
+    return tile(
+        table.images[[e.index for e in examples]], cols, scale=SHEET_SCALE, background=SHEET_BACKGROUND
+    )
 
 
 def report_mistakes(table: PredictionTable, limit: int = 16) -> tuple[str | None, str]:
@@ -134,6 +138,5 @@ def report_mistakes(table: PredictionTable, limit: int = 16) -> tuple[str | None
     worst = confident_mistakes(table.probs, table.labels, limit)
     if not worst:
         return None, ""
-    caption = "In reading order: " + "; ".join(f"{e.true}→{e.predicted} ({e.confidence:.0%})"
-                                               for e in worst)
+    caption = "In reading order: " + "; ".join(f"{e.true}→{e.predicted} ({e.confidence:.0%})" for e in worst)
     return png_data_uri(examples_sheet(table, worst)), caption

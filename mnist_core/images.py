@@ -53,8 +53,9 @@ def upscale_to(image: np.ndarray | torch.Tensor, side: int) -> np.ndarray:
     return np.asarray(Image.fromarray(arr).resize(size, Image.Resampling.NEAREST))
 
 
-def tile(images: np.ndarray | torch.Tensor, cols: int = 10, *, scale: int = 1, gap: int = 2,
-         background: int = 40) -> np.ndarray:
+def tile(
+    images: np.ndarray | torch.Tensor, cols: int = 10, *, scale: int = 1, gap: int = 2, background: int = 40
+) -> np.ndarray:
     """Tile a stack of uint8 images ((N, H, W) or RGB (N, H, W, 3)) into one picture, `cols` per row.
 
     Each image is upscaled `scale` times; `gap` pixels of `background` grey separate and
@@ -74,7 +75,7 @@ def tile(images: np.ndarray | torch.Tensor, cols: int = 10, *, scale: int = 1, g
     for k, img in enumerate(arr):
         r, c = divmod(k, cols)
         y, x = gap + r * cell_h, gap + c * cell_w
-        out[y:y + h * scale, x:x + w * scale] = upscale(img, scale) if scale > 1 else img
+        out[y : y + h * scale, x : x + w * scale] = upscale(img, scale) if scale > 1 else img
     return out
 
 

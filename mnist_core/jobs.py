@@ -16,10 +16,11 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from .config import TrainConfig
 from .data import Images
@@ -84,7 +85,7 @@ class Job:
         self.started = time.time()
         self._thread = threading.Thread(target=self._work, name=f"{kind}-{self.id}", daemon=True)
 
-    def start(self) -> "Job":
+    def start(self) -> Job:
         self._thread.start()
         return self
 
@@ -100,9 +101,17 @@ class Job:
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            return JobSnapshot(self.id, str(self._state), list(self._records), error=self._error,
-                               started=self.started, stop_requested=self._stop.is_set(),
-                               kind=self.kind, title=self.title, **self._extra_state())
+            return JobSnapshot(
+                self.id,
+                str(self._state),
+                list(self._records),
+                error=self._error,
+                started=self.started,
+                stop_requested=self._stop.is_set(),
+                kind=self.kind,
+                title=self.title,
+                **self._extra_state(),
+            )
 
     def _extra_state(self) -> dict[str, Any]:
         return {"names": [self.title]}
@@ -128,8 +137,14 @@ class Job:
 class TrainingJob(Job):
     """Trains one or more configs in a row, saving each as a run; records carry their "run" index."""
 
-    def __init__(self, configs: list[TrainConfig], names: list[str], data: str = "auto",
-                 extra: Images | None = None, home: Path | None = None) -> None:
+    def __init__(
+        self,
+        configs: list[TrainConfig],
+        names: list[str],
+        data: str = "auto",
+        extra: Images | None = None,
+        home: Path | None = None,
+    ) -> None:
         self.configs, self.names = list(configs), list(names)
         self.data, self.extra, self.home = data, extra, home
         self._current = 0
@@ -147,8 +162,9 @@ class TrainingJob(Job):
                 break
             with self._lock:
                 self._current = i
-            for record in train_and_save(config, self.data, stop=stop, extra=self.extra,
-                                         name=name, home=self.home):
+            for record in train_and_save(
+                config, self.data, stop=stop, extra=self.extra, name=name, home=self.home
+            ):
                 yield {**record.to_dict(), "run": i}
 
     def _add(self, record: dict[str, Any]) -> None:
@@ -169,14 +185,23 @@ class JobManager:
         """Start `job` unless another one is running (then JobBusy, and `job` never starts)."""
         with self._lock:
             if self._job is not None and self._job.running:
-                what = {"train": "A training job", "curve": "A learning-curve measurement",
-                        "tune": "A hyperparameter search"}.get(self._job.kind, "A job")
+                what = {
+                    "train": "A training job",
+                    "curve": "A learning-curve measurement",
+                    "tune": "A hyperparameter search",
+                }.get(self._job.kind, "A job")
                 raise JobBusy(f"{what} is already running: stop it or wait for it to finish.")
             self._job = job.start()
             return job
 
-    def start(self, configs: list[TrainConfig], names: list[str] | None = None, data: str = "auto",
-              extra: Images | None = None, home: Path | None = None) -> TrainingJob:
+    def start(
+        self,
+        configs: list[TrainConfig],
+        names: list[str] | None = None,
+        data: str = "auto",
+        extra: Images | None = None,
+        home: Path | None = None,
+    ) -> TrainingJob:
         names = names or [""] * len(configs)
         job = TrainingJob(list(configs), list(names), data, extra, home)
         self.submit(job)
@@ -207,7 +232,7 @@ class Progress:
     """What a progress bar shows: a fraction 0..1, words, and seconds left (None if unknown)."""
 
     fraction: float  # 0..1 over the whole job (all its runs)
-    text: str        # e.g. "Run 2 of 4 (MLP) · epoch 3/10 · batch 20/32 · about 4 s left"
+    text: str  # e.g. "Run 2 of 4 (MLP) · epoch 3/10 · batch 20/32 · about 4 s left"
     eta_s: float | None = None  # seconds left, when it can be estimated
 
 
@@ -238,8 +263,12 @@ def job_progress(snapshot: JobSnapshot, labels: Sequence[str] | None = None) -> 
     return Progress(fraction, " · ".join(p for p in parts if p), eta)
 
 
-END_WORDS = {"finished": "finished", "stopped": "stopped", "early_stopped": "early-stopped",
-             "diverged": "diverged"}
+END_WORDS = {
+    "finished": "finished",
+    "stopped": "stopped",
+    "early_stopped": "early-stopped",
+    "diverged": "diverged",
+}
 
 
 def training_progress(snapshot: JobSnapshot, labels: Sequence[str] | None = None) -> Progress:

@@ -61,9 +61,9 @@ def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, fl
 class Verdict:
     """Pass / fail against the target and the baselines, in sentences a presenter can read out."""
 
-    passed: bool          # met the target
+    passed: bool  # met the target
     beats_baselines: bool
-    uncertain: bool       # the target lies inside the accuracy's 95 % interval
+    uncertain: bool  # the target lies inside the accuracy's 95 % interval
     headline: str
     details: tuple[str, ...]
 
@@ -81,24 +81,37 @@ def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
     passed = acc >= target
     gap = abs(acc - target) * 100
     if passed:
-        headline = f"Meets the target: {as_percent(acc)} {name} accuracy against a target of {as_percent(target)}."
+        headline = (
+            f"Meets the target: {as_percent(acc)} {name} accuracy against a target of {as_percent(target)}."
+        )
     else:
-        headline = (f"Below the target: {as_percent(acc)} {name} accuracy, {gap:.1f} points short of "
-                    f"{as_percent(target)}.")
+        headline = (
+            f"Below the target: {as_percent(acc)} {name} accuracy, {gap:.1f} points short of "
+            f"{as_percent(target)}."
+        )
     bar = max(base.chance, base.majority_accuracy)
     beats = acc > bar
     if beats:
-        baseline_line = (f"Beats guessing at random ({as_percent(base.chance)}) and always answering "
-                         f"{base.majority_digit} ({as_percent(base.majority_accuracy)}).")
+        baseline_line = (
+            f"Beats guessing at random ({as_percent(base.chance)}) and always answering "
+            f"{base.majority_digit} ({as_percent(base.majority_accuracy)})."
+        )
     else:
-        baseline_line = (f"Does not beat the baselines (random {as_percent(base.chance)}, always "
-                         f"{base.majority_digit}: {as_percent(base.majority_accuracy)}): the model has "
-                         "learned nothing useful yet.")
-    loss_line = (f"Loss {result.loss:.3f} (a uniform guess scores {base.chance_loss:.3f}; "
-                 "lower is better)." if math.isfinite(result.loss) else "Loss not available.")
+        baseline_line = (
+            f"Does not beat the baselines (random {as_percent(base.chance)}, always "
+            f"{base.majority_digit}: {as_percent(base.majority_accuracy)}): the model has "
+            "learned nothing useful yet."
+        )
+    loss_line = (
+        f"Loss {result.loss:.3f} (a uniform guess scores {base.chance_loss:.3f}; lower is better)."
+        if math.isfinite(result.loss)
+        else "Loss not available."
+    )
     uncertain = lo <= target <= hi
-    interval_line = (f"Measured on {result.n:,} images, so the true accuracy lies between "
-                     f"{as_percent(lo)} and {as_percent(hi)} (95 % interval).")
+    interval_line = (
+        f"Measured on {result.n:,} images, so the true accuracy lies between "
+        f"{as_percent(lo)} and {as_percent(hi)} (95 % interval)."
+    )
     if uncertain:
         interval_line += " The target lies inside that range: more images are needed to be sure."
     return Verdict(passed, beats, uncertain, headline, (baseline_line, loss_line, interval_line))
@@ -111,16 +124,24 @@ def test_vs_validation(val: EvalResult, test: EvalResult) -> str:
     if abs(gap) < 0.05:
         return head + "the same. The validation score was an honest guide."
     if gap < 0:
-        return (head + f"{-gap:.1f} points lower. A small drop is normal: the validation set "
-                "helped choose the model, which makes its score slightly optimistic.")
-    return (head + f"{gap:.1f} points higher. Chance in which images each set holds: the "
-            "model is not better than the validation score suggested.")
+        return (
+            head + f"{-gap:.1f} points lower. A small drop is normal: the validation set "
+            "helped choose the model, which makes its score slightly optimistic."
+        )
+    return (
+        head + f"{gap:.1f} points higher. Chance in which images each set holds: the "
+        "model is not better than the validation score suggested."
+    )
 
 
 def top_confusions(result: EvalResult, k: int = 3) -> list[tuple[int, int, int]]:
     """The k most frequent mistakes as (true digit, predicted digit, count), largest first."""
-    cells = [(result.confusion[t][p], t, p) for t in range(10) for p in range(10)
-             if t != p and result.confusion[t][p] > 0]
+    cells = [
+        (result.confusion[t][p], t, p)
+        for t in range(10)
+        for p in range(10)
+        if t != p and result.confusion[t][p] > 0
+    ]
     return [(t, p, c) for c, t, p in sorted(cells, key=lambda x: (-x[0], x[1], x[2]))[:k]]
 
 
@@ -138,6 +159,8 @@ def weakest_digits(result: EvalResult, k: int = 3) -> list[str]:
 
 def same_validation_set(a: Run, b: Run) -> bool:
     """Whether two runs were validated on the same images (same data, fraction and seed)."""
-    return (a.meta.get("data") == b.meta.get("data")
-            and a.config.val_fraction == b.config.val_fraction
-            and a.config.split_seed == b.config.split_seed)
+    return (
+        a.meta.get("data") == b.meta.get("data")
+        and a.config.val_fraction == b.config.val_fraction
+        and a.config.split_seed == b.config.split_seed
+    )

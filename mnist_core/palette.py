@@ -88,7 +88,7 @@ DARK_BELOW = 140  # a fill darker than this luminance needs white text
 
 
 def hex_colour(rgb: tuple[int, int, int]) -> str:
-    """"#rrggbb" of an RGB triple."""
+    """ "#rrggbb" of an RGB triple."""
     r, g, b = rgb
     return f"#{r:02x}{g:02x}{b:02x}"
 
@@ -101,8 +101,7 @@ def mix(lo: tuple[int, int, int], hi: tuple[int, int, int], t: float) -> tuple[s
     return hex_colour(rgb), luminance < DARK_BELOW
 
 
-def cell_colour(true: int, predicted: int, count: int, share: float,
-                worst_mistake: int) -> tuple[str, bool]:
+def cell_colour(true: int, predicted: int, count: int, share: float, worst_mistake: int) -> tuple[str, bool]:
     """Fill colour and white-text flag of one confusion cell.
 
     Correct cells (the diagonal) are green by the share of the digit recognised, mistakes

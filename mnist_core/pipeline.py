@@ -10,9 +10,9 @@ module decides nothing about presentation.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterator, Union
 
 from torch import nn
 
@@ -38,12 +38,20 @@ class SavedRecord:
         return asdict(self)
 
 
-PipelineRecord = Union[Record, SavedRecord]
+PipelineRecord = Record | SavedRecord
 
 
-def train_and_save(config: TrainConfig, data: str = "auto", *, stop: threading.Event | None = None,
-                   extra: Images | None = None, name: str = "", home: Path | None = None,
-                   split: DataSplit | None = None, report_every: int = 10) -> Iterator[PipelineRecord]:
+def train_and_save(
+    config: TrainConfig,
+    data: str = "auto",
+    *,
+    stop: threading.Event | None = None,
+    extra: Images | None = None,
+    name: str = "",
+    home: Path | None = None,
+    split: DataSplit | None = None,
+    report_every: int = 10,
+) -> Iterator[PipelineRecord]:
     """Train `config` on `data` (+ `extra` training images), save the run, yield progress.
 
     The runs folder is checked before any data is loaded, so a run never trains to the end
@@ -58,12 +66,19 @@ def train_and_save(config: TrainConfig, data: str = "auto", *, stop: threading.E
         return  # stopped before anything was learned: nothing worth saving
     val = evaluate(trainer.model, split.val, "val")
     meta = {
-        "name": name, "data": split.source.key, "data_kind": split.source.kind,
-        "data_name": split.source.name, "sizes": split.sizes(),
-        "status": end.status, "message": end.message, "best_epoch": end.best_epoch,
+        "name": name,
+        "data": split.source.key,
+        "data_kind": split.source.kind,
+        "data_name": split.source.name,
+        "sizes": split.sizes(),
+        "status": end.status,
+        "message": end.message,
+        "best_epoch": end.best_epoch,
         "epochs_run": len([h for h in trainer.history if not h.partial]),
-        "train_seconds": round(end.elapsed, 2), "parameters": trainer.n_parameters,
-        "val_accuracy": val.accuracy, "val_loss": val.loss,
+        "train_seconds": round(end.elapsed, 2),
+        "parameters": trainer.n_parameters,
+        "val_accuracy": val.accuracy,
+        "val_loss": val.loss,
         "used_collected": split.extra_train,
     }
     run = save_run(trainer.model, config, [h.to_dict() for h in trainer.history], meta, home)
@@ -71,8 +86,9 @@ def train_and_save(config: TrainConfig, data: str = "auto", *, stop: threading.E
     yield SavedRecord(run.id, str(run.path), end.status, val.accuracy)
 
 
-def evaluate_run(run: Run, split: str, *, model: nn.Module | None = None,
-                 data: Images | None = None) -> EvalResult:
+def evaluate_run(
+    run: Run, split: str, *, model: nn.Module | None = None, data: Images | None = None
+) -> EvalResult:
     """Evaluate a saved run on its own validation ("val") or test ("test") set and save the result
     with it (every test evaluation is counted). `model` and `data` reuse what the caller already
     holds (a cached model, the validation images it predicted); otherwise the run rebuilds them."""

@@ -50,8 +50,14 @@ def _prepare(image: Any) -> PreparedDigit:
     return prepare_digit(image)
 
 
-def predict_digit(model: nn.Module, image: Any, *, unsure_below: float = UNSURE_BELOW,
-                  close_margin: float = CLOSE_MARGIN, temperature: float = 1.0) -> Prediction:
+def predict_digit(
+    model: nn.Module,
+    image: Any,
+    *,
+    unsure_below: float = UNSURE_BELOW,
+    close_margin: float = CLOSE_MARGIN,
+    temperature: float = 1.0,
+) -> Prediction:
     """Predict one digit from a canvas array, a PIL image, a PreparedDigit or None (= blank).
 
     `temperature` is the run's calibration (softmax(logits / T)); `calibration.predict_options(run)`
@@ -88,7 +94,8 @@ def answer_text(prediction: Prediction) -> str:
         return prediction.prepared.message or BLANK_MESSAGE
     p = prediction
     if p.is_unsure:
-        return (f"Not sure: maybe a {p.digit} ({percent(p.confidence)}), "
-                f"but it could be a {p.runner_up} ({percent(p.runner_up_probability)}).")
+        return (
+            f"Not sure: maybe a {p.digit} ({percent(p.confidence)}), "
+            f"but it could be a {p.runner_up} ({percent(p.runner_up_probability)})."
+        )
     return f"A {p.digit}, with {percent(p.confidence)} confidence."
-

@@ -45,8 +45,9 @@ class DataSplit:
         return {"train": len(self.train), "val": len(self.val), "extra_train": self.extra_train}
 
 
-def make_split(spec: str, config: TrainConfig, extra: Images | None = None,
-               pool: Images | None = None) -> DataSplit:
+def make_split(
+    spec: str, config: TrainConfig, extra: Images | None = None, pool: Images | None = None
+) -> DataSplit:
     """Load the pool for `spec`, split it as `config` says, cap the train size, append `extra`."""
     source = resolve_source(spec)
     pool = pool if pool is not None else load_train_pool(source.key)

@@ -50,6 +50,7 @@ def labeling_estimate() -> tuple[costs.LabelingInputs, costs.Estimate]:
 
 # ---------------------------------------------------------------- HTML pieces
 
+
 def _e(x: object) -> str:
     return html.escape(str(x), quote=True)
 
@@ -60,8 +61,7 @@ def _nice_step(span: float, ticks: int = 5) -> float:
     return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
 
 
-def _text(x: float, y: float, text: str, anchor: str = "start", cls: str = "tick",
-          extra: str = "") -> str:
+def _text(x: float, y: float, text: str, anchor: str = "start", cls: str = "tick", extra: str = "") -> str:
     return f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}' class='{cls}'{extra}>{_e(text)}</text>"
 
 
@@ -77,9 +77,15 @@ def _y_range(ys: list[float], percent: bool) -> tuple[float, float, float]:
     return math.floor(y0 / step) * step, math.ceil(y1 / step) * step, step
 
 
-def line_chart_svg(series: dict[str, list[tuple[float, float]]], title: str, y_label: str,
-                   percent: bool = False, width: int = 520, height: int = 260,
-                   colours: tuple[str, ...] = tuple(palette.SPLIT_COLOURS.values())) -> str:
+def line_chart_svg(
+    series: dict[str, list[tuple[float, float]]],
+    title: str,
+    y_label: str,
+    percent: bool = False,
+    width: int = 520,
+    height: int = 260,
+    colours: tuple[str, ...] = tuple(palette.SPLIT_COLOURS.values()),
+) -> str:
     """An inline SVG line chart (no script, no external reference) of a few named series,
     coloured in order from `colours` (by default train, validation, test as in the app)."""
     series = {name: [p for p in pts if math.isfinite(p[1])] for name, pts in series.items()}
@@ -98,28 +104,35 @@ def line_chart_svg(series: dict[str, list[tuple[float, float]]], title: str, y_l
     def sy(y: float) -> float:
         return top + (1 - (y - y0) / (y1 - y0)) * ph
 
-    parts = [f"<svg class='chart' role='img' aria-label='{_e(title)}' width='{width}' "
-             f"height='{height}' viewBox='0 0 {width} {height}'>", _text(left, 18, title, cls="ct")]
+    parts = [
+        f"<svg class='chart' role='img' aria-label='{_e(title)}' width='{width}' "
+        f"height='{height}' viewBox='0 0 {width} {height}'>",
+        _text(left, 18, title, cls="ct"),
+    ]
     for i in range(int(round((y1 - y0) / step)) + 1):
         y = y0 + i * step
         label = f"{y * 100:.0f}%" if percent else f"{y:.2f}".rstrip("0").rstrip(".")
-        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{sy(y):.1f}' y2='{sy(y):.1f}' "
-                     f"class='grid'/>" + _text(left - 6, sy(y) + 4, label, "end"))
+        parts.append(
+            f"<line x1='{left}' x2='{width - right}' y1='{sy(y):.1f}' y2='{sy(y):.1f}' "
+            f"class='grid'/>" + _text(left - 6, sy(y) + 4, label, "end")
+        )
     for x in range(int(math.ceil(x0)), int(max(xs)) + 1, max(1, math.ceil((x1 - x0) / 10))):
         parts.append(_text(sx(x), height - bottom + 16, str(x), "middle"))
     parts.append(_text(left + pw / 2, height - 6, "epoch", "middle"))
-    parts.append(_text(0, 0, y_label, "middle",
-                       extra=f" transform='translate(14 {top + ph / 2:.1f}) rotate(-90)'"))
+    parts.append(
+        _text(0, 0, y_label, "middle", extra=f" transform='translate(14 {top + ph / 2:.1f}) rotate(-90)'")
+    )
     for k, (name, pts) in enumerate(series.items()):
         colour = colours[k % len(colours)]
         if len(pts) > 1:
             coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
             parts.append(f"<polyline points='{coords}' fill='none' stroke='{colour}' stroke-width='2'/>")
-        parts.extend(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3' fill='{colour}'/>"
-                     for x, y in pts)
+        parts.extend(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3' fill='{colour}'/>" for x, y in pts)
         lx = left + 10 + k * 150  # the legend, in a row above the plot
-        parts.append(f"<rect x='{lx}' y='{top - 2}' width='12' height='3' fill='{colour}'/>"
-                     + _text(lx + 16, top + 3, name))
+        parts.append(
+            f"<rect x='{lx}' y='{top - 2}' width='12' height='3' fill='{colour}'/>"
+            + _text(lx + 16, top + 3, name)
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -133,11 +146,17 @@ def curves_svg(history: list[dict]) -> str:
     def series(key: str) -> list[tuple[float, float]]:
         return [(float(h["epoch"]), float(h[key])) for h in rows if isinstance(h.get(key), (int, float))]
 
-    loss = line_chart_svg({"train loss": series("train_loss"), "validation loss": series("val_loss")},
-                          "Loss per epoch", "cross-entropy")
-    acc = line_chart_svg({"train accuracy": series("train_acc"),
-                          "validation accuracy": series("val_acc")},
-                         "Accuracy per epoch", "accuracy", percent=True)
+    loss = line_chart_svg(
+        {"train loss": series("train_loss"), "validation loss": series("val_loss")},
+        "Loss per epoch",
+        "cross-entropy",
+    )
+    acc = line_chart_svg(
+        {"train accuracy": series("train_acc"), "validation accuracy": series("val_acc")},
+        "Accuracy per epoch",
+        "accuracy",
+        percent=True,
+    )
     return f"<div class='row'>{loss}{acc}</div>"
 
 
@@ -153,21 +172,30 @@ def confusion_table_html(result: EvalResult) -> str:
             count = result.confusion[t][p]
             fill, dark = cell_colour(t, p, count, float(shares[t][p]), worst)
             ink = palette.TEXT_ON_DARK if dark else palette.TEXT
-            cells.append(f"<td style='background:{fill};color:{ink}' "
-                         f"title='true {t}, predicted {p}: {count}'>{count}</td>")
+            cells.append(
+                f"<td style='background:{fill};color:{ink}' "
+                f"title='true {t}, predicted {p}: {count}'>{count}</td>"
+            )
         total = sum(result.confusion[t])
         body.append(f"<tr><th>{t}</th>{''.join(cells)}<td class='num'>{total}</td></tr>")
-    return (f"<table class='cm'><caption>Rows: true digit · columns: predicted digit · "
-            f"green = correct, red = mistakes</caption><thead><tr><th>true \\ pred</th>{head}"
-            f"<th>total</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return (
+        f"<table class='cm'><caption>Rows: true digit · columns: predicted digit · "
+        f"green = correct, red = mistakes</caption><thead><tr><th>true \\ pred</th>{head}"
+        f"<th>total</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
 
 
 def per_class_table_html(result: EvalResult) -> str:
-    rows = "".join(f"<tr><td>{c.digit}</td><td class='num'>{as_percent(c.precision)}</td>"
-                   f"<td class='num'>{as_percent(c.recall)}</td><td class='num'>{as_percent(c.f1)}</td>"
-                   f"<td class='num'>{c.support:,}</td></tr>" for c in result.per_class)
-    return ("<table><thead><tr><th>digit</th><th>precision</th><th>recall</th><th>F1</th>"
-            f"<th>images</th></tr></thead><tbody>{rows}</tbody></table>")
+    rows = "".join(
+        f"<tr><td>{c.digit}</td><td class='num'>{as_percent(c.precision)}</td>"
+        f"<td class='num'>{as_percent(c.recall)}</td><td class='num'>{as_percent(c.f1)}</td>"
+        f"<td class='num'>{c.support:,}</td></tr>"
+        for c in result.per_class
+    )
+    return (
+        "<table><thead><tr><th>digit</th><th>precision</th><th>recall</th><th>F1</th>"
+        f"<th>images</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
 
 
 def _bar(value: int, biggest: int) -> str:
@@ -183,8 +211,10 @@ def balance_table_html(columns: dict[str, list[int]]) -> str:
         cells = "".join(f"<td>{_bar(counts[d], max(counts))}</td>" for counts in columns.values())
         rows.append(f"<tr><td>{d}</td>{cells}</tr>")
     totals = "".join(f"<td class='num'><b>{sum(c):,}</b></td>" for c in columns.values())
-    return (f"<table><thead><tr><th>digit</th>{head}</tr></thead><tbody>{''.join(rows)}"
-            f"<tr><td><b>total</b></td>{totals}</tr></tbody></table>")
+    return (
+        f"<table><thead><tr><th>digit</th>{head}</tr></thead><tbody>{''.join(rows)}"
+        f"<tr><td><b>total</b></td>{totals}</tr></tbody></table>"
+    )
 
 
 def _kv_table(rows: list[tuple[str, str]]) -> str:
@@ -203,29 +233,49 @@ def _evaluation_html(result: EvalResult, target: float, base: Baselines) -> str:
     v = verdict(result, target, base)
     confusions = ", ".join(f"{t} read as {p} ({c}×)" for t, p, c in top_confusions(result)) or "none"
     right = sum(result.confusion[d][d] for d in range(10))
-    return (_verdict_html(v)
-            + _kv_table([("Accuracy", as_percent(result.accuracy, 2)), ("Loss", f"{result.loss:.4f}"),
-                         ("Images", f"{result.n:,}"), ("Mistakes", f"{result.n - right:,}"),
-                         ("Weakest digits", "; ".join(weakest_digits(result))),
-                         ("Most frequent confusions", confusions)])
-            + "<h3>Confusion matrix</h3>" + confusion_table_html(result)
-            + "<h3>Per-class precision, recall and F1</h3>" + per_class_table_html(result))
+    return (
+        _verdict_html(v)
+        + _kv_table(
+            [
+                ("Accuracy", as_percent(result.accuracy, 2)),
+                ("Loss", f"{result.loss:.4f}"),
+                ("Images", f"{result.n:,}"),
+                ("Mistakes", f"{result.n - right:,}"),
+                ("Weakest digits", "; ".join(weakest_digits(result))),
+                ("Most frequent confusions", confusions),
+            ]
+        )
+        + "<h3>Confusion matrix</h3>"
+        + confusion_table_html(result)
+        + "<h3>Per-class precision, recall and F1</h3>"
+        + per_class_table_html(result)
+    )
 
 
 def _log_ticks(lo: float, hi: float) -> list[float]:
     """1-2-5 ticks between `lo` and `hi` for a log axis (every decade when the range is wide)."""
     steps = (1, 2, 5) if hi / lo < 1e3 else (1,)
-    ticks = [m * 10 ** k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
-             for m in steps]
+    ticks = [
+        m * 10**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1) for m in steps
+    ]
     return [t for t in ticks if lo <= t <= hi]
 
 
-def learning_curve_svg(points: list[dict], fit: lc.Fit | None, target_error: float | None = None,
-                       needed: int | None = None, width: int = 560, height: int = 300) -> str:
+def learning_curve_svg(
+    points: list[dict],
+    fit: lc.Fit | None,
+    target_error: float | None = None,
+    needed: int | None = None,
+    width: int = 560,
+    height: int = 300,
+) -> str:
     """The Plan page's learning curve as inline SVG: measured points, the fitted power law and
     its band, the target error and the size it needs; training-set sizes on a log axis."""
-    pts = [(float(p["size"]), float(p["val_error"])) for p in points
-           if float(p["size"]) > 0 and math.isfinite(float(p["val_error"]))]
+    pts = [
+        (float(p["size"]), float(p["val_error"]))
+        for p in points
+        if float(p["size"]) > 0 and math.isfinite(float(p["val_error"]))
+    ]
     if not pts:
         return "<p class='muted'>Learning curve: no measured points.</p>"
     left, right, top, bottom = 56, 16, 48, 40
@@ -246,40 +296,69 @@ def learning_curve_svg(points: list[dict], fit: lc.Fit | None, target_error: flo
         return top + (1 - (min(max(y, y0), y1) - y0) / (y1 - y0)) * ph
 
     title = "Validation error by number of labelled training images"
-    parts = [f"<svg class='chart' role='img' aria-label='{_e(title)}' width='{width}' height='{height}' "
-             f"viewBox='0 0 {width} {height}'>", _text(left, 18, title, cls="ct")]
+    parts = [
+        f"<svg class='chart' role='img' aria-label='{_e(title)}' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}'>",
+        _text(left, 18, title, cls="ct"),
+    ]
     for i in range(int(round((y1 - y0) / step)) + 1):
         y = y0 + i * step
-        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{sy(y):.1f}' y2='{sy(y):.1f}' "
-                     f"class='grid'/>" + _text(left - 6, sy(y) + 4, f"{y * 100:.0f}%", "end"))
+        parts.append(
+            f"<line x1='{left}' x2='{width - right}' y1='{sy(y):.1f}' y2='{sy(y):.1f}' "
+            f"class='grid'/>" + _text(left - 6, sy(y) + 4, f"{y * 100:.0f}%", "end")
+        )
     for t in _log_ticks(x0, x1):
         parts.append(_text(sx(t), height - bottom + 16, f"{t:,.0f}", "middle"))
     parts.append(_text(left + pw / 2, height - 6, "labelled training images (log scale)", "middle"))
-    parts.append(_text(0, 0, "validation error", "middle",
-                       extra=f" transform='translate(14 {top + ph / 2:.1f}) rotate(-90)'"))
+    parts.append(
+        _text(
+            0,
+            0,
+            "validation error",
+            "middle",
+            extra=f" transform='translate(14 {top + ph / 2:.1f}) rotate(-90)'",
+        )
+    )
     if line:
         band = [(r["size"], r["low"]) for r in line] + [(r["size"], r["high"]) for r in reversed(line)]
-        parts.append("<polygon points='" + " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in band)
-                     + f"' fill='{palette.MODEL}' fill-opacity='0.2' stroke='none'/>")
-        parts.append("<polyline points='" + " ".join(f"{sx(r['size']):.1f},{sy(r['error']):.1f}" for r in line)
-                     + f"' fill='none' stroke='{palette.MODEL}' stroke-width='2.5'/>")
+        parts.append(
+            "<polygon points='"
+            + " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in band)
+            + f"' fill='{palette.MODEL}' fill-opacity='0.2' stroke='none'/>"
+        )
+        parts.append(
+            "<polyline points='"
+            + " ".join(f"{sx(r['size']):.1f},{sy(r['error']):.1f}" for r in line)
+            + f"' fill='none' stroke='{palette.MODEL}' stroke-width='2.5'/>"
+        )
     if target_error is not None:
-        parts.append(f"<line x1='{left}' x2='{width - right}' y1='{sy(target_error):.1f}' "
-                     f"y2='{sy(target_error):.1f}' stroke='{palette.TARGET}' stroke-dasharray='4 3'/>")
+        parts.append(
+            f"<line x1='{left}' x2='{width - right}' y1='{sy(target_error):.1f}' "
+            f"y2='{sy(target_error):.1f}' stroke='{palette.TARGET}' stroke-dasharray='4 3'/>"
+        )
     if needed and x0 < needed < x1:
-        parts.append(f"<line x1='{sx(needed):.1f}' x2='{sx(needed):.1f}' y1='{top}' y2='{top + ph}' "
-                     f"stroke='{palette.TARGET}' stroke-dasharray='4 3'/>"
-                     + _text(sx(needed) + (4 if sx(needed) < left + 0.7 * pw else -4), top + 12,
-                             f"≈ {needed:,} images", "start" if sx(needed) < left + 0.7 * pw else "end",
-                             extra=f" style='fill:{palette.TARGET}'"))
-    parts.extend(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3.5' fill='{palette.VALIDATION}'/>"
-                 for x, y in pts)
+        parts.append(
+            f"<line x1='{sx(needed):.1f}' x2='{sx(needed):.1f}' y1='{top}' y2='{top + ph}' "
+            f"stroke='{palette.TARGET}' stroke-dasharray='4 3'/>"
+            + _text(
+                sx(needed) + (4 if sx(needed) < left + 0.7 * pw else -4),
+                top + 12,
+                f"≈ {needed:,} images",
+                "start" if sx(needed) < left + 0.7 * pw else "end",
+                extra=f" style='fill:{palette.TARGET}'",
+            )
+        )
+    parts.extend(
+        f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='3.5' fill='{palette.VALIDATION}'/>" for x, y in pts
+    )
     legend = [("measured", palette.VALIDATION), ("fitted power law", palette.MODEL)][: 2 if line else 1]
     legend += [("target", palette.TARGET)] if target_error is not None else []
     for k, (name, colour) in enumerate(legend):
         lx = left + 10 + k * 150
-        parts.append(f"<rect x='{lx}' y='{top - 16}' width='12' height='3' fill='{colour}'/>"
-                     + _text(lx + 16, top - 11, name))
+        parts.append(
+            f"<rect x='{lx}' y='{top - 16}' width='12' height='3' fill='{colour}'/>"
+            + _text(lx + 16, top - 11, name)
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -299,18 +378,25 @@ def _plan(curve: lc.Curve, target: float) -> str:
     except lc.CurveError as exc:
         est, sentence = None, str(exc)
     needed = est["size"] if est and est["reachable"] else None
-    body = (f"<p><b>{_e(sentence)}</b></p>"
-            + learning_curve_svg(curve.points, fit, 1 - target if est else None, needed)
-            + f"<p class='muted'>Measured with {_e(curve.config.summary())} on {_e(curve.data_name)}: "
-            f"{len(curve.points)} trainings on {len({p['size'] for p in curve.points})} sizes, each "
-            f"checked on the same {curve.n_val:,} validation images; fitted {_e(fit.describe())} "
-            f"(curve <code>{_e(curve.id)}</code>).</p>")
+    body = (
+        f"<p><b>{_e(sentence)}</b></p>"
+        + learning_curve_svg(curve.points, fit, 1 - target if est else None, needed)
+        + f"<p class='muted'>Measured with {_e(curve.config.summary())} on {_e(curve.data_name)}: "
+        f"{len(curve.points)} trainings on {len({p['size'] for p in curve.points})} sizes, each "
+        f"checked on the same {curve.n_val:,} validation images; fitted {_e(fit.describe())} "
+        f"(curve <code>{_e(curve.id)}</code>).</p>"
+    )
     if curve.honesty:
         h = curve.honesty
-        body += (f"<p>Honesty check: {_e(h['text'])} "
-                 + ("The measurement lies within the fit's range." if h.get("within_range")
-                    else "The measurement lies outside the fit's range: read the estimate as a rough guess.")
-                 + "</p>")
+        body += (
+            f"<p>Honesty check: {_e(h['text'])} "
+            + (
+                "The measurement lies within the fit's range."
+                if h.get("within_range")
+                else "The measurement lies outside the fit's range: read the estimate as a rough guess."
+            )
+            + "</p>"
+        )
     if needed:
         inputs = costs.LabelingInputs()
         rows = costs.curve_estimates(inputs, est["size"], est["low"], est["high"])
@@ -318,14 +404,18 @@ def _plan(curve: lc.Curve, target: float) -> str:
         cells = "".join(
             f"<tr><td>{names[k]}</td><td class='num'>{e.samples:,}</td><td class='num'>{e.hours:,.1f}</td>"
             f"<td>{_e(costs.describe_days(e.days))}</td><td class='num'>${e.in_house_cost:,.0f}</td>"
-            f"<td class='num'>${e.outsourced_cost:,.0f}</td></tr>" for k, e in rows.items())
-        body += ("<table><thead><tr><th></th><th>images</th><th>hours</th>"
-                 f"<th>{inputs.annotators} people in house</th><th>in house</th>"
-                 f"<th>outsourced + review</th></tr></thead><tbody>{cells}</tbody></table>"
-                 f"<p class='muted'>At {inputs.seconds_per_sample:g} s a label, "
-                 f"{inputs.hours_per_day:g} h a day, ${inputs.hourly_wage:g} an hour in house or "
-                 f"${inputs.price_per_sample:g} a label outsourced (plus an in-house re-check of "
-                 f"{inputs.review_share:.0%}).</p>")
+            f"<td class='num'>${e.outsourced_cost:,.0f}</td></tr>"
+            for k, e in rows.items()
+        )
+        body += (
+            "<table><thead><tr><th></th><th>images</th><th>hours</th>"
+            f"<th>{inputs.annotators} people in house</th><th>in house</th>"
+            f"<th>outsourced + review</th></tr></thead><tbody>{cells}</tbody></table>"
+            f"<p class='muted'>At {inputs.seconds_per_sample:g} s a label, "
+            f"{inputs.hours_per_day:g} h a day, ${inputs.hourly_wage:g} an hour in house or "
+            f"${inputs.price_per_sample:g} a label outsourced (plus an in-house re-check of "
+            f"{inputs.review_share:.0%}).</p>"
+        )
     return body
 
 
@@ -348,11 +438,22 @@ border-left:5px solid $warn_line;padding:.6rem .9rem;border-radius:6px}
 img.grid{image-rendering:pixelated;border:1px solid $image_border}
 @media print{h2{break-after:avoid}table,svg{break-inside:avoid}}
 """).substitute(
-    text=palette.TEXT, rule=palette.RULE, muted=palette.MUTED_TEXT, border=palette.BORDER,
-    header=palette.HEADER_FILL, bar=palette.BAR, pass_fill=palette.PASS_FILL, pass_line=palette.PASS,
-    fail_fill=palette.FAIL_FILL, fail_line=palette.FAIL, warn_fill=palette.WARN_FILL,
-    warn_line=palette.WARN, grid=palette.GRID_LINE, tick=palette.TICK_TEXT,
-    image_border=palette.IMAGE_BORDER)
+    text=palette.TEXT,
+    rule=palette.RULE,
+    muted=palette.MUTED_TEXT,
+    border=palette.BORDER,
+    header=palette.HEADER_FILL,
+    bar=palette.BAR,
+    pass_fill=palette.PASS_FILL,
+    pass_line=palette.PASS,
+    fail_fill=palette.FAIL_FILL,
+    fail_line=palette.FAIL,
+    warn_fill=palette.WARN_FILL,
+    warn_line=palette.WARN,
+    grid=palette.GRID_LINE,
+    tick=palette.TICK_TEXT,
+    image_border=palette.IMAGE_BORDER,
+)
 
 
 @dataclass(frozen=True)
@@ -389,9 +490,11 @@ def _summary(c: _Context) -> str:
 
 
 def _task(c: _Context) -> str:
-    return ("<p>Recognise handwritten digits: given a 28×28 greyscale image of one digit, answer "
-            "which of the ten digits 0–9 it shows. Success is measured as the share of images "
-            f"answered correctly (accuracy). <b>Target accuracy: {as_percent(c.target)}</b>.</p>")
+    return (
+        "<p>Recognise handwritten digits: given a 28×28 greyscale image of one digit, answer "
+        "which of the ten digits 0–9 it shows. Success is measured as the share of images "
+        f"answered correctly (accuracy). <b>Target accuracy: {as_percent(c.target)}</b>.</p>"
+    )
 
 
 def _count(value: object) -> str:
@@ -401,11 +504,12 @@ def _count(value: object) -> str:
 def _data(c: _Context) -> str:
     meta, cfg = c.run.meta, c.run.config
     sizes = meta.get("sizes", {})
-    rows = [("Source", str(meta.get("data_name", meta.get("data", "?")))),
-            ("Training images", _count(sizes.get("train"))),
-            ("Validation images", _count(sizes.get("val"))),
-            ("Validation share of the pool",
-             f"{as_percent(cfg.val_fraction, 0)} (split seed {cfg.split_seed})")]
+    rows = [
+        ("Source", str(meta.get("data_name", meta.get("data", "?")))),
+        ("Training images", _count(sizes.get("train"))),
+        ("Validation images", _count(sizes.get("val"))),
+        ("Validation share of the pool", f"{as_percent(cfg.val_fraction, 0)} (split seed {cfg.split_seed})"),
+    ]
     if sizes.get("extra_train"):
         rows.insert(2, ("Of which collected drawings", _count(sizes["extra_train"])))
     if c.test:
@@ -423,46 +527,63 @@ def _data(c: _Context) -> str:
 
 def _model(c: _Context) -> str:
     meta, cfg = c.run.meta, c.run.config
-    rows = [("Model", f"{MODEL_LABELS.get(cfg.model, cfg.model)} — {cfg.summary()}"),
-            ("Parameters", _count(meta.get("parameters"))),
-            ("Training", f"{meta.get('status', '?')}: {meta.get('message', '')}"),
-            ("Epochs run", str(meta.get("epochs_run", len(c.run.history)))),
-            ("Kept weights of epoch", str(meta.get("best_epoch", "?"))),
-            ("Training time", f"{meta.get('train_seconds', '?')} s")]
-    hyper = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td>"
-                    f"<td class='muted'>{_e(field_info(k)['help'])}</td></tr>"
-                    for k, v in cfg.to_dict().items())
-    return (_kv_table(rows) + "<table><thead><tr><th>setting</th><th>value</th><th>meaning</th></tr>"
-            f"</thead><tbody>{hyper}</tbody></table>")
+    rows = [
+        ("Model", f"{MODEL_LABELS.get(cfg.model, cfg.model)} — {cfg.summary()}"),
+        ("Parameters", _count(meta.get("parameters"))),
+        ("Training", f"{meta.get('status', '?')}: {meta.get('message', '')}"),
+        ("Epochs run", str(meta.get("epochs_run", len(c.run.history)))),
+        ("Kept weights of epoch", str(meta.get("best_epoch", "?"))),
+        ("Training time", f"{meta.get('train_seconds', '?')} s"),
+    ]
+    hyper = "".join(
+        f"<tr><th>{_e(k)}</th><td>{_e(v)}</td><td class='muted'>{_e(field_info(k)['help'])}</td></tr>"
+        for k, v in cfg.to_dict().items()
+    )
+    return (
+        _kv_table(rows) + "<table><thead><tr><th>setting</th><th>value</th><th>meaning</th></tr>"
+        f"</thead><tbody>{hyper}</tbody></table>"
+    )
 
 
 def _curves(c: _Context) -> str:
-    return (curves_svg(c.run.history) + "<p class='muted'>A validation loss that turns up while "
-            "the training loss keeps falling means overfitting; the run keeps the weights of its "
-            "best validation epoch.</p>")
+    return (
+        curves_svg(c.run.history) + "<p class='muted'>A validation loss that turns up while "
+        "the training loss keeps falling means overfitting; the run keeps the weights of its "
+        "best validation epoch.</p>"
+    )
 
 
 def _validation(c: _Context, mistakes_png_uri: str | None, mistakes_caption: str) -> str:
-    body = ("<p class='muted'>The validation set chose the hyperparameters and the epoch, so these "
-            "figures are slightly optimistic.</p>")
+    body = (
+        "<p class='muted'>The validation set chose the hyperparameters and the epoch, so these "
+        "figures are slightly optimistic.</p>"
+    )
     body += _evaluation_html(c.val, c.target, c.base) if c.val and c.base else "<p>Not available.</p>"
     if mistakes_png_uri:
-        body += (f"<h3>Most confident mistakes</h3><img class='grid' alt='most confident mistakes' "
-                 f"src='{_e(mistakes_png_uri)}'><p class='muted'>{_e(mistakes_caption)}</p>")
+        body += (
+            f"<h3>Most confident mistakes</h3><img class='grid' alt='most confident mistakes' "
+            f"src='{_e(mistakes_png_uri)}'><p class='muted'>{_e(mistakes_caption)}</p>"
+        )
     return body
 
 
 def _test(c: _Context) -> str:
     if not (c.test and c.test_base):
-        return ("<p>The test set has not been used yet: it stays locked until the final "
-                "evaluation, so the figures above are validation figures only.</p>")
+        return (
+            "<p>The test set has not been used yet: it stays locked until the final "
+            "evaluation, so the figures above are validation figures only.</p>"
+        )
     if c.looks > 1:
-        body = (f"<p class='warn'>The test set has been looked at {c.looks} times. After the first "
-                "look it is no longer an unbiased estimate: any choice made after seeing it was "
-                "fitted to it.</p>")
+        body = (
+            f"<p class='warn'>The test set has been looked at {c.looks} times. After the first "
+            "look it is no longer an unbiased estimate: any choice made after seeing it was "
+            "fitted to it.</p>"
+        )
     else:
-        body = ("<p>The test set was used once, at the end: this is the honest estimate of "
-                "accuracy on new images like these.</p>")
+        body = (
+            "<p>The test set was used once, at the end: this is the honest estimate of "
+            "accuracy on new images like these.</p>"
+        )
     if c.val:
         body += f"<p>{_e(test_vs_validation(c.val, c.test))}</p>"
     return body + _evaluation_html(c.test, c.target, c.test_base)
@@ -470,11 +591,13 @@ def _test(c: _Context) -> str:
 
 def _labeling() -> str:
     inputs, est = labeling_estimate()
-    return (f"<p>Labelling {est.samples:,} images (the size of MNIST) at "
-            f"{inputs.seconds_per_sample:g} s each takes {est.hours:,.1f} hours of work: "
-            f"{inputs.annotators} people working "
-            f"{inputs.hours_per_day:g} hours a day need {est.days:.1f} working days "
-            f"({costs.describe_days(est.days)}).</p>")
+    return (
+        f"<p>Labelling {est.samples:,} images (the size of MNIST) at "
+        f"{inputs.seconds_per_sample:g} s each takes {est.hours:,.1f} hours of work: "
+        f"{inputs.annotators} people working "
+        f"{inputs.hours_per_day:g} hours a day need {est.days:.1f} working days "
+        f"({costs.describe_days(est.days)}).</p>"
+    )
 
 
 def _inline_svg(svg: str) -> str:
@@ -496,35 +619,52 @@ def _confidence(run: Run, calibration: CalibrationReport | None, coverage: list[
     saved = run.meta.get("calibration")
     body = ""
     if isinstance(saved, dict) and isinstance(saved.get("temperature"), (int, float)):
-        body += (f"<p>Temperature scaling divides the model's scores by one number, T = "
-                 f"{saved['temperature']:.3f}, fitted on {_count(saved.get('n'))} validation images: "
-                 "it changes how sure the model says it is, never which digit it answers.</p>")
-        rows = [(f"Expected calibration error {k}", as_percent(saved[f"ece_{k}"], 2))
-                for k in ("before", "after") if isinstance(saved.get(f"ece_{k}"), (int, float))]
-        rows += [(f"Validation loss (NLL) {k}", f"{saved[f'nll_{k}']:.4f}")
-                 for k in ("before", "after") if isinstance(saved.get(f"nll_{k}"), (int, float))]
+        body += (
+            f"<p>Temperature scaling divides the model's scores by one number, T = "
+            f"{saved['temperature']:.3f}, fitted on {_count(saved.get('n'))} validation images: "
+            "it changes how sure the model says it is, never which digit it answers.</p>"
+        )
+        rows = [
+            (f"Expected calibration error {k}", as_percent(saved[f"ece_{k}"], 2))
+            for k in ("before", "after")
+            if isinstance(saved.get(f"ece_{k}"), (int, float))
+        ]
+        rows += [
+            (f"Validation loss (NLL) {k}", f"{saved[f'nll_{k}']:.4f}")
+            for k in ("before", "after")
+            if isinstance(saved.get(f"nll_{k}"), (int, float))
+        ]
         body += _kv_table(rows)
     else:
         body += "<p>No temperature was fitted: the probabilities are the model's own.</p>"
     if calibration is not None:
-        body += ("<div class='row'>" + _inline_svg(reliability_svg(calibration)) + "</div><p class='muted'>"
-                 "A calibrated model sits on the diagonal: of the answers it gives with 80 % confidence, "
-                 "80 % are right. Below the diagonal it is over-confident.</p>")
+        body += (
+            "<div class='row'>" + _inline_svg(reliability_svg(calibration)) + "</div><p class='muted'>"
+            "A calibrated model sits on the diagonal: of the answers it gives with 80 % confidence, "
+            "80 % are right. Below the diagonal it is over-confident.</p>"
+        )
     threshold = run_threshold(run)
     if threshold is None:
-        body += ("<p>No “not sure” line was chosen for this run: the app says “not sure” by its "
-                 "default rule.</p>")
+        body += (
+            "<p>No “not sure” line was chosen for this run: the app says “not sure” by its default rule.</p>"
+        )
         return body
     entry = run.meta.get("unsure_threshold") or {}
     figures = ""
     if isinstance(entry.get("coverage"), (int, float)) and isinstance(entry.get("accuracy"), (int, float)):
-        figures = (f" On validation it answered {as_percent(entry['coverage'])} of the images, "
-                   f"{as_percent(entry['accuracy'], 2)} of them correctly.")
-    body += (f"<p><b>“Not sure” line: {threshold:.3f}.</b> The app answers only when its top "
-             f"probability reaches it, and says “not sure” otherwise.{_e(figures)}</p>")
+        figures = (
+            f" On validation it answered {as_percent(entry['coverage'])} of the images, "
+            f"{as_percent(entry['accuracy'], 2)} of them correctly."
+        )
+    body += (
+        f"<p><b>“Not sure” line: {threshold:.3f}.</b> The app answers only when its top "
+        f"probability reaches it, and says “not sure” otherwise.{_e(figures)}</p>"
+    )
     if threshold_is_stale(run):
-        body += ("<p class='warn'>The line was chosen under another temperature than the one saved "
-                 "now: its figures no longer hold.</p>")
+        body += (
+            "<p class='warn'>The line was chosen under another temperature than the one saved "
+            "now: its figures no longer hold.</p>"
+        )
     if coverage:
         body += "<div class='row'>" + _inline_svg(coverage_svg(coverage, chosen=threshold)) + "</div>"
     return body
@@ -534,13 +674,17 @@ def _robustness(sweep: Sweep) -> str:
     from .inspect_charts import robustness_svg
     from .robustness import weakest
 
-    return (f"<p><b>{_e(weakest(sweep)['sentence'])}</b></p>"
-            + "<div class='row'>" + _inline_svg(robustness_svg(sweep)) + "</div>"
-            + f"<p class='muted'>Accuracy on {sweep.n:,} validation images as each change grows: "
-            f"{as_percent(sweep.accuracy)} as they are, {as_percent(sweep.app_accuracy)} after the app's "
-            "own preprocessing of a drawing (crop, resize, centre), which every curve but “shift after "
-            "centring” goes through, as a user's drawing would. An image the app finds blank counts "
-            "as wrong. People who write differently from the training data meet these changes.</p>")
+    return (
+        f"<p><b>{_e(weakest(sweep)['sentence'])}</b></p>"
+        + "<div class='row'>"
+        + _inline_svg(robustness_svg(sweep))
+        + "</div>"
+        + f"<p class='muted'>Accuracy on {sweep.n:,} validation images as each change grows: "
+        f"{as_percent(sweep.accuracy)} as they are, {as_percent(sweep.app_accuracy)} after the app's "
+        "own preprocessing of a drawing (crop, resize, centre), which every curve but “shift after "
+        "centring” goes through, as a user's drawing would. An image the app finds blank counts "
+        "as wrong. People who write differently from the training data meet these changes.</p>"
+    )
 
 
 _LIMITS = (
@@ -555,12 +699,21 @@ _LIMITS = (
 )
 
 
-def build_report(run: Run, target: float, *, val: EvalResult | None = None,
-                 test: EvalResult | None = None, train_counts: list[int] | None = None,
-                 mistakes_png_uri: str | None = None, mistakes_caption: str = "",
-                 now: datetime | None = None, curve: lc.Curve | None | str = "latest",
-                 calibration: CalibrationReport | None = None, coverage: list[dict] | None = None,
-                 robustness: Sweep | None | str = "saved") -> str:
+def build_report(
+    run: Run,
+    target: float,
+    *,
+    val: EvalResult | None = None,
+    test: EvalResult | None = None,
+    train_counts: list[int] | None = None,
+    mistakes_png_uri: str | None = None,
+    mistakes_caption: str = "",
+    now: datetime | None = None,
+    curve: lc.Curve | None | str = "latest",
+    calibration: CalibrationReport | None = None,
+    coverage: list[dict] | None = None,
+    robustness: Sweep | None | str = "saved",
+) -> str:
     """The whole report of `run` as one self-contained HTML page.
 
     `val` / `test` default to the evaluations saved with the run (test only once it was
@@ -599,15 +752,31 @@ def build_report(run: Run, target: float, *, val: EvalResult | None = None,
         _section("curves", "Training curves", _curves(c)),
         _section("validation", "Validation results", _validation(c, mistakes_png_uri, mistakes_caption)),
         _section("test", "Test results", _test(c)),
-        *([_section("confidence", "How far to trust its confidence", _confidence(run, calibration, coverage))]
-          if has_confidence(run) else []),
-        *([_section("robustness", "Where it breaks", _robustness(robustness))]
-          if robustness is not None else []),
-        *([_section("plan", "How many labels the target needs", _plan(learning, target))]
-          if learning is not None else []),
+        *(
+            [
+                _section(
+                    "confidence", "How far to trust its confidence", _confidence(run, calibration, coverage)
+                )
+            ]
+            if has_confidence(run)
+            else []
+        ),
+        *(
+            [_section("robustness", "Where it breaks", _robustness(robustness))]
+            if robustness is not None
+            else []
+        ),
+        *(
+            [_section("plan", "How many labels the target needs", _plan(learning, target))]
+            if learning is not None
+            else []
+        ),
         _section("labeling", "What the labels cost", _labeling()),
-        _section("limits", "What this model can and cannot do",
-                 "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in _LIMITS) + "</ul>"),
+        _section(
+            "limits",
+            "What this model can and cannot do",
+            "<ul>" + "".join(f"<li>{_e(x)}</li>" for x in _LIMITS) + "</ul>",
+        ),
         "</body></html>",
     ]
     return "\n".join(parts)

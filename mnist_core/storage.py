@@ -29,10 +29,11 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -123,35 +124,68 @@ def read_json(path: Path) -> Any:
     except FileNotFoundError:
         raise
     except (OSError, ValueError) as exc:
-        raise _damaged(Path(path), f"is unreadable ({exc})", "is not valid JSON"
-                       if isinstance(exc, ValueError) else "cannot be read") from exc
+        raise _damaged(
+            Path(path),
+            f"is unreadable ({exc})",
+            "is not valid JSON" if isinstance(exc, ValueError) else "cannot be read",
+        ) from exc
 
 
 def _damaged(path: Path, problem: str, reason: str | None = None) -> DamagedRun:
     """A DamagedRun for file `path`: the long message says what to do, the reason names the file."""
-    return DamagedRun(f"{path} is damaged: it {problem}. Delete the run folder {path.parent} or "
-                      "restore the file.", f"{path.name} {reason or problem}")
+    return DamagedRun(
+        f"{path} is damaged: it {problem}. Delete the run folder {path.parent} or restore the file.",
+        f"{path.name} {reason or problem}",
+    )
 
 
 # ---------------------------------------------------------------- checking the JSON files' shapes
 
 _NUMBER = (int, float)
 _META_TYPES: dict[str, tuple[type, ...]] = {
-    "created": (str,), "id": (str,), "name": (str,), "status": (str,), "message": (str,),
-    "data": (str,), "data_kind": (str,), "data_name": (str,), "sizes": (dict,),
-    "val_accuracy": _NUMBER, "val_loss": _NUMBER, "test_accuracy": _NUMBER, "test_loss": _NUMBER,
-    "test_evaluations": (int,), "best_epoch": (int,), "epochs_run": (int,), "parameters": (int,),
-    "train_seconds": _NUMBER, "used_collected": (int,), "other_evaluations": (list,),
-    "test_source": (str,), "test_n": (int,), "test_fingerprint": (str,),
+    "created": (str,),
+    "id": (str,),
+    "name": (str,),
+    "status": (str,),
+    "message": (str,),
+    "data": (str,),
+    "data_kind": (str,),
+    "data_name": (str,),
+    "sizes": (dict,),
+    "val_accuracy": _NUMBER,
+    "val_loss": _NUMBER,
+    "test_accuracy": _NUMBER,
+    "test_loss": _NUMBER,
+    "test_evaluations": (int,),
+    "best_epoch": (int,),
+    "epochs_run": (int,),
+    "parameters": (int,),
+    "train_seconds": _NUMBER,
+    "used_collected": (int,),
+    "other_evaluations": (list,),
+    "test_source": (str,),
+    "test_n": (int,),
+    "test_fingerprint": (str,),
 }
 _NOT_NULL = {"created", "test_evaluations"}  # sorted by / counted: None would break them
-_HISTORY_NUMBERS = ("epoch", "epochs", "train_loss", "train_acc", "val_loss", "val_acc", "seconds",
-                    "samples_per_s", "lr", "elapsed")
+_HISTORY_NUMBERS = (
+    "epoch",
+    "epochs",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "seconds",
+    "samples_per_s",
+    "lr",
+    "elapsed",
+)
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "text", type(None): "null",
-            bool: "true/false"}.get(type(value), "a number" if isinstance(value, _NUMBER) else "?")
+    return {dict: "an object", list: "a list", str: "text", type(None): "null", bool: "true/false"}.get(
+        type(value), "a number" if isinstance(value, _NUMBER) else "?"
+    )
 
 
 def _typed(value: Any, types: tuple[type, ...]) -> bool:
@@ -167,13 +201,15 @@ def check_meta(path: Path, meta: Any) -> dict[str, Any]:
         if key not in meta or (value is None and key not in _NOT_NULL):
             continue
         if not _typed(value, types):
-            raise _damaged(path, f"has \"{key}\": {_kind(value)} where "
-                           f"{_kind(types[0]())} is expected", f'has a bad "{key}"')
+            raise _damaged(
+                path,
+                f'has "{key}": {_kind(value)} where {_kind(types[0]())} is expected',
+                f'has a bad "{key}"',
+            )
     if meta.get("test_evaluations", 0) < 0:
-        raise _damaged(path, "has a negative \"test_evaluations\"", 'has a bad "test_evaluations"')
+        raise _damaged(path, 'has a negative "test_evaluations"', 'has a bad "test_evaluations"')
     if not all(isinstance(e, dict) for e in meta.get("other_evaluations") or []):
-        raise _damaged(path, "has \"other_evaluations\" that are not objects",
-                       'has a bad "other_evaluations"')
+        raise _damaged(path, 'has "other_evaluations" that are not objects', 'has a bad "other_evaluations"')
     return meta
 
 
@@ -183,12 +219,14 @@ def check_history(path: Path, history: Any) -> list[dict[str, Any]]:
         raise _damaged(path, f"holds {_kind(history)}, not a list of epochs", "is not a list of epochs")
     for i, epoch in enumerate(history):
         if not isinstance(epoch, dict):
-            raise _damaged(path, f"has entry {i + 1}: {_kind(epoch)}, not an epoch object",
-                           "is not a list of epochs")
+            raise _damaged(
+                path, f"has entry {i + 1}: {_kind(epoch)}, not an epoch object", "is not a list of epochs"
+            )
         bad = [k for k in _HISTORY_NUMBERS if epoch.get(k) is not None and not _typed(epoch[k], _NUMBER)]
         if bad:
-            raise _damaged(path, f"has a non-numeric \"{bad[0]}\" in entry {i + 1}",
-                           f'has a non-numeric "{bad[0]}"')
+            raise _damaged(
+                path, f'has a non-numeric "{bad[0]}" in entry {i + 1}', f'has a non-numeric "{bad[0]}"'
+            )
     return history
 
 
@@ -222,8 +260,9 @@ class Run:
         try:
             return EvalResult.from_dict(raw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise _damaged(path, f"does not hold an evaluation ({type(exc).__name__}: {exc})",
-                           "is not an evaluation") from exc
+            raise _damaged(
+                path, f"does not hold an evaluation ({type(exc).__name__}: {exc})", "is not an evaluation"
+            ) from exc
 
     def source_key(self) -> str:
         """The data source the run was trained on, if it can be read here without a download.
@@ -233,12 +272,16 @@ class Run:
         """
         key = self.meta.get("data")
         if not key:
-            raise DataError("This run does not record which data it was trained on, so its images "
-                            "cannot be shown. Train it again.")
+            raise DataError(
+                "This run does not record which data it was trained on, so its images "
+                "cannot be shown. Train it again."
+            )
         if key == "mnist" and not mnist_available():
-            raise DataError("This run was trained on full MNIST, which is not downloaded on this "
-                            "machine now. Download it on the Data page to see its images; the saved "
-                            "metrics below are still valid.")
+            raise DataError(
+                "This run was trained on full MNIST, which is not downloaded on this "
+                "machine now. Download it on the Data page to see its images; the saved "
+                "metrics below are still valid."
+            )
         return resolve_source(key).key  # a folder that has gone away raises DataError here
 
     def split(self) -> DataSplit:
@@ -248,9 +291,11 @@ class Run:
         expected = self.meta.get("sizes", {}).get("val")
         if isinstance(expected, int) and expected != len(split.val):
             name = self.meta.get("data_name", self.meta["data"])
-            raise DataError(f"The validation set rebuilt from {name} has {len(split.val):,} images, "
-                            f"but the run was validated on {expected:,}: the data changed since "
-                            "training. The saved metrics below are still valid.")
+            raise DataError(
+                f"The validation set rebuilt from {name} has {len(split.val):,} images, "
+                f"but the run was validated on {expected:,}: the data changed since "
+                "training. The saved metrics below are still valid."
+            )
         return split
 
     def test_set(self) -> Images:
@@ -264,8 +309,14 @@ def new_run_id(config: TrainConfig) -> str:
     return f"{stamp}-{config.model}-{uuid.uuid4().hex[:4]}"
 
 
-def save_run(model: nn.Module, config: TrainConfig, history: list[dict[str, Any]],
-             meta: dict[str, Any], home: Path | None = None, run_id: str | None = None) -> Run:
+def save_run(
+    model: nn.Module,
+    config: TrainConfig,
+    history: list[dict[str, Any]],
+    meta: dict[str, Any],
+    home: Path | None = None,
+    run_id: str | None = None,
+) -> Run:
     """Save a trained model as a new run folder (atomically: all of it or nothing)."""
     root = runs_dir(home)
     root.mkdir(parents=True, exist_ok=True)
@@ -273,8 +324,12 @@ def save_run(model: nn.Module, config: TrainConfig, history: list[dict[str, Any]
     final = root / run_id
     if final.exists():
         raise StorageError(f"A run named {run_id} already exists in {root}.")
-    meta = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "test_evaluations": 0, **meta, "id": run_id}
+    meta = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "test_evaluations": 0,
+        **meta,
+        "id": run_id,
+    }
     # the PID in the name lets a later listing tell a live writer from one that was killed
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{run_id}.pid{os.getpid()}."))
     try:
@@ -292,14 +347,16 @@ def save_run(model: nn.Module, config: TrainConfig, history: list[dict[str, Any]
 
 
 def summary_text(config: TrainConfig, meta: dict[str, Any]) -> str:
-    lines = [f"Run {meta.get('id')} ({meta.get('created')})",
-             f"Model: {config.summary()}, {meta.get('parameters', '?')} parameters",
-             f"Data: {meta.get('data_name', meta.get('data', '?'))}, sizes {meta.get('sizes', {})}",
-             f"Status: {meta.get('status')} — {meta.get('message', '')}",
-             f"Best epoch: {meta.get('best_epoch')}, validation accuracy: {meta.get('val_accuracy')}",
-             f"Test evaluations: {meta.get('test_evaluations', 0)}"
-             + (f", test accuracy {meta['test_accuracy']}" if "test_accuracy" in meta else ""),
-             "Config: " + json.dumps(config.to_dict())]
+    lines = [
+        f"Run {meta.get('id')} ({meta.get('created')})",
+        f"Model: {config.summary()}, {meta.get('parameters', '?')} parameters",
+        f"Data: {meta.get('data_name', meta.get('data', '?'))}, sizes {meta.get('sizes', {})}",
+        f"Status: {meta.get('status')} — {meta.get('message', '')}",
+        f"Best epoch: {meta.get('best_epoch')}, validation accuracy: {meta.get('val_accuracy')}",
+        f"Test evaluations: {meta.get('test_evaluations', 0)}"
+        + (f", test accuracy {meta['test_accuracy']}" if "test_accuracy" in meta else ""),
+        "Config: " + json.dumps(config.to_dict()),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -314,21 +371,25 @@ def load_run(path: Path | str, home: Path | None = None) -> Run:
     if not path.is_dir():
         raise StorageError(f"No saved run at {path}: `python -m mnist_core runs` lists the runs.")
     if not (path / "config.json").is_file():
-        raise DamagedRun(f"No saved run at {path} (it has no config.json): `python -m mnist_core runs` "
-                         "lists the runs.", "config.json is missing")
+        raise DamagedRun(
+            f"No saved run at {path} (it has no config.json): `python -m mnist_core runs` lists the runs.",
+            "config.json is missing",
+        )
     raw = read_json(path / "config.json")
     if not isinstance(raw, dict):
-        raise _damaged(path / "config.json", f"holds {_kind(raw)}, not a JSON object",
-                       "is not a JSON object")
+        raise _damaged(path / "config.json", f"holds {_kind(raw)}, not a JSON object", "is not a JSON object")
     try:
         config = TrainConfig.from_dict(raw)
     except (ConfigError, TypeError) as exc:
-        raise DamagedRun(f"{path / 'config.json'} holds an invalid config: {exc}",
-                         f"config.json: {str(exc).rstrip('.')[:100]}") from exc
+        raise DamagedRun(
+            f"{path / 'config.json'} holds an invalid config: {exc}",
+            f"config.json: {str(exc).rstrip('.')[:100]}",
+        ) from exc
     meta = read_json(path / "meta.json") if (path / "meta.json").is_file() else {}
     history = read_json(path / "history.json") if (path / "history.json").is_file() else []
-    return Run(path, config, check_meta(path / "meta.json", meta),
-               check_history(path / "history.json", history))
+    return Run(
+        path, config, check_meta(path / "meta.json", meta), check_history(path / "history.json", history)
+    )
 
 
 def _run_folder(run_id: str, home: Path | None) -> Path:
@@ -348,8 +409,9 @@ def load_model(path: Path, config: TrainConfig) -> nn.Module:
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise StorageError(f"{weights} is damaged ({exc}). Train the run again.") from exc
     if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
-        raise StorageError(f"The model is damaged: non-finite weights (NaN or infinity) in {weights}. "
-                           "Train the run again.")
+        raise StorageError(
+            f"The model is damaged: non-finite weights (NaN or infinity) in {weights}. Train the run again."
+        )
     model = build_model(config)
     try:
         model.load_state_dict(state)
@@ -367,7 +429,7 @@ class RunListing:
 
     @property
     def note(self) -> str:
-        """"1 damaged run folder skipped: <id> (<reason>)", or "" when none was."""
+        """ "1 damaged run folder skipped: <id> (<reason>)", or "" when none was."""
         return damaged_note(self.damaged)
 
 
@@ -458,21 +520,27 @@ def writable_folder(folder: Path, what: str, create: bool = True) -> Path:
     StorageError with the fix (--out) otherwise."""
     for part in (folder.parent, folder):
         if part.exists() and not part.is_dir():
-            raise StorageError(f"{part} is a file, not a folder: {what} cannot be saved there. "
-                               "Choose another folder (--out).")
+            raise StorageError(
+                f"{part} is a file, not a folder: {what} cannot be saved there. "
+                "Choose another folder (--out)."
+            )
     target = folder
     if create:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"Cannot create the {what} folder {folder} ({exc.strerror or exc}). "
-                               "Choose another folder (--out).") from exc
+            raise StorageError(
+                f"Cannot create the {what} folder {folder} ({exc.strerror or exc}). "
+                "Choose another folder (--out)."
+            ) from exc
     else:
         while not target.exists() and target != target.parent:
             target = target.parent
         if not target.is_dir():
-            raise StorageError(f"{target} is a file, not a folder: {what} cannot be saved there. "
-                               "Choose another folder (--out).")
+            raise StorageError(
+                f"{target} is a file, not a folder: {what} cannot be saved there. "
+                "Choose another folder (--out)."
+            )
     if not os.access(target, os.W_OK | os.X_OK):
         raise StorageError(f"The {what} folder {folder} is not writable. Choose another folder (--out).")
     return folder
@@ -503,8 +571,9 @@ def update_meta(run: Run, **changes: Any) -> Run:
     return run
 
 
-def save_evaluation(run: Run, result: EvalResult, *, data: Images | None = None,
-                    source: SourceInfo | None = None) -> Run:
+def save_evaluation(
+    run: Run, result: EvalResult, *, data: Images | None = None, source: SourceInfo | None = None
+) -> Run:
     """Store an evaluation, with where its images came from.
 
     `source` None means the run's own data. On the run's own source the evaluation becomes the
@@ -518,12 +587,18 @@ def save_evaluation(run: Run, result: EvalResult, *, data: Images | None = None,
         return update_meta(run, other_evaluations=[*run.meta.get("other_evaluations", []), record])
     write_json(run.path / f"eval_{result.split}.json", result.to_dict())
     if result.split == "test":
-        return update_meta(run, test_evaluations=int(run.meta.get("test_evaluations", 0)) + 1,
-                           test_accuracy=result.accuracy, test_loss=result.loss,
-                           test_source=record["source"], test_n=result.n,
-                           test_fingerprint=record["fingerprint"])
-    return update_meta(run, **{f"{result.split}_accuracy": result.accuracy,
-                               f"{result.split}_loss": result.loss})
+        return update_meta(
+            run,
+            test_evaluations=int(run.meta.get("test_evaluations", 0)) + 1,
+            test_accuracy=result.accuracy,
+            test_loss=result.loss,
+            test_source=record["source"],
+            test_n=result.n,
+            test_fingerprint=record["fingerprint"],
+        )
+    return update_meta(
+        run, **{f"{result.split}_accuracy": result.accuracy, f"{result.split}_loss": result.loss}
+    )
 
 
 def is_own_source(run: Run, source: SourceInfo | None) -> bool:
@@ -532,20 +607,25 @@ def is_own_source(run: Run, source: SourceInfo | None) -> bool:
     return source is None or not own or source.key == own
 
 
-def evaluation_record(run: Run, result: EvalResult, data: Images | None = None,
-                      source: SourceInfo | None = None) -> dict[str, Any]:
+def evaluation_record(
+    run: Run, result: EvalResult, data: Images | None = None, source: SourceInfo | None = None
+) -> dict[str, Any]:
     """{split, source, source_name, source_kind, n, fingerprint, accuracy, loss, created}.
 
     `fingerprint` is `data.images_fingerprint(data)` (None without `data`), so two evaluations
     can be told apart even when their folders have the same name.
     """
-    return {"split": result.split,
-            "source": source.key if source else run.meta.get("data"),
-            "source_name": source.name if source else run.meta.get("data_name"),
-            "source_kind": source.kind if source else run.meta.get("data_kind"),
-            "n": result.n, "fingerprint": images_fingerprint(data) if data is not None else None,
-            "accuracy": result.accuracy, "loss": result.loss,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    return {
+        "split": result.split,
+        "source": source.key if source else run.meta.get("data"),
+        "source_name": source.name if source else run.meta.get("data_name"),
+        "source_kind": source.kind if source else run.meta.get("data_kind"),
+        "n": result.n,
+        "fingerprint": images_fingerprint(data) if data is not None else None,
+        "accuracy": result.accuracy,
+        "loss": result.loss,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
 
 def evaluation_note(record: Mapping[str, Any]) -> str:

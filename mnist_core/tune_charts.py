@@ -26,12 +26,22 @@ from . import palette
 from .tune import OBJECTIVES, PARAM_SPECS
 
 STATE_ORDER = ("complete", "running", "pruned", "failed")
-STATE_COLOURS = {"complete": palette.MODEL, "running": palette.VALIDATION,
-                 "pruned": palette.BASELINE, "failed": palette.WORSE}
+STATE_COLOURS = {
+    "complete": palette.MODEL,
+    "running": palette.VALIDATION,
+    "pruned": palette.BASELINE,
+    "failed": palette.WORSE,
+}
 BEST_LINE = "best so far"
-PARAM_LABELS = {"lr": "learning rate", "dropout": "dropout", "weight_decay": "weight decay",
-                "cnn_channels": "CNN channels", "mlp_width": "MLP width", "batch_size": "batch size",
-                "augment": "augmentation"}
+PARAM_LABELS = {
+    "lr": "learning rate",
+    "dropout": "dropout",
+    "weight_decay": "weight decay",
+    "cnn_channels": "CNN channels",
+    "mlp_width": "MLP width",
+    "batch_size": "batch size",
+    "augment": "augmentation",
+}
 FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
@@ -77,53 +87,98 @@ def best_so_far_chart(rows: Sequence[Mapping[str, Any]], objective: str, height:
     title, fmt = objective_axis(objective)
     data = pd.DataFrame(best_so_far_rows(rows, objective), columns=["trial", "value", "state", "best"])
     x = alt.X("trial:Q", title="trial", axis=alt.Axis(tickMinStep=1, format="d"))
-    dots = alt.Chart(data).mark_point(filled=True, size=60).encode(
-        x=x, y=alt.Y("value:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-        color=alt.Color("state:N", scale=_state_scale(list(data["state"])), title="trial",
-                        legend=alt.Legend(orient="bottom")),
-        tooltip=["trial:Q", "state:N", alt.Tooltip("value:Q", format=fmt, title=title)])
-    line = alt.Chart(data.dropna(subset=["best"])).mark_line(
-        interpolate="step-after", color=palette.KEPT, strokeWidth=2).encode(
-        x=x, y="best:Q", tooltip=["trial:Q", alt.Tooltip("best:Q", format=fmt, title=BEST_LINE)])
-    return alt.layer(line, dots).properties(height=height, title=f"Best {title} so far",
-                                           autosize=FIT_X)
+    dots = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=60)
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "state:N",
+                scale=_state_scale(list(data["state"])),
+                title="trial",
+                legend=alt.Legend(orient="bottom"),
+            ),
+            tooltip=["trial:Q", "state:N", alt.Tooltip("value:Q", format=fmt, title=title)],
+        )
+    )
+    line = (
+        alt.Chart(data.dropna(subset=["best"]))
+        .mark_line(interpolate="step-after", color=palette.KEPT, strokeWidth=2)
+        .encode(x=x, y="best:Q", tooltip=["trial:Q", alt.Tooltip("best:Q", format=fmt, title=BEST_LINE)])
+    )
+    return alt.layer(line, dots).properties(height=height, title=f"Best {title} so far", autosize=FIT_X)
 
 
 def curve_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Long format: trial, state, epoch, value (the objective reported after that epoch)."""
-    return [{"trial": int(r["number"]), "state": r["state"], "epoch": int(p["epoch"]), "value": v,
-             "best": bool(r.get("is_best"))}
-            for r in rows for p in r.get("curve", ()) if (v := _num(p.get("value"))) is not None]
+    return [
+        {
+            "trial": int(r["number"]),
+            "state": r["state"],
+            "epoch": int(p["epoch"]),
+            "value": v,
+            "best": bool(r.get("is_best")),
+        }
+        for r in rows
+        for p in r.get("curve", ())
+        if (v := _num(p.get("value"))) is not None
+    ]
 
 
 def intermediate_chart(rows: Sequence[Mapping[str, Any]], objective: str, height: int = 240) -> alt.Chart:
     """Every trial's objective per epoch; pruned trials grey and faint, the best one bold."""
     title, fmt = objective_axis(objective)
     data = pd.DataFrame(curve_rows(rows), columns=["trial", "state", "epoch", "value", "best"])
-    return alt.Chart(data).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
-        x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("value:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-        color=alt.Color("state:N", scale=_state_scale(list(data["state"])), title="trial",
-                        legend=alt.Legend(orient="bottom")),
-        detail="trial:N",
-        opacity=alt.condition(alt.datum.state == "pruned", alt.value(0.45), alt.value(0.9)),
-        strokeWidth=alt.condition(alt.datum.best, alt.value(3), alt.value(1.3)),
-        tooltip=["trial:Q", "state:N", "epoch:Q", alt.Tooltip("value:Q", format=fmt, title=title)],
-    ).properties(height=height, title=f"{title.capitalize()} after every epoch of every trial",
-                 autosize=FIT_X)
+    return (
+        alt.Chart(data)
+        .mark_line(point=alt.OverlayMarkDef(size=18))
+        .encode(
+            x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y("value:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "state:N",
+                scale=_state_scale(list(data["state"])),
+                title="trial",
+                legend=alt.Legend(orient="bottom"),
+            ),
+            detail="trial:N",
+            opacity=alt.condition(alt.datum.state == "pruned", alt.value(0.45), alt.value(0.9)),
+            strokeWidth=alt.condition(alt.datum.best, alt.value(3), alt.value(1.3)),
+            tooltip=["trial:Q", "state:N", "epoch:Q", alt.Tooltip("value:Q", format=fmt, title=title)],
+        )
+        .properties(
+            height=height, title=f"{title.capitalize()} after every epoch of every trial", autosize=FIT_X
+        )
+    )
 
 
 def importance_chart(importances: Mapping[str, float], height: int | None = None) -> alt.Chart:
     """Horizontal bars: each parameter's share of the objective's variation."""
-    data = pd.DataFrame([{"parameter": PARAM_LABELS.get(k, k), "importance": v}
-                         for k, v in importances.items() if _num(v) is not None],
-                        columns=["parameter", "importance"])
-    return alt.Chart(data).mark_bar(color=palette.MODEL).encode(
-        x=alt.X("importance:Q", title="share of the variation explained", axis=alt.Axis(format=".0%", tickCount=5)),
-        y=alt.Y("parameter:N", sort="-x", title=None),
-        tooltip=["parameter:N", alt.Tooltip("importance:Q", format=".1%")],
-    ).properties(height=height or 36 * max(len(data), 1) + 20, title="Parameter importance",
-                 autosize=FIT_X)
+    data = pd.DataFrame(
+        [
+            {"parameter": PARAM_LABELS.get(k, k), "importance": v}
+            for k, v in importances.items()
+            if _num(v) is not None
+        ],
+        columns=["parameter", "importance"],
+    )
+    return (
+        alt.Chart(data)
+        .mark_bar(color=palette.MODEL)
+        .encode(
+            x=alt.X(
+                "importance:Q",
+                title="share of the variation explained",
+                axis=alt.Axis(format=".0%", tickCount=5),
+            ),
+            y=alt.Y("parameter:N", sort="-x", title=None),
+            tooltip=["parameter:N", alt.Tooltip("importance:Q", format=".1%")],
+        )
+        .properties(
+            height=height or 36 * max(len(data), 1) + 20, title="Parameter importance", autosize=FIT_X
+        )
+    )
 
 
 def slice_rows(rows: Sequence[Mapping[str, Any]], name: str) -> list[dict[str, Any]]:
@@ -134,13 +189,25 @@ def slice_rows(rows: Sequence[Mapping[str, Any]], name: str) -> list[dict[str, A
         if r["state"] != "complete" or value is None or name not in r.get("params", {}):
             continue
         x = r["params"][name]
-        out.append({"trial": int(r["number"]), "x": ("on" if x else "off") if isinstance(x, bool) else x,
-                    "value": value, "best": bool(r.get("is_best"))})
+        out.append(
+            {
+                "trial": int(r["number"]),
+                "x": ("on" if x else "off") if isinstance(x, bool) else x,
+                "value": value,
+                "best": bool(r.get("is_best")),
+            }
+        )
     return out
 
 
-def slice_chart(rows: Sequence[Mapping[str, Any]], params: Sequence[str], objective: str,
-                width: int = 200, height: int = 170, columns: int = 3) -> alt.ConcatChart:
+def slice_chart(
+    rows: Sequence[Mapping[str, Any]],
+    params: Sequence[str],
+    objective: str,
+    width: int = 200,
+    height: int = 170,
+    columns: int = 3,
+) -> alt.ConcatChart:
     """One scatter per parameter: objective against the parameter's value (complete trials)."""
     title, fmt = objective_axis(objective)
     panels = []
@@ -150,14 +217,27 @@ def slice_chart(rows: Sequence[Mapping[str, Any]], params: Sequence[str], object
         if spec.kind == "choice":
             x = alt.X("x:O", title=PARAM_LABELS.get(name, name))
         else:
-            x = alt.X("x:Q", title=PARAM_LABELS.get(name, name) + (" (log)" if spec.log else ""),
-                      scale=alt.Scale(type="log" if spec.log else "linear", zero=False),
-                      axis=alt.Axis(format="~g", labelOverlap=True, tickCount=4, grid=False))
-        panels.append(alt.Chart(data).mark_point(filled=True, size=55).encode(
-            x=x, y=alt.Y("value:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
-            color=alt.condition(alt.datum.best, alt.value(palette.KEPT), alt.value(palette.VALIDATION)),
-            tooltip=["trial:Q", alt.Tooltip("x:O" if spec.kind == "choice" else "x:Q", title=name),
-                     alt.Tooltip("value:Q", format=fmt, title=title)],
-        ).properties(width=width, height=height))
+            x = alt.X(
+                "x:Q",
+                title=PARAM_LABELS.get(name, name) + (" (log)" if spec.log else ""),
+                scale=alt.Scale(type="log" if spec.log else "linear", zero=False),
+                axis=alt.Axis(format="~g", labelOverlap=True, tickCount=4, grid=False),
+            )
+        panels.append(
+            alt.Chart(data)
+            .mark_point(filled=True, size=55)
+            .encode(
+                x=x,
+                y=alt.Y("value:Q", title=title, axis=alt.Axis(format=fmt), scale=alt.Scale(zero=False)),
+                color=alt.condition(alt.datum.best, alt.value(palette.KEPT), alt.value(palette.VALIDATION)),
+                tooltip=[
+                    "trial:Q",
+                    alt.Tooltip("x:O" if spec.kind == "choice" else "x:Q", title=name),
+                    alt.Tooltip("value:Q", format=fmt, title=title),
+                ],
+            )
+            .properties(width=width, height=height)
+        )
     return alt.concat(*panels, columns=columns).properties(
-        title="Slices: the objective against each parameter (green: the best trial)")
+        title="Slices: the objective against each parameter (green: the best trial)"
+    )

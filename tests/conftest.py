@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnist_core.config import TrainConfig
-from mnist_core.data import Images, load_train_pool
+from mnist_core.data import load_train_pool
 from mnist_core.preprocess import DataSplit, make_split
 from tests.fakes import serve_mirror
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import gzip
 import http.server
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

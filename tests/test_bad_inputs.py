@@ -32,21 +32,31 @@ from mnist_core.cli import build_parser, main
 from mnist_core.collect import DrawingStore
 from mnist_core.config import TrainConfig
 from mnist_core.data import DataError, read_idx
+from mnist_core.drawing import ImageError
 from mnist_core.export import check_run_exportable
 from mnist_core.models import build_model
 from mnist_core.predict import prepare_upload
-from mnist_core.drawing import ImageError
 from tests.fakes import fake_mnist, idx_bytes
 
 SMALL = TrainConfig(model="mlp", mlp_width=16, mlp_depth=1)
-SAMPLE_META = {"status": "finished", "data": "sample", "data_kind": "sample",
-               "data_name": "Offline sample (5,000 real MNIST images)", "val_accuracy": 0.5}
+SAMPLE_META = {
+    "status": "finished",
+    "data": "sample",
+    "data_kind": "sample",
+    "data_name": "Offline sample (5,000 real MNIST images)",
+    "val_accuracy": 0.5,
+}
 
 
 def make_run(config: TrainConfig = SMALL, meta: dict | None = None, run_id: str | None = None):
     torch.manual_seed(0)
-    return storage.save_run(build_model(config).eval(), config, [{"epoch": 1, "val_loss": 0.5}],
-                            dict(meta or SAMPLE_META), run_id=run_id)
+    return storage.save_run(
+        build_model(config).eval(),
+        config,
+        [{"epoch": 1, "val_loss": 0.5}],
+        dict(meta or SAMPLE_META),
+        run_id=run_id,
+    )
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -68,24 +78,64 @@ IDX_CASES = [
     ("text file", "x-idx3-ubyte", b"hello world, not IDX", 3, "bad magic number"),
     ("labels given as images", "x-idx3-ubyte", idx_bytes(np.zeros(5)), 3, "has 1 dimensions, expected 3"),
     ("truncated header", "x-idx3-ubyte", header(5, 28, 28)[:9], 3, "incomplete header"),
-    ("more than a million images", "x-idx3-ubyte", header(1_000_001, 28, 28), 3,
-     "declares 1,000,001 entries; at most 1,000,000"),
+    (
+        "more than a million images",
+        "x-idx3-ubyte",
+        header(1_000_001, 28, 28),
+        3,
+        "declares 1,000,001 entries; at most 1,000,000",
+    ),
     ("more than a million labels", "x-idx1-ubyte", header(4_000_000_000), 1, "at most 1,000,000"),
     ("32x32 images", "x-idx3-ubyte", idx_bytes(np.zeros((2, 32, 32))), 3, "holds 32×32 images, not 28×28"),
-    ("huge declared, tiny file", "x-idx3-ubyte", header(1_000_000, 28, 28) + bytes(10), 3,
-     "promises 784,000,000 bytes of data, the file holds 10"),
-    ("huge declared, tiny gz", "x-idx3-ubyte.gz", gzip.compress(header(1_000_000, 28, 28) + bytes(10)), 3,
-     "promises 784,000,000 bytes of data, the file holds 10"),
-    ("truncated data", "x-idx3-ubyte", idx_bytes(np.zeros((3, 28, 28)))[:-1], 3,
-     "promises 2,352 bytes of data, the file holds 2,351"),
-    ("truncated data, gz", "x-idx3-ubyte.gz", gzip.compress(idx_bytes(np.zeros((3, 28, 28)))[:-1]), 3,
-     "promises 2,352 bytes of data, the file holds 2,351"),
-    ("trailing data", "x-idx3-ubyte", idx_bytes(np.zeros((3, 28, 28))) + b"\x01", 3,
-     "promises 2,352 bytes of data, the file holds 2,353"),
-    ("trailing data, gz", "x-idx3-ubyte.gz", gzip.compress(idx_bytes(np.zeros((3, 28, 28))) + bytes(10**6)), 3,
-     "holds more data than its header declares (2,352 bytes)"),
-    ("cut gzip stream", "x-idx3-ubyte.gz", gzip.compress(idx_bytes(np.ones((300, 28, 28))))[:200], 3,
-     "could not be read"),
+    (
+        "huge declared, tiny file",
+        "x-idx3-ubyte",
+        header(1_000_000, 28, 28) + bytes(10),
+        3,
+        "promises 784,000,000 bytes of data, the file holds 10",
+    ),
+    (
+        "huge declared, tiny gz",
+        "x-idx3-ubyte.gz",
+        gzip.compress(header(1_000_000, 28, 28) + bytes(10)),
+        3,
+        "promises 784,000,000 bytes of data, the file holds 10",
+    ),
+    (
+        "truncated data",
+        "x-idx3-ubyte",
+        idx_bytes(np.zeros((3, 28, 28)))[:-1],
+        3,
+        "promises 2,352 bytes of data, the file holds 2,351",
+    ),
+    (
+        "truncated data, gz",
+        "x-idx3-ubyte.gz",
+        gzip.compress(idx_bytes(np.zeros((3, 28, 28)))[:-1]),
+        3,
+        "promises 2,352 bytes of data, the file holds 2,351",
+    ),
+    (
+        "trailing data",
+        "x-idx3-ubyte",
+        idx_bytes(np.zeros((3, 28, 28))) + b"\x01",
+        3,
+        "promises 2,352 bytes of data, the file holds 2,353",
+    ),
+    (
+        "trailing data, gz",
+        "x-idx3-ubyte.gz",
+        gzip.compress(idx_bytes(np.zeros((3, 28, 28))) + bytes(10**6)),
+        3,
+        "holds more data than its header declares (2,352 bytes)",
+    ),
+    (
+        "cut gzip stream",
+        "x-idx3-ubyte.gz",
+        gzip.compress(idx_bytes(np.ones((300, 28, 28))))[:200],
+        3,
+        "could not be read",
+    ),
     ("not gzip at all", "x-idx3-ubyte.gz", b"plain bytes named .gz", 3, "could not be read"),
 ]
 
@@ -140,14 +190,26 @@ def idx_folder_with(tmp_path: Path, damage: dict[str, bytes]) -> Path:
 
 
 DATA_FOLDER_CASES = [
-    ("gzip bomb", {"train-images-idx3-ubyte.gz": gzip.compress(header(120, 28, 28) + bytes(120 * 784 + 10**7))},
-     "holds more data than its header declares"),
-    ("labels beyond 9", {"train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(np.full(120, 12)))},
-     "holds label 12, not a digit 0-9"),
-    ("counts differ", {"train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(np.zeros(7)))},
-     "do not belong together"),
-    ("wrong magic", {"train-images-idx3-ubyte.gz": gzip.compress(b"\x00\x00\x09\x03" + bytes(12))},
-     "bad magic number"),
+    (
+        "gzip bomb",
+        {"train-images-idx3-ubyte.gz": gzip.compress(header(120, 28, 28) + bytes(120 * 784 + 10**7))},
+        "holds more data than its header declares",
+    ),
+    (
+        "labels beyond 9",
+        {"train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(np.full(120, 12)))},
+        "holds label 12, not a digit 0-9",
+    ),
+    (
+        "counts differ",
+        {"train-labels-idx1-ubyte.gz": gzip.compress(idx_bytes(np.zeros(7)))},
+        "do not belong together",
+    ),
+    (
+        "wrong magic",
+        {"train-images-idx3-ubyte.gz": gzip.compress(b"\x00\x00\x09\x03" + bytes(12))},
+        "bad magic number",
+    ),
 ]
 
 
@@ -160,6 +222,7 @@ def test_damaged_idx_folder_fails_training_in_one_line(tmp_path, capsys, name, d
 
 
 # ================================================================ run folders
+
 
 def _weights_nan(run):
     state = load_file(str(run.path / storage.WEIGHTS))
@@ -199,21 +262,41 @@ RUN_FILE_CASES = [
     ("meta number", "meta.json", "5", "meta.json is not a JSON object"),
     ("meta created number", "meta.json", '{"created": 5}', 'meta.json has a bad "created"'),
     ("meta created null", "meta.json", '{"created": null}', 'meta.json has a bad "created"'),
-    ("meta counter text", "meta.json", '{"test_evaluations": "many"}', 'meta.json has a bad "test_evaluations"'),
-    ("meta negative counter", "meta.json", '{"test_evaluations": -1}', 'meta.json has a bad "test_evaluations"'),
+    (
+        "meta counter text",
+        "meta.json",
+        '{"test_evaluations": "many"}',
+        'meta.json has a bad "test_evaluations"',
+    ),
+    (
+        "meta negative counter",
+        "meta.json",
+        '{"test_evaluations": -1}',
+        'meta.json has a bad "test_evaluations"',
+    ),
     ("meta accuracy text", "meta.json", '{"val_accuracy": "high"}', 'meta.json has a bad "val_accuracy"'),
     ("meta sizes list", "meta.json", '{"sizes": [1, 2]}', 'meta.json has a bad "sizes"'),
-    ("meta other evaluations", "meta.json", '{"other_evaluations": [1]}',
-     'meta.json has a bad "other_evaluations"'),
+    (
+        "meta other evaluations",
+        "meta.json",
+        '{"other_evaluations": [1]}',
+        'meta.json has a bad "other_evaluations"',
+    ),
     ("history numbers", "history.json", "[1, 2, 3]", "history.json is not a list of epochs"),
     ("history object", "history.json", '{"epoch": 1}', "history.json is not a list of epochs"),
-    ("history text loss", "history.json", '[{"epoch": 1, "val_loss": "low"}]',
-     'history.json has a non-numeric "val_loss"'),
+    (
+        "history text loss",
+        "history.json",
+        '[{"epoch": 1, "val_loss": "low"}]',
+        'history.json has a non-numeric "val_loss"',
+    ),
     ("history not json", "history.json", "[{", "history.json is not valid JSON"),
 ]
 
 
-@pytest.mark.parametrize("name, filename, content, reason", RUN_FILE_CASES, ids=[c[0] for c in RUN_FILE_CASES])
+@pytest.mark.parametrize(
+    "name, filename, content, reason", RUN_FILE_CASES, ids=[c[0] for c in RUN_FILE_CASES]
+)
 def test_malformed_run_file_is_skipped_with_a_note(capsys, name, filename, content, reason):
     good = make_run(run_id="20240101-000000-good")
     bad = make_run(run_id="20240101-000001-bad")
@@ -240,9 +323,11 @@ def test_note_counts_several_damaged_folders():
     for run_id in ("b-bad", "c-bad"):
         (make_run(run_id=run_id).path / "meta.json").write_text("[]")
     (storage.runs_dir() / "d-empty").mkdir()
-    assert storage.scan_runs().note == ("3 damaged run folders skipped: b-bad (meta.json is not a JSON "
-                                        "object), c-bad (meta.json is not a JSON object), d-empty "
-                                        "(config.json is missing)")
+    assert storage.scan_runs().note == (
+        "3 damaged run folders skipped: b-bad (meta.json is not a JSON "
+        "object), c-bad (meta.json is not a JSON object), d-empty "
+        "(config.json is missing)"
+    )
     assert storage.damaged_note([]) == ""
 
 
@@ -282,8 +367,9 @@ def test_export_check_passes_a_good_run_and_names_a_config_swap():
 def test_run_ids_cannot_walk_out_of_the_runs_folder(run_id, monkeypatch, tmp_path):
     make_run(run_id="inside")
     # a run folder that "../../outside/runs/elsewhere" would reach from the runs folder
-    storage.save_run(build_model(SMALL), SMALL, [], dict(SAMPLE_META), home=tmp_path / "outside",
-                     run_id="elsewhere")
+    storage.save_run(
+        build_model(SMALL), SMALL, [], dict(SAMPLE_META), home=tmp_path / "outside", run_id="elsewhere"
+    )
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")  # "." and ".." are folders without a run from here
     with pytest.raises(storage.StorageError, match="No saved run"):
@@ -296,11 +382,14 @@ def test_json_files_never_hold_nan():
     assert "NaN" not in text and "Infinity" not in text
     meta = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in meta.json"))
     assert meta["val_loss"] is None and meta["train_seconds"] is None
-    assert storage.dumps({"a": float("nan"), "b": [np.float32("inf")], "c": (1.5,)}) == \
-        '{"a": null, "b": [null], "c": [1.5]}'
+    assert (
+        storage.dumps({"a": float("nan"), "b": [np.float32("inf")], "c": (1.5,)})
+        == '{"a": null, "b": [null], "c": [1.5]}'
+    )
 
 
 # ================================================================ drawings databases
+
 
 def _foreign_sqlite(path: Path) -> None:
     with sqlite3.connect(path) as conn:
@@ -318,8 +407,11 @@ def _truncated_ours(path: Path) -> None:
 
 DB_CASES = [
     ("random bytes", lambda p: p.write_bytes(os.urandom(4096)), "it is not an SQLite file"),
-    ("sqlite header, garbage", lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000),
-     "not a readable drawings database"),
+    (
+        "sqlite header, garbage",
+        lambda p: p.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000),
+        "not a readable drawings database",
+    ),
     ("another program's database", _foreign_sqlite, "an SQLite database of some other program"),
     ("a folder", lambda p: p.mkdir(), "Cannot open the drawings database"),
     ("damaged pages", _truncated_ours, "not a readable drawings database"),
@@ -336,6 +428,7 @@ def test_with_collected_and_a_damaged_database_is_one_line(isolated_home, capsys
 
 
 # ================================================================ image files
+
 
 def _png(size=(28, 28)) -> bytes:
     buf = io.BytesIO()
@@ -359,22 +452,28 @@ def _bomb_png(side: int) -> bytes:
     """A small PNG whose header claims side×side pixels (the size is checked before decoding)."""
     raw = bytearray(_png())
     ihdr = 8 + 8  # signature, then the IHDR chunk's length and type
-    raw[ihdr:ihdr + 8] = side.to_bytes(4, "big") * 2
-    crc = zlib.crc32(bytes(raw[12:ihdr + 13]))  # over the chunk type and its 13 data bytes
-    raw[ihdr + 13:ihdr + 17] = crc.to_bytes(4, "big")
+    raw[ihdr : ihdr + 8] = side.to_bytes(4, "big") * 2
+    crc = zlib.crc32(bytes(raw[12 : ihdr + 13]))  # over the chunk type and its 13 data bytes
+    raw[ihdr + 13 : ihdr + 17] = crc.to_bytes(4, "big")
     return bytes(raw)
 
 
 IMAGE_CASES = [
     ("empty", b"", "The file is empty."),
     ("not an image", b"hello", "This is not a readable image; upload a png, jpg, jpeg file."),
-    ("svg named png", b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"/>',
-     "This is not a readable image"),
+    (
+        "svg named png",
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"/>',
+        "This is not a readable image",
+    ),
     ("tiff named png", _tiff(), "This is not a readable image"),
     ("header only png", _png()[:40], "This is not a readable image"),
     ("truncated png", _noise_png()[:20_000], "The image file is damaged or truncated"),
-    ("36 megapixels", _bomb_png(6_000), "The image is 6000×6000 pixels (36 megapixels); at most 25 "
-                                        "megapixels are accepted."),
+    (
+        "36 megapixels",
+        _bomb_png(6_000),
+        "The image is 6000×6000 pixels (36 megapixels); at most 25 megapixels are accepted.",
+    ),
     ("decompression bomb", _bomb_png(20_000), "The image is too large to open safely"),
     ("too many bytes", b"\x89PNG" + bytes(5_000_001), "The file is 5.0 MB; images up to 5 MB are accepted."),
 ]
@@ -388,6 +487,7 @@ def test_bad_image_upload_is_a_clear_error(name, content, words):
 
 
 # ================================================================ path arguments
+
 
 def test_train_out_a_file_fails_before_any_work(tmp_path, capsys):
     target = tmp_path / "a-file"
@@ -410,9 +510,13 @@ def test_runs_out_a_file_and_evaluate_bad_data_are_one_line(tmp_path, capsys):
 
 
 ABSURD_CASES = [
-    (["--lr", "nan"], "lr"), (["--lr", "1e308"], "lr"), (["--epochs", "0"], "epochs"),
-    (["--batch-size", "-1"], "batch_size"), (["--mlp-width", "1000000000"], "mlp_width"),
-    (["--val-fraction", "1"], "val_fraction"), (["--dropout", "2"], "dropout"),
+    (["--lr", "nan"], "lr"),
+    (["--lr", "1e308"], "lr"),
+    (["--epochs", "0"], "epochs"),
+    (["--batch-size", "-1"], "batch_size"),
+    (["--mlp-width", "1000000000"], "mlp_width"),
+    (["--val-fraction", "1"], "val_fraction"),
+    (["--dropout", "2"], "dropout"),
 ]
 
 
@@ -423,6 +527,7 @@ def test_absurd_hyperparameters_are_refused_in_one_line(capsys, flags, field):
 
 
 # ================================================================ data folders of a shared app
+
 
 @pytest.fixture
 def roots(tmp_path, monkeypatch):
@@ -436,10 +541,25 @@ def roots(tmp_path, monkeypatch):
     return allowed, outside
 
 
-@pytest.mark.parametrize("given", [
-    "{outside}", "{allowed}/../outside", "{allowed}/escape", "{allowed}/nope", "{allowed}/file.txt",
-    "/proc/self", "/etc", "/", "~", "", "   ", "{allowed}/mnist\x00", "../outside", "~nosuchuser123/x",
-])
+@pytest.mark.parametrize(
+    "given",
+    [
+        "{outside}",
+        "{allowed}/../outside",
+        "{allowed}/escape",
+        "{allowed}/nope",
+        "{allowed}/file.txt",
+        "/proc/self",
+        "/etc",
+        "/",
+        "~",
+        "",
+        "   ",
+        "{allowed}/mnist\x00",
+        "../outside",
+        "~nosuchuser123/x",
+    ],
+)
 def test_visitor_folders_outside_the_roots_all_read_the_same(roots, given):
     allowed, outside = roots
     text = given.format(allowed=allowed, outside=outside)
@@ -464,10 +584,18 @@ def test_default_roots_are_the_cache_and_home(monkeypatch, tmp_path):
     assert access.allowed_data_roots() == [(tmp_path / "a").resolve()]
 
 
-@pytest.mark.parametrize("given, expected, ok", [
-    ("secret", "secret", True), ("secreT", "secret", False), ("", "secret", False),
-    (None, "secret", False), ("secret", None, False), ("sécret", "sécret", True), ("secret ", "secret", False),
-])
+@pytest.mark.parametrize(
+    "given, expected, ok",
+    [
+        ("secret", "secret", True),
+        ("secreT", "secret", False),
+        ("", "secret", False),
+        (None, "secret", False),
+        ("secret", None, False),
+        ("sécret", "sécret", True),
+        ("secret ", "secret", False),
+    ],
+)
 def test_password_check(given, expected, ok):
     assert access.password_ok(given, expected) is ok
 
@@ -478,7 +606,9 @@ def test_demo_password_and_loopback(monkeypatch):
     monkeypatch.setenv(access.PASSWORD_ENV, "pw")
     assert access.demo_password() == "pw"
     assert [access.is_loopback(a) for a in ("127.0.0.1", "localhost", "::1", "127.1.2.3")] == [True] * 4
-    assert [access.is_loopback(a) for a in ("0.0.0.0", "", None, "192.168.1.5", "::", "example.org")] == [False] * 6
+    assert [access.is_loopback(a) for a in ("0.0.0.0", "", None, "192.168.1.5", "::", "example.org")] == [
+        False
+    ] * 6
 
 
 def test_streamlit_config_binds_loopback_hides_errors_and_caps_uploads():
@@ -502,11 +632,13 @@ def test_streamlit_config_binds_loopback_hides_errors_and_caps_uploads():
 
 # ================================================================ every subcommand × every damaged input
 
+
 def _damaged_run(damage):
     def build(tmp_path: Path) -> str:
         run = make_run(run_id="damaged")
         damage(run)
         return run.id
+
     return build
 
 
@@ -524,6 +656,7 @@ def _db(damage):
         home.mkdir(parents=True, exist_ok=True)
         damage(home / "drawings.db")
         return ""
+
     return build
 
 
@@ -531,6 +664,7 @@ def _image(content: bytes):
     def build(tmp_path: Path) -> str:
         (tmp_path / "bad.png").write_bytes(content)
         return str(tmp_path / "bad.png")
+
     return build
 
 
@@ -541,19 +675,30 @@ def _file_out(tmp_path: Path) -> str:
 
 # role -> (fixture name, builder(tmp_path) -> the argument's value)
 DAMAGED_INPUTS = {
-    "run": [("config list", _damaged_run(_write("config.json", "[]"))),
-            ("meta null", _damaged_run(_write("meta.json", "null"))),
-            ("history numbers", _damaged_run(_write("history.json", "[1, 2, 3]"))),
-            ("created number", _damaged_run(_write("meta.json", '{"created": 5}'))),
-            ("garbage weights", _damaged_run(lambda r: (r.path / storage.WEIGHTS).write_bytes(b"x"))),
-            ("nan weights", _damaged_run(_weights_nan)),
-            ("mismatched weights", _damaged_run(_weights_other_width)),
-            ("traversal id", lambda tmp_path: "../../etc")],
-    "data": [("gzip bomb", _data_folder(DATA_FOLDER_CASES[0][1])),
-             ("wrong magic", _data_folder(DATA_FOLDER_CASES[3][1])),
-             ("huge declared", _data_folder({"t10k-images-idx3-ubyte.gz": gzip.compress(header(10**6, 28, 28)),
-                                             "train-images-idx3-ubyte.gz": gzip.compress(header(10**6, 28, 28))})),
-             ("missing folder", lambda tmp_path: str(tmp_path / "no-such-folder"))],
+    "run": [
+        ("config list", _damaged_run(_write("config.json", "[]"))),
+        ("meta null", _damaged_run(_write("meta.json", "null"))),
+        ("history numbers", _damaged_run(_write("history.json", "[1, 2, 3]"))),
+        ("created number", _damaged_run(_write("meta.json", '{"created": 5}'))),
+        ("garbage weights", _damaged_run(lambda r: (r.path / storage.WEIGHTS).write_bytes(b"x"))),
+        ("nan weights", _damaged_run(_weights_nan)),
+        ("mismatched weights", _damaged_run(_weights_other_width)),
+        ("traversal id", lambda tmp_path: "../../etc"),
+    ],
+    "data": [
+        ("gzip bomb", _data_folder(DATA_FOLDER_CASES[0][1])),
+        ("wrong magic", _data_folder(DATA_FOLDER_CASES[3][1])),
+        (
+            "huge declared",
+            _data_folder(
+                {
+                    "t10k-images-idx3-ubyte.gz": gzip.compress(header(10**6, 28, 28)),
+                    "train-images-idx3-ubyte.gz": gzip.compress(header(10**6, 28, 28)),
+                }
+            ),
+        ),
+        ("missing folder", lambda tmp_path: str(tmp_path / "no-such-folder")),
+    ],
     "collected": [(name, _db(damage)) for name, damage, _ in DB_CASES],
     "images": [(name, _image(content)) for name, content, _ in IMAGE_CASES[:4]],
     "out": [("a file", _file_out)],
@@ -568,9 +713,12 @@ class _Hung(BaseException):
 def _hang_guard(argv: list[str], seconds: int = 60):
     """Fail instead of waiting when a command does real work (trains, measures) before it checks
     its input: each refusal here takes a second or two."""
+
     def fire(signum, frame):
-        raise _Hung(f"{' '.join(argv)} still ran after {seconds} s: it starts working before it "
-                    "checks its input")
+        raise _Hung(
+            f"{' '.join(argv)} still ran after {seconds} s: it starts working before it checks its input"
+        )
+
     previous = signal.signal(signal.SIGALRM, fire)
     signal.alarm(seconds)
     try:
@@ -613,7 +761,9 @@ def _cases():
 
 
 @pytest.mark.parametrize("command, role, fixture", list(_cases()))
-def test_every_subcommand_on_every_damaged_input_exits_2_in_one_line(tmp_path, capsys, command, role, fixture):
+def test_every_subcommand_on_every_damaged_input_exits_2_in_one_line(
+    tmp_path, capsys, command, role, fixture
+):
     sub = _subparsers()[command]
     value = dict(DAMAGED_INPUTS[role])[fixture](tmp_path)
     good_run = make_run(run_id="good").id

@@ -17,9 +17,18 @@ from tests.helpers import train_to_run
 
 
 def epochs(n: int = 4, best: int = 2) -> list[dict]:
-    return [{"epoch": i, "epochs": n, "train_loss": 1 / i, "val_loss": 0.5 + abs(i - best) * 0.1,
-             "train_acc": 0.8 + i * 0.02, "val_acc": 0.8 + i * 0.01, "is_best": i <= best}
-            for i in range(1, n + 1)]
+    return [
+        {
+            "epoch": i,
+            "epochs": n,
+            "train_loss": 1 / i,
+            "val_loss": 0.5 + abs(i - best) * 0.1,
+            "train_acc": 0.8 + i * 0.02,
+            "val_acc": 0.8 + i * 0.01,
+            "is_best": i <= best,
+        }
+        for i in range(1, n + 1)
+    ]
 
 
 def spec(chart) -> dict:

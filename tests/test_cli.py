@@ -30,8 +30,9 @@ def run_cli(capsys, *args):
 
 @pytest.fixture
 def trained(capsys):
-    code, out, err = run_cli(capsys, "train", "--data", "sample", "--model", "logreg", "--epochs", "2",
-                             "--name", "cli test")
+    code, out, err = run_cli(
+        capsys, "train", "--data", "sample", "--model", "logreg", "--epochs", "2", "--name", "cli test"
+    )
     assert code == 0, err
     return json.loads(out.strip().splitlines()[-1])
 
@@ -47,8 +48,9 @@ def test_train_prints_progress_and_json(trained, capsys):
 
 
 def test_train_out_folder(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "train", "--data", "sample", "--preset", "baseline",
-                             "--out", str(tmp_path / "elsewhere"))
+    code, out, err = run_cli(
+        capsys, "train", "--data", "sample", "--preset", "baseline", "--out", str(tmp_path / "elsewhere")
+    )
     assert code == 0, err
     assert str(tmp_path / "elsewhere") in json.loads(out)["run"]
     assert "epoch 1/1" in err
@@ -70,10 +72,14 @@ def test_evaluate_test_on_a_folder_with_only_t10k_files(trained, tmp_path, capsy
     folder = tmp_path / "t10k"
     folder.mkdir()
     imgs, lbls = test.images.numpy(), test.labels.numpy().astype(np.uint8)
-    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(
-        bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in imgs.shape) + imgs.tobytes()))
-    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(
-        bytes([0, 0, 8, 1]) + len(lbls).to_bytes(4, "big") + lbls.tobytes()))
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(
+            bytes([0, 0, 8, 3]) + b"".join(int(d).to_bytes(4, "big") for d in imgs.shape) + imgs.tobytes()
+        )
+    )
+    (folder / "t10k-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(bytes([0, 0, 8, 1]) + len(lbls).to_bytes(4, "big") + lbls.tobytes())
+    )
     code, out, err = run_cli(capsys, "evaluate", trained["run"], "--data", str(folder), "--split", "test")
     assert code == 0, err
     assert json.loads(out)["n"] == len(test)
@@ -85,8 +91,14 @@ def test_predict_images_and_blank(trained, tmp_path, capsys):
     digit.save(tmp_path / "digit.png")
     Image.new("L", (200, 200), 255).save(tmp_path / "blank.png")  # white paper, no ink
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    code, out, _ = run_cli(capsys, "predict", trained["run"], str(tmp_path / "digit.png"),
-                           str(tmp_path / "blank.png"), str(tmp_path / "bad.png"))
+    code, out, _ = run_cli(
+        capsys,
+        "predict",
+        trained["run"],
+        str(tmp_path / "digit.png"),
+        str(tmp_path / "blank.png"),
+        str(tmp_path / "bad.png"),
+    )
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["digit"] in range(10) and len(lines[0]["probabilities"]) == 10
     assert sum(lines[0]["probabilities"]) == pytest.approx(1, abs=1e-3)
@@ -95,13 +107,16 @@ def test_predict_images_and_blank(trained, tmp_path, capsys):
     assert code == 2  # one file failed
 
 
-@pytest.mark.parametrize("args, words", [
-    (["train", "--lr", "0"], "lr"),
-    (["train", "--epochs", "1000000"], "epochs"),
-    (["train", "--data", "/no/such/dir"], "not 'auto'"),
-    (["evaluate", "nope"], "No saved run"),
-    (["predict", "nope", "x.png"], "No saved run"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["train", "--lr", "0"], "lr"),
+        (["train", "--epochs", "1000000"], "epochs"),
+        (["train", "--data", "/no/such/dir"], "not 'auto'"),
+        (["evaluate", "nope"], "No saved run"),
+        (["predict", "nope", "x.png"], "No saved run"),
+    ],
+)
 def test_bad_input_is_one_line(capsys, args, words):
     code, out, err = run_cli(capsys, *args)
     assert code == 2 and words in err
@@ -109,8 +124,13 @@ def test_bad_input_is_one_line(capsys, args, words):
 
 
 def test_module_entry_point_runs(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--batch-size", "0"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "train", "--batch-size", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "batch_size" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -128,8 +148,13 @@ def test_help_of_every_subcommand(capsys, command):
 
 
 def test_train_help_lists_every_hyperparameter():
-    proc = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--help"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "train", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr
     text = " ".join(proc.stdout.split())
     assert "±10 %" in text  # the bare "%" that once crashed argparse
@@ -178,9 +203,26 @@ def test_test_evaluation_on_other_data_is_stored_apart(trained, tmp_path, capsys
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_the_best_epoch_as_a_stopped_run():
-    proc = subprocess.Popen([sys.executable, "-m", "mnist_core", "train", "--data", "sample", "--model",
-                             "logreg", "--epochs", "200", "--name", "ctrl-c"], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mnist_core",
+            "train",
+            "--data",
+            "sample",
+            "--model",
+            "logreg",
+            "--epochs",
+            "200",
+            "--name",
+            "ctrl-c",
+        ],
+        cwd=ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         for line in proc.stderr:
             if line.startswith("epoch 1/200"):

@@ -20,7 +20,7 @@ from mnist_core.storage import Run
 
 def digit_image(value: int) -> np.ndarray:
     img = np.zeros((28, 28), np.uint8)
-    img[4:24, 10 + value % 8:14 + value % 8] = 200 + value
+    img[4:24, 10 + value % 8 : 14 + value % 8] = 200 + value
     return img
 
 
@@ -41,12 +41,25 @@ def test_creates_folder_schema_and_wal(tmp_path: Path) -> None:
 def test_round_trip_every_field(store: DrawingStore) -> None:
     img = digit_image(7)
     png = b"\x89PNG fake bytes"
-    new_id = store.add(image28=img, true_label=7, predicted=1, confidence=0.875, model="run-42",
-                       original_png=png, source="upload")
+    new_id = store.add(
+        image28=img,
+        true_label=7,
+        predicted=1,
+        confidence=0.875,
+        model="run-42",
+        original_png=png,
+        source="upload",
+    )
     got = store.get(new_id)
     assert isinstance(got, Drawing)
     assert (got.id, got.true_label, got.predicted, got.confidence, got.model, got.source) == (
-        new_id, 7, 1, 0.875, "run-42", "upload")
+        new_id,
+        7,
+        1,
+        0.875,
+        "run-42",
+        "upload",
+    )
     assert got.image28.dtype == np.uint8 and got.image28.shape == (28, 28)
     np.testing.assert_array_equal(got.image28, img)
     assert got.created.endswith("+00:00") and got.created[:4].isdigit()
@@ -119,7 +132,13 @@ def test_export_idx(store: DrawingStore) -> None:
 def test_field_accuracy(store: DrawingStore) -> None:
     img = digit_image(0)
     for true, pred, model in [(1, 1, "a"), (1, 7, "a"), (2, 2, "a"), (3, 3, "b"), (5, None, "a")]:
-        store.add(image28=img, true_label=true, predicted=pred, confidence=None if pred is None else 0.9, model=model)
+        store.add(
+            image28=img,
+            true_label=true,
+            predicted=pred,
+            confidence=None if pred is None else 0.9,
+            model=model,
+        )
     report = store.field_accuracy()
     assert [r["model"] for r in report] == ["a", "b"]  # most-tested first; the unpredicted entry is ignored
     a, b = report
@@ -250,8 +269,12 @@ def test_training_images_are_uint8_tensors_or_none(store: DrawingStore) -> None:
 
 
 def test_field_summary_and_digit_gaps(store: DrawingStore) -> None:
-    run = Run(Path("runs/r1"), TrainConfig(model="logreg"),
-              {"name": "mine", "val_accuracy": 0.9, "test_accuracy": 0.88}, [])
+    run = Run(
+        Path("runs/r1"),
+        TrainConfig(model="logreg"),
+        {"name": "mine", "val_accuracy": 0.9, "test_accuracy": 0.88},
+        [],
+    )
     img = np.zeros((28, 28), np.uint8)
     store.add(image28=img, true_label=1, predicted=1, model=run.id)
     store.add(image28=img, true_label=1, predicted=7, model=run.id)
@@ -266,8 +289,13 @@ def test_field_summary_and_digit_gaps(store: DrawingStore) -> None:
     assert "deleted" in gone["model"] and gone["val_accuracy"] is None and gone["gap"] is None
     per_class = [ClassMetrics(d, 0.9, 0.8 + d / 100, 0.85, 10) for d in range(10)]
     gaps = digit_gaps(next(e for e in field if e["model"] == run.id), per_class)
-    assert gaps[1] == {"digit": 1, "drawings": 2, "field_accuracy": 0.5, "val_accuracy": 0.81,
-                       "gap": pytest.approx(0.5 - 0.81)}
+    assert gaps[1] == {
+        "digit": 1,
+        "drawings": 2,
+        "field_accuracy": 0.5,
+        "val_accuracy": 0.81,
+        "gap": pytest.approx(0.5 - 0.81),
+    }
     assert gaps[3]["field_accuracy"] is None and gaps[3]["gap"] is None
     unknown = digit_gaps(next(e for e in field if e["model"] == run.id), None)
     assert unknown[1]["val_accuracy"] is None and unknown[1]["gap"] is None

@@ -22,12 +22,21 @@ def test_defaults_and_presets_are_valid():
         assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"lr": 0.0}, "lr"), ({"lr": -1.0}, "lr"), ({"batch_size": 0}, "batch_size"),
-    ({"epochs": 10**6}, "epochs"), ({"dropout": 1.5}, "dropout"), ({"model": "resnet"}, "model"),
-    ({"lr": float("nan")}, "finite"), ({"epochs": 2.5}, "int"), ({"augment": "yes"}, "bool"),
-    ({"epochs": True}, "int"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"lr": 0.0}, "lr"),
+        ({"lr": -1.0}, "lr"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"epochs": 10**6}, "epochs"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"model": "resnet"}, "model"),
+        ({"lr": float("nan")}, "finite"),
+        ({"epochs": 2.5}, "int"),
+        ({"augment": "yes"}, "bool"),
+        ({"epochs": True}, "int"),
+    ],
+)
 def test_nonsense_is_rejected(changes, words):
     with pytest.raises(ConfigError, match=words):
         TrainConfig(**changes)

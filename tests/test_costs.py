@@ -16,8 +16,11 @@ def test_mnist_defaults_take_97_hours_and_about_4_days():
 
 
 def test_outsourcing_adds_in_house_review_of_a_share():
-    est = costs.estimate(LabelingInputs(price_per_sample=0.05, review_share=0.1,
-                                        review_seconds_per_sample=3.0, hourly_wage=20.0))
+    est = costs.estimate(
+        LabelingInputs(
+            price_per_sample=0.05, review_share=0.1, review_seconds_per_sample=3.0, hourly_wage=20.0
+        )
+    )
     assert est.vendor_fee == pytest.approx(3_500.0)
     assert est.review_hours == pytest.approx(7_000 * 3 / 3600)  # 10 % of 70,000, 3 s each
     assert est.review_cost == pytest.approx(est.review_hours * 20.0)
@@ -50,18 +53,32 @@ def test_cost_rows_sum_to_the_estimates():
     assert outsourced == pytest.approx(full.outsourced_cost, abs=0.02)
 
 
-@pytest.mark.parametrize("days, words", [(0, "no time"), (0.3, "less than a day"), (1.0, "about 1 day"),
-                                         (4.05, "about 4 days"), (12, "about 2 weeks"),
-                                         (130, "about 6 months")])
+@pytest.mark.parametrize(
+    "days, words",
+    [
+        (0, "no time"),
+        (0.3, "less than a day"),
+        (1.0, "about 1 day"),
+        (4.05, "about 4 days"),
+        (12, "about 2 weeks"),
+        (130, "about 6 months"),
+    ],
+)
 def test_describe_days(days, words):
     assert costs.describe_days(days) == words
 
 
-@pytest.mark.parametrize("bad, words", [
-    ({"annotators": 0}, "annotators"), ({"seconds_per_sample": -1}, "seconds_per_sample"),
-    ({"review_share": 1.5}, "review_share"), ({"hours_per_day": 25}, "24"),
-    ({"samples": -5}, "negative"), ({"price_per_sample": float("nan")}, "number"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        ({"annotators": 0}, "annotators"),
+        ({"seconds_per_sample": -1}, "seconds_per_sample"),
+        ({"review_share": 1.5}, "review_share"),
+        ({"hours_per_day": 25}, "24"),
+        ({"samples": -5}, "negative"),
+        ({"price_per_sample": float("nan")}, "number"),
+    ],
+)
 def test_bad_inputs_are_refused_with_a_reason(bad, words):
     with pytest.raises(CostError, match=words):
         LabelingInputs(**bad)
@@ -71,4 +88,7 @@ def test_labeler_options_compare_the_same_aspects():
     keys = {tuple(o) for o in costs.LABELER_OPTIONS}
     assert len(keys) == 1 and "Review still needed" in next(iter(keys))
     assert [o["Who labels"] for o in costs.LABELER_OPTIONS] == [
-        "In-house team", "Crowdsourcing platform", "Labeling vendor"]
+        "In-house team",
+        "Crowdsourcing platform",
+        "Labeling vendor",
+    ]

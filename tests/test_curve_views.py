@@ -17,8 +17,9 @@ from mnist_core import curve_charts, palette, report
 from mnist_core.config import TrainConfig
 from tests.helpers import train_to_run, vega_spec
 
-LOGREG = TrainConfig(model="logreg", optimizer="adam", lr=0.01, epochs=2, augment=False, dropout=0.0,
-                     weight_decay=0.0)
+LOGREG = TrainConfig(
+    model="logreg", optimizer="adam", lr=0.01, epochs=2, augment=False, dropout=0.0, weight_decay=0.0
+)
 SIZES = (125, 250, 500, 1000, 2000, 3432)
 
 
@@ -29,21 +30,48 @@ def synthetic_points(a: float = 3.9, b: float = 0.7, c: float = 0.005, seed: int
     for size in SIZES:
         for s in range(2 if size * 2 < SIZES[-1] else 1):
             error = float(lc.power_law(size, a, b, c) * (1 + rng.normal(0, 0.03)))
-            points.append({"size": size, "seed": s, "val_error": error, "val_acc": 1 - error,
-                           "epochs": 3, "seconds": 0.5})
+            points.append(
+                {
+                    "size": size,
+                    "seed": s,
+                    "val_error": error,
+                    "val_acc": 1 - error,
+                    "epochs": 3,
+                    "seconds": 0.5,
+                }
+            )
     return points
 
 
-def synthetic_curve(home: Path | None = None, a: float = 3.9, b: float = 0.7, c: float = 0.005,
-                    name: str = "", created: str = "2024-05-01T12:00:00+00:00",
-                    config: TrainConfig = LOGREG, data: str = "sample") -> lc.Curve:
+def synthetic_curve(
+    home: Path | None = None,
+    a: float = 3.9,
+    b: float = 0.7,
+    c: float = 0.005,
+    name: str = "",
+    created: str = "2024-05-01T12:00:00+00:00",
+    config: TrainConfig = LOGREG,
+    data: str = "sample",
+) -> lc.Curve:
     """A saved curve of known shape (default: 98.5 % needs a few thousand images)."""
     points = synthetic_points(a, b, c)
-    curve = lc.Curve(id=f"{created[:19].replace(':', '').replace('-', '')}-{config.model}-{name or 'x'}",
-                     created=created, status="finished", message="Measured and fitted.", config=config,
-                     data=data, data_name="Offline sample", n_train=3432, n_val=858, sizes=list(SIZES),
-                     seeds=2, points=points, fit=lc.fit_points(points, resamples=60),
-                     honesty=lc.honesty_check(points), name=name)
+    curve = lc.Curve(
+        id=f"{created[:19].replace(':', '').replace('-', '')}-{config.model}-{name or 'x'}",
+        created=created,
+        status="finished",
+        message="Measured and fitted.",
+        config=config,
+        data=data,
+        data_name="Offline sample",
+        n_train=3432,
+        n_val=858,
+        sizes=list(SIZES),
+        seeds=2,
+        points=points,
+        fit=lc.fit_points(points, resamples=60),
+        honesty=lc.honesty_check(points),
+        name=name,
+    )
     lc.save_curve(curve, home)
     return curve
 
@@ -56,8 +84,13 @@ def test_chart_has_points_fit_band_target_and_the_needed_size(tmp_path):
     marks = [layer["mark"]["type"] for layer in spec["layer"]]
     assert marks.count("point") == 1 and "area" in marks and marks.count("line") == 2
     assert marks.count("rule") == 2 and f"≈ {needed:,} images" in text
-    for series in (curve_charts.MEASURED, curve_charts.FITTED, curve_charts.BAND, curve_charts.TARGET,
-                   curve_charts.HONESTY):
+    for series in (
+        curve_charts.MEASURED,
+        curve_charts.FITTED,
+        curve_charts.BAND,
+        curve_charts.TARGET,
+        curve_charts.HONESTY,
+    ):
         assert series in text
     assert palette.VALIDATION in text and palette.TARGET in text and palette.MODEL in text
     x = spec["layer"][0]["encoding"]["x"]

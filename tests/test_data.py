@@ -29,8 +29,10 @@ def test_sample_is_real_balanced_and_split_like_mnist():
     assert len(pool) + len(test) == 5000
     assert len(test) == pytest.approx(5000 / 7, abs=10)
     assert pool.images.dtype == torch.uint8 and pool.images.shape[1:] == (28, 28)
-    assert torch.bincount(test.labels, minlength=10).tolist() == [71] * 10 or \
-        torch.bincount(test.labels, minlength=10).min() >= 70
+    assert (
+        torch.bincount(test.labels, minlength=10).tolist() == [71] * 10
+        or torch.bincount(test.labels, minlength=10).min() >= 70
+    )
     assert int(pool.images.max()) == 255  # raw pixels, not normalized yet
     # pool and test never share an image
     pool_set = {bytes(x.numpy()) for x in pool.images}
@@ -53,8 +55,12 @@ def test_download_from_loopback_mirror_with_progress(mirror, tmp_path):
     cache = tmp_path / "c"
     seen = []
     resources = [(name, hashlib.md5(content).hexdigest()) for name, content in files.items()]
-    data.download_mnist(cache, progress=lambda done, total, msg: seen.append((done, total, msg)),
-                        mirrors=[url], resources=resources)
+    data.download_mnist(
+        cache,
+        progress=lambda done, total, msg: seen.append((done, total, msg)),
+        mirrors=[url],
+        resources=resources,
+    )
     assert seen and seen[-1][0] == seen[-1][1]
     pool = data.load_train_pool("mnist", cache)
     test = data.load_test("mnist", cache)
@@ -99,12 +105,15 @@ def test_test_files_alone_are_enough_for_the_test_set(idx_folder):
         data.load_train_pool(str(idx_folder))
 
 
-@pytest.mark.parametrize("damage, words", [
-    (lambda b: b[: len(b) // 2], "truncated|damaged"),           # cut gzip stream
-    (lambda b: b"not a gzip file at all", "could not be read"),
-    (lambda b: gzip.compress(gzip.decompress(b)[:-100]), "truncated"),  # IDX body too short
-    (lambda b: gzip.compress(b"\x00\x00\x09\x03" + gzip.decompress(b)[4:]), "magic"),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda b: b[: len(b) // 2], "truncated|damaged"),  # cut gzip stream
+        (lambda b: b"not a gzip file at all", "could not be read"),
+        (lambda b: gzip.compress(gzip.decompress(b)[:-100]), "truncated"),  # IDX body too short
+        (lambda b: gzip.compress(b"\x00\x00\x09\x03" + gzip.decompress(b)[4:]), "magic"),
+    ],
+)
 def test_corrupt_files_name_the_file(idx_folder, damage, words):
     path = idx_folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(damage(path.read_bytes()))
@@ -136,6 +145,7 @@ def test_split_is_seeded_disjoint_and_8_to_2():
 
 def test_full_mnist_sizes_would_be_48000_12000():
     from mnist_core.preprocess import split_sizes
+
     assert split_sizes(60000, 0.2) == (48000, 12000)
 
 

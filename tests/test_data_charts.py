@@ -13,19 +13,23 @@ from tests.helpers import dataset_rows, vega_spec
 @pytest.fixture
 def pool() -> Images:
     gen = torch.Generator().manual_seed(0)
-    return Images(torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8, generator=gen),
-                  torch.arange(60) % 10)
+    return Images(
+        torch.randint(0, 256, (60, 28, 28), dtype=torch.uint8, generator=gen), torch.arange(60) % 10
+    )
 
 
-@pytest.mark.parametrize("measure, y_title, height", [("count", "images", 260),
-                                                      ("share", "share of the split", 240)])
+@pytest.mark.parametrize(
+    "measure, y_title, height", [("count", "images", 260), ("share", "share of the split", 240)]
+)
 def test_split_bars(pool, measure, y_title, height):
     rows = explore.count_rows({**explore.split_counts(pool, 0.2, 0), "test": [5] * 10})
     d = vega_spec(data_charts.split_bars(rows, measure))
     enc = d["encoding"]
     assert enc["y"]["field"] == measure and enc["y"]["title"] == y_title and d["height"] == height
-    assert enc["color"]["scale"] == {"domain": ["train", "validation", "test"],
-                                     "range": [palette.TRAIN, palette.VALIDATION, palette.TEST]}
+    assert enc["color"]["scale"] == {
+        "domain": ["train", "validation", "test"],
+        "range": [palette.TRAIN, palette.VALIDATION, palette.TEST],
+    }
     assert len(dataset_rows(d)) == 30
 
 

@@ -20,13 +20,14 @@ from tests.helpers import result_from, train_to_run
 @pytest.fixture
 def cm_result() -> EvalResult:
     cm = np.diag([50, 60, 40, 45, 55, 35, 48, 52, 44, 47])
-    cm[3, 5] = 9   # the worst mistake
-    cm[8, 3] = 1   # a rare one
+    cm[3, 5] = 9  # the worst mistake
+    cm[8, 3] = 1  # a rare one
     cm[9, 4] = 4
     return result_from(cm)
 
 
 # ------------------------------------------------------------------ confusion heatmap
+
 
 def test_confusion_frame_counts_shares_and_colours(cm_result):
     df = eval_charts.confusion_frame(cm_result)
@@ -37,9 +38,9 @@ def test_confusion_frame_counts_shares_and_colours(cm_result):
     assert df.groupby("true")["share"].sum().round(9).tolist() == [1.0] * 10
     # diagonal green, mistakes red, empty cells grey and unlabeled
     diag = df[(df["true"] == 0) & (df["predicted"] == 0)].iloc[0]
-    r, g, b = (int(diag["fill"][i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(diag["fill"][i : i + 2], 16) for i in (1, 3, 5))
     assert g > r and g > b
-    r, g, b = (int(cell["fill"][i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(cell["fill"][i : i + 2], 16) for i in (1, 3, 5))
     assert r > g and r > b
     empty = df[(df["true"] == 0) & (df["predicted"] == 1)].iloc[0]
     assert empty["text"] == "" and empty["fill"] == "#f7f7f7"
@@ -51,7 +52,9 @@ def test_rare_mistake_still_visible_and_worst_darkest(cm_result):
     assert rare != "#f7f7f7" and rare != worst
     # the worst mistake is the darkest red and gets white text
     assert df.loc[(3, 5), "ink"] == palette.TEXT_ON_DARK
-    assert sum(int(worst[i:i + 2], 16) for i in (1, 3, 5)) < sum(int(rare[i:i + 2], 16) for i in (1, 3, 5))
+    assert sum(int(worst[i : i + 2], 16) for i in (1, 3, 5)) < sum(
+        int(rare[i : i + 2], 16) for i in (1, 3, 5)
+    )
 
 
 def test_normalized_frame_shows_percentages(cm_result):
@@ -74,21 +77,25 @@ def test_heatmap_spec_has_click_selection_and_highlight(cm_result):
     assert "params" not in still and still["layer"][0]["mark"]["cursor"] == "default"
 
 
-@pytest.mark.parametrize("event, expected", [
-    ({"selection": {"cell": [{"true": 3, "predicted": 5}]}}, (3, 5)),
-    ({"selection": {"cell": [{"true": "7", "predicted": "1", "unit": "view_1"}]}}, (7, 1)),
-    ({"selection": {"cell": []}}, None),
-    ({"selection": {}}, None),
-    ({"selection": {"cell": [{"true": 12, "predicted": 1}]}}, None),
-    ({"selection": {"cell": [{"x": 1}]}}, None),
-    (None, None),
-    ("garbage", None),
-])
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        ({"selection": {"cell": [{"true": 3, "predicted": 5}]}}, (3, 5)),
+        ({"selection": {"cell": [{"true": "7", "predicted": "1", "unit": "view_1"}]}}, (7, 1)),
+        ({"selection": {"cell": []}}, None),
+        ({"selection": {}}, None),
+        ({"selection": {"cell": [{"true": 12, "predicted": 1}]}}, None),
+        ({"selection": {"cell": [{"x": 1}]}}, None),
+        (None, None),
+        ("garbage", None),
+    ],
+)
 def test_selected_cell_parses_streamlit_state(event, expected):
     assert eval_charts.selected_cell(event) == expected
 
 
 # ------------------------------------------------------------------ per-class and comparison
+
 
 def test_per_class_frame_and_chart(cm_result):
     df = eval_charts.per_class_frame(cm_result)
@@ -113,13 +120,14 @@ def test_f1_delta_frame_and_chart(cm_result):
 
 # ------------------------------------------------------------------ gallery: picking images
 
+
 @pytest.fixture
 def table() -> tuple[np.ndarray, np.ndarray]:
     labels = np.array([3, 3, 3, 3, 5, 5])
     probs = np.full((6, 10), 0.01, dtype=np.float32)
     probs[0, 5], probs[0, 3] = 0.60, 0.30  # 3 read as 5, unsure
     probs[1, 5], probs[1, 3] = 0.95, 0.02  # 3 read as 5, very sure
-    probs[2, 3] = 0.90                     # right, sure
+    probs[2, 3] = 0.90  # right, sure
     probs[3, 3], probs[3, 8] = 0.50, 0.40  # right, hesitant
     probs[4, 5] = 0.90
     probs[5, 5] = 0.91
@@ -162,6 +170,7 @@ def test_examples_sheet_tiles_the_examples_enlarged(table):
 
 
 # ------------------------------------------------------------------ gallery: a run's own images
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
@@ -234,6 +243,7 @@ def test_evaluate_run_saves_and_counts_test_looks(run):
 
 
 # ------------------------------------------------------------------ accuracy against the baselines
+
 
 def test_baseline_rows_and_chart():
     rows = eval_charts.baseline_rows(0.98, 0.11)

@@ -34,11 +34,11 @@ def test_confusion_and_per_class():
 def test_evaluate_sorts_mistakes_by_confidence():
     labels = torch.tensor([0, 1, 2, 3])
     logits = torch.full((4, 10), -10.0)
-    logits[0, 0] = 5          # right
-    logits[1, 7] = 5          # wrong, very confident
-    logits[2, 4] = 1          # wrong, less confident
+    logits[0, 0] = 5  # right
+    logits[1, 7] = 5  # wrong, very confident
+    logits[2, 4] = 1  # wrong, less confident
     logits[2, 2] = 0.5
-    logits[3, 3] = 5          # right
+    logits[3, 3] = 5  # right
     result = evaluate(Fixed(logits), Images(torch.zeros(4, 28, 28, dtype=torch.uint8), labels))
     assert result.accuracy == 0.5 and result.n == 4
     assert [m.index for m in result.mistakes] == [1, 2]

@@ -12,7 +12,7 @@ def tiny() -> Images:
     labels = torch.tensor([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8], dtype=torch.int64)
     images = torch.zeros(len(labels), 28, 28, dtype=torch.uint8)
     for i, d in enumerate(labels.tolist()):
-        images[i, :d + 1, :] = 255  # digit d: (d+1) full rows of ink
+        images[i, : d + 1, :] = 255  # digit d: (d+1) full rows of ink
     return Images(images, labels)
 
 

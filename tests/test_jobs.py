@@ -29,8 +29,9 @@ def wait_for(predicate, timeout=30.0):
 
 def test_job_trains_saves_and_reports():
     manager = JobManager()
-    job = manager.start([TrainConfig(model="baseline"), TrainConfig(model="logreg", epochs=2)],
-                        ["base", "lr"], data="sample")
+    job = manager.start(
+        [TrainConfig(model="baseline"), TrainConfig(model="logreg", epochs=2)], ["base", "lr"], data="sample"
+    )
     job.join(60)
     snap = job.snapshot()
     assert snap.state == "finished" and snap.error is None
@@ -76,8 +77,17 @@ def snapshot(records: list[dict], names: list[str], current: int = 0) -> JobSnap
 
 def batch(run, epoch, b, batches, epochs, elapsed):
     done = ((epoch - 1) * batches + b) / (epochs * batches)
-    return {"kind": "batch", "run": run, "epoch": epoch, "epochs": epochs, "batch": b,
-            "batches": batches, "train_loss": 1.0, "progress": done, "elapsed": elapsed}
+    return {
+        "kind": "batch",
+        "run": run,
+        "epoch": epoch,
+        "epochs": epochs,
+        "batch": b,
+        "batches": batches,
+        "train_loss": 1.0,
+        "progress": done,
+        "elapsed": elapsed,
+    }
 
 
 def test_progress_before_the_first_batch():

@@ -38,8 +38,9 @@ class FixedLogits(torch.nn.Module):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    run = train_to_run(TrainConfig(model="logreg", epochs=2, augment=False), "sample",
-                       home=tmp_path_factory.mktemp("home"))
+    run = train_to_run(
+        TrainConfig(model="logreg", epochs=2, augment=False), "sample", home=tmp_path_factory.mktemp("home")
+    )
     return run.load_model()
 
 
@@ -91,12 +92,15 @@ def test_accepts_a_prepared_digit_and_a_pil_image(trained, test_images):
     assert from_pil.digit == from_prepared.digit
 
 
-@pytest.mark.parametrize("p_top, p_second, unsure", [
-    (0.95, 0.03, False),
-    (0.55, 0.10, True),   # top below 0.6
-    (0.62, 0.36, True),   # top-2 close
-    (0.70, 0.20, False),
-])
+@pytest.mark.parametrize(
+    "p_top, p_second, unsure",
+    [
+        (0.95, 0.03, False),
+        (0.55, 0.10, True),  # top below 0.6
+        (0.62, 0.36, True),  # top-2 close
+        (0.70, 0.20, False),
+    ],
+)
 def test_unsure_flag_names_the_runner_up(p_top, p_second, unsure):
     p = predict.predict_digit(FixedLogits(probs(4, p_top, 9, p_second)), np.eye(28, dtype=np.uint8) * 255)
     assert p.digit == 4 and p.runner_up == 9

@@ -14,8 +14,9 @@ from tests.helpers import dataset_rows, vega_spec
 def prediction(unsure: bool) -> Prediction:
     probs = np.full(10, 0.0125, np.float32)
     probs[2], probs[3] = 0.5, 0.4
-    return Prediction(PreparedDigit(False, np.zeros((28, 28), np.uint8), {}, ""), 2, probs, 0.5, 3, 0.4,
-                      unsure)
+    return Prediction(
+        PreparedDigit(False, np.zeros((28, 28), np.uint8), {}, ""), 2, probs, 0.5, 3, 0.4, unsure
+    )
 
 
 @pytest.mark.parametrize("unsure", [True, False])
@@ -31,7 +32,9 @@ def test_probability_chart_colours_the_answer(unsure):
 
 def test_output_rows_and_chart():
     rows = predict_charts.output_rows(7)
-    assert len(rows) == 20 and sum(r["probability"] for r in rows if r["output"] == predict_charts.TARGET) == 1
+    assert (
+        len(rows) == 20 and sum(r["probability"] for r in rows if r["output"] == predict_charts.TARGET) == 1
+    )
     d = vega_spec(predict_charts.output_chart(rows))
     assert d["encoding"]["color"]["scale"]["range"] == [palette.BASELINE, palette.TARGET]
     rows = predict_charts.output_rows(7, [0.1] * 10)
@@ -47,7 +50,11 @@ def test_field_charts():
     d = vega_spec(predict_charts.field_gap_chart(gaps))
     assert len(dataset_rows(d)) == 15  # ten validation bars, five field bars
     scale = d["encoding"]["color"]["scale"]
-    assert dict(zip(scale["domain"], scale["range"])) == {"field (your drawings)": palette.FIELD,
-                                                          "validation (MNIST)": palette.MNIST_SET}
-    empty = vega_spec(predict_charts.field_gap_chart([{"digit": 0, "field_accuracy": None, "val_accuracy": None}]))
+    assert dict(zip(scale["domain"], scale["range"])) == {
+        "field (your drawings)": palette.FIELD,
+        "validation (MNIST)": palette.MNIST_SET,
+    }
+    empty = vega_spec(
+        predict_charts.field_gap_chart([{"digit": 0, "field_accuracy": None, "val_accuracy": None}])
+    )
     assert dataset_rows(empty) == []

@@ -71,8 +71,9 @@ def assert_offline(page: str) -> None:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     home = tmp_path_factory.mktemp("report-home")
-    return train_to_run(TrainConfig(model="logreg", epochs=2, augment=False), "sample",
-                        name="Report <demo>", home=home)
+    return train_to_run(
+        TrainConfig(model="logreg", epochs=2, augment=False), "sample", name="Report <demo>", home=home
+    )
 
 
 def fresh_copy(run: storage.Run) -> storage.Run:
@@ -83,6 +84,7 @@ def fresh_copy(run: storage.Run) -> storage.Run:
 
 # ------------------------------------------------------------------ the labelling section
 
+
 def test_labeling_estimate_matches_the_brief():
     inputs, est = report.labeling_estimate()
     assert est.samples == 70_000 and est.hours == pytest.approx(97.22, abs=0.01)
@@ -91,9 +93,11 @@ def test_labeling_estimate_matches_the_brief():
 
 # ------------------------------------------------------------------ pieces of HTML
 
+
 def test_line_chart_svg():
-    svg = report.line_chart_svg({"a": [(1, 0.5), (2, 0.3), (3, 0.2)], "b": [(1, 0.6), (2, float("nan"))]},
-                                "Loss", "loss")
+    svg = report.line_chart_svg(
+        {"a": [(1, 0.5), (2, 0.3), (3, 0.2)], "b": [(1, 0.6), (2, float("nan"))]}, "Loss", "loss"
+    )
     assert svg.startswith("<svg") and svg.count("<polyline") == 1 and svg.count("<circle") == 4
     one = report.line_chart_svg({"a": [(1, 0.9)]}, "Acc", "acc", percent=True)
     assert "<circle" in one and "NaN" not in one and "inf" not in one
@@ -104,8 +108,10 @@ def test_line_chart_svg():
 
 
 def test_report_colours_come_from_the_palette_without_altair():
-    code = ("import sys, mnist_core.report; "
-            "print('altair' in sys.modules, 'mnist_core.eval_charts' in sys.modules)")
+    code = (
+        "import sys, mnist_core.report; "
+        "print('altair' in sys.modules, 'mnist_core.eval_charts' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     assert palette.PASS in report._CSS and palette.FAIL_FILL in report._CSS and "$" not in report._CSS
@@ -125,6 +131,7 @@ def test_confusion_table_html():
 
 
 # ------------------------------------------------------------------ the whole report
+
 
 def test_report_sections_numbers_and_offline(run):
     page = report.build_report(run, 0.98, now=datetime(2024, 5, 1, 12, 0))
@@ -155,8 +162,13 @@ def test_report_with_training_counts_mistakes_and_test(run):
     uri, caption = gallery.report_mistakes(table, 8)
     assert uri is not None and caption.startswith("In reading order: ")
     test = evaluate_run(r, "test")
-    page = report.build_report(storage.load_run(r.path), 0.5, train_counts=train_counts,
-                               mistakes_png_uri=uri, mistakes_caption=caption)
+    page = report.build_report(
+        storage.load_run(r.path),
+        0.5,
+        train_counts=train_counts,
+        mistakes_png_uri=uri,
+        mistakes_caption=caption,
+    )
     check_html(page)
     assert_offline(page)
     assert "<th>training</th>" in page and f"<b>{sum(train_counts):,}</b>" in page
@@ -176,9 +188,16 @@ def test_report_without_saved_evaluation(run):
     assert "no saved validation evaluation" in page
 
 
-@pytest.mark.parametrize("bad", ["<img src='https://x.org/a.png'>", "<a href='http://x'>x</a>",
-                                 "<script>alert(1)</script>", "<p style='background:url(a.png)'>",
-                                 "<img src='//cdn.example/a.png'>"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "<img src='https://x.org/a.png'>",
+        "<a href='http://x'>x</a>",
+        "<script>alert(1)</script>",
+        "<p style='background:url(a.png)'>",
+        "<img src='//cdn.example/a.png'>",
+    ],
+)
 def test_offline_check_catches_external_references(bad):
     """The checker above must really catch what it is there to catch."""
     with pytest.raises(AssertionError):

@@ -43,14 +43,16 @@ def test_weights_are_safetensors_not_pickle():
     run, _, _ = saved_run()
     raw = (run.path / storage.WEIGHTS).read_bytes()
     header_len = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8:8 + header_len])
+    header = json.loads(raw[8 : 8 + header_len])
     assert "__metadata__" in header and not raw.startswith(b"\x80")  # no pickle protocol marker
 
 
 def test_interrupted_save_leaves_nothing_half_written(monkeypatch):
     first, _, _ = saved_run()
+
     def boom(*a, **k):
         raise OSError("disk full")
+
     monkeypatch.setattr(storage, "save_file", boom)
     with pytest.raises(OSError):
         saved_run()
@@ -63,8 +65,10 @@ def test_interrupted_meta_update_keeps_previous_file(monkeypatch):
     run, _, _ = saved_run({"status": "finished", "val_accuracy": 0.5})
     before = (run.path / "meta.json").read_text()
     real_replace = os.replace
+
     def crash(src, dst):
         raise OSError("power cut")
+
     monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError):
         storage.update_meta(run, val_accuracy=0.7)
@@ -104,15 +108,18 @@ def _dead_pid() -> int:
     return proc.pid
 
 
-@pytest.mark.parametrize("name, age_s, removed", [
-    (".tmp-r.pid{dead}.abc123", 120, True),     # its writer was killed
-    (".tmp-r.pid{dead}.abc123", 5, False),      # just made: the writer may live in another PID namespace
-    (".tmp-r.pid{me}.abc123", 120, False),      # a live writer
-    (".tmp-r.pid{me}.abc123", 7200, True),      # older than an hour, whatever the PID says
-    (".tmp-r-abc123", 120, False),              # older format without a PID: the hour rule only
-    (".tmp-r-abc123", 7200, True),
-    (".deleted-r-1700000000000", 0, True),      # a delete that was cut short
-])
+@pytest.mark.parametrize(
+    "name, age_s, removed",
+    [
+        (".tmp-r.pid{dead}.abc123", 120, True),  # its writer was killed
+        (".tmp-r.pid{dead}.abc123", 5, False),  # just made: the writer may live in another PID namespace
+        (".tmp-r.pid{me}.abc123", 120, False),  # a live writer
+        (".tmp-r.pid{me}.abc123", 7200, True),  # older than an hour, whatever the PID says
+        (".tmp-r-abc123", 120, False),  # older format without a PID: the hour rule only
+        (".tmp-r-abc123", 7200, True),
+        (".deleted-r-1700000000000", 0, True),  # a delete that was cut short
+    ],
+)
 def test_orphaned_temporary_folders_are_removed_when_runs_are_listed(name, age_s, removed):
     run, _, _ = saved_run()
     orphan = storage.runs_dir() / name.format(dead=_dead_pid(), me=os.getpid())
@@ -128,14 +135,17 @@ def test_orphaned_temporary_folders_are_removed_when_runs_are_listed(name, age_s
 def test_a_run_being_written_names_its_writer(monkeypatch):
     seen = []
     real = storage.save_file
-    monkeypatch.setattr(storage, "save_file", lambda state, path, **kw: (seen.append(path), real(state, path, **kw)))
+    monkeypatch.setattr(
+        storage, "save_file", lambda state, path, **kw: (seen.append(path), real(state, path, **kw))
+    )
     run, _, _ = saved_run()
     assert re.fullmatch(rf"\.tmp-{run.id}\.pid{os.getpid()}\.\w+", Path(seen[0]).parent.name)
 
 
 def test_test_evaluations_record_their_data_and_other_data_stays_apart():
-    run, model, _ = saved_run({"status": "finished", "data": "sample", "data_kind": "sample",
-                               "data_name": "Offline sample"})
+    run, model, _ = saved_run(
+        {"status": "finished", "data": "sample", "data_kind": "sample", "data_name": "Offline sample"}
+    )
     own = load_test("sample")
     other = Images(own.images[:5], (own.labels[:5] + 1) % 10)  # 5 mislabelled images
     folder = SourceInfo("/data/five", "folder", "IDX folder /data/five")
@@ -153,13 +163,16 @@ def test_test_evaluations_record_their_data_and_other_data_stays_apart():
     assert loaded.meta["test_accuracy"] == result.accuracy and loaded.meta["test_evaluations"] == 1
     assert (loaded.meta["test_source"], loaded.meta["test_n"]) == ("sample", len(own))
     assert loaded.meta["test_fingerprint"] == images_fingerprint(own) != entry["fingerprint"]
-    assert storage.evaluation_note({"source_kind": "sample", "source_name": "Offline sample", "n": 1}) == \
-        "on Offline sample, 1 image"
+    assert (
+        storage.evaluation_note({"source_kind": "sample", "source_name": "Offline sample", "n": 1})
+        == "on Offline sample, 1 image"
+    )
 
 
 def test_old_runs_without_fingerprints_still_load_and_evaluate():
-    run, model, _ = saved_run({"status": "finished", "test_accuracy": 0.9, "test_evaluations": 1,
-                               "val_loss": float("nan")})
+    run, model, _ = saved_run(
+        {"status": "finished", "test_accuracy": 0.9, "test_evaluations": 1, "val_loss": float("nan")}
+    )
     loaded = storage.load_run(run.id)
     assert loaded.meta["test_accuracy"] == 0.9 and loaded.meta["val_loss"] is None
     storage.save_evaluation(loaded, evaluate(model, load_test("sample"), "test"))  # no data, no source

@@ -16,14 +16,15 @@ it calls this module and `mnist_core`, nothing heavy happens in a page. Here liv
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
-from mnist_core import data as core_data
 from mnist_core import access, explore, storage
+from mnist_core import data as core_data
 from mnist_core.collect import CollectError, DrawingStore
 from mnist_core.config import studio_home
 from mnist_core.jobs import Job, JobManager, JobSnapshot
@@ -66,26 +67,70 @@ HOME = Step(0, "app_pages/home.py", "Home", "🧭", "The workflow map and where 
 # Reached from Home's "Start the 3-minute demo", not listed in the sidebar.
 DEMO = Step(0, "app_pages/demo.py", "Demo", "🎬", "The six steps in three minutes, for an audience.", "demo")
 STEPS: tuple[Step, ...] = (
-    Step(1, "app_pages/define.py", "Define the task", "🎯",
-         "Inputs, outputs and the bar to clear: target accuracy, baselines, labeling cost.",
-         "Define_the_task"),
-    Step(2, "app_pages/data.py", "Data", "🔎",
-         "Choose the data source; inspect class balance, samples, mean digits, pixels, ink.", "Data"),
-    Step(3, "app_pages/preprocess.py", "Preprocess", "🧹",
-         "Scale pixels to 0–1 and split train / validation; the test set stays locked.", "Preprocess"),
-    Step(4, "app_pages/plan.py", "Plan", "📈",
-         "How many labelled images reach the target: measure a learning curve, read the answer.",
-         "Plan"),
-    Step(5, "app_pages/train.py", "Train", "🏋️",
-         "Train baselines, MLPs and CNNs in the background and watch the curves live.", "Train"),
-    Step(6, "app_pages/tune.py", "Tune", "🎛️",
-         "Search learning rate, dropout, weight decay and more with Optuna; prune hopeless trials.",
-         "Tune"),
-    Step(7, "app_pages/evaluate.py", "Evaluate", "📊",
-         "Accuracy against your target, confusions, mistakes; the test set when you are done.",
-         "Evaluate"),
-    Step(8, "app_pages/deploy.py", "Deploy", "🚀",
-         "Draw digits for the model, collect field data, export the model.", "Deploy"),
+    Step(
+        1,
+        "app_pages/define.py",
+        "Define the task",
+        "🎯",
+        "Inputs, outputs and the bar to clear: target accuracy, baselines, labeling cost.",
+        "Define_the_task",
+    ),
+    Step(
+        2,
+        "app_pages/data.py",
+        "Data",
+        "🔎",
+        "Choose the data source; inspect class balance, samples, mean digits, pixels, ink.",
+        "Data",
+    ),
+    Step(
+        3,
+        "app_pages/preprocess.py",
+        "Preprocess",
+        "🧹",
+        "Scale pixels to 0–1 and split train / validation; the test set stays locked.",
+        "Preprocess",
+    ),
+    Step(
+        4,
+        "app_pages/plan.py",
+        "Plan",
+        "📈",
+        "How many labelled images reach the target: measure a learning curve, read the answer.",
+        "Plan",
+    ),
+    Step(
+        5,
+        "app_pages/train.py",
+        "Train",
+        "🏋️",
+        "Train baselines, MLPs and CNNs in the background and watch the curves live.",
+        "Train",
+    ),
+    Step(
+        6,
+        "app_pages/tune.py",
+        "Tune",
+        "🎛️",
+        "Search learning rate, dropout, weight decay and more with Optuna; prune hopeless trials.",
+        "Tune",
+    ),
+    Step(
+        7,
+        "app_pages/evaluate.py",
+        "Evaluate",
+        "📊",
+        "Accuracy against your target, confusions, mistakes; the test set when you are done.",
+        "Evaluate",
+    ),
+    Step(
+        8,
+        "app_pages/deploy.py",
+        "Deploy",
+        "🚀",
+        "Draw digits for the model, collect field data, export the model.",
+        "Deploy",
+    ),
 )
 
 
@@ -101,8 +146,9 @@ def navigation_pages() -> list[st.Page]:
     """The `st.Page` list `app.py` hands to `st.navigation`."""
     pages = [st.Page(HOME.file, title=HOME.title, icon=HOME.icon, default=True)]
     pages += [st.Page(s.file, title=s.title, icon=s.icon, url_path=s.url_path) for s in STEPS]
-    pages.append(st.Page(DEMO.file, title=DEMO.title, icon=DEMO.icon, url_path=DEMO.url_path,
-                         visibility="hidden"))
+    pages.append(
+        st.Page(DEMO.file, title=DEMO.title, icon=DEMO.icon, url_path=DEMO.url_path, visibility="hidden")
+    )
     return pages
 
 
@@ -150,9 +196,13 @@ def sidebar() -> None:
     """Presenter mode, data source and latest model, on every page."""
     with st.sidebar:
         st.markdown(f"#### {APP_NAME}")
-        st.toggle("🎬 Present", **persistent(PRESENT_KEY, False), on_change=_on_present,
-                  help="Presenter mode: the sidebar folds away, teaching captions hide and the "
-                       "headline numbers grow. Bookmark the address to open in it (?present=1).")
+        st.toggle(
+            "🎬 Present",
+            **persistent(PRESENT_KEY, False),
+            on_change=_on_present,
+            help="Presenter mode: the sidebar folds away, teaching captions hide and the "
+            "headline numbers grow. Bookmark the address to open in it (?present=1).",
+        )
         try:
             info = source_info()
             st.markdown(f"**Data:** {info.name}")
@@ -402,8 +452,11 @@ def runs() -> list[storage.Run]:
 
 def run_version(run: storage.Run) -> float:
     """A cache key that changes when the run's weights or metadata are rewritten."""
-    stamps = [(run.path / name).stat().st_mtime for name in (storage.WEIGHTS, "meta.json")
-              if (run.path / name).exists()]
+    stamps = [
+        (run.path / name).stat().st_mtime
+        for name in (storage.WEIGHTS, "meta.json")
+        if (run.path / name).exists()
+    ]
     return max(stamps, default=0.0)
 
 
@@ -447,8 +500,7 @@ def job_running() -> bool:
     return job_manager().running
 
 
-def follow_job(job: Job, draw: Callable[[JobSnapshot, bool], None], key: str,
-               every: float = 0.5) -> None:
+def follow_job(job: Job, draw: Callable[[JobSnapshot, bool], None], key: str, every: float = 0.5) -> None:
     """Draw `job` with `draw(snapshot, live)`, refreshed every `every` s while it runs; when it
     ends, rerun the whole page once (so buttons re-enable and the polling stops)."""
     shown = st.session_state.setdefault(SHOWN_JOB_KEY, {})

@@ -23,7 +23,10 @@ def offer_latest_run(run_key: str, why: str) -> None:
     st.warning(why)
     runs = ui.runs()
     if runs:
-        st.button(f"Continue with the latest saved run ({runs[0].label})", key="demo_use_latest",
-                  on_click=lambda: st.session_state.__setitem__(run_key, runs[0].id))
+        st.button(
+            f"Continue with the latest saved run ({runs[0].label})",
+            key="demo_use_latest",
+            on_click=lambda: st.session_state.__setitem__(run_key, runs[0].id),
+        )
     else:
         st.caption("There is no saved run yet: go back to step 4 and train the quick model.")

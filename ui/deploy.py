@@ -80,8 +80,14 @@ def _predictor() -> ThreadPoolExecutor:
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def _predicted(_model: nn.Module, run_path: str, version: float, options: tuple[tuple[str, float], ...],
-               source: str, data: bytes) -> Prediction | str:
+def _predicted(
+    _model: nn.Module,
+    run_path: str,
+    version: float,
+    options: tuple[tuple[str, float], ...],
+    source: str,
+    data: bytes,
+) -> Prediction | str:
     """The prediction for one input's bytes (a canvas PNG or an uploaded file) by the run's
     model with its calibration `options` (`predict_digit`'s keywords), or why the input cannot be
     read; cached, so a label click repeats no work."""
@@ -109,21 +115,27 @@ def canvas_input() -> bytes | None:
     at once (`ui.deploy_widgets`)."""
     pen = st.session_state.get(PEN, 20)
     with st.container(border=True, width=CANVAS_PX + 34):
-        return digit_canvas(CANVAS_PX, pen, palette.PEN,
-                            key=CANVAS_KEY.format(st.session_state.get(CANVAS_N, 0)))
+        return digit_canvas(
+            CANVAS_PX, pen, palette.PEN, key=CANVAS_KEY.format(st.session_state.get(CANVAS_N, 0))
+        )
 
 
 def upload_input() -> bytes | None:
     """An uploaded photo or scan: its bytes, or None (nothing chosen, or the latest choice was
     refused: then the previous file's answer must not stay on screen as if it were the new one)."""
-    file = st.file_uploader(f"A photo or scan of one digit (PNG, JPEG…, up to {UPLOAD_MB} MB)",
-                            type=list(UPLOAD_TYPES), key=UPLOAD, max_upload_size=UPLOAD_MB,
-                            help="Works best with one dark digit on plain light paper, filling "
-                                 "most of the picture.")
+    file = st.file_uploader(
+        f"A photo or scan of one digit (PNG, JPEG…, up to {UPLOAD_MB} MB)",
+        type=list(UPLOAD_TYPES),
+        key=UPLOAD,
+        max_upload_size=UPLOAD_MB,
+        help="Works best with one dark digit on plain light paper, filling most of the picture.",
+    )
     stale = stale_upload(None if file is None else file.file_id)
     if file is not None and file.file_id == stale:
-        st.warning("That file was refused (the reason is next to it), so the answer for the "
-                   f"previous picture is hidden. Choose a picture of up to {UPLOAD_MB} MB.")
+        st.warning(
+            "That file was refused (the reason is next to it), so the answer for the "
+            f"previous picture is hidden. Choose a picture of up to {UPLOAD_MB} MB."
+        )
         return None
     return None if file is None else file.getvalue()
 
@@ -144,12 +156,18 @@ def stale_upload(current: str | None) -> str | None:
 def input_controls(mode: str) -> None:
     """Under the input: draw or upload, the pen, Clear."""
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        st.segmented_control("Input", [DRAW, PHOTO], **ui.persistent(MODE, DRAW), required=True,
-                             label_visibility="collapsed")
+        st.segmented_control(
+            "Input", [DRAW, PHOTO], **ui.persistent(MODE, DRAW), required=True, label_visibility="collapsed"
+        )
         if mode == DRAW:
             with st.popover("✒️ Pen", help="The pen's width"):
-                st.slider("Pen width", 8, 40, **ui.persistent(PEN, 20),
-                          help="MNIST strokes are thick: about a tenth of the digit's height.")
+                st.slider(
+                    "Pen width",
+                    8,
+                    40,
+                    **ui.persistent(PEN, 20),
+                    help="MNIST strokes are thick: about a tenth of the digit's height.",
+                )
             st.button("🧽 Clear", on_click=clear_canvas, key="deploy_clear")
 
 
@@ -158,18 +176,26 @@ def input_controls(mode: str) -> None:
 
 def bars_frame(p: Prediction) -> pd.DataFrame:
     """The rows `predict_charts.probability_chart` draws, for its cached spec."""
-    roles = ["answer" if d == p.digit else "runner-up" if p.is_unsure and d == p.runner_up else "other"
-             for d in range(10)]
-    return pd.DataFrame({"digit": [str(d) for d in range(10)], "probability": p.probabilities,
-                         "role": roles,
-                         "label": [percent(float(v)) if v >= 0.01 else "" for v in p.probabilities]})
+    roles = [
+        "answer" if d == p.digit else "runner-up" if p.is_unsure and d == p.runner_up else "other"
+        for d in range(10)
+    ]
+    return pd.DataFrame(
+        {
+            "digit": [str(d) for d in range(10)],
+            "probability": p.probabilities,
+            "role": roles,
+            "label": [percent(float(v)) if v >= 0.01 else "" for v in p.probabilities],
+        }
+    )
 
 
 @st.cache_resource(show_spinner=False)
 def _bars_spec(unsure: bool) -> dict:
     """`predict_charts.probability_chart`'s Vega-Lite spec without its data, once per colour."""
-    sample = Prediction(PreparedDigit(False, None, {}, ""), 0, np.full(10, 0.1, np.float32), 0.1, 1,
-                        0.1, unsure)
+    sample = Prediction(
+        PreparedDigit(False, None, {}, ""), 0, np.full(10, 0.1, np.float32), 0.1, 1, 0.1, unsure
+    )
     spec = predict_charts.probability_chart(sample, height=BARS_HEIGHT).to_dict()
     spec.pop("datasets", None)
     spec.pop("data", None)
@@ -178,8 +204,10 @@ def _bars_spec(unsure: bool) -> dict:
 
 def show_answer(p: Prediction, prompt: str, hint: str) -> None:
     if p.is_blank:
-        st.markdown("<div style='font-size:2.4rem;font-weight:700;opacity:.55;padding:2.5rem 0 1rem'>"
-                    f"{prompt}</div>", unsafe_allow_html=True)
+        st.markdown(
+            f"<div style='font-size:2.4rem;font-weight:700;opacity:.55;padding:2.5rem 0 1rem'>{prompt}</div>",
+            unsafe_allow_html=True,
+        )
         st.caption(hint)
         return
     seen = images.png_data_uri(p.prepared.stages["centered"], fast=True)
@@ -192,10 +220,13 @@ def show_answer(p: Prediction, prompt: str, hint: str) -> None:
         f"style='width:{SEEN_PX}px;height:{SEEN_PX}px;image-rendering:pixelated;border-radius:4px' "
         "alt='What the model saw'>"
         "<figcaption style='font-size:.75rem;opacity:.7'>What the model saw</figcaption></figure>"
-        "</div>", unsafe_allow_html=True)
+        "</div>",
+        unsafe_allow_html=True,
+    )
     (verdict.warning if p.is_unsure else verdict.success)(answer_text(p))
-    st.vega_lite_chart(bars_frame(p), copy.deepcopy(_bars_spec(p.is_unsure)), width="stretch",
-                       key="deploy_bars")
+    st.vega_lite_chart(
+        bars_frame(p), copy.deepcopy(_bars_spec(p.is_unsure)), width="stretch", key="deploy_bars"
+    )
 
 
 def answer_details(p: Prediction, run: storage.Run, model: nn.Module) -> None:
@@ -203,10 +234,13 @@ def answer_details(p: Prediction, run: storage.Run, model: nn.Module) -> None:
     open) and how the input became the model's input."""
     explain_view(run, model, p, _predictor())
     with st.expander("How your drawing became the model's input"):
-        st.image([images.upscale_to(p.prepared.stages[s], 120) for s in STAGES],
-                 caption=list(STAGES.values()))
-        st.caption("The same steps built MNIST itself: crop the ink, scale it into 20×20 keeping its "
-                   "shape, then place it in 28×28 so its centre of mass sits in the middle.")
+        st.image(
+            [images.upscale_to(p.prepared.stages[s], 120) for s in STAGES], caption=list(STAGES.values())
+        )
+        st.caption(
+            "The same steps built MNIST itself: crop the ink, scale it into 20×20 keeping its "
+            "shape, then place it in 28×28 so its centre of mass sits in the middle."
+        )
 
 
 # ---------------------------------------------------------------- the view
@@ -231,14 +265,22 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
             st.error(str(exc))
             return
         options = tuple(sorted(calibration.predict_options(run).items()))
-        result = predict_digit(model, None) if raw is None else _predicted(  # None: blank, no model call
-            model, str(run.path), ui.run_version(run), options, source, raw)
+        result = (
+            predict_digit(model, None)
+            if raw is None
+            else _predicted(  # None: blank, no model call
+                model, str(run.path), ui.run_version(run), options, source, raw
+            )
+        )
         if isinstance(result, str):  # an unreadable file
             st.error(result)
             return
         if mode == PHOTO:
-            show_answer(result, "📷 Upload a digit",
-                        "Choose a picture on the left." if raw is None else result.prepared.message)
+            show_answer(
+                result,
+                "📷 Upload a digit",
+                "Choose a picture on the left." if raw is None else result.prepared.message,
+            )
         else:
             show_answer(result, "✏️ Draw a digit", result.prepared.message)
         if not result.is_blank:

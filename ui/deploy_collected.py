@@ -32,16 +32,28 @@ def collected_tab(store: DrawingStore | None, runs: list[storage.Run], current: 
 def collected_view(store: DrawingStore, runs: list[storage.Run], current: storage.Run) -> None:
     n = store.count()
     if n == 0:
-        st.info("No drawings collected yet: draw a digit in the first tab and tell the model whether it was right.")
+        st.info(
+            "No drawings collected yet: draw a digit in the first tab and tell the model whether it was right."
+        )
         return
     chart, side = st.columns([2, 1], gap="large")
     chart.altair_chart(predict_charts.drawings_chart(store.counts_per_label()), width="stretch")
     with side:
         st.metric("Drawings collected", n)
-        st.download_button("⬇️ MNIST IDX files (.zip)", export.zip_bytes(store.export_idx()),
-                           file_name="collected-idx.zip", mime="application/zip", key="deploy_dl_idx")
-        st.download_button("⬇️ NumPy arrays (.npz)", store.export_npz(), file_name="collected.npz",
-                           mime="application/octet-stream", key="deploy_dl_npz")
+        st.download_button(
+            "⬇️ MNIST IDX files (.zip)",
+            export.zip_bytes(store.export_idx()),
+            file_name="collected-idx.zip",
+            mime="application/zip",
+            key="deploy_dl_idx",
+        )
+        st.download_button(
+            "⬇️ NumPy arrays (.npz)",
+            store.export_npz(),
+            file_name="collected.npz",
+            mime="application/octet-stream",
+            key="deploy_dl_npz",
+        )
         st.caption("Add them to training with the checkbox on the Train page:")
         ui.link("Train", "Train with the collected drawings")
     field_section(store, runs, current)
@@ -56,27 +68,41 @@ def field_section(store: DrawingStore, runs: list[storage.Run], current: storage
         st.info("No labelled predictions yet.")
         return
     rows = field_summary(field, by_id)
-    st.dataframe(pd.DataFrame(rows).drop(columns=["run_id"]), hide_index=True, width="stretch", column_config={
-        "field_accuracy": st.column_config.NumberColumn("field accuracy", format="percent"),
-        "val_accuracy": st.column_config.NumberColumn("validation", format="percent"),
-        "test_accuracy": st.column_config.NumberColumn("test", format="percent"),
-        "gap": st.column_config.NumberColumn("field − validation", format="percent"),
-    })
-    st.markdown("A model scoring lower on your drawings than on MNIST is **data drift**: people draw on a screen "
-                "with other strokes, sizes and styles than the scanned forms MNIST came from, and the model only "
-                "knows MNIST — adding the collected drawings to training is how to close the gap.")
+    st.dataframe(
+        pd.DataFrame(rows).drop(columns=["run_id"]),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "field_accuracy": st.column_config.NumberColumn("field accuracy", format="percent"),
+            "val_accuracy": st.column_config.NumberColumn("validation", format="percent"),
+            "test_accuracy": st.column_config.NumberColumn("test", format="percent"),
+            "gap": st.column_config.NumberColumn("field − validation", format="percent"),
+        },
+    )
+    st.markdown(
+        "A model scoring lower on your drawings than on MNIST is **data drift**: people draw on a screen "
+        "with other strokes, sizes and styles than the scanned forms MNIST came from, and the model only "
+        "knows MNIST — adding the collected drawings to training is how to close the gap."
+    )
     ids = [e["model"] for e in field]
-    chosen = st.selectbox("Per digit, for model", ids, key=GAP_MODEL,
-                          index=ids.index(current.id) if current.id in ids else 0,
-                          format_func=lambda i: by_id[i].label if i in by_id else f"{i} (deleted)")
+    chosen = st.selectbox(
+        "Per digit, for model",
+        ids,
+        key=GAP_MODEL,
+        index=ids.index(current.id) if current.id in ids else 0,
+        format_func=lambda i: by_id[i].label if i in by_id else f"{i} (deleted)",
+    )
     entry = next(e for e in field if e["model"] == chosen)
     run = by_id.get(chosen)
     val = run.evaluation("val") if run is not None else None
-    st.altair_chart(predict_charts.field_gap_chart(digit_gaps(entry, val.per_class if val else None)),
-                    width="stretch")
+    st.altair_chart(
+        predict_charts.field_gap_chart(digit_gaps(entry, val.per_class if val else None)), width="stretch"
+    )
     if entry["n"] < FEW_DRAWINGS:
-        st.caption(f"Measured on {entry['n']} drawing(s): with so few, one drawing moves a digit's accuracy a lot. "
-                   "Collect a few of every digit before drawing conclusions.")
+        st.caption(
+            f"Measured on {entry['n']} drawing(s): with so few, one drawing moves a digit's accuracy a lot. "
+            "Collect a few of every digit before drawing conclusions."
+        )
 
 
 def delete_drawing(store_path: str, entry: int) -> None:
@@ -89,8 +115,12 @@ def delete_drawing(store_path: str, entry: int) -> None:
 
 def drawings_grid(store: DrawingStore) -> None:
     st.subheader("The drawings")
-    only = st.selectbox("Show", ["all digits", *range(10)], key=GRID_FILTER,
-                        format_func=lambda v: v if isinstance(v, str) else f"only {v}s")
+    only = st.selectbox(
+        "Show",
+        ["all digits", *range(10)],
+        key=GRID_FILTER,
+        format_func=lambda v: v if isinstance(v, str) else f"only {v}s",
+    )
     label = None if isinstance(only, str) else only
     drawings = store.list(label=label, limit=GRID_LIMIT)
     if not drawings:
@@ -100,9 +130,17 @@ def drawings_grid(store: DrawingStore) -> None:
     cols = st.columns(GRID_COLS)
     for i, d in enumerate(drawings):
         with cols[i % GRID_COLS]:
-            said = "—" if d.predicted is None else f"{d.predicted} {'✓' if d.predicted == d.true_label else '✗'}"
+            said = (
+                "—" if d.predicted is None else f"{d.predicted} {'✓' if d.predicted == d.true_label else '✗'}"
+            )
             st.image(images.upscale_to(d.image28, 84), caption=f"#{d.id} · is {d.true_label} · said {said}")
-            st.button("Delete", key=f"deploy_del_{d.id}", on_click=delete_drawing, args=(path, d.id),
-                      type="tertiary", icon="🗑️")
+            st.button(
+                "Delete",
+                key=f"deploy_del_{d.id}",
+                on_click=delete_drawing,
+                args=(path, d.id),
+                type="tertiary",
+                icon="🗑️",
+            )
     if len(drawings) == GRID_LIMIT:
         st.caption(f"The newest {GRID_LIMIT} are shown; the downloads hold all of them.")

@@ -31,16 +31,27 @@ def save_drawing(store_path: str, payload: dict, label: int) -> None:
     raw, source = payload["raw"], payload["source"]
     try:
         # the canvas PNG is already the original; an upload is re-encoded small (it may be a 5 MB photo)
-        original = raw if source == "canvas" else images.png_bytes(
-            load_image_file(raw), max_side=images.ORIGINAL_MAX_SIDE)
+        original = (
+            raw
+            if source == "canvas"
+            else images.png_bytes(load_image_file(raw), max_side=images.ORIGINAL_MAX_SIDE)
+        )
         entry = DrawingStore(store_path).add(
-            image28=payload["image28"], true_label=label, predicted=payload["predicted"],
-            confidence=payload["confidence"], model=payload["model"], original_png=original, source=source)
+            image28=payload["image28"],
+            true_label=label,
+            predicted=payload["predicted"],
+            confidence=payload["confidence"],
+            model=payload["model"],
+            original_png=original,
+            source=source,
+        )
     except (CollectError, ImageError) as exc:
         ui.flash("toast", f"⚠️ Not saved: {exc}")
         return
     saved_map()[key] = (entry, label)
-    right = "the model was right" if label == payload["predicted"] else f"the model said {payload['predicted']}"
+    right = (
+        "the model was right" if label == payload["predicted"] else f"the model said {payload['predicted']}"
+    )
     ui.flash("toast", f"✅ Saved as a {label} ({right}). Draw the next one!")
 
 
@@ -72,14 +83,33 @@ def label_panel(store: DrawingStore, p: Prediction, run: storage.Run, source: st
         st.success(f"Saved as a **{done[1]}** (drawing #{done[0]}). Clear the canvas and draw the next one.")
         st.button("↩️ Undo", on_click=undo_save, args=(path, key), key="deploy_undo")
         return
-    payload = {"fingerprint": key, "image28": p.prepared.stages["centered"], "predicted": p.digit,
-               "confidence": p.confidence, "model": run.id, "raw": raw, "source": source}
+    payload = {
+        "fingerprint": key,
+        "image28": p.prepared.stages["centered"],
+        "predicted": p.digit,
+        "confidence": p.confidence,
+        "model": run.id,
+        "raw": raw,
+        "source": source,
+    }
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-        st.markdown("**Was it right?**", help="Your label measures the model in the field "
-                    "(Collected data) and can become training data.")
-        st.button(f"✓ Correct, it is a {p.digit}", type="primary", key="deploy_correct",
-                  on_click=save_drawing, args=(path, payload, p.digit))
+        st.markdown(
+            "**Was it right?**",
+            help="Your label measures the model in the field (Collected data) and can become training data.",
+        )
+        st.button(
+            f"✓ Correct, it is a {p.digit}",
+            type="primary",
+            key="deploy_correct",
+            on_click=save_drawing,
+            args=(path, payload, p.digit),
+        )
     st.markdown(":small[It was a …]")
     for digit, col in enumerate(st.columns(10, gap="small")):
-        col.button(str(digit), key=f"deploy_label_{digit}", on_click=save_drawing,
-                   args=(path, payload, digit), width="stretch")
+        col.button(
+            str(digit),
+            key=f"deploy_label_{digit}",
+            on_click=save_drawing,
+            args=(path, payload, digit),
+            width="stretch",
+        )

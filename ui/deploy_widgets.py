@@ -128,9 +128,14 @@ _watcher = st.components.v2.component("mnist_studio.refused_uploads", js=_WATCH_
 
 def digit_canvas(size: int, pen: int, colour: str, key: str) -> bytes | None:
     """Draw the canvas; the PNG bytes of the drawing, None before the first stroke."""
-    result: Any = _canvas(data={"size": size, "pen": pen, "colour": colour}, key=key,
-                          default={"drawing": None}, on_drawing_change=lambda: None,
-                          width="content", height="content")
+    result: Any = _canvas(
+        data={"size": size, "pen": pen, "colour": colour},
+        key=key,
+        default={"drawing": None},
+        on_drawing_change=lambda: None,
+        width="content",
+        height="content",
+    )
     drawing = result.get("drawing") if result is not None else None
     url = drawing.get("data") if isinstance(drawing, dict) else None
     if not isinstance(url, str) or ";base64," not in url:
@@ -140,7 +145,13 @@ def digit_canvas(size: int, pen: int, colour: str, key: str) -> bytes | None:
 
 def refused_uploads(uploader_key: str, key: str) -> int:
     """How many refused files the uploader with key `uploader_key` shows now (0 in AppTest)."""
-    result: Any = _watcher(data={"uploader": uploader_key}, key=key, default={"refused": 0},
-                           on_refused_change=lambda: None, width="content", height="content")
+    result: Any = _watcher(
+        data={"uploader": uploader_key},
+        key=key,
+        default={"refused": 0},
+        on_refused_change=lambda: None,
+        width="content",
+        height="content",
+    )
     refused = result.get("refused") if result is not None else 0
     return refused if isinstance(refused, int) else 0

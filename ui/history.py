@@ -42,16 +42,24 @@ def history_section(controls: tuple[str, ...], on_apply: Apply) -> None:
     # The key changes with the set of runs, so a selection never points at shifted rows.
     key = "train_runs_" + hashlib.sha1(ids.encode()).hexdigest()[:10]
     event = st.dataframe(
-        charts.runs_table(runs), key=key, on_select="rerun", selection_mode="multi-row",
-        hide_index=True, column_config=TABLE_COLUMNS, height=min(38 + 35 * len(runs), 400))
+        charts.runs_table(runs),
+        key=key,
+        on_select="rerun",
+        selection_mode="multi-row",
+        hide_index=True,
+        column_config=TABLE_COLUMNS,
+        height=min(38 + 35 * len(runs), 400),
+    )
     selected = [runs[i] for i in event.selection.rows if i < len(runs)]
     if selected:
         compare = selected
         st.caption(f"{len(selected)} selected.")
     else:
         compare = runs[:3]
-        st.caption("Tick rows (left edge of the table) to compare their curves, load their settings "
-                   "or delete them. Showing the latest runs:")
+        st.caption(
+            "Tick rows (left edge of the table) to compare their curves, load their settings "
+            "or delete them. Showing the latest runs:"
+        )
     histories = {run_label(r): r.history for r in compare}
     left, right = st.columns(2)
     left.altair_chart(charts.overlay_chart(histories, "loss"), width="stretch")
@@ -64,22 +72,33 @@ def history_actions(selected: list[storage.Run], controls: tuple[str, ...], on_a
     cols = st.columns([1.4, 1.4, 4])
     if len(selected) == 1:
         values = {k: getattr(selected[0].config, k) for k in controls}
-        cols[0].button("Load its settings", key="train_load_run", on_click=on_apply,
-                       args=(values, f"Loaded the settings of {run_label(selected[0])}"))
-    cols[1].button(f"🗑 Delete {len(selected)} selected", key="train_delete",
-                   on_click=lambda ids: ss.__setitem__(CONFIRM, ids), args=([r.id for r in selected],))
+        cols[0].button(
+            "Load its settings",
+            key="train_load_run",
+            on_click=on_apply,
+            args=(values, f"Loaded the settings of {run_label(selected[0])}"),
+        )
+    cols[1].button(
+        f"🗑 Delete {len(selected)} selected",
+        key="train_delete",
+        on_click=lambda ids: ss.__setitem__(CONFIRM, ids),
+        args=([r.id for r in selected],),
+    )
     pending = ss.get(CONFIRM)
     if pending:
-        st.warning(f"Delete {len(pending)} run{'s' * (len(pending) != 1)} for good? Their weights, "
-                   "curves and evaluations are removed from disk.")
+        st.warning(
+            f"Delete {len(pending)} run{'s' * (len(pending) != 1)} for good? Their weights, "
+            "curves and evaluations are removed from disk."
+        )
         yes, no, _ = st.columns([1.4, 1, 4])
         yes.button("Yes, delete", type="primary", key="train_confirm", on_click=on_confirm_delete)
         no.button("Cancel", key="train_cancel", on_click=lambda: ss.pop(CONFIRM, None))
 
 
 TABLE_COLUMNS = {
-    "val accuracy": st.column_config.ProgressColumn("val accuracy", format="percent",
-                                                    min_value=0.0, max_value=1.0),
+    "val accuracy": st.column_config.ProgressColumn(
+        "val accuracy", format="percent", min_value=0.0, max_value=1.0
+    ),
     "lr": st.column_config.NumberColumn("lr", format="%g"),
     "weight decay": st.column_config.NumberColumn("weight decay", format="%g"),
     "seconds": st.column_config.NumberColumn("seconds", format="%.1f"),

@@ -31,10 +31,13 @@ from ui.job_status import show_failed_or_running
 CURVE = "plan.curve"  # id of the curve shown on Plan (None: the newest saved)
 ESTIMATE = "plan.estimate"  # the latest answer: {curve_id, size, low, high, have, target, reachable, …}
 TRAIN_KEY = "train."
-# The Train page's controls (pages/train.py CONTROLS): every field but the split (set on
+# The Train page's controls (app_pages/train.py CONTROLS): every field but the split (set on
 # Preprocess) and the run-time ones (mixed precision, device).
-TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig)
-                     if f.name not in ("val_fraction", "split_seed", "mixed_precision", "device"))
+TRAIN_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if f.name not in ("val_fraction", "split_seed", "mixed_precision", "device")
+)
 MAX_LISTED = 12
 ss = st.session_state
 
@@ -90,10 +93,19 @@ def shown_curve() -> lc.Curve | None:
 def estimate_for(curve: lc.Curve, target: float) -> dict[str, Any]:
     """The answer of `curve` at `target` (raises CurveError for a target it cannot take)."""
     est = lc.target_estimate(curve.fit, target, curve.n_train)
-    return {"curve_id": curve.id, "label": curve.label, "model": curve.config.summary(),
-            "size": est["size"], "low": est["low"], "high": est["high"], "have": est["have"],
-            "target": est["target_accuracy"], "reachable": est["reachable"],
-            "floor_accuracy": est["floor_accuracy"], "enough": est["enough"]}
+    return {
+        "curve_id": curve.id,
+        "label": curve.label,
+        "model": curve.config.summary(),
+        "size": est["size"],
+        "low": est["low"],
+        "high": est["high"],
+        "have": est["have"],
+        "target": est["target_accuracy"],
+        "reachable": est["reachable"],
+        "floor_accuracy": est["floor_accuracy"],
+        "enough": est["enough"],
+    }
 
 
 def current_estimate() -> dict[str, Any] | None:
@@ -135,11 +147,14 @@ def show_live(snap: JobSnapshot, live: bool) -> None:
         if len({p["size"] for p in points}) >= lc.MIN_SIZES:
             fitted = _provisional_fit(tuple((int(p["size"]), float(p["val_error"])) for p in points))
             fit = lc.Fit.from_dict(fitted) if fitted else None
-        st.altair_chart(curve_charts.curve_chart(points, fit, 1 - ui.target_accuracy(), band=False),
-                        width="stretch")
+        st.altair_chart(
+            curve_charts.curve_chart(points, fit, 1 - ui.target_accuracy(), band=False), width="stretch"
+        )
         total = next((r["total"] for r in reversed(snap.records) if "total" in r), "…")
-        st.caption(f"{len(points)} of {total} trainings done"
-                   + (" · the line is a provisional fit of the points so far" if fit else ""))
+        st.caption(
+            f"{len(points)} of {total} trainings done"
+            + (" · the line is a provisional fit of the points so far" if fit else "")
+        )
 
 
 def outcome(final: dict[str, Any]) -> None:
@@ -167,10 +182,14 @@ def show_curve(curve: lc.Curve) -> None:
         st.error(str(exc))
         est = None
     needed = est["size"] if est and est["reachable"] else None
-    st.markdown(f"**{curve.label}**" + (" · *stopped early, fitted on the sizes done*"
-                                        if curve.status == "stopped" else ""))
-    st.altair_chart(curve_charts.curve_chart(curve.points, curve.fit, 1 - target if est else None,
-                                             needed, curve.honesty), width="stretch")
+    st.markdown(
+        f"**{curve.label}**"
+        + (" · *stopped early, fitted on the sizes done*" if curve.status == "stopped" else "")
+    )
+    st.altair_chart(
+        curve_charts.curve_chart(curve.points, curve.fit, 1 - target if est else None, needed, curve.honesty),
+        width="stretch",
+    )
     if est is not None:
         sentence = lc.estimate_sentence(curve.fit, target, curve.n_train, curve.config)
         if not est["reachable"]:
@@ -184,10 +203,12 @@ def show_curve(curve: lc.Curve) -> None:
             right.caption("The labeling-cost calculator on Define takes this estimate with one click.")
     honesty_section(curve.honesty)
     fit = curve.fit
-    st.caption(f"Fitted {fit.describe()} on {fit.n_points} points ({fit.min_size:,}–{fit.max_size:,} "
-               f"images), {fit.rmse * 100:.2f} points of error off them (RMS); it levels off at "
-               f"{fit.floor_accuracy:.1%} accuracy. The range is the central {fit.interval:.0%} of "
-               f"{len(fit.boot)} refits on resampled points.")
+    st.caption(
+        f"Fitted {fit.describe()} on {fit.n_points} points ({fit.min_size:,}–{fit.max_size:,} "
+        f"images), {fit.rmse * 100:.2f} points of error off them (RMS); it levels off at "
+        f"{fit.floor_accuracy:.1%} accuracy. The range is the central {fit.interval:.0%} of "
+        f"{len(fit.boot)} refits on resampled points."
+    )
     with st.expander("Measured points"):
         st.dataframe(points_table(curve.points), hide_index=True, width="stretch")
 
@@ -202,36 +223,57 @@ def bigger_offer(curve: lc.Curve) -> None:
             open_train(PRESETS[big["preset"]], big["preset"])
         else:
             open_train(curve.config.replace(**big["changes"]))
-    st.caption("Then measure its learning curve here too: a bigger model has a lower floor, "
-               "but needs more images to get there.")
+    st.caption(
+        "Then measure its learning curve here too: a bigger model has a lower floor, "
+        "but needs more images to get there."
+    )
 
 
 def honesty_section(h: dict[str, Any] | None) -> None:
     """The curve fitted on the smaller sizes only: its prediction next to the measurement."""
     st.markdown("**Honesty check: does the curve predict what it has not seen?**")
     if not h:
-        st.caption(f"Needs at least {lc.MIN_SIZES + 1} sizes: {lc.MIN_SIZES} to fit and a larger one "
-                   "to predict.")
+        st.caption(
+            f"Needs at least {lc.MIN_SIZES + 1} sizes: {lc.MIN_SIZES} to fit and a larger one to predict."
+        )
         return
     lo, hi = h["predicted_range"]
     cols = st.columns(3)
-    cols[0].metric(f"Predicted at {h['at_size']:,} images", f"{h['predicted_error']:.1%} error",
-                   help=f"Fitted on ≤ {h['max_fit_size']:,} images only; range {lo:.1%}–{hi:.1%}.")
-    cols[1].metric(f"Measured at {h['at_size']:,} images", f"{h['measured_error']:.1%} error",
-                   f"{(h['measured_error'] - h['predicted_error']) * 100:+.2f} pts", delta_color="off")
+    cols[0].metric(
+        f"Predicted at {h['at_size']:,} images",
+        f"{h['predicted_error']:.1%} error",
+        help=f"Fitted on ≤ {h['max_fit_size']:,} images only; range {lo:.1%}–{hi:.1%}.",
+    )
+    cols[1].metric(
+        f"Measured at {h['at_size']:,} images",
+        f"{h['measured_error']:.1%} error",
+        f"{(h['measured_error'] - h['predicted_error']) * 100:+.2f} pts",
+        delta_color="off",
+    )
     with cols[2]:
         if h["within_range"]:
             st.success("Within the prediction's range: the extrapolation held up.")
         else:
-            st.warning("Outside the prediction's range: read estimates far beyond the measured "
-                       "sizes as rough guesses.")
+            st.warning(
+                "Outside the prediction's range: read estimates far beyond the measured "
+                "sizes as rough guesses."
+            )
     st.caption(h["text"])
 
 
 def points_table(points: list[dict[str, Any]]) -> pd.DataFrame:
-    return pd.DataFrame([{"Images": p["size"], "Seed": int(p.get("seed", 0)) + 1,
-                          "Validation error": f"{p['val_error']:.2%}",
-                          "Epochs": p.get("epochs"), "Seconds": p.get("seconds")} for p in points])
+    return pd.DataFrame(
+        [
+            {
+                "Images": p["size"],
+                "Seed": int(p.get("seed", 0)) + 1,
+                "Validation error": f"{p['val_error']:.2%}",
+                "Epochs": p.get("epochs"),
+                "Seconds": p.get("seconds"),
+            }
+            for p in points
+        ]
+    )
 
 
 # ---------------------------------------------------------------- saved curves
@@ -259,11 +301,15 @@ def curve_line(curve: lc.Curve, target: float) -> str:
     except lc.CurveError:
         answer = ""
     else:
-        answer = (f" · {target:.1%} needs ≈ {est['size']:,} images" if est["reachable"]
-                  else f" · levels off at {est['floor_accuracy']:.1%}")
-    return (f"**{curve.label}** · {len({p['size'] for p in curve.points})} sizes, "
-            f"{len(curve.points)} trainings" + (" · stopped early" if curve.status == "stopped" else "")
-            + answer)
+        answer = (
+            f" · {target:.1%} needs ≈ {est['size']:,} images"
+            if est["reachable"]
+            else f" · levels off at {est['floor_accuracy']:.1%}"
+        )
+    return (
+        f"**{curve.label}** · {len({p['size'] for p in curve.points})} sizes, "
+        f"{len(curve.points)} trainings" + (" · stopped early" if curve.status == "stopped" else "") + answer
+    )
 
 
 def saved_section(shown: lc.Curve | None) -> None:
@@ -277,10 +323,21 @@ def saved_section(shown: lc.Curve | None) -> None:
         with st.container(border=True):
             text, show, delete = st.columns([6, 1, 1], vertical_alignment="center")
             text.markdown(curve_line(c, target) + (" · *shown above*" if shown and c.id == shown.id else ""))
-            show.button("Show", key=f"plan_show_{c.id}", on_click=on_show, args=(c.id,),
-                        disabled=shown is not None and c.id == shown.id, width="stretch")
+            show.button(
+                "Show",
+                key=f"plan_show_{c.id}",
+                on_click=on_show,
+                args=(c.id,),
+                disabled=shown is not None and c.id == shown.id,
+                width="stretch",
+            )
             with delete.popover("🗑", help="Delete this curve", width="stretch"):
-                st.button("Delete for good", key=f"plan_delete_{c.id}", on_click=on_delete, args=(c.id,),
-                          type="primary")
+                st.button(
+                    "Delete for good",
+                    key=f"plan_delete_{c.id}",
+                    on_click=on_delete,
+                    args=(c.id,),
+                    type="primary",
+                )
     if len(curves) > MAX_LISTED:
         st.caption(f"{len(curves) - MAX_LISTED} older curves are not listed.")

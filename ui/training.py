@@ -7,7 +7,8 @@ metric row, the loss and accuracy curves side by side, how the run ended and the
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -23,8 +24,13 @@ LIVE_HEIGHT = 190  # the live curves' plot height: progress, metrics and both cu
 Apply = Callable[[dict[str, Any], str], None] | None
 
 
-def show_job(snapshot: JobSnapshot, live: bool, configs: list[TrainConfig], on_apply: Apply = None,
-             compact: bool = False) -> None:
+def show_job(
+    snapshot: JobSnapshot,
+    live: bool,
+    configs: list[TrainConfig],
+    on_apply: Apply = None,
+    compact: bool = False,
+) -> None:
     """A training job: progress while live, the ladder's comparison, the current run's view."""
     labels = [name or config.summary() for name, config in zip(snapshot.names, configs)]
     bar = training_progress(snapshot, labels)
@@ -36,12 +42,28 @@ def show_job(snapshot: JobSnapshot, live: bool, configs: list[TrainConfig], on_a
         show_ladder(snapshot, labels)
     run = min(snapshot.current, len(configs) - 1)
     if live or len(snapshot.names) == 1:
-        show_run(snapshot, run, configs[run], labels[run], live, key=f"job_{snapshot.id}_{run}",
-                 on_apply=on_apply, compact=compact)
+        show_run(
+            snapshot,
+            run,
+            configs[run],
+            labels[run],
+            live,
+            key=f"job_{snapshot.id}_{run}",
+            on_apply=on_apply,
+            compact=compact,
+        )
 
 
-def show_run(snapshot: JobSnapshot, run: int, config: TrainConfig, label: str, live: bool,
-             key: str, on_apply: Apply = None, compact: bool = False) -> None:
+def show_run(
+    snapshot: JobSnapshot,
+    run: int,
+    config: TrainConfig,
+    label: str,
+    live: bool,
+    key: str,
+    on_apply: Apply = None,
+    compact: bool = False,
+) -> None:
     """One run of a job: metric row, both curves, how it ended, the diagnosis."""
     epochs = snapshot.epochs(run)
     batches = snapshot.of_kind("batch", run)
@@ -58,8 +80,11 @@ def show_run(snapshot: JobSnapshot, run: int, config: TrainConfig, label: str, l
         st.caption(f"Saved as run `{saved['run_id']}`.")
     if epochs or (live and not snapshot.error):
         status = end["status"] if end else None
-        show_diagnosis(diagnose.diagnose(epochs, config, status), key=key,
-                       on_apply=on_apply if end is not None and not live else None)
+        show_diagnosis(
+            diagnose.diagnose(epochs, config, status),
+            key=key,
+            on_apply=on_apply if end is not None and not live else None,
+        )
 
 
 def metrics(epochs: list[dict]) -> None:
@@ -77,14 +102,20 @@ def metrics(epochs: list[dict]) -> None:
 
     cols = st.columns(5)
     cols[0].metric("Epoch", f"{last['epoch']} / {last['epochs']}")
-    cols[1].metric("Train loss", diagnose.fmt_loss(last["train_loss"]), delta("train_loss"),
-                   delta_color="inverse")
-    cols[2].metric("Validation loss", diagnose.fmt_loss(last["val_loss"]), delta("val_loss"),
-                   delta_color="inverse")
-    cols[3].metric("Validation accuracy", f"{last['val_acc']:.1%}", delta("val_acc"),
-                   help="Of the latest epoch.")
-    cols[4].metric("Kept: best epoch", f"{best['epoch']} · {best['val_acc']:.1%}",
-                   help="The epoch with the lowest validation loss: its weights are the ones saved.")
+    cols[1].metric(
+        "Train loss", diagnose.fmt_loss(last["train_loss"]), delta("train_loss"), delta_color="inverse"
+    )
+    cols[2].metric(
+        "Validation loss", diagnose.fmt_loss(last["val_loss"]), delta("val_loss"), delta_color="inverse"
+    )
+    cols[3].metric(
+        "Validation accuracy", f"{last['val_acc']:.1%}", delta("val_acc"), help="Of the latest epoch."
+    )
+    cols[4].metric(
+        "Kept: best epoch",
+        f"{best['epoch']} · {best['val_acc']:.1%}",
+        help="The epoch with the lowest validation loss: its weights are the ones saved.",
+    )
 
 
 def curves(epochs: list[dict], batches: list[dict], total_epochs: int | None, height: int = 280) -> None:
@@ -97,8 +128,10 @@ def curves(epochs: list[dict], batches: list[dict], total_epochs: int | None, he
     if epochs:
         right.vega_lite_chart(charts.curves_spec("acc", epochs, (), total_epochs, height), width="stretch")
     else:
-        right.info("The accuracy curves start when the first epoch ends; the faint line on the left "
-                   "is the running training loss of this epoch.")
+        right.info(
+            "The accuracy curves start when the first epoch ends; the faint line on the left "
+            "is the running training loss of this epoch."
+        )
 
 
 def show_end(status: str, message: str) -> None:
@@ -109,12 +142,18 @@ def show_end(status: str, message: str) -> None:
 def show_diagnosis(d: diagnose.Diagnosis, key: str, on_apply: Apply = None) -> None:
     """The diagnosis box; with `on_apply`, a button that applies its suggested changes."""
     box = {"success": st.success, "warning": st.warning, "error": st.error}.get(d.level, st.info)
-    heading = f"**{'So far: ' if d.preliminary and d.kind not in ('waiting', 'too_early') else ''}{d.title}.**"
+    heading = (
+        f"**{'So far: ' if d.preliminary and d.kind not in ('waiting', 'too_early') else ''}{d.title}.**"
+    )
     text = f"{heading} {d.detail}" + (f"\n\n**Try this:** {d.advice}" if d.advice else "")
     box(text, icon="🩺")
     if d.changes and on_apply is not None:
-        st.button(f"Try this: {diagnose.describe_changes(d.changes)}", key=f"train_apply_{key}",
-                  on_click=on_apply, args=(d.changes, "Applied the suggestion"))
+        st.button(
+            f"Try this: {diagnose.describe_changes(d.changes)}",
+            key=f"train_apply_{key}",
+            on_click=on_apply,
+            args=(d.changes, "Applied the suggestion"),
+        )
 
 
 def show_ladder(snapshot: JobSnapshot, labels: list[str]) -> None:
@@ -127,17 +166,22 @@ def show_ladder(snapshot: JobSnapshot, labels: list[str]) -> None:
         left, right = st.columns(2)
         left.vega_lite_chart(bars, width="stretch")
         right.vega_lite_chart(overlay, width="stretch")
-        st.caption(f"Each rung should clear the one below it; a model that cannot beat logistic "
-                   f"regression is not worth its extra complexity. Dashed line: your target "
-                   f"({ui.target_accuracy():.0%}, set on Define the task).")
+        st.caption(
+            f"Each rung should clear the one below it; a model that cannot beat logistic "
+            f"regression is not worth its extra complexity. Dashed line: your target "
+            f"({ui.target_accuracy():.0%}, set on Define the task)."
+        )
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def ladder_specs(job_id: str, done: tuple[int, ...], target: float, _rows: list,
-                 _histories: dict) -> tuple[dict, dict]:
+def ladder_specs(
+    job_id: str, done: tuple[int, ...], target: float, _rows: list, _histories: dict
+) -> tuple[dict, dict]:
     """Built once per finished rung (keyed by job and rungs), not on every poll."""
-    return (charts.accuracy_bars(_rows, target).to_dict(),
-            charts.overlay_chart(_histories, "loss", height=240).to_dict())
+    return (
+        charts.accuracy_bars(_rows, target).to_dict(),
+        charts.overlay_chart(_histories, "loss", height=240).to_dict(),
+    )
 
 
 def show_saved_run(run: storage.Run, on_apply: Apply = None) -> None:
@@ -146,5 +190,8 @@ def show_saved_run(run: storage.Run, on_apply: Apply = None) -> None:
     metrics(run.history)
     curves(run.history, [], None)
     show_end(run.meta.get("status", ""), run.meta.get("message", ""))
-    show_diagnosis(diagnose.diagnose(run.history, run.config, run.meta.get("status", RunStatus.FINISHED)),
-                   key=f"run_{run.id}", on_apply=on_apply)
+    show_diagnosis(
+        diagnose.diagnose(run.history, run.config, run.meta.get("status", RunStatus.FINISHED)),
+        key=f"run_{run.id}",
+        on_apply=on_apply,
+    )

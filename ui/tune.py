@@ -44,15 +44,32 @@ TRIALS, MINUTES, MAX_TRAIN, PRUNER = K + "trials", K + "minutes", K + "max_train
 REFRESH_S = 2.0  # how often a live view re-reads the storage for other workers' trials
 TRAIN_KEY = "train."
 # The Train page's controls: every TrainConfig field but the split (Preprocess) and the run-time ones.
-TRAIN_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig)
-                     if f.name not in ("val_fraction", "split_seed", "mixed_precision", "device"))
-LABELS = {"lr": "Learning rate", "dropout": "Dropout", "weight_decay": "Weight decay",
-          "cnn_channels": "Channels (first block)", "mlp_width": "Units per layer",
-          "batch_size": "Batch size", "augment": "Augmentation"}
-PRUNER_LABELS = {"median": "median (stop trials below the median)", "halving": "successive halving",
-                 "none": "none (every trial runs to the end)"}
-STATE_LABELS = {"complete": "✅ complete", "pruned": "✂️ pruned", "running": "⏳ running",
-                "failed": "❌ failed", "waiting": "… waiting"}
+TRAIN_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if f.name not in ("val_fraction", "split_seed", "mixed_precision", "device")
+)
+LABELS = {
+    "lr": "Learning rate",
+    "dropout": "Dropout",
+    "weight_decay": "Weight decay",
+    "cnn_channels": "Channels (first block)",
+    "mlp_width": "Units per layer",
+    "batch_size": "Batch size",
+    "augment": "Augmentation",
+}
+PRUNER_LABELS = {
+    "median": "median (stop trials below the median)",
+    "halving": "successive halving",
+    "none": "none (every trial runs to the end)",
+}
+STATE_LABELS = {
+    "complete": "✅ complete",
+    "pruned": "✂️ pruned",
+    "running": "⏳ running",
+    "failed": "❌ failed",
+    "waiting": "… waiting",
+}
 ss = st.session_state
 
 
@@ -88,37 +105,75 @@ def value_grid(name: str) -> list[float | int]:
 def param_row(model: str, p: Param) -> None:
     """A checkbox (search it or keep the base value) and the range or choices to search."""
     spec, label, key = p.spec, LABELS[p.name], key_of(model, p.name)
-    on = st.checkbox(f"Search {label.lower()}", **ui.persistent(key_of(model, p.name, "on"), p.enabled),
-                     help=spec.help)
+    on = st.checkbox(
+        f"Search {label.lower()}", **ui.persistent(key_of(model, p.name, "on"), p.enabled), help=spec.help
+    )
     if p.name == "augment":
-        st.caption("Each trial trains with augmentation on or off." if on else
-                   "Off: every trial keeps the base settings' augmentation.")
+        st.caption(
+            "Each trial trains with augmentation on or off."
+            if on
+            else "Off: every trial keeps the base settings' augmentation."
+        )
     elif spec.kind == "choice":
-        st.multiselect(f"{label}s to try", list(spec.options), **ui.persistent(key, list(p.choices)),
-                       disabled=not on)
+        st.multiselect(
+            f"{label}s to try", list(spec.options), **ui.persistent(key, list(p.choices)), disabled=not on
+        )
     elif spec.log:
         # a select_slider is a range only when `value` is one (st.slider also reads session state)
-        st.select_slider(f"{label} (log-uniform)", value_grid(p.name), format_func=lambda v: f"{v:g}",
-                         value=_pair(ss[key]) if key in ss else (p.low, p.high), key=key,
-                         persist_state="session", disabled=not on)
+        st.select_slider(
+            f"{label} (log-uniform)",
+            value_grid(p.name),
+            format_func=lambda v: f"{v:g}",
+            value=_pair(ss[key]) if key in ss else (p.low, p.high),
+            key=key,
+            persist_state="session",
+            disabled=not on,
+        )
     else:
         lo, hi = spec.slider
-        st.slider(f"{label} (uniform)", float(lo), float(hi), step=0.05,
-                  **ui.persistent(key, (p.low, p.high)), disabled=not on)
+        st.slider(
+            f"{label} (uniform)",
+            float(lo),
+            float(hi),
+            step=0.05,
+            **ui.persistent(key, (p.low, p.high)),
+            disabled=not on,
+        )
 
 
 def limits_row(model: str) -> None:
     """Epochs cap, budget (trials and/or minutes), training images per trial, pruner."""
     e, t, m, n, p = st.columns(5)
-    e.select_slider("Epochs per trial at most", field_info("epochs")["grid"], help=tune.EPOCHS_HELP,
-                    **ui.persistent(epochs_key(model), nearest_option("epochs", default_space(model).epochs)))
+    e.select_slider(
+        "Epochs per trial at most",
+        field_info("epochs")["grid"],
+        help=tune.EPOCHS_HELP,
+        **ui.persistent(epochs_key(model), nearest_option("epochs", default_space(model).epochs)),
+    )
     t.number_input("Trials (0 = no limit)", 0, 10_000, step=1, **ui.persistent(TRIALS, 20))
-    m.number_input("Minutes (0 = no limit)", 0.0, 10_000.0, step=1.0, **ui.persistent(MINUTES, 0.0),
-                   help="No new trial starts after this long; the running one finishes.")
-    n.number_input("Training images per trial (0 = all)", 0, 10_000_000, step=500, **ui.persistent(MAX_TRAIN, 0),
-                   help="Search on a subset for speed; validation always uses the whole validation set.")
-    p.selectbox("Pruner", tune.PRUNERS, format_func=PRUNER_LABELS.get, **ui.persistent(PRUNER, "median"),
-                help="Stops hopeless trials early, from their validation score after each epoch.")
+    m.number_input(
+        "Minutes (0 = no limit)",
+        0.0,
+        10_000.0,
+        step=1.0,
+        **ui.persistent(MINUTES, 0.0),
+        help="No new trial starts after this long; the running one finishes.",
+    )
+    n.number_input(
+        "Training images per trial (0 = all)",
+        0,
+        10_000_000,
+        step=500,
+        **ui.persistent(MAX_TRAIN, 0),
+        help="Search on a subset for speed; validation always uses the whole validation set.",
+    )
+    p.selectbox(
+        "Pruner",
+        tune.PRUNERS,
+        format_func=PRUNER_LABELS.get,
+        **ui.persistent(PRUNER, "median"),
+        help="Stops hopeless trials early, from their validation score after each epoch.",
+    )
 
 
 def _pair(value: Any) -> tuple[Any, Any]:
@@ -151,21 +206,31 @@ def storage_picker(key: str) -> str | None:
     when it cannot be used. A shared app (beyond loopback) always uses its default storage:
     a visitor must not point it at files or servers of their choosing."""
     shared, env = ui.shared(), os.environ.get(tune.STORAGE_ENV, "").strip()
-    st.text_input("Study storage (empty = the default)", **ui.persistent(key, ""), disabled=shared,
-                  placeholder=tune.storage_label(None),
-                  help="A SQLAlchemy URL Optuna accepts (postgresql://USER@HOST/DB, sqlite:///PATH) or a "
-                       "path to a SQLite file. Workers pointed at the same storage share its studies.")
+    st.text_input(
+        "Study storage (empty = the default)",
+        **ui.persistent(key, ""),
+        disabled=shared,
+        placeholder=tune.storage_label(None),
+        help="A SQLAlchemy URL Optuna accepts (postgresql://USER@HOST/DB, sqlite:///PATH) or a "
+        "path to a SQLite file. Workers pointed at the same storage share its studies.",
+    )
     typed = "" if shared else ss.get(key, "").strip()
     try:
         url = tune.normalize_url(typed or None)
     except TuneError as exc:
         st.error(str(exc))
         return None
-    source = ("the storage typed above" if typed else
-              f"${tune.STORAGE_ENV}, shared with every worker pointed at it" if env else
-              "the embedded store in the studio folder (nothing to install)")
-    st.caption(f"Studies are kept in `{tune.storage_label(url)}`: {source}."
-               + (" This shared app always uses its default storage." if shared else ""))
+    source = (
+        "the storage typed above"
+        if typed
+        else f"${tune.STORAGE_ENV}, shared with every worker pointed at it"
+        if env
+        else "the embedded store in the studio folder (nothing to install)"
+    )
+    st.caption(
+        f"Studies are kept in `{tune.storage_label(url)}`: {source}."
+        + (" This shared app always uses its default storage." if shared else "")
+    )
     problem = storage_problem(url)
     if problem:
         st.error(problem)
@@ -184,24 +249,33 @@ def next_name(model: str, names: list[str]) -> str:
 def study_line(row: dict[str, Any]) -> str:
     """One line of the past-studies list: family, objective, trials by state, best, start."""
     objective = row["objective"] or ("val_acc" if row["direction"] == "maximize" else "val_loss")
-    best = "" if row["best_value"] is None else (
-        f" · best {fmt_value(objective, row['best_value'])} (trial {row['best_trial']})")
+    best = (
+        ""
+        if row["best_value"] is None
+        else (f" · best {fmt_value(objective, row['best_value'])} (trial {row['best_trial']})")
+    )
     running = f", {row['n_running']} running" if row["n_running"] else ""
-    return (f"**{row['name']}** · {MODEL_LABELS.get(row['model'], 'a study made elsewhere')} · "
-            f"{tune.OBJECTIVE_LABELS[objective]} · {row['n_trials']} trials "
-            f"({row['n_complete']} complete, {row['n_pruned']} pruned, {row['n_failed']} failed{running})"
-            f"{best} · started {row['started'] or '–'}")
+    return (
+        f"**{row['name']}** · {MODEL_LABELS.get(row['model'], 'a study made elsewhere')} · "
+        f"{tune.OBJECTIVE_LABELS[objective]} · {row['n_trials']} trials "
+        f"({row['n_complete']} complete, {row['n_pruned']} pruned, {row['n_failed']} failed{running})"
+        f"{best} · started {row['started'] or '–'}"
+    )
 
 
 def workers_hint(url: str, name: str) -> None:
     """How to add workers to this study from a terminal."""
     with st.expander("More workers on this study"):
-        st.code(f"python -m mnist_core tune --storage '{tune.storage_label(url)}' --study '{name}' --trials 20",
-                language="bash")
-        st.caption("Run it in more terminals or on other machines: each worker takes the next trial and "
-                   "this page shows them all. A SQLite file serves this machine; other machines need a "
-                   "database server (README: Hyperparameter search and scaling out). The password, if "
-                   "any, is hidden above.")
+        st.code(
+            f"python -m mnist_core tune --storage '{tune.storage_label(url)}' --study '{name}' --trials 20",
+            language="bash",
+        )
+        st.caption(
+            "Run it in more terminals or on other machines: each worker takes the next trial and "
+            "this page shows them all. A SQLite file serves this machine; other machines need a "
+            "database server (README: Hyperparameter search and scaling out). The password, if "
+            "any, is hidden above."
+        )
 
 
 # ---------------------------------------------------------------- job work
@@ -215,18 +289,27 @@ def job_storage(job: Any, url: str) -> str:
 
 def search_work(url: str, name: str, pruner: str, **kwargs: Any) -> Work:
     """A search job's work: one record naming the study and storage, then run_search's."""
+
     def work(stop: threading.Event) -> Iterator[dict[str, Any]]:
-        yield {"kind": "search_start", "study": name, "storage": url, "progress": 0.0,
-               "text": f"opening study “{name}” and loading the data…"}
+        yield {
+            "kind": "search_start",
+            "study": name,
+            "storage": url,
+            "progress": 0.0,
+            "text": f"opening study “{name}” and loading the data…",
+        }
         yield from tune.run_search(name, url, stop=stop, pruner=pruner, **kwargs)
+
     return work
 
 
 def save_work(url: str, name: str, title: str) -> Work:
     """Retrain a study's best trial and save it as a run (tune.train_best) as job records."""
+
     def work(stop: threading.Event) -> Iterator[dict[str, Any]]:
         yield {"kind": "save_start", "progress": 0.0, "text": f"{title}: loading the data…"}
         yield from save_records(tune.train_best(tune.load_study(name, url), stop=stop), title)
+
     return work
 
 
@@ -285,8 +368,10 @@ def study_state(url: str, name: str, version: tuple) -> dict[str, Any]:
     summary = tune.study_summary(study)
     if settings is not None:
         objective, params = settings.objective, [p.name for p in settings.space.enabled]
-        about = (f"{settings.space.describe()} · base settings: {settings.base_config.summary()}"
-                 f" · data: {settings.data}")
+        about = (
+            f"{settings.space.describe()} · base settings: {settings.base_config.summary()}"
+            f" · data: {settings.data}"
+        )
     else:  # made outside this app: its direction decides, its trials name the parameters
         objective = "val_acc" if summary["direction"] == "maximize" else "val_loss"
         params = sorted({k for r in rows for k in r["params"] if k in PARAM_SPECS})
@@ -310,8 +395,10 @@ def chart_specs(state: dict[str, Any]) -> dict[str, dict]:
 @st.cache_data(max_entries=32, show_spinner=False)
 def _chart_specs(key: str, _state: dict[str, Any]) -> dict[str, dict]:
     rows, objective = _state["rows"], _state["objective"]
-    specs = {"best": tune_charts.best_so_far_chart(rows, objective).to_dict(),
-             "curves": tune_charts.intermediate_chart(rows, objective).to_dict()}
+    specs = {
+        "best": tune_charts.best_so_far_chart(rows, objective).to_dict(),
+        "curves": tune_charts.intermediate_chart(rows, objective).to_dict(),
+    }
     if _state["summary"]["n_complete"] >= tune.MIN_TRIALS_FOR_IMPORTANCE and _state["params"]:
         specs["slices"] = tune_charts.slice_chart(rows, _state["params"], objective).to_dict()
     return specs
@@ -360,9 +447,11 @@ def show_save(snap: JobSnapshot, live: bool) -> None:
         return
     if saved is not None:
         acc = saved["val_accuracy"]
-        st.success(f"{snap.title}: saved as run `{saved['run_id']}`"
-                   + (f" (validation accuracy {acc:.2%})" if acc is not None else "")
-                   + ". Judge it on Evaluate, try it on Deploy.")
+        st.success(
+            f"{snap.title}: saved as run `{saved['run_id']}`"
+            + (f" (validation accuracy {acc:.2%})" if acc is not None else "")
+            + ". Judge it on Evaluate, try it on Deploy."
+        )
         left, right, _ = st.columns([1, 1, 3])
         with left:
             ui.link("Evaluate")
@@ -380,7 +469,9 @@ def save_records(records: Iterator[Any], title: str) -> Iterator[dict[str, Any]]
             rec["text"] = f"{title} · epoch {rec['epoch']}/{rec['epochs']}"
         elif rec["kind"] == "epoch":
             rec["progress"] = rec["epoch"] / max(rec["epochs"], 1)
-            rec["text"] = f"{title} · epoch {rec['epoch']}/{rec['epochs']} done · val acc {rec['val_acc']:.2%}"
+            rec["text"] = (
+                f"{title} · epoch {rec['epoch']}/{rec['epochs']} done · val acc {rec['val_acc']:.2%}"
+            )
         elif rec["kind"] == "saved":
             rec["progress"], rec["text"] = 1.0, f"saved as run {rec['run_id']}"
         yield {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}
@@ -400,12 +491,21 @@ def metrics(state: dict[str, Any]) -> None:
     cols = st.columns(5)
     cols[0].metric("Trials", s["n_trials"])
     cols[1].metric("Complete", s["n_complete"])
-    cols[2].metric("Pruned", s["n_pruned"], help="Stopped early by the pruner: after some epochs their "
-                   "validation score lagged behind earlier trials' at the same epoch.")
+    cols[2].metric(
+        "Pruned",
+        s["n_pruned"],
+        help="Stopped early by the pruner: after some epochs their "
+        "validation score lagged behind earlier trials' at the same epoch.",
+    )
     cols[3].metric("Running", s["n_running"], help="In this app's search or any other worker's.")
     best = f"trial {s['best_trial']}" if s["best_trial"] is not None else None
-    cols[4].metric(f"Best {tune.OBJECTIVE_LABELS[objective]}", fmt_value(objective, s["best_value"]), best,
-                   delta_color="off", delta_arrow="off")
+    cols[4].metric(
+        f"Best {tune.OBJECTIVE_LABELS[objective]}",
+        fmt_value(objective, s["best_value"]),
+        best,
+        delta_color="off",
+        delta_arrow="off",
+    )
 
 
 def trials_frame(state: dict[str, Any]) -> pd.DataFrame:
@@ -413,8 +513,10 @@ def trials_frame(state: dict[str, Any]) -> pd.DataFrame:
     params, objective = state["params"], state["objective"]
     rows = []
     for r in sorted(state["rows"], key=lambda r: -r["number"]):
-        row: dict[str, Any] = {"Trial": r["number"],
-                               "State": STATE_LABELS.get(r["state"], r["state"]) + (" ★" if r["is_best"] else "")}
+        row: dict[str, Any] = {
+            "Trial": r["number"],
+            "State": STATE_LABELS.get(r["state"], r["state"]) + (" ★" if r["is_best"] else ""),
+        }
         for name in params:
             value = r["params"].get(name)
             row[LABELS[name]] = ("on" if value else "off") if isinstance(value, bool) else value
@@ -423,20 +525,35 @@ def trials_frame(state: dict[str, Any]) -> pd.DataFrame:
         row["Best val acc (%)"] = None if r["best_val_acc"] is None else 100 * r["best_val_acc"]
         row.update({"Epochs": r["epochs"], "Seconds": r["seconds"], "Worker": r["worker"] or ""})
         rows.append(row)
-    columns = ["Trial", "State", *(LABELS[n] for n in params),
-               *(["Validation loss"] if objective == "val_loss" else []),
-               "Best val acc (%)", "Epochs", "Seconds", "Worker"]
+    columns = [
+        "Trial",
+        "State",
+        *(LABELS[n] for n in params),
+        *(["Validation loss"] if objective == "val_loss" else []),
+        "Best val acc (%)",
+        "Epochs",
+        "Seconds",
+        "Worker",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
 def trials_table(state: dict[str, Any]) -> None:
     number = st.column_config.NumberColumn
-    config = {LABELS[n]: number(format="%.3g") for n in state["params"]
-              if PARAM_SPECS[n].kind != "choice"}
-    config |= {"Best val acc (%)": number(format="%.2f"), "Seconds": number(format="%.1f"),
-               "Validation loss": number(format="%.4f"), "Trial": number(format="%d")}
-    st.dataframe(trials_frame(state), hide_index=True, width="stretch", column_config=config,
-                 height=min(38 + 35 * max(len(state["rows"]), 1), 420))
+    config = {LABELS[n]: number(format="%.3g") for n in state["params"] if PARAM_SPECS[n].kind != "choice"}
+    config |= {
+        "Best val acc (%)": number(format="%.2f"),
+        "Seconds": number(format="%.1f"),
+        "Validation loss": number(format="%.4f"),
+        "Trial": number(format="%d"),
+    }
+    st.dataframe(
+        trials_frame(state),
+        hide_index=True,
+        width="stretch",
+        column_config=config,
+        height=min(38 + 35 * max(len(state["rows"]), 1), 420),
+    )
 
 
 def show_study(url: str, name: str, state: dict[str, Any]) -> None:
@@ -454,17 +571,23 @@ def show_study(url: str, name: str, state: dict[str, Any]) -> None:
     right.vega_lite_chart(specs["curves"], width="stretch")
     n_complete = state["summary"]["n_complete"]
     if n_complete < tune.MIN_TRIALS_FOR_IMPORTANCE:
-        ui.teach(f"Parameter importances and the slice chart appear once {tune.MIN_TRIALS_FOR_IMPORTANCE} "
-                 f"trials are complete ({n_complete} so far).")
+        ui.teach(
+            f"Parameter importances and the slice chart appear once {tune.MIN_TRIALS_FOR_IMPORTANCE} "
+            f"trials are complete ({n_complete} so far)."
+        )
         return
     found = study_importances(url, name, n_complete)
     if found:
         st.vega_lite_chart(tune_charts.importance_chart(found).to_dict(), width="stretch")
         ranked = sorted(found.items(), key=lambda kv: -kv[1])
-        st.caption("Most important first: " + ", ".join(f"{LABELS[k].lower()} {v:.0%}" for k, v in ranked) + ".")
-        ui.teach("Importance: how much of the spread in the results each parameter explains "
-                 "(fANOVA over the complete trials). Narrow the range of an important one; an "
-                 "unimportant one can keep its base value.")
+        st.caption(
+            "Most important first: " + ", ".join(f"{LABELS[k].lower()} {v:.0%}" for k, v in ranked) + "."
+        )
+        ui.teach(
+            "Importance: how much of the spread in the results each parameter explains "
+            "(fANOVA over the complete trials). Narrow the range of an important one; an "
+            "unimportant one can keep its base value."
+        )
     if "slices" in specs:
         st.vega_lite_chart(specs["slices"])
 
@@ -480,8 +603,10 @@ def follow_study(url: str, name: str, state: dict[str, Any]) -> None:
             return
         show_study(url, name, now)
         if live:
-            st.caption(f"Live: {now['summary']['n_running']} trial(s) running; re-read every "
-                       f"{REFRESH_S:g} s from the storage.")
+            st.caption(
+                f"Live: {now['summary']['n_running']} trial(s) running; re-read every "
+                f"{REFRESH_S:g} s from the storage."
+            )
             if now["summary"]["n_running"] == 0:
                 st.rerun()  # the last trial ended: stop polling, re-enable the buttons
 
@@ -505,10 +630,17 @@ def apply_best(study: Any, split: dict[str, Any]) -> str:
     parts = []
     for p in tune.study_settings(study).space.enabled:
         value, snapped = getattr(config, p.name), ss[TRAIN_KEY + p.name]
-        parts.append(f"{LABELS[p.name].lower()} {_shown(value)}"
-                     + (f" (its slider: {_shown(snapped)})" if snapped != value else ""))
-    note = ("" if (config.val_fraction, config.split_seed) == (split["val_fraction"], split["split_seed"]) else
-            f" Note: the study validated on a {config.val_fraction:.0%} split (seed {config.split_seed}); "
-            "Train uses the split set on Preprocess.")
-    return (f"Loaded trial {number} of “{name}” into Train ({config.summary()}, {config.epochs} epochs): "
-            f"{', '.join(parts)}. Open Train and press Start training.{note}")
+        parts.append(
+            f"{LABELS[p.name].lower()} {_shown(value)}"
+            + (f" (its slider: {_shown(snapped)})" if snapped != value else "")
+        )
+    note = (
+        ""
+        if (config.val_fraction, config.split_seed) == (split["val_fraction"], split["split_seed"])
+        else f" Note: the study validated on a {config.val_fraction:.0%} split (seed {config.split_seed}); "
+        "Train uses the split set on Preprocess."
+    )
+    return (
+        f"Loaded trial {number} of “{name}” into Train ({config.summary()}, {config.epochs} epochs): "
+        f"{', '.join(parts)}. Open Train and press Start training.{note}"
+    )

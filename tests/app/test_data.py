@@ -77,8 +77,9 @@ def test_choice_applies_to_the_whole_app():
 
 
 def test_download_without_network_shows_the_message(monkeypatch):
-    monkeypatch.setattr(core_data, "download_mnist",
-                        partial(core_data.download_mnist, mirrors=["http://127.0.0.1:9/"]))
+    monkeypatch.setattr(
+        core_data, "download_mnist", partial(core_data.download_mnist, mirrors=["http://127.0.0.1:9/"])
+    )
     at = open_page()
     at.radio[0].set_value("mnist").run()
     assert spec(at) == "auto"  # nothing to switch to yet
@@ -93,8 +94,9 @@ def test_download_without_network_shows_the_message(monkeypatch):
 def test_download_from_a_mirror_switches_to_full_mnist(monkeypatch, mirror):
     url, files = mirror
     resources = [(name, hashlib.md5(content).hexdigest()) for name, content in files.items()]
-    monkeypatch.setattr(core_data, "download_mnist",
-                        partial(core_data.download_mnist, mirrors=[url], resources=resources))
+    monkeypatch.setattr(
+        core_data, "download_mnist", partial(core_data.download_mnist, mirrors=[url], resources=resources)
+    )
     at = open_page()
     at.radio[0].set_value("mnist").run()
     button(at, "Download full MNIST").click().run()

@@ -27,7 +27,9 @@ def metric(at: AppTest, label: str) -> str:
 def chart_outputs(at: AppTest) -> set[str]:
     """The series of the probability chart (the first Altair chart)."""
     spec = at.get("vega_lite_chart")[0].proto.spec
-    return {name for name in ("Untrained model", "Target: the true label", "Your latest model") if name in spec}
+    return {
+        name for name in ("Untrained model", "Target: the true label", "Your latest model") if name in spec
+    }
 
 
 def test_renders_the_task_baselines_and_risks():
@@ -93,6 +95,7 @@ def test_sample_picker_and_a_trained_model_in_the_chart():
 
 
 # ---------------------------------------------------------------- the Plan estimate in the calculator
+
 
 def plan_estimate(curve, target: float) -> dict:
     return lc.target_estimate(curve.fit, target, curve.n_train)

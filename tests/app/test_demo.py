@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 import ui
-from mnist_core import config, storage
+from mnist_core import config
 from mnist_core.config import TrainConfig
 from tests.app.conftest import open_page, texts
 from tests.helpers import train_to_run

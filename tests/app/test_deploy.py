@@ -45,8 +45,11 @@ def draw(at: AppTest, png: bytes, canvas: str = CANVAS) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "success", "warning", "info", "error")
-             for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "success", "warning", "info", "error")
+        for e in getattr(at, kind)
+    ]
     return "\n".join(str(p) for p in parts)
 
 
@@ -82,8 +85,9 @@ def tiny_quick_model(monkeypatch):
     stopped and joined afterwards so no thread outlives the test's temporary home."""
     import mnist_core.config
 
-    monkeypatch.setattr(mnist_core.config, "quick_config",
-                        lambda: TrainConfig(model="logreg", epochs=2, augment=False))
+    monkeypatch.setattr(
+        mnist_core.config, "quick_config", lambda: TrainConfig(model="logreg", epochs=2, augment=False)
+    )
     yield
     job = ui.job_manager().job
     if job is not None:
@@ -152,7 +156,9 @@ def test_uploads_are_predicted_and_bad_files_explained(run, digit):
     at.session_state["deploy_mode"] = "Upload"
     at.run()
     assert "Upload a digit" in texts(at) and not at.get("vega_lite_chart")
-    at.file_uploader(key="deploy_upload").set_value(("notes.png", b"definitely not a picture", "image/png")).run()
+    at.file_uploader(key="deploy_upload").set_value(
+        ("notes.png", b"definitely not a picture", "image/png")
+    ).run()
     assert not at.exception
     assert any("not a readable image" in e.value for e in at.error)
     photo = io.BytesIO()
@@ -170,9 +176,11 @@ def test_collected_data_view_counts_measures_and_deletes(run):
     s = store()
     img = np.zeros((28, 28), np.uint8)
     img[5:23, 13:15] = 255
-    ids = [s.add(image28=img, true_label=1, predicted=1, confidence=0.9, model=run.id),
-           s.add(image28=img, true_label=1, predicted=7, confidence=0.6, model=run.id),
-           s.add(image28=img, true_label=4, predicted=4, confidence=0.8, model=run.id)]
+    ids = [
+        s.add(image28=img, true_label=1, predicted=1, confidence=0.9, model=run.id),
+        s.add(image28=img, true_label=1, predicted=7, confidence=0.6, model=run.id),
+        s.add(image28=img, true_label=4, predicted=4, confidence=0.8, model=run.id),
+    ]
     at = page()
     at.session_state["deploy_tab"] = COLLECTED
     at.run()
@@ -216,8 +224,10 @@ def test_export_tab_offers_nothing_from_a_damaged_run_and_says_why(run):
     from safetensors.torch import save_file
 
     other = TrainConfig(model="mlp", mlp_depth=1, mlp_width=32)  # weights of another model
-    save_file({k: v.contiguous() for k, v in build_model(other).state_dict().items()},
-              str(run.path / storage.WEIGHTS))
+    save_file(
+        {k: v.contiguous() for k, v in build_model(other).state_dict().items()},
+        str(run.path / storage.WEIGHTS),
+    )
     at = page()
     at.session_state["deploy_tab"] = EXPORT
     at.run()
@@ -281,6 +291,7 @@ def counted(monkeypatch):
         def wrapper(*args, **kwargs):
             calls[name] += 1
             return real(*args, **kwargs)
+
         return wrapper
 
     monkeypatch.setattr(deploy_explain, "where_it_looked", counting("where", deploy_explain.where_it_looked))
@@ -288,9 +299,11 @@ def counted(monkeypatch):
     return calls
 
 
-@pytest.mark.parametrize("meta", [{"unsure_threshold": {"threshold": 1.0}},
-                                  {"calibration": {"temperature": 20.0}}],
-                         ids=["own threshold", "own temperature"])
+@pytest.mark.parametrize(
+    "meta",
+    [{"unsure_threshold": {"threshold": 1.0}}, {"calibration": {"temperature": 20.0}}],
+    ids=["own threshold", "own temperature"],
+)
 def test_the_answer_uses_the_runs_own_threshold_and_temperature(run, meta):
     png, label = confident_digit(run)
     at = page()
@@ -355,8 +368,7 @@ def test_explain_view_computes_only_when_open_and_shows_attribution_and_feature_
 
 @pytest.mark.slow
 def test_mlp_shows_its_hidden_units_as_a_bar_strip():
-    mlp = train_to_run(TrainConfig(model="mlp", mlp_depth=2, mlp_width=32, epochs=2, augment=False),
-                       "sample")
+    mlp = train_to_run(TrainConfig(model="mlp", mlp_depth=2, mlp_width=32, epochs=2, augment=False), "sample")
     png, label = confident_digit(mlp)
     at = page()
     draw(at, png)

@@ -5,7 +5,6 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 import ui
-
 from mnist_core import storage
 from mnist_core.config import TrainConfig
 from mnist_core.models import build_model

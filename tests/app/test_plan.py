@@ -78,8 +78,9 @@ def test_a_tiny_curve_is_measured_to_the_end_and_reaches_define():
     assert "Measured and fitted. Saved as" in page
     [saved] = lc.list_curves(ui.home())
     assert [p["size"] for p in saved.points] == [20, 40, 80, 160] and saved.config.model == "logreg"
-    assert any("fitted power law" in spec and "measured (one point per training)" in spec
-               for spec in chart_specs(at))
+    assert any(
+        "fitted power law" in spec and "measured (one point per training)" in spec for spec in chart_specs(at)
+    )
     est = at.session_state["plan.estimate"]
     assert est["curve_id"] == saved.id and est["target"] == 0.75 and est["have"] == 3432
     sentence = lc.estimate_sentence(saved.fit, 0.75, 3432, saved.config)
@@ -122,12 +123,15 @@ def test_points_appear_live_and_stop_saves_nothing_below_three_sizes():
     assert not at.button(key="plan_measure").disabled and at.button(key="plan_stop").disabled
 
 
-@pytest.mark.parametrize("sizes, message", [
-    ("20, 40", "at least 3 different sizes"),
-    ("20, forty, 80", "whole numbers separated by commas"),
-    ("20, 40, 99999", "larger than the training split"),
-    ("5, 40, 80", "at least 10 images"),
-])
+@pytest.mark.parametrize(
+    "sizes, message",
+    [
+        ("20, 40", "at least 3 different sizes"),
+        ("20, forty, 80", "whole numbers separated by commas"),
+        ("20, 40, 99999", "larger than the training split"),
+        ("5, 40, 80", "at least 10 images"),
+    ],
+)
 def test_bad_sizes_are_explained_and_block_the_measurement(sizes, message):
     at = configure(open_page(PAGE), sizes)
     assert any(message in e.value for e in at.error), texts(at)
@@ -137,7 +141,9 @@ def test_bad_sizes_are_explained_and_block_the_measurement(sizes, message):
 def test_train_settings_of_a_baseline_are_refused_in_one_line():
     at = configure(open_page(PAGE, **{"train.model": "baseline"}), "20, 40, 80", option="train")
     at.button(key="plan_measure").click().run()
-    assert any(e.value.startswith("Not started: The majority-class baseline does not learn") for e in at.error)
+    assert any(
+        e.value.startswith("Not started: The majority-class baseline does not learn") for e in at.error
+    )
     assert ui.job_manager().job is None
 
 
@@ -150,7 +156,9 @@ def test_saved_curves_are_listed_shown_and_deleted(isolated_home):
     assert at.button(key=f"plan_show_{new.id}").disabled
     assert lc.estimate_sentence(new.fit, 0.985, 3432, new.config) in page
     at.button(key=f"plan_show_{old.id}").click().run()
-    assert at.session_state["plan.curve"] == old.id and at.session_state["plan.estimate"]["curve_id"] == old.id
+    assert (
+        at.session_state["plan.curve"] == old.id and at.session_state["plan.estimate"]["curve_id"] == old.id
+    )
     assert lc.estimate_sentence(old.fit, 0.985, 3432, old.config) in texts(at)
     at.button(key=f"plan_delete_{old.id}").click().run()
     assert not at.exception, at.exception

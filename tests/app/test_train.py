@@ -11,16 +11,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import torch
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 import ui
-from tests.app.conftest import open_page, texts, wait_idle
 from mnist_core import storage
 from mnist_core.collect import DrawingStore
 from mnist_core.config import LADDER, PRESET_HELP, TrainConfig, studio_home
 from mnist_core.data import load_train_pool
+from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,8 +37,9 @@ def at() -> AppTest:
     return open_page(PAGE)
 
 
-def tiny(at: AppTest, model: str = "logreg", epochs: int = 2, samples: int = 500,
-         batch: int = 128) -> AppTest:
+def tiny(
+    at: AppTest, model: str = "logreg", epochs: int = 2, samples: int = 500, batch: int = 128
+) -> AppTest:
     at.selectbox(key=W + "model").set_value(model).run()
     at.select_slider(key=W + "epochs").set_value(epochs)
     at.number_input(key=W + "max_train_samples").set_value(samples)
@@ -104,10 +105,13 @@ def test_values_survive_leaving_the_page():
     assert app.select_slider(key=W + "epochs").value == 8
 
 
-@pytest.mark.parametrize("key, value, words", [
-    ("max_train_samples", -5, "max_train_samples = -5 is too small"),
-    ("seed", -1, "seed = -1 is too small"),
-])
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("max_train_samples", -5, "max_train_samples = -5 is too small"),
+        ("seed", -1, "seed = -1 is too small"),
+    ],
+)
 def test_an_absurd_value_gives_a_clear_error(at, key, value, words):
     at.number_input(key=W + key).set_value(value).run()
     assert not at.exception
@@ -180,6 +184,7 @@ def test_start_while_a_job_runs_says_busy(at):
 def test_history_delete_asks_first_and_loads_settings(at):
     pool = load_train_pool("sample")
     from mnist_core.preprocess import make_split
+
     split = make_split("sample", TrainConfig(), pool=pool.subset(torch.arange(600)))
     train_to_run(TrainConfig(model="baseline", epochs=1), "sample", split=split, name="first")
     train_to_run(TrainConfig(model="logreg", epochs=1, lr=0.005), "sample", split=split, name="second")
@@ -252,8 +257,17 @@ def test_a_failed_job_shows_its_error(at, tmp_path):
 
 def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):
     """After a server restart there is no job, but the last run's curves and diagnosis remain."""
-    config = TrainConfig(model="mlp", mlp_width=64, dropout=0.0, weight_decay=0.0, augment=False,
-                         optimizer="adam", lr=0.005, epochs=12, batch_size=64)
+    config = TrainConfig(
+        model="mlp",
+        mlp_width=64,
+        dropout=0.0,
+        weight_decay=0.0,
+        augment=False,
+        optimizer="adam",
+        lr=0.005,
+        epochs=12,
+        batch_size=64,
+    )
     run = train_to_run(config, "sample", split=small_split, name="small MLP")
     app = open_page(PAGE)
     assert not app.exception

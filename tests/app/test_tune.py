@@ -30,8 +30,16 @@ from mnist_core.tune import default_space
 from tests.app.conftest import open_page, texts
 
 PAGE = "app_pages/tune.py"
-LOGREG = TrainConfig(model="logreg", optimizer="adam", lr=0.01, batch_size=64, epochs=2, augment=False,
-                     dropout=0.0, weight_decay=1e-4)
+LOGREG = TrainConfig(
+    model="logreg",
+    optimizer="adam",
+    lr=0.01,
+    batch_size=64,
+    epochs=2,
+    augment=False,
+    dropout=0.0,
+    weight_decay=1e-4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +51,24 @@ def tiny_split():
     return make_split("sample", TrainConfig(val_fraction=0.25), pool=pool.subset(idx))
 
 
-def make_study(name: str, split, n_trials: int = 2, epochs: int = 2, objective: str = "val_acc") -> list[dict]:
+def make_study(
+    name: str, split, n_trials: int = 2, epochs: int = 2, objective: str = "val_acc"
+) -> list[dict]:
     """A study written straight to the default storage, as another worker would."""
     space = replace(default_space("logreg"), epochs=epochs)
-    return list(tune.run_search(name, None, LOGREG, space, n_trials=n_trials, data=split, seed=0,
-                                objective=objective, pruner="none"))
+    return list(
+        tune.run_search(
+            name,
+            None,
+            LOGREG,
+            space,
+            n_trials=n_trials,
+            data=split,
+            seed=0,
+            objective=objective,
+            pruner="none",
+        )
+    )
 
 
 def table(at: AppTest):
@@ -114,7 +135,10 @@ def test_changing_the_family_loads_its_space():
     at = open_page(PAGE)
     at.selectbox(key="tune.model").set_value("logreg").run()
     logreg = default_space("logreg")
-    assert at.select_slider(key="tune.logreg.lr.range").value == (logreg.param("lr").low, logreg.param("lr").high)
+    assert at.select_slider(key="tune.logreg.lr.range").value == (
+        logreg.param("lr").low,
+        logreg.param("lr").high,
+    )
     assert at.select_slider(key="tune.logreg.epochs").value == logreg.epochs
     assert at.text_input(key="tune.study").value == "logreg-1"
     assert not at.checkbox(key="tune.logreg.batch_size.on").value
@@ -200,7 +224,9 @@ def test_use_the_best_sets_the_train_controls(tiny_split):
     assert not at.exception, at.exception
     assert at.selectbox(key="train.model").value == "logreg"
     assert at.select_slider(key="train.lr").value == nearest_option("lr", best.lr)
-    assert at.select_slider(key="train.weight_decay").value == nearest_option("weight_decay", best.weight_decay)
+    assert at.select_slider(key="train.weight_decay").value == nearest_option(
+        "weight_decay", best.weight_decay
+    )
     assert at.text_input(key="train.run_name").value == f"made-here trial {end['best_number']}"
 
 
@@ -225,8 +251,10 @@ def test_another_workers_trials_are_read_from_the_storage(tiny_split):
     assert "Live: 1 trial(s) running" in texts(at)
     study.tell(trial, 0.5)
     at.button(key="tune_refresh").click().run()
-    assert list(table(at)["State"]) == ["✅ complete", "✅ complete ★"] or \
-        list(table(at)["State"]) == ["✅ complete ★", "✅ complete"]
+    assert list(table(at)["State"]) == ["✅ complete", "✅ complete ★"] or list(table(at)["State"]) == [
+        "✅ complete ★",
+        "✅ complete",
+    ]
     assert "Live:" not in texts(at)
 
 
@@ -238,9 +266,13 @@ def test_a_loss_study_and_one_made_outside_the_app_are_shown(tiny_split):
     best = tune.load_study("by-loss").best_value
     assert [m.value for m in at.metric if m.label == "Best validation loss"] == [f"{best:.4f}"]
 
-    foreign = optuna.create_study(study_name="foreign", storage=tune.default_storage_url(), direction="minimize")
-    foreign.optimize(lambda t: (t.suggest_float("lr", 1e-3, 1e-1, log=True) - 0.01) ** 2 + t.suggest_float("x", 0, 1),
-                     n_trials=2)
+    foreign = optuna.create_study(
+        study_name="foreign", storage=tune.default_storage_url(), direction="minimize"
+    )
+    foreign.optimize(
+        lambda t: (t.suggest_float("lr", 1e-3, 1e-1, log=True) - 0.01) ** 2 + t.suggest_float("x", 0, 1),
+        n_trials=2,
+    )
     at.button(key="tune_refresh").click().run()  # the newest study is shown unless one was picked
     assert not at.exception, at.exception
     page = texts(at)
@@ -269,7 +301,9 @@ def test_importances_and_slices_once_ten_trials_are_complete(tiny_split):
     make_study("ten", tiny_split, n_trials=10, epochs=1)
     at = open_page(PAGE)
     specs = chart_specs(at)
-    assert any("Parameter importance" in s for s in specs) and any("Slices: the objective against each parameter" in s for s in specs)
+    assert any("Parameter importance" in s for s in specs) and any(
+        "Slices: the objective against each parameter" in s for s in specs
+    )
     [ranking] = [c.value for c in at.caption if c.value.startswith("Most important first: ")]
     found = tune.importances(tune.load_study("ten"))
     assert set(found) == {"lr", "weight_decay"} and f"learning rate {found['lr']:.0%}" in ranking
@@ -293,13 +327,19 @@ def set_widgets(at: AppTest, **values) -> AppTest:
     return at.run()
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"tune.cnn.dropout.range": (0.6, 0.1)}, "dropout's minimum 0.6 is above its maximum 0.1"),
-    ({f"tune.cnn.{p}.on": False for p in ("lr", "dropout", "weight_decay")}, "The search space is empty"),
-    ({"tune.trials": 0, "tune.minutes": 0.0}, "Give a budget"),
-    ({"tune.study": "  "}, "Give the study a name."),
-    ({"tune.cnn.batch_size.on": True, "tune.cnn.batch_size.range": []}, "batch_size is on but has no choices"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"tune.cnn.dropout.range": (0.6, 0.1)}, "dropout's minimum 0.6 is above its maximum 0.1"),
+        ({f"tune.cnn.{p}.on": False for p in ("lr", "dropout", "weight_decay")}, "The search space is empty"),
+        ({"tune.trials": 0, "tune.minutes": 0.0}, "Give a budget"),
+        ({"tune.study": "  "}, "Give the study a name."),
+        (
+            {"tune.cnn.batch_size.on": True, "tune.cnn.batch_size.range": []},
+            "batch_size is on but has no choices",
+        ),
+    ],
+)
 def test_bad_input_is_explained_and_blocks_the_start(change, message):
     at = set_widgets(open_page(PAGE), **change)
     assert not at.exception, at.exception

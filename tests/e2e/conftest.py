@@ -16,17 +16,24 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 STARTUP_TIMEOUT_S = 60
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 INSTALL_HINT = "Install it with: bash scripts/install_browser.sh (Debian's chromium package)."
 
 
@@ -75,19 +82,41 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def run_server(home: Path, cache: Path, log_path: Path, extra_env: dict[str, str] | None = None
-               ) -> Iterator[str]:
+def run_server(
+    home: Path, cache: Path, log_path: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """A fresh `streamlit run app.py` on a free port: yields its URL, then stops it and its children."""
     port = _free_port()
-    env = {**os.environ, **(extra_env or {}), "MNIST_STUDIO_HOME": str(home), "MNIST_STUDIO_CACHE": str(cache),
-           # glibc would otherwise map/unmap every large training buffer (see the Makefile).
-           "MALLOC_MMAP_THRESHOLD_": "1073741824", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port),
-           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    env = {
+        **os.environ,
+        **(extra_env or {}),
+        "MNIST_STUDIO_HOME": str(home),
+        "MNIST_STUDIO_CACHE": str(cache),
+        # glibc would otherwise map/unmap every large training buffer (see the Makefile).
+        "MALLOC_MMAP_THRESHOLD_": "1073741824",
+        "MALLOC_TRIM_THRESHOLD_": "1073741824",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -95,8 +124,7 @@ def run_server(home: Path, cache: Path, log_path: Path, extra_env: dict[str, str
             if proc.poll() is not None:
                 pytest.fail(f"Streamlit exited with code {proc.returncode}:\n{log_path.read_text()}")
             if time.monotonic() > deadline:
-                pytest.fail(f"Streamlit was not healthy after {STARTUP_TIMEOUT_S} s:\n"
-                            f"{log_path.read_text()}")
+                pytest.fail(f"Streamlit was not healthy after {STARTUP_TIMEOUT_S} s:\n{log_path.read_text()}")
             time.sleep(0.25)
         yield url
     finally:
@@ -145,8 +173,7 @@ def browser(chromium_path: str):
     # (and deletes it on close), which is what a clean test browser needs.
     pw = sync_playwright().start()
     try:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS,
-                                     timeout=60_000)
+        browser = pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS, timeout=60_000)
     except Exception:
         pw.stop()
         raise
@@ -173,8 +200,9 @@ def page(browser, request: pytest.FixtureRequest):
             try:
                 # Streamlit scrolls inside its main element, so "full page" alone shows one
                 # viewport: grow the viewport to the content first.
-                height = pg.evaluate("() => document.querySelector(\"[data-testid='stMain']\")"
-                                     "?.scrollHeight || 1000")
+                height = pg.evaluate(
+                    "() => document.querySelector(\"[data-testid='stMain']\")?.scrollHeight || 1000"
+                )
                 pg.set_viewport_size({"width": 1400, "height": min(max(int(height), 1000), 12_000)})
                 pg.wait_for_timeout(300)
                 pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -28,7 +28,9 @@ def wait_for_app(page: Page, timeout: int = 60_000) -> None:
                 return root && root.getAttribute('data-test-script-state') === 'notRunning'
                     && !(widget && /running/i.test(widget.innerText || ''));
             }""",
-            arg=[APP_SELECTOR, STATUS_SELECTOR], timeout=timeout)
+            arg=[APP_SELECTOR, STATUS_SELECTOR],
+            timeout=timeout,
+        )
         page.wait_for_timeout(SETTLE_MS)
 
 

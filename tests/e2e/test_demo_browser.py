@@ -41,7 +41,9 @@ def test_the_demo_from_start_to_the_report(browser, app_url, tmp_path):
         wait_for_app(page)
         assert_no_exception(page)
         in_view(page, page.locator("[data-testid='stMetric']").filter(has_text="Labeling time"))
-        assert "97 h" in page.locator("[data-testid='stMetric']").filter(has_text="Labeling time").inner_text()
+        assert (
+            "97 h" in page.locator("[data-testid='stMetric']").filter(has_text="Labeling time").inner_text()
+        )
 
         step_to(page, 2)
         in_view(page, page.locator("[data-testid='stMain'] [data-testid='stImage'] img").first)

@@ -39,8 +39,11 @@ def draw_vertical_stroke(page) -> None:
 @pytest.fixture(scope="module")
 def run(studio_home):
     """A small CNN, the newest run (so the page selects it)."""
-    return train_to_run(TrainConfig(model="cnn", cnn_channels=8, epochs=2, augment=False,
-                                    max_train_samples=2000), "sample", home=studio_home)
+    return train_to_run(
+        TrainConfig(model="cnn", cnn_channels=8, epochs=2, augment=False, max_train_samples=2000),
+        "sample",
+        home=studio_home,
+    )
 
 
 def test_draw_predict_label_and_find_it_in_the_collected_data(page, app_url, studio_home, run):
@@ -65,7 +68,12 @@ def test_draw_predict_label_and_find_it_in_the_collected_data(page, app_url, stu
     new = [d for d in store.list() if d.id not in before]
     assert len(new) == 1
     entry = new[0]
-    assert (entry.true_label, entry.predicted, entry.model, entry.source) == (1, int(said.group(1)), run.id, "canvas")
+    assert (entry.true_label, entry.predicted, entry.model, entry.source) == (
+        1,
+        int(said.group(1)),
+        run.id,
+        "canvas",
+    )
     assert store.original_png(entry.id).startswith(b"\x89PNG")
 
     page.get_by_role("tab", name=re.compile("Collected data")).click()

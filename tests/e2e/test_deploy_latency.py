@@ -37,8 +37,10 @@ def _line(a: tuple[float, float], b: tuple[float, float], n: int) -> Stroke:
 
 def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, n: int) -> Stroke:
     """Points on an ellipse; angle 0 is the top, growing clockwise."""
-    return [(cx + rx * math.sin(a), cy - ry * math.cos(a))
-            for a in (start + (end - start) * i / n for i in range(n + 1))]
+    return [
+        (cx + rx * math.sin(a), cy - ry * math.cos(a))
+        for a in (start + (end - start) * i / n for i in range(n + 1))
+    ]
 
 
 def stroke(digit: str) -> Stroke:
@@ -49,11 +51,15 @@ def stroke(digit: str) -> Stroke:
     if digit == "0":
         return _arc(0.5, 0.5, 0.2, 0.33, 0, 2 * math.pi, 32)
     if digit == "2":
-        top = [(0.5 - 0.22 * math.cos(a), 0.35 - 0.17 * math.sin(a))
-               for a in (math.pi * 1.1 * i / 13 for i in range(14))]
+        top = [
+            (0.5 - 0.22 * math.cos(a), 0.35 - 0.17 * math.sin(a))
+            for a in (math.pi * 1.1 * i / 13 for i in range(14))
+        ]
         return top + _line(top[-1], (0.27, 0.82), 9)[1:] + _line((0.27, 0.82), (0.75, 0.82), 7)[1:]
     if digit == "6":
-        return _line((0.62, 0.15), (0.37, 0.6), 9) + _arc(0.5, 0.66, 0.18, 0.16, -math.pi / 2, 1.5 * math.pi, 20)
+        return _line((0.62, 0.15), (0.37, 0.6), 9) + _arc(
+            0.5, 0.66, 0.18, 0.16, -math.pi / 2, 1.5 * math.pi, 20
+        )
     if digit == "9":
         loop = _arc(0.5, 0.33, -0.18, 0.16, -math.pi / 2, 1.5 * math.pi, 20)
         return loop + _line((0.68, 0.33), (0.63, 0.85), 12)
@@ -139,8 +145,9 @@ def timed_answer(page: Page, digit: str) -> tuple[float, float, str]:
     answer's text."""
     page.evaluate(CLOCK_JS, [ANSWER, BARS])
     draw_digit(page, digit)
-    page.wait_for_function("() => window.__deployClock.shown !== null && window.__deployClock.bars > 0",
-                           timeout=30_000)
+    page.wait_for_function(
+        "() => window.__deployClock.shown !== null && window.__deployClock.bars > 0", timeout=30_000
+    )
     clock = page.evaluate("() => window.__deployClock")
     return clock["shown"] - clock["up"], clock["bars"] - clock["up"], clock["text"]
 
@@ -176,11 +183,15 @@ def test_answers_follow_each_stroke_quickly_and_correctly(page, app_url, cnn_run
         wait_for_app(page)
         assert_no_exception(page)
         clear_canvas(page)
-    print(f"\nDeploy, stroke end → answer on screen over {len(times)} drawn digits: "
-          f"median {statistics.median(times):.0f} ms (target ≤ {TARGET_MS} ms), "
-          f"min {min(times):.0f}, max {max(times):.0f}; all: {', '.join(f'{t:.0f}' for t in times)}")
-    print(f"Deploy, stroke end → probability bars drawn: median {statistics.median(bars):.0f} ms, "
-          f"max {max(bars):.0f}")
+    print(
+        f"\nDeploy, stroke end → answer on screen over {len(times)} drawn digits: "
+        f"median {statistics.median(times):.0f} ms (target ≤ {TARGET_MS} ms), "
+        f"min {min(times):.0f}, max {max(times):.0f}; all: {', '.join(f'{t:.0f}' for t in times)}"
+    )
+    print(
+        f"Deploy, stroke end → probability bars drawn: median {statistics.median(bars):.0f} ms, "
+        f"max {max(bars):.0f}"
+    )
     said = [re.sub(r"\?$", "", a) for a in answers]
     assert said == list(DIGITS), f"drew {DIGITS}, the model said {answers}"
     assert sidebar_messages(page) == 0, "a stroke reran the whole page, not only the drawing"

@@ -17,8 +17,11 @@ SCREENS = [(1280, 720), (1920, 1080)]
 
 @pytest.fixture(scope="module")
 def a_run(studio_home):
-    run = train_to_run(TrainConfig(model="cnn", cnn_channels=8, epochs=2, augment=False,
-                                   max_train_samples=2000), "sample", home=studio_home)
+    run = train_to_run(
+        TrainConfig(model="cnn", cnn_channels=8, epochs=2, augment=False, max_train_samples=2000),
+        "sample",
+        home=studio_home,
+    )
     assert run is not None
     return run
 
@@ -26,8 +29,12 @@ def a_run(studio_home):
 def assert_in_view(page, selector: str, width: int, height: int) -> None:
     box = page.locator(selector).first.bounding_box()
     assert box is not None, f"{selector} is not on the page"
-    inside = box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width \
+    inside = (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width
         and box["y"] + box["height"] <= height
+    )
     assert inside, f"{selector} at {box} is not inside the {width}×{height} screen"
 
 

@@ -16,8 +16,12 @@ CHARTS = "[data-testid='stMain'] [data-testid='stVegaLiteChart']"
 
 def assert_in_view(box: dict | None, what: str, width: int, height: int) -> None:
     assert box is not None, f"{what} is not on the page"
-    inside = box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width \
+    inside = (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= width
         and box["y"] + box["height"] <= height
+    )
     assert inside, f"{what} at {box} is not inside the {width}×{height} screen"
 
 
@@ -33,14 +37,16 @@ def test_progress_metrics_and_both_curves_are_in_view(browser, app_url, width, h
         choose(page, "Preset", "fast CNN")
         page.get_by_role("button", name=START).click()
         expect(page.locator("[data-testid='stMain'] [data-testid='stMetric']").first).to_be_visible(
-            timeout=180_000)  # the first epoch has ended: metrics and both curves are drawn
+            timeout=180_000
+        )  # the first epoch has ended: metrics and both curves are drawn
         expect(page.locator(CHARTS)).to_have_count(2, timeout=60_000)
         assert_no_exception(page)
         sidebar = page.locator("[data-testid='stSidebar']").bounding_box()
         assert sidebar is not None and sidebar["width"] > 200, "the sidebar is not open"
         assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop") == 0
-        assert_in_view(page.locator("[data-testid='stProgress']").bounding_box(), "the progress bar",
-                       width, height)
+        assert_in_view(
+            page.locator("[data-testid='stProgress']").bounding_box(), "the progress bar", width, height
+        )
         metrics = page.locator("[data-testid='stMain'] [data-testid='stMetric']")
         assert_in_view(metrics.last.bounding_box(), "the metric row", width, height)
         for i in range(2):

@@ -50,12 +50,15 @@ def stop_job_after(page: Page):
         pass
 
 
-def test_a_small_curve_is_measured_and_answers_in_words(page: Page, app_url: str, studio_home: Path,
-                                                        stop_job_after):
+def test_a_small_curve_is_measured_and_answers_in_words(
+    page: Page, app_url: str, studio_home: Path, stop_job_after
+):
     # A target logistic regression reaches on tiny subsets: Define's slider at its lowest, 50 %.
     goto(page, app_url)  # then the sidebar: one browser session, so the target carries over
     nav(page, "Define the task")
-    page.locator("[data-testid='stSlider']").filter(has_text="Target accuracy").get_by_role("slider").press("Home")
+    page.locator("[data-testid='stSlider']").filter(has_text="Target accuracy").get_by_role("slider").press(
+        "Home"
+    )
     wait_for_app(page)
     expect(page.get_by_text("Target set to 50.0%")).to_be_visible()
     nav(page, "Plan")
@@ -72,13 +75,19 @@ def test_a_small_curve_is_measured_and_answers_in_words(page: Page, app_url: str
 
     expect(page.locator("[data-testid='stProgress']")).to_be_visible(timeout=60_000)
     expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()  # points land here
-    expect(page.get_by_text(re.compile(r"Measured and fitted\. Saved as"))).to_be_visible(timeout=JOB_TIMEOUT_MS)
+    expect(page.get_by_text(re.compile(r"Measured and fitted\. Saved as"))).to_be_visible(
+        timeout=JOB_TIMEOUT_MS
+    )
     expect(measure).to_be_enabled()
     assert_no_exception(page)
 
-    expect(page.get_by_text(re.compile(
-        r"To reach 50 % you need about [\d,]+ labelled images \((range|the range)[^)]*\)\. You have 3,432"
-    ))).to_be_visible()
+    expect(
+        page.get_by_text(
+            re.compile(
+                r"To reach 50 % you need about [\d,]+ labelled images \((range|the range)[^)]*\)\. You have 3,432"
+            )
+        )
+    ).to_be_visible()
     expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
     expect(page.locator("[data-testid='stMetric']").filter(has_text="Measured at 160 images")).to_be_visible()
     expect(page.get_by_text(re.compile(r"The curve fitted on ≤ 80 images predicted"))).to_be_visible()

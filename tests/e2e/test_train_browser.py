@@ -20,6 +20,8 @@ START = "Start training"
 
 def stop_button(page: Page):
     return page.get_by_role("button", name="■ Stop", exact=True)
+
+
 JOB_TIMEOUT_MS = 240_000  # the CPU is shared; a slow machine must not fail a correct page
 
 
@@ -145,8 +147,7 @@ def test_a_long_run_survives_leaving_the_page_and_stops(page, app_url, studio_ho
     assert new[0].meta["epochs_run"] < new[0].config.epochs
 
 
-def test_a_second_session_and_a_reload_see_the_same_job(page, browser, app_url, studio_home,
-                                                          stop_job_after):
+def test_a_second_session_and_a_reload_see_the_same_job(page, browser, app_url, studio_home, stop_job_after):
     open_train(page, app_url)
     before = {r.id for r in saved_runs(studio_home)}
     assert set_slider(page, "Epochs", 100) == "100"

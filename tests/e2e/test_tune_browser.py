@@ -66,7 +66,8 @@ def stop_job_after(page: Page):
 
 
 def test_a_tiny_search_shows_trials_live_stops_and_sends_the_best_to_train(
-        page: Page, app_url: str, studio_home: Path, stop_job_after):
+    page: Page, app_url: str, studio_home: Path, stop_job_after
+):
     goto(page, app_url)
     nav(page, "Tune")
     assert_no_exception(page)
@@ -117,11 +118,17 @@ def test_a_tiny_search_shows_trials_live_stops_and_sends_the_best_to_train(
     expect(page.get_by_label("Run name (optional)")).to_have_value(f"{name} trial {number}")
 
     nav(page, "Tune")  # leave the studio as found: delete the study through the page
-    row = page.locator("[data-testid='stVerticalBlock']").filter(has=page.get_by_text(name, exact=True)).filter(
-        has=page.locator("[data-testid='stPopover']")).last  # the innermost: this study's row
+    row = (
+        page.locator("[data-testid='stVerticalBlock']")
+        .filter(has=page.get_by_text(name, exact=True))
+        .filter(has=page.locator("[data-testid='stPopover']"))
+        .last
+    )  # the innermost: this study's row
     row.locator("[data-testid='stPopover']").click()
     page.get_by_role("button", name="Delete for good").click()
     wait_for_app(page)
     expect(page.get_by_text(f"Deleted the study “{name}” and all its trials.")).to_be_visible()
-    assert name not in {s["name"] for s in tune.list_studies(f"sqlite:///{(studio_home / 'studies.db').resolve()}")}
+    assert name not in {
+        s["name"] for s in tune.list_studies(f"sqlite:///{(studio_home / 'studies.db').resolve()}")
+    }
     assert_no_exception(page)
