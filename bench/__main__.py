@@ -95,6 +95,7 @@ PARTS: dict[str, Callable[[], None]] = {
     "curve": _module_run("curve"),
     "tune": _module_run("tune"),
     "inspect": _module_run("inspect"),
+    "app_server": _module_run("app_server"),
 }
 
 

@@ -16,8 +16,10 @@ sample (150 validation images; bench/inspect.py repeats the comparison):
 - Faithfulness (deletion test: delete the digit's ink pixel by pixel in the order a map ranks
   them and average the predicted digit's probability over 11 steps; lower = the map found what
   matters): Integrated Gradients 0.21, Occlusion 4×4 stride 2 0.25, Occlusion 3×3 stride 1
-  0.22 (ten times slower), a random order 0.61; on the 6-epoch demo model (the bench) 0.20,
-  0.27 and 0.58.
+  0.22 (ten times slower), a random order 0.61; on the 6-epoch demo model 0.20, 0.27 and 0.58.
+  The two are close and the order can flip: a later quiet `make bench` (its own model) measured
+  Integrated Gradients 0.273, Occlusion 0.254, random 0.611. Faithfulness does not separate
+  them, so the choice rests on reading and cost, below.
 - Reading: for the predicted digit, Occlusion lights up one blob. A confident answer keeps
   log p ≈ 0 when almost any single patch is removed, so only the one patch that breaks the
   digit shows, and its 4-pixel patches are a fifth of a 20-pixel digit. Integrated Gradients
