@@ -158,25 +158,13 @@ def settings_section(running: bool) -> None:
 
 def buttons(running: bool, ok: bool) -> None:
     curve_running = ui.job_manager().job_of("curve") is not None and running
-    cols = st.columns([1.6, 1, 3.4], vertical_alignment="center")
-    cols[0].button(
-        "📈 Measure the learning curve",
-        type="primary",
-        key="plan_measure",
-        on_click=on_measure,
-        disabled=running or not ok,
-        width="stretch",
+    ui.start_stop_row(
+        ("📈 Measure the learning curve", "plan_measure", on_measure, ()),
+        ("plan_stop", on_stop, "Stops within a second; the curve is fitted on the sizes done (at least 3)."),
+        can_start=not running and ok,
+        can_stop=curve_running,
+        busy_note="A job is running; Measure is back when it ends or you stop it." if running else None,
     )
-    cols[1].button(
-        "■ Stop",
-        key="plan_stop",
-        on_click=on_stop,
-        disabled=not curve_running,
-        width="stretch",
-        help="Stops within a second; the curve is fitted on the sizes done (at least 3).",
-    )
-    if running:
-        cols[2].caption("A job is running; Measure is back when it ends or you stop it.")
     ui.show_flash()
 
 

@@ -81,26 +81,18 @@ def settings(names: list[str]) -> bool:
 
 
 def buttons(url: str, names: list[str], ok: bool, running: bool) -> None:
-    cols = st.columns([1.2, 1, 4], vertical_alignment="center")
-    cols[0].button(
-        "▶ Start search",
-        type="primary",
-        key="tune_start",
-        on_click=on_start,
-        args=(url, names),
-        disabled=running or not ok,
-        width="stretch",
+    ui.start_stop_row(
+        ("▶ Start search", "tune_start", on_start, (url, names)),
+        (
+            "tune_stop",
+            on_stop,
+            "Stops within a second; the running trial is marked failed, the others are kept.",
+        ),
+        can_start=not running and ok,
+        can_stop=running,
+        busy_note="A job is running; Start is back when it ends or you stop it." if running else None,
+        widths=(1.2, 1, 4),
     )
-    cols[1].button(
-        "■ Stop",
-        key="tune_stop",
-        on_click=on_stop,
-        disabled=not running,
-        width="stretch",
-        help="Stops within a second; the running trial is marked failed, the others are kept.",
-    )
-    if running:
-        cols[2].caption("A job is running; Start is back when it ends or you stop it.")
     flash_here("top")
 
 

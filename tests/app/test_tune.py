@@ -266,6 +266,7 @@ def test_a_loss_study_and_one_made_outside_the_app_are_shown(tiny_split):
     best = tune.load_study("by-loss").best_value
     assert [m.value for m in at.metric if m.label == "Best validation loss"] == [f"{best:.4f}"]
 
+    time.sleep(1.1)  # studies are ordered by their start time, kept to the second: make "foreign" newer
     foreign = optuna.create_study(
         study_name="foreign", storage=tune.default_storage_url(), direction="minimize"
     )
