@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 APP_SELECTOR = "[data-testid='stApp']"
 STATUS_SELECTOR = "[data-testid='stStatusWidget']"
@@ -50,3 +50,17 @@ def goto(page: Page, url: str, timeout: int = 60_000) -> None:
     """Open `url` and wait for the app's script run to finish."""
     page.goto(url, wait_until="domcontentloaded", timeout=timeout)
     wait_for_app(page, timeout)
+
+
+def assert_in_viewport(page: Page, element: Locator, what: str) -> None:
+    """`element` lies wholly inside the browser window as it is now (nothing to scroll to)."""
+    box = element.bounding_box()
+    assert box is not None, f"{what} is not on the page"
+    size = page.viewport_size
+    inside = (
+        box["x"] >= 0
+        and box["y"] >= 0
+        and box["x"] + box["width"] <= size["width"]
+        and box["y"] + box["height"] <= size["height"]
+    )
+    assert inside, f"{what} at {box} is not inside the {size['width']}×{size['height']} window"

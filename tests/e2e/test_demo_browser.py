@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
+from tests.e2e.helpers import assert_in_viewport, assert_no_exception, goto, wait_for_app
 from tests.e2e.test_deploy_latency import ANSWER, CANVAS, draw_digit
 
 pytestmark = pytest.mark.browser
@@ -17,9 +17,7 @@ WIDTH, HEIGHT = 1280, 720
 
 def in_view(page: Page, locator) -> None:
     expect(locator).to_be_visible(timeout=60_000)
-    box = locator.bounding_box()
-    assert box is not None
-    assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT and box["x"] + box["width"] <= WIDTH, box
+    assert_in_viewport(page, locator, str(locator))
 
 
 def step_to(page: Page, number: int) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from mnist_core.config import TrainConfig
-from tests.e2e.helpers import assert_no_exception, wait_for_app
+from tests.e2e.helpers import assert_in_viewport, assert_no_exception, wait_for_app
 from tests.e2e.test_deploy_latency import ANSWER, CANVAS, draw_digit, open_deploy
 from tests.helpers import train_to_run
 
@@ -26,18 +26,6 @@ def a_run(studio_home):
     return run
 
 
-def assert_in_view(page, selector: str, width: int, height: int) -> None:
-    box = page.locator(selector).first.bounding_box()
-    assert box is not None, f"{selector} is not on the page"
-    inside = (
-        box["x"] >= 0
-        and box["y"] >= 0
-        and box["x"] + box["width"] <= width
-        and box["y"] + box["height"] <= height
-    )
-    assert inside, f"{selector} at {box} is not inside the {width}×{height} screen"
-
-
 @pytest.mark.parametrize("width, height", SCREENS, ids=[f"{w}x{h}" for w, h in SCREENS])
 def test_canvas_answer_and_bars_fit_the_screen(browser, app_url, a_run, width, height):
     context = browser.new_context(viewport={"width": width, "height": height})
@@ -47,14 +35,14 @@ def test_canvas_answer_and_bars_fit_the_screen(browser, app_url, a_run, width, h
         open_deploy(page, app_url)
         sidebar = page.locator("[data-testid='stSidebar']").bounding_box()
         assert sidebar is not None and sidebar["x"] == 0 and sidebar["width"] > 200, "the sidebar is not open"
-        assert_in_view(page, CANVAS, width, height)
+        assert_in_viewport(page, page.locator(CANVAS).first, CANVAS)
         draw_digit(page, "7")
         page.locator(ANSWER).wait_for(state="visible")
         page.locator(BARS).wait_for(state="visible")
         wait_for_app(page)
         assert_no_exception(page)
         for selector in (CANVAS, ANSWER, BARS):
-            assert_in_view(page, selector, width, height)
+            assert_in_viewport(page, page.locator(selector).first, selector)
         assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop") == 0
 
         # the honesty note: one line in view, the whole explanation one click away

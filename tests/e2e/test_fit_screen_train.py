@@ -7,22 +7,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.helpers import assert_no_exception, wait_for_app
+from tests.e2e.helpers import assert_in_viewport, assert_no_exception, wait_for_app
 from tests.e2e.test_train_browser import START, choose, open_train, stop_button
 
 SCREENS = [(1400, 1000), (1280, 720), (1920, 1080)]
 CHARTS = "[data-testid='stMain'] [data-testid='stVegaLiteChart']"
-
-
-def assert_in_view(box: dict | None, what: str, width: int, height: int) -> None:
-    assert box is not None, f"{what} is not on the page"
-    inside = (
-        box["x"] >= 0
-        and box["y"] >= 0
-        and box["x"] + box["width"] <= width
-        and box["y"] + box["height"] <= height
-    )
-    assert inside, f"{what} at {box} is not inside the {width}×{height} screen"
 
 
 @pytest.mark.parametrize("width, height", SCREENS, ids=[f"{w}x{h}" for w, h in SCREENS])
@@ -44,13 +33,11 @@ def test_progress_metrics_and_both_curves_are_in_view(browser, app_url, width, h
         sidebar = page.locator("[data-testid='stSidebar']").bounding_box()
         assert sidebar is not None and sidebar["width"] > 200, "the sidebar is not open"
         assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop") == 0
-        assert_in_view(
-            page.locator("[data-testid='stProgress']").bounding_box(), "the progress bar", width, height
-        )
+        assert_in_viewport(page, page.locator("[data-testid='stProgress']"), "the progress bar")
         metrics = page.locator("[data-testid='stMain'] [data-testid='stMetric']")
-        assert_in_view(metrics.last.bounding_box(), "the metric row", width, height)
+        assert_in_viewport(page, metrics.last, "the metric row")
         for i in range(2):
-            assert_in_view(page.locator(CHARTS).nth(i).bounding_box(), f"live chart {i + 1}", width, height)
+            assert_in_viewport(page, page.locator(CHARTS).nth(i), f"live chart {i + 1}")
     finally:
         stop = stop_button(page)
         if stop.count() and stop.is_enabled():
