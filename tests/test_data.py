@@ -132,6 +132,34 @@ def test_mismatched_counts_and_bad_source(idx_folder):
         data.resolve_source("/no/such/folder")
 
 
+def _counts(images: data.Images) -> list[int]:
+    return torch.bincount(images.labels, minlength=10).tolist()
+
+
+def test_label_counts_match_the_loaded_labels_for_every_source(mirror, idx_folder, tmp_path):
+    assert data.label_counts("sample", "train") == _counts(data.load_train_pool("sample"))
+    assert data.label_counts("sample", "test") == _counts(data.load_test("sample"))
+    folder = str(idx_folder)
+    assert data.label_counts(folder, "train") == _counts(data.load_train_pool(folder))
+    assert data.label_counts(folder, "test") == _counts(data.load_test(folder))
+    cache = tmp_path / "c"
+    with pytest.raises(DataError, match="not downloaded"):  # counting never starts a download
+        data.label_counts("mnist", "train", cache)
+    url, files = mirror
+    resources = [(name, hashlib.md5(content).hexdigest()) for name, content in files.items()]
+    data.download_mnist(cache, mirrors=[url], resources=resources)
+    from_idx = data.label_counts("mnist", "test", cache)
+    assert from_idx == _counts(data.load_test("mnist", cache))  # this load writes test.npz
+    assert (cache / "mnist" / "test.npz").is_file()
+    assert data.label_counts("mnist", "test", cache) == from_idx  # now read from the .npz
+
+
+def test_label_counts_name_a_missing_labels_file(idx_folder):
+    (idx_folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte"):
+        data.label_counts(str(idx_folder), "test")
+
+
 def test_split_is_seeded_disjoint_and_8_to_2():
     pool = data.load_train_pool("sample")
     train, val = split_train_val(pool, 0.2, seed=0)

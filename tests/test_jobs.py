@@ -160,3 +160,26 @@ def test_a_failing_work_is_reported():
     job.join(10)
     snap = job.snapshot()
     assert snap.state == "failed" and snap.error == "ValueError: bad sizes" and len(snap.records) == 1
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_a_job_hands_its_freed_memory_back_when_it_ends(monkeypatch, fails):
+    from mnist_core import jobs
+
+    trimmed = []
+    monkeypatch.setattr(jobs, "release_free_memory", lambda: trimmed.append(True))
+
+    def work(stop):
+        yield {"kind": "step", "progress": 1.0}
+        if fails:
+            raise ValueError("boom")
+
+    job = JobManager().submit(Job(work, kind="curve"))
+    job.join(10)
+    assert trimmed == [True] and job.snapshot().state == ("failed" if fails else "finished")
+
+
+def test_release_free_memory_is_safe_to_call():
+    from mnist_core.jobs import release_free_memory
+
+    release_free_memory()  # glibc trims; elsewhere it does nothing, and never raises

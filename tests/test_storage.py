@@ -53,7 +53,9 @@ def test_interrupted_save_leaves_nothing_half_written(monkeypatch):
     def boom(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr(storage, "save_file", boom)
+    import safetensors.torch  # save_run imports its writer when it writes
+
+    monkeypatch.setattr(safetensors.torch, "save_file", boom)
     with pytest.raises(OSError):
         saved_run()
     root = storage.runs_dir()
@@ -133,10 +135,12 @@ def test_orphaned_temporary_folders_are_removed_when_runs_are_listed(name, age_s
 
 
 def test_a_run_being_written_names_its_writer(monkeypatch):
+    import safetensors.torch  # save_run imports its writer when it writes
+
     seen = []
-    real = storage.save_file
+    real = safetensors.torch.save_file
     monkeypatch.setattr(
-        storage, "save_file", lambda state, path, **kw: (seen.append(path), real(state, path, **kw))
+        safetensors.torch, "save_file", lambda state, path, **kw: (seen.append(path), real(state, path, **kw))
     )
     run, _, _ = saved_run()
     assert re.fullmatch(rf"\.tmp-{run.id}\.pid{os.getpid()}\.\w+", Path(seen[0]).parent.name)

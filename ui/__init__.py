@@ -11,11 +11,16 @@ it calls this module and `mnist_core`, nothing heavy happens in a page. Here liv
 - `flash()` / `show_flash()`: a message queued in a callback and shown on the next run.
 - `follow_job()`: the one auto-refreshing fragment that draws a running job.
 - `persistent()`: widget keys whose values survive a page switch.
+- `warm_up()`: Home needs no torch and renders at once; the heavy imports then load in the
+  background, so the visitor's next page does not wait for them either.
 """
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +28,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from mnist_core import access, explore, storage
+from mnist_core import access, storage
 from mnist_core import data as core_data
 from mnist_core.collect import CollectError, DrawingStore
 from mnist_core.config import studio_home
@@ -219,6 +224,30 @@ def sidebar() -> None:
             st.info("A job is running in the background…", icon="⏳")
 
 
+# ---------------------------------------------------------------- warming up
+
+# What the other pages import: torch alone takes about a second, Altair a few tenths.
+WARM_MODULES = ("torch", "mnist_core.pipeline", "mnist_core.explore", "mnist_core.evaluate", "altair")
+_warm_started = threading.Event()
+
+
+def warm_up() -> None:
+    """Import the heavy modules in a background thread, once per server process. Home calls it
+    after it has rendered, so the page a visitor opens next finds them loaded."""
+    if _warm_started.is_set():
+        return
+    _warm_started.set()
+    threading.Thread(target=_import_heavy, name="warm-up", daemon=True).start()
+
+
+def _import_heavy() -> None:
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # a page that needs it reports the failure where it is used
+            logging.getLogger(__name__).exception("warming up %s failed", name)
+
+
 # ---------------------------------------------------------------- presenter mode
 
 
@@ -381,19 +410,25 @@ def test_set() -> core_data.Images:
 
 
 @st.cache_data(show_spinner=False)
-def _test_label_counts(key: str) -> list[int]:
-    labels = _test_set(key).labels
-    return [int(c) for c in labels.bincount(minlength=10)[:10]]
+def _label_counts(key: str, part: str) -> list[int]:
+    return core_data.label_counts(key, part)
 
 
 def test_label_counts() -> list[int]:
     """How many test images of each digit: counting labels shows no image to anyone."""
-    return _test_label_counts(source_info().key)
+    return _label_counts(source_info().key, "test")
+
+
+def pool_label_counts() -> list[int]:
+    """How many training-pool images of each digit (read from the labels: no torch needed)."""
+    return _label_counts(source_info().key, "train")
 
 
 @st.cache_data(show_spinner="Counting digits…")
 def split_count_rows(key: str, val_fraction: float, seed: int, test_counts: tuple[int, ...]) -> list[dict]:
     """Images per digit in train, validation and test, for a source key and split settings."""
+    from mnist_core import explore  # torch: only the pages that split need it
+
     counts = explore.split_counts(pool_for(key), val_fraction, seed)
     return explore.count_rows({**counts, "test": list(test_counts)})
 
@@ -413,7 +448,7 @@ def clear_data_caches() -> None:
     """Forget cached data (after a download or a new folder), so the next load reads from disk."""
     _train_pool.clear()
     _test_set.clear()
-    _test_label_counts.clear()
+    _label_counts.clear()
 
 
 # ---------------------------------------------------------------- runs and models

@@ -50,3 +50,50 @@ def test_home_shows_the_latest_model_and_the_target_set_elsewhere():
     assert shown["Target accuracy"] == "90.0%"
     assert any("demo" in c.value and "1 saved run" in c.value for c in at.caption)
     assert any("demo" in m.value for m in at.sidebar.markdown)
+
+
+# Run in a fresh interpreter: this test process imported torch long ago.
+_HOME_WITHOUT_TORCH = """
+import sys
+from streamlit.testing.v1 import AppTest
+import ui
+ui.warm_up = lambda: None  # the background warm-up would import torch on purpose
+at = AppTest.from_file({app!r}, default_timeout=30).run()
+assert not at.exception, at.exception
+assert any("4,290 training-pool images" in c.value for c in at.caption)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision", "altair")))
+"""
+
+
+def test_home_renders_without_importing_torch(tmp_path):
+    """Home is the first page a fresh server renders: importing torch alone takes a second."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MNIST_STUDIO_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", _HOME_WITHOUT_TORCH.format(app=str(REPO / "app.py"))],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_warm_up_imports_the_heavy_modules_once_in_the_background(monkeypatch):
+    import threading
+
+    imported, done = [], threading.Event()
+    monkeypatch.setattr(ui, "_warm_started", threading.Event())
+    monkeypatch.setattr(ui.importlib, "import_module", lambda name: imported.append(name))
+    monkeypatch.setattr(ui, "WARM_MODULES", ("torch", "altair"))
+    real = ui._import_heavy
+    monkeypatch.setattr(ui, "_import_heavy", lambda: (real(), done.set()))
+    ui.warm_up()
+    ui.warm_up()
+    assert done.wait(10)
+    assert imported == ["torch", "altair"]
