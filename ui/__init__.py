@@ -505,6 +505,19 @@ def load_model(run: storage.Run):
     return _model(str(run.path), run_version(run))
 
 
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _answering_model(path: str, version: float):
+    from mnist_core.models import for_inference
+
+    return for_inference(_model(path, version))
+
+
+def answering_model(run: storage.Run):
+    """The run's model built for one-image answers (batch norms folded in, no dropout: the same
+    function, ~10 % faster per drawing); cached. Explanations use `load_model`'s layers."""
+    return _answering_model(str(run.path), run_version(run))
+
+
 def drawings_path() -> Path:
     return home() / DRAWINGS_DB
 

@@ -269,7 +269,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
             predict_digit(model, None)
             if raw is None
             else _predicted(  # None: blank, no model call
-                model, str(run.path), ui.run_version(run), options, source, raw
+                ui.answering_model(run), str(run.path), ui.run_version(run), options, source, raw
             )
         )
         if isinstance(result, str):  # an unreadable file

@@ -405,3 +405,23 @@ def test_logistic_regression_and_the_baseline_say_what_applies(run):
     assert not at.exception
     assert "there is nothing in the drawing it looked at" in texts(at)
     assert not captions(explain_box(at))
+
+
+def test_drawings_are_answered_by_the_folded_copy_of_the_model():
+    import torch
+
+    config = TrainConfig(epochs=1)
+    torch.manual_seed(0)
+    model = build_model(config)
+    with torch.no_grad():  # batch norms with statistics of their own, so folding changes weights
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+    run = storage.save_run(model, config, [], {"name": "fold"})
+    answering, saved = ui.answering_model(run), ui.load_model(run)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in answering.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in saved.modules())  # explanations see these
+    canvas = np.asarray(Image.open(io.BytesIO(canvas_png(load_test("sample").images[0].numpy()))))
+    a, b = predict_digit(answering, canvas), predict_digit(saved, canvas)
+    assert a.digit == b.digit and np.allclose(a.probabilities, b.probabilities, atol=1e-4)
+    assert ui.answering_model(run) is answering  # cached
