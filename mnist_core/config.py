@@ -80,7 +80,7 @@ class TrainConfig:
     optimizer: str = _f("adamw", "Optimizer: SGD with momentum 0.9, Adam or AdamW.", choices=OPTIMIZERS)
     lr: float = _f(0.008, "Peak learning rate of the one-cycle schedule.", lo=1e-6, hi=10.0)
     batch_size: int = _f(256, "Images per gradient step.", lo=1, hi=8192)
-    epochs: int = _f(30, "Passes over the training set.", lo=1, hi=500)
+    epochs: int = _f(50, "Passes over the training set.", lo=1, hi=500)
     weight_decay: float = _f(
         1e-4, "L2 penalty on the weights (decoupled for AdamW).", lo=0.0, hi=1.0, group="regularization"
     )
@@ -94,7 +94,8 @@ class TrainConfig:
     augment: bool = _f(
         True,
         "Data augmentation: small random shifts (±2 px), rotations (±10°) and "
-        "scaling (±10 %) of the training images.",
+        "scaling (±10 %) of the training images, and label smoothing (a tenth of each "
+        "target spread over all ten digits; the losses shown are then the smoothed ones).",
         group="regularization",
     )
     max_train_samples: int = _f(
