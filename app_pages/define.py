@@ -53,7 +53,10 @@ def task_section() -> None:
         )
         st.caption(
             f"A model that has learned nothing gives every digit 10 %: its loss is "
-            f"−log 0.1 = {math.log(10):.2f}. A perfect, confident model has loss 0."
+            f"−log 0.1 = {math.log(10):.2f}. A perfect, confident model has loss 0. With "
+            "augmentation on (the default), training also smooths the labels: the target is 0.91 "
+            "for the true digit and 0.01 for each other one, which keeps the model from growing "
+            "over-confident, and the loss curves of such runs level out near 0.5 instead of 0."
         )
     with right:
         if st.session_state.get(SAMPLE_KEY, 0) >= len(pool):
