@@ -11,10 +11,12 @@ config is `config.quick_config`, pictures are `images`, field accuracy is `colle
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from .calibration import apply_temperature
@@ -48,6 +50,27 @@ def _prepare(image: Any) -> PreparedDigit:
     if image is None:
         return PreparedDigit(True, None, {}, BLANK_MESSAGE)
     return prepare_digit(image)
+
+
+def answering_thread() -> ThreadPoolExecutor:
+    """A one-thread executor whose torch runs a single intra-op thread: where an app answers
+    drawings one at a time (Deploy submits every `predict_digit` to it).
+
+    A batch of one gains nothing from a second thread, and on a busy CPU (a training job, other
+    programs) waking it took ~200 ms per answer against ~1 ms alone. Torch's thread count is per
+    thread once a thread has used it, so the process default that new threads (training jobs)
+    start from is put back at once.
+    """
+    default = torch.get_num_threads()
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="predict")
+
+    def single_threaded() -> None:
+        torch.get_num_threads()  # this thread's own setting first, so the restore cannot undo it
+        torch.set_num_threads(1)
+
+    pool.submit(single_threaded).result()
+    torch.set_num_threads(default)
+    return pool
 
 
 def predict_digit(

@@ -145,3 +145,18 @@ def test_percent_never_claims_certainty():
     assert predict.percent(0.004) == "<1%"
     assert predict.percent(0.0) == "0%"
     assert predict.percent(0.64) == "64%"
+
+
+def test_the_answering_thread_runs_torch_single_threaded_and_leaves_the_process_default():
+    import threading
+
+    before = torch.get_num_threads()
+    pool = predict.answering_thread()
+    try:
+        assert pool.submit(torch.get_num_threads).result() == 1
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        other.start(), other.join()
+        assert torch.get_num_threads() == before and seen == [before]  # new threads keep the default
+    finally:
+        pool.shutdown()

@@ -31,7 +31,14 @@ import ui
 from mnist_core import calibration, images, palette, predict_charts, storage
 from mnist_core.collect import DrawingStore
 from mnist_core.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
-from mnist_core.predict import Prediction, answer_text, percent, predict_digit, prepare_upload
+from mnist_core.predict import (
+    Prediction,
+    answer_text,
+    answering_thread,
+    percent,
+    predict_digit,
+    prepare_upload,
+)
 from ui.deploy_explain import explain_view, warm_up
 from ui.deploy_labels import label_panel
 from ui.deploy_widgets import digit_canvas, refused_uploads
@@ -58,25 +65,8 @@ STAGES = {
 
 @st.cache_resource(show_spinner=False)
 def _predictor() -> ThreadPoolExecutor:
-    """The one thread every drawing's prediction runs on, with a single intra-op thread.
-
-    A batch of one gains nothing from a second thread, and on a busy CPU (a training job, other
-    programs) waking it took ~200 ms per answer against ~1 ms alone. Torch's thread count is per
-    thread once a thread has used it, so the process default that new threads (training jobs)
-    start from is put back at once.
-    """
-    import torch
-
-    default = torch.get_num_threads()
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deploy-predict")
-
-    def single_threaded() -> None:
-        torch.get_num_threads()  # this thread's own setting first, so the restore cannot undo it
-        torch.set_num_threads(1)
-
-    pool.submit(single_threaded).result()
-    torch.set_num_threads(default)
-    return pool
+    """The one thread every drawing's prediction runs on (`predict.answering_thread`)."""
+    return answering_thread()
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
