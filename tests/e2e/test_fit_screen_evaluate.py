@@ -5,11 +5,11 @@ page opens) are inside the viewport without scrolling."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import expect
 
 from mnist_core import judge, storage
 from mnist_core.config import TrainConfig
-from tests.e2e.helpers import assert_no_exception, goto
+from tests.e2e.helpers import assert_in_viewport, assert_no_exception, goto
 from tests.helpers import train_to_run
 
 pytestmark = pytest.mark.browser
@@ -29,20 +29,6 @@ def newest(studio_home) -> storage.Run:
     return storage.list_runs(studio_home)[0]
 
 
-def assert_in_view(page: Page, element: Locator, what: str) -> None:
-    """`element` lies wholly inside the viewport, with the page not scrolled."""
-    box = element.bounding_box()
-    assert box is not None, f"{what} is not rendered"
-    size = page.viewport_size
-    inside = (
-        box["x"] >= 0
-        and box["y"] >= 0
-        and box["x"] + box["width"] <= size["width"]
-        and box["y"] + box["height"] <= size["height"]
-    )
-    assert inside, f"{what} at {box} is not inside the {size['width']}×{size['height']} viewport"
-
-
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_matrix_and_cell_images_fit_the_screen(browser, app_url, newest, width, height):
     context = browser.new_context(viewport={"width": width, "height": height})
@@ -60,12 +46,12 @@ def test_matrix_and_cell_images_fit_the_screen(browser, app_url, newest, width, 
         assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop") == 0
 
         heatmap = page.locator("[data-testid='stVegaLiteChart']").first
-        assert_in_view(page, heatmap, "the confusion matrix")
+        assert_in_viewport(page, heatmap, "the confusion matrix")
         cell = page.locator("[data-testid='stImage']").first  # the cell's images come first
-        assert_in_view(page, cell, "the images of the selected cell")
+        assert_in_viewport(page, cell, "the images of the selected cell")
         thumbs = cell.locator("img")
         assert thumbs.count() == min(count, 16)
         for i in range(thumbs.count()):
-            assert_in_view(page, thumbs.nth(i), f"image {i + 1} of the selected cell")
+            assert_in_viewport(page, thumbs.nth(i), f"image {i + 1} of the selected cell")
     finally:
         context.close()
