@@ -64,3 +64,24 @@ def assert_in_viewport(page: Page, element: Locator, what: str) -> None:
         and box["y"] + box["height"] <= size["height"]
     )
     assert inside, f"{what} at {box} is not inside the {size['width']}×{size['height']} window"
+
+
+def choose(page: Page, label: str, option: str) -> None:
+    """Pick `option` in the select box labelled `label`, as a person does, and wait for the rerun."""
+    page.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_for_app(page)
+
+
+def type_in(page: Page, label: str, value: str) -> None:
+    """Type `value` into the input labelled `label` and press Enter."""
+    box = page.get_by_label(label, exact=True)
+    box.fill(value)
+    box.press("Enter")
+    wait_for_app(page)
+
+
+def nav(page: Page, title: str) -> None:
+    """Open a page from the sidebar's navigation."""
+    page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
+    wait_for_app(page)

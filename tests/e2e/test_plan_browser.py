@@ -12,30 +12,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mnist_core import curve as lc
-from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
+from tests.e2e.helpers import assert_no_exception, choose, goto, nav, type_in, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 MEASURE = "📈 Measure the learning curve"
 JOB_TIMEOUT_MS = 240_000  # the CPU is shared; a slow machine must not fail a correct page
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    page.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(page)
-
-
-def type_in(page: Page, label: str, value: str) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(value)
-    box.press("Enter")
-    wait_for_app(page)
-
-
-def nav(page: Page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
-    wait_for_app(page)
 
 
 @pytest.fixture

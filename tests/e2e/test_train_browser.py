@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mnist_core import storage
-from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
+from tests.e2e.helpers import assert_no_exception, choose, goto, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -36,12 +36,6 @@ def metric(page: Page, label: str) -> str:
     box = page.locator("[data-testid='stMetric']").filter(has_text=label)
     values = box.locator("[data-testid='stMetricValue']").all_inner_texts()
     return values[0] if values else ""
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    page.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(page)
 
 
 def set_slider(page: Page, label: str, value: int) -> str:

@@ -15,30 +15,12 @@ from playwright.sync_api import Page, expect
 
 from mnist_core import tune
 from mnist_core.config import nearest_option
-from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
+from tests.e2e.helpers import assert_no_exception, choose, goto, nav, type_in, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 START = "▶ Start search"
 JOB_TIMEOUT_MS = 240_000  # the CPU is shared; a slow machine must not fail a correct page
-
-
-def choose(page: Page, label: str, option: str) -> None:
-    page.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
-    page.get_by_role("option", name=option, exact=True).click()
-    wait_for_app(page)
-
-
-def type_in(page: Page, label: str, value: str) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(value)
-    box.press("Enter")
-    wait_for_app(page)
-
-
-def nav(page: Page, title: str) -> None:
-    page.locator("[data-testid='stSidebarNav'] a", has_text=title).click()
-    wait_for_app(page)
 
 
 def metric(page: Page, label: str) -> int | None:
