@@ -209,3 +209,16 @@ def page(browser, request: pytest.FixtureRequest):
             except Exception as exc:  # a dead page must not hide the real failure
                 print(f"screenshot failed: {exc}")
         context.close()
+
+
+@pytest.fixture
+def stop_job_after(page):
+    """If a test fails mid-job (a measurement, a search), stop the job so it cannot block the next
+    browser test."""
+    yield
+    stop = page.get_by_role("button", name="■ Stop", exact=True)
+    try:
+        if stop.count() and stop.is_enabled():
+            stop.click()
+    except Exception:  # a closed or broken page: nothing left to stop from here
+        pass

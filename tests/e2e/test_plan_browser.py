@@ -20,18 +20,6 @@ MEASURE = "📈 Measure the learning curve"
 JOB_TIMEOUT_MS = 240_000  # the CPU is shared; a slow machine must not fail a correct page
 
 
-@pytest.fixture
-def stop_job_after(page: Page):
-    """If the test fails mid-measurement, stop it so it cannot block the next browser test."""
-    yield
-    stop = page.get_by_role("button", name="■ Stop", exact=True)
-    try:
-        if stop.count() and stop.is_enabled():
-            stop.click()
-    except Exception:  # a closed or broken page: nothing left to stop from here
-        pass
-
-
 def test_a_small_curve_is_measured_and_answers_in_words(
     page: Page, app_url: str, studio_home: Path, stop_job_after
 ):

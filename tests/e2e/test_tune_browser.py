@@ -35,18 +35,6 @@ def thumb_value(page: Page, label: str) -> str:
     return slider.locator("[data-testid='stSliderThumbValue']").first.inner_text()
 
 
-@pytest.fixture
-def stop_job_after(page: Page):
-    """If the test fails mid-search, stop it so it cannot block the next browser test."""
-    yield
-    stop = page.get_by_role("button", name="■ Stop", exact=True)
-    try:
-        if stop.count() and stop.is_enabled():
-            stop.click()
-    except Exception:  # a closed or broken page: nothing left to stop from here
-        pass
-
-
 def test_a_tiny_search_shows_trials_live_stops_and_sends_the_best_to_train(
     page: Page, app_url: str, studio_home: Path, stop_job_after
 ):
