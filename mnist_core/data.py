@@ -176,6 +176,11 @@ def _idx_labels(folder: Path, part: str, use_npy_cache: bool) -> np.ndarray:
     path = _find_idx(folder, stem)
     if path is None:
         raise DataError(f"{folder} has no {stem}[.gz]: the folder needs the four MNIST IDX files.")
+    return _read_labels(path)
+
+
+def _read_labels(path: Path) -> np.ndarray:
+    """An IDX labels file, checked to hold digits 0-9 only."""
     labels = read_idx(path, 1)
     if labels.size and labels.max() > 9:
         raise DataError(f"{path} holds label {labels.max()}, not a digit 0-9.")
@@ -377,14 +382,12 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
             )
         paths.append(found)
     images = read_idx(paths[0], 3)
-    labels = read_idx(paths[1], 1)
+    labels = _read_labels(paths[1])
     if len(images) != len(labels):
         raise DataError(
             f"{paths[0].name} has {len(images):,} images but {paths[1].name} has "
             f"{len(labels):,} labels: the files do not belong together."
         )
-    if labels.size and labels.max() > 9:
-        raise DataError(f"{paths[1]} holds label {labels.max()}, not a digit 0-9.")
     if use_npy_cache:
         _save_npz_atomic(npy, images, labels)
     # read_idx's buffer is fresh and writable: no copy needed (it would double the peak memory)
