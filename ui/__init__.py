@@ -11,8 +11,8 @@ it calls this module and `mnist_core`, nothing heavy happens in a page. Here liv
 - `flash()` / `show_flash()`: a message queued in a callback and shown on the next run.
 - `follow_job()`: the one auto-refreshing fragment that draws a running job.
 - `persistent()`: widget keys whose values survive a page switch.
-- `warm_up()`: Home needs no torch and renders at once; the heavy imports then load in the
-  background, so the visitor's next page does not wait for them either.
+- `warm_up()`: heavy imports in the background, once per process. Home needs no torch and
+  renders at once; torch and the rest then load, so the visitor's next page does not wait.
 """
 
 from __future__ import annotations
@@ -228,20 +228,23 @@ def sidebar() -> None:
 
 # What the other pages import: torch alone takes about a second, Altair a few tenths.
 WARM_MODULES = ("torch", "mnist_core.pipeline", "mnist_core.explore", "mnist_core.evaluate", "altair")
-_warm_started = threading.Event()
+_warmed: set[str] = set()  # modules a warm-up thread has been started for, in this process
+_warm_lock = threading.Lock()
 
 
-def warm_up() -> None:
-    """Import the heavy modules in a background thread, once per server process. Home calls it
-    after it has rendered, so the page a visitor opens next finds them loaded."""
-    if _warm_started.is_set():
-        return
-    _warm_started.set()
-    threading.Thread(target=_import_heavy, name="warm-up", daemon=True).start()
+def warm_up(modules: tuple[str, ...] | None = None) -> None:
+    """Import `modules` in a background thread, each once per server process, so the page or
+    view that needs them next finds them loaded. Home calls it after it has rendered (torch and
+    the rest, `WARM_MODULES`); Deploy for Captum, before its "why?" view is first opened."""
+    with _warm_lock:
+        todo = tuple(m for m in (modules or WARM_MODULES) if m not in _warmed)
+        _warmed.update(todo)
+    if todo:
+        threading.Thread(target=_import_all, args=(todo,), name="warm-up", daemon=True).start()
 
 
-def _import_heavy() -> None:
-    for name in WARM_MODULES:
+def _import_all(modules: tuple[str, ...]) -> None:
+    for name in modules:
         try:
             importlib.import_module(name)
         except Exception:  # a page that needs it reports the failure where it is used

@@ -20,7 +20,6 @@ canvas) draws none of them and Streamlit would forget their widget state.
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -121,17 +120,10 @@ def _inside(
     return _worker.submit(inside, _model, _image).result()
 
 
-@st.cache_resource(show_spinner=False)
-def warm_up() -> threading.Thread:
+def warm_up() -> None:
     """Import Captum (~0.4 s, once per server process) in the background as the page first shows,
-    so the first opening of the view does not pay for it; later calls only look this up."""
-    thread = threading.Thread(target=_import_captum, name="deploy-explain-warm-up", daemon=True)
-    thread.start()
-    return thread
-
-
-def _import_captum() -> None:
-    import captum.attr  # noqa: F401  (the import is the point: it fills sys.modules)
+    so the first opening of the view does not pay for it."""
+    ui.warm_up(("captum.attr",))
 
 
 # ---------------------------------------------------------------- the view

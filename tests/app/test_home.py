@@ -57,7 +57,7 @@ _HOME_WITHOUT_TORCH = """
 import sys
 from streamlit.testing.v1 import AppTest
 import ui
-ui.warm_up = lambda: None  # the background warm-up would import torch on purpose
+ui.warm_up = lambda *modules: None  # the background warm-up would import torch on purpose
 at = AppTest.from_file({app!r}, default_timeout=30).run()
 assert not at.exception, at.exception
 assert any("4,290 training-pool images" in c.value for c in at.caption)
@@ -88,11 +88,11 @@ def test_warm_up_imports_the_heavy_modules_once_in_the_background(monkeypatch):
     import threading
 
     imported, done = [], threading.Event()
-    monkeypatch.setattr(ui, "_warm_started", threading.Event())
+    monkeypatch.setattr(ui, "_warmed", set())
     monkeypatch.setattr(ui.importlib, "import_module", lambda name: imported.append(name))
     monkeypatch.setattr(ui, "WARM_MODULES", ("torch", "altair"))
-    real = ui._import_heavy
-    monkeypatch.setattr(ui, "_import_heavy", lambda: (real(), done.set()))
+    real = ui._import_all
+    monkeypatch.setattr(ui, "_import_all", lambda modules: (real(modules), done.set()))
     ui.warm_up()
     ui.warm_up()
     assert done.wait(10)
