@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.evaluate import evaluate
@@ -22,6 +23,7 @@ from mnist_core.train import (
     augment,
     loss_and_accuracy,
     one_cycle,
+    sampling_grid,
 )
 
 
@@ -160,6 +162,12 @@ def test_augment_keeps_shape_and_ink():
     assert y.shape == x.shape
     assert (y.sum((1, 2, 3)) > 0.7 * x.sum((1, 2, 3))).all()
     assert not torch.equal(x, y)
+
+
+def test_sampling_grid_is_torchs_affine_grid():
+    theta = torch.randn(5, 2, 3, generator=torch.Generator().manual_seed(0))
+    expected = F.affine_grid(theta, (5, 1, 28, 28), align_corners=False)
+    assert torch.allclose(sampling_grid(theta.view(5, 6)), expected, atol=1e-6)
 
 
 def test_augment_moves_ink_by_at_most_two_pixels_and_ten_degrees():
