@@ -153,7 +153,9 @@ def point_schedule(config: TrainConfig, size: int, top: int, n_val: int, seed: i
     bs = config.batch_size
     top_steps = config.epochs * math.ceil(top / bs)
     steps = round(min(top_steps, max(min(top_steps, MIN_STEPS), top_steps * math.sqrt(size / top))))
-    per_epoch = max(math.ceil(size / bs), math.ceil(steps / config.epochs), min(MIN_STEPS_PER_EPOCH, steps))
+    per_epoch = math.ceil(size / bs)
+    if size < top:  # the largest size trains as configured, even in epochs of fewer than 10 batches
+        per_epoch = max(per_epoch, math.ceil(steps / config.epochs), min(MIN_STEPS_PER_EPOCH, steps))
     # a subset too small for `per_epoch` batches is repeated within the epoch
     repeats = 1 if math.ceil(size / bs) >= per_epoch else math.ceil(per_epoch * bs / size)
     batches = math.ceil(size * repeats / bs)

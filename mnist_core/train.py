@@ -44,6 +44,14 @@ SYNC_EVERY = 10  # batches between reads of the running loss (each read waits fo
 # augmentation (the overfitting demo) trains and records the plain cross-entropy, as `evaluate`
 # always reports.
 LABEL_SMOOTHING = 0.1
+# Two details of the image augmentation, measured like label smoothing (default CNN, offline sample,
+# mean validation accuracy over 12 seeds on each of two train/validation partitions): each batch
+# warps a random three quarters of its images and keeps the rest as they are, and the last twelfth
+# of the epochs (5 of 60) trains on the images as they are, so the annealed final steps fit digits
+# like those it will be tested on. With batch 512 instead of 256: 99.03 % instead of 98.87 %
+# (neither change alone moved it by more than 0.1 %); warping fewer images also costs less.
+WARPED_SHARE = 0.75
+CLEAN_EPOCH_SHARE = 1 / 12
 
 
 class RunStatus(StrEnum):
@@ -164,6 +172,20 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([cos, -sin, shift[:, 0], sin, cos, shift[:, 1]], 1)
     return F.grid_sample(x, sampling_grid(theta), align_corners=False, padding_mode="zeros")
+
+
+def augment_batch(x: torch.Tensor, gen: torch.Generator, share: float = WARPED_SHARE) -> torch.Tensor:
+    """`augment` applied in place to the first `share` of a batch of shuffled images (a random
+    subset, since batches are drawn in random order); the others are left as they are."""
+    k = round(len(x) * share)
+    if k:
+        x[:k] = augment(x[:k], gen)
+    return x
+
+
+def clean_epochs(epochs: int) -> int:
+    """How many of a run's last epochs train without image augmentation (0 for short runs)."""
+    return round(epochs * CLEAN_EPOCH_SHARE)
 
 
 def sampling_grid(theta: torch.Tensor) -> torch.Tensor:
@@ -449,6 +471,7 @@ class Trainer:
         gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         fmt = torch.channels_last if uses_channels_last(cfg) else torch.contiguous_format
         batches = math.ceil(len(yt) / cfg.batch_size)
+        warp_until = cfg.epochs - clean_epochs(cfg.epochs) if cfg.augment else 0  # last warped epoch
         opt = make_optimizer(cfg, self.model, cfg.epochs * batches)
         autocast = self._autocast()
         sync_every = max(1, min(report_every, SYNC_EVERY))
@@ -468,8 +491,8 @@ class Trainer:
                     break
                 idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
                 x, y = as_batch(xt[idx]), yt[idx]
-                if cfg.augment:
-                    x = augment(x, gen)
+                if epoch <= warp_until:
+                    x = augment_batch(x, gen)
                 x = x.contiguous(memory_format=fmt)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=autocast):
                     logits = self.model(x)

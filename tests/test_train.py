@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+import mnist_core.train as train_module
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.evaluate import evaluate
 from mnist_core.models import Flatten, build_model, count_parameters, for_inference, parameter_count
@@ -21,6 +22,8 @@ from mnist_core.train import (
     Optimizer,
     Trainer,
     augment,
+    augment_batch,
+    clean_epochs,
     loss_and_accuracy,
     one_cycle,
     sampling_grid,
@@ -162,6 +165,33 @@ def test_augment_keeps_shape_and_ink():
     assert y.shape == x.shape
     assert (y.sum((1, 2, 3)) > 0.7 * x.sum((1, 2, 3))).all()
     assert not torch.equal(x, y)
+
+
+def test_augment_batch_warps_three_in_four_images_and_keeps_the_rest():
+    x = torch.zeros(8, 1, 28, 28)
+    x[:, :, 10:18, 12:16] = 1.0
+    before = x.clone()
+    y = augment_batch(x, torch.Generator().manual_seed(0))
+    assert y is x  # in place: no second copy of the batch
+    assert all(not torch.equal(y[i], before[i]) for i in range(6))
+    assert torch.equal(y[6:], before[6:])
+
+
+def test_the_last_twelfth_of_the_epochs_trains_on_unwarped_images(small_split, monkeypatch):
+    assert [clean_epochs(n) for n in (1, 4, 10, 12, 60)] == [0, 0, 1, 1, 5]
+    warped_in: list[int] = []
+    real = train_module.augment_batch
+
+    def recording(x, gen):
+        warped_in.append(trainer.history[-1].epoch + 1 if trainer.history else 1)
+        return real(x, gen)
+
+    monkeypatch.setattr(train_module, "augment_batch", recording)
+    cfg = TrainConfig(cnn_channels=4, epochs=12, batch_size=400, augment=True)
+    trainer = Trainer(cfg, small_split)
+    run_all(trainer)
+    assert sorted(set(warped_in)) == list(range(1, 12))  # epochs 1-11 warp, epoch 12 does not
+    assert len(warped_in) == 11 * 2  # 800 images in batches of 400
 
 
 def test_sampling_grid_is_torchs_affine_grid():
