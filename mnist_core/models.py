@@ -39,6 +39,31 @@ class MajorityClass(nn.Module):
         return self.log_prior.to(x.dtype).expand(x.shape[0], 10)
 
 
+class Dropout(nn.Dropout):
+    """`nn.Dropout` whose mask comes from one `torch.rand` draw on a CPU: the same distribution,
+    drawn ~2x faster (torch's bernoulli_ draws value by value: ~5 % of a CNN training step)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu":
+            return super().forward(x)
+        return x * _keep_mask(x.shape, self.p, x)
+
+
+class Dropout2d(nn.Dropout2d):
+    """`nn.Dropout2d` (whole feature maps) with its mask drawn as `Dropout` draws it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or x.device.type != "cpu" or x.dim() != 4:
+            return super().forward(x)
+        return x * _keep_mask(x.shape[:2] + (1, 1), self.p, x)
+
+
+def _keep_mask(shape: torch.Size, p: float, like: torch.Tensor) -> torch.Tensor:
+    """1/(1-p) where a value is kept (probability 1-p), 0 where it is dropped, in `like`'s dtype."""
+    keep = torch.rand(shape, device=like.device) >= p
+    return keep.to(like.dtype).mul_(1 / (1 - p))
+
+
 def _mlp(cfg: TrainConfig) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Flatten()]
     width_in = 784
@@ -48,7 +73,7 @@ def _mlp(cfg: TrainConfig) -> nn.Sequential:
             layers.append(nn.BatchNorm1d(cfg.mlp_width))
         layers.append(_ACTIVATIONS[cfg.activation]())
         if cfg.dropout > 0:
-            layers.append(nn.Dropout(cfg.dropout))
+            layers.append(Dropout(cfg.dropout))
         width_in = cfg.mlp_width
     layers.append(nn.Linear(width_in, 10))
     return nn.Sequential(*layers)
@@ -96,10 +121,10 @@ def _cnn(cfg: TrainConfig) -> nn.Sequential:
     if cfg.dropout > 0:
         # whole feature maps are dropped: as regularizing as element dropout on the flattened
         # features here, and ~30 % faster on a CPU (one random draw per channel, not per value)
-        layers.append(nn.Dropout2d(cfg.dropout / 3))
+        layers.append(Dropout2d(cfg.dropout / 3))
     layers += [Flatten(), nn.Linear(channels_in * size * size, 128), nn.ReLU(inplace=True)]
     if cfg.dropout > 0:
-        layers.append(nn.Dropout(cfg.dropout))
+        layers.append(Dropout(cfg.dropout))
     layers.append(nn.Linear(128, 10))
     return nn.Sequential(*layers)
 

@@ -13,7 +13,15 @@ from torch.nn import functional as F
 import mnist_core.train as train_module
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.evaluate import evaluate
-from mnist_core.models import Flatten, build_model, count_parameters, for_inference, parameter_count
+from mnist_core.models import (
+    Dropout,
+    Dropout2d,
+    Flatten,
+    build_model,
+    count_parameters,
+    for_inference,
+    parameter_count,
+)
 from mnist_core.preprocess import to_float
 from mnist_core.train import (
     BatchRecord,
@@ -344,8 +352,22 @@ def test_for_inference_answers_like_the_model(cfg):
     x = torch.rand(6, 1, 28, 28)
     with torch.inference_mode():
         assert torch.allclose(fast(x), model(x), atol=1e-5)
-    kinds = {type(m) for m in fast.modules()}
-    assert not kinds & {torch.nn.Dropout, torch.nn.Dropout2d, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d}
+    left = (torch.nn.Dropout, torch.nn.Dropout2d, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)
+    assert not any(isinstance(m, left) for m in fast.modules())
+
+
+@pytest.mark.parametrize("make, shape", [(Dropout, (4000, 50)), (Dropout2d, (400, 50, 2, 2))])
+def test_dropout_keeps_one_minus_p_and_rescales_like_torchs(make, shape):
+    torch.manual_seed(0)
+    layer = make(0.3).train()
+    y = layer(torch.ones(shape))
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    assert torch.allclose(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    if y.dim() == 4:  # whole feature maps go together
+        assert (kept.all((2, 3)) | ~kept.any((2, 3))).all()
+    x = torch.rand(shape)
+    assert torch.equal(layer.eval()(x), x)
 
 
 def test_loss_and_accuracy_takes_uint8_or_float(small_split):
