@@ -64,6 +64,13 @@ class TrainConfig:
     cnn_channels: int = _f(
         16, "CNN: channels of the first block; each later block doubles them.", lo=4, hi=256, group="model"
     )
+    cnn_hidden: int = _f(
+        64,
+        "CNN: units of the fully connected layer between the last conv block and the output.",
+        lo=8,
+        hi=4096,
+        group="model",
+    )
     batch_norm: bool = _f(
         True,
         "Batch normalisation after each hidden layer of an MLP and each conv block of a CNN after the first.",
@@ -140,12 +147,14 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dict (a saved run, CLI flags); unknown keys are an error, missing keys default."""
+        """Build from a stored dict (a saved run, a study, a curve); unknown keys are an error. A
+        missing key takes the value things were built with before the field existed
+        (ADDED_FIELDS), so an older run's weights still fit its model; otherwise the default."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
-        return cls(**values)
+        return cls(**{**ADDED_FIELDS, **values})
 
     def summary(self) -> str:
         """A one-line human description of the model, for tables and titles."""
@@ -155,6 +164,10 @@ class TrainConfig:
             chans = "-".join(str(self.cnn_channels * 2**i) for i in range(self.cnn_blocks))
             return f"CNN {self.cnn_blocks} blocks ({chans})"
         return MODEL_LABELS[self.model]
+
+
+# Fields added after runs were first saved, with the value every run saved before implied.
+ADDED_FIELDS: dict[str, Any] = {"cnn_hidden": 128}
 
 
 def _check_field(f: dataclasses.Field, value: Any) -> None:
@@ -202,6 +215,7 @@ WIDGET_GRIDS: dict[str, tuple] = {
     ),
     "mlp_width": (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
     "cnn_channels": (4, 8, 16, 24, 32, 48, 64, 96, 128, 192, 256),
+    "cnn_hidden": (16, 32, 64, 128, 256, 512, 1024),
     "batch_size": (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192),
     "weight_decay": (0.0, 1e-5, 1e-4, 5e-4, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0),
     "epochs": (1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200, 300, 500),

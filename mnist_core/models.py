@@ -8,7 +8,9 @@ has half the multiply-adds of the former 24-48-96 and trains 1.7x faster per ima
 offline sample's held-out test split it is as accurate (97.9 % mean over 8 seeds for both); no
 wider, deeper or full-resolution variant tried did clearly better on the sample's ~3,400
 training images. It trains in batches of 512 (config.py): each step on a 2-core CPU has ~1.8 ms
-of fixed cost, so an image costs ~15 % less than in batches of 256, at the same accuracy.
+of fixed cost, so an image costs ~15 % less than in batches of 256, at the same accuracy. Its
+dense layer has 64 units (`cnn_hidden`; runs saved before that field had 128): a step is ~8 %
+faster and validation accuracy was the same (98.96 % vs 98.92 %, 12 seeds x 2 partitions).
 `for_inference` folds the batch norms into the layers before them for one-image answers.
 """
 
@@ -122,10 +124,10 @@ def _cnn(cfg: TrainConfig) -> nn.Sequential:
         # whole feature maps are dropped: as regularizing as element dropout on the flattened
         # features here, and ~30 % faster on a CPU (one random draw per channel, not per value)
         layers.append(Dropout2d(cfg.dropout / 3))
-    layers += [Flatten(), nn.Linear(channels_in * size * size, 128), nn.ReLU(inplace=True)]
+    layers += [Flatten(), nn.Linear(channels_in * size * size, cfg.cnn_hidden), nn.ReLU(inplace=True)]
     if cfg.dropout > 0:
         layers.append(Dropout(cfg.dropout))
-    layers.append(nn.Linear(128, 10))
+    layers.append(nn.Linear(cfg.cnn_hidden, 10))
     return nn.Sequential(*layers)
 
 

@@ -68,3 +68,11 @@ def test_quick_config_is_the_default_preset_shortened():
     assert cfg.model == PRESETS[DEFAULT_PRESET].model and cfg.epochs <= QUICK_EPOCHS
     assert 0 < cfg.max_train_samples <= QUICK_MAX_TRAIN
     assert cfg.replace(epochs=PRESETS[DEFAULT_PRESET].epochs, max_train_samples=0) == PRESETS[DEFAULT_PRESET]
+
+
+def test_a_run_saved_before_a_field_existed_loads_with_the_value_it_was_built_with():
+    stored = TrainConfig().to_dict()
+    del stored["cnn_hidden"]  # runs saved before the field: 128 dense units
+    assert TrainConfig.from_dict(stored).cnn_hidden == 128
+    assert TrainConfig.from_dict(TrainConfig().to_dict()) == TrainConfig()
+    assert TrainConfig().cnn_hidden == 64

@@ -17,7 +17,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.evaluate import predict_proba
 from mnist_core.models import MajorityClass, build_model
 from tests.helpers import vega_spec
-from tests.tiny_model import tiny_run
+from tests.tiny_model import TINY, tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def feats(model, val):
 
 def test_features_are_the_input_of_the_last_layer(model, val, feats):
     images, _ = val
-    assert feats.features.shape == (300, 128) and feats.features.dtype == np.float32
+    assert feats.features.shape == (300, TINY.cnn_hidden) and feats.features.dtype == np.float32
     np.testing.assert_allclose(feats.probs, predict_proba(model, images).numpy(), atol=1e-6)
     # the last layer applied to the features gives the logits back
     last = model[-1]

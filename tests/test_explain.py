@@ -14,7 +14,7 @@ from mnist_core.drawing import PreparedDigit, prepare_digit
 from mnist_core.evaluate import predict_proba
 from mnist_core.models import MajorityClass, build_model
 from tests.helpers import vega_spec
-from tests.tiny_model import tiny_run
+from tests.tiny_model import TINY, tiny_run
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +108,7 @@ def test_feature_maps_of_each_conv_block_strongest_first(model, digits):
         assert sorted(fm.channels.tolist()) == list(range(len(fm.channels)))
         np.testing.assert_allclose(fm.maps.mean(axis=(1, 2)), fm.strength, rtol=1e-5, atol=1e-7)
         assert fm.maps.min() >= 0  # after the ReLU
-    assert [h.values.shape for h in acts.hidden] == [(128,)]
+    assert [h.values.shape for h in acts.hidden] == [(TINY.cnn_hidden,)]
     probs = predict_proba(model, torch.from_numpy(image[None]))[0].numpy()
     np.testing.assert_allclose(acts.probabilities, probs, atol=1e-6)
 

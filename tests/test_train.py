@@ -377,3 +377,9 @@ def test_loss_and_accuracy_takes_uint8_or_float(small_split):
     assert loss_and_accuracy(model, val.images, val.labels) == pytest.approx(
         loss_and_accuracy(model, to_float(val.images), val.labels)
     )
+
+
+def test_the_cnn_dense_layer_has_cnn_hidden_units():
+    for units in (64, 128):
+        linears = [m for m in build_model(TrainConfig(cnn_hidden=units)) if isinstance(m, torch.nn.Linear)]
+        assert [(m.in_features, m.out_features) for m in linears] == [(1024, units), (units, 10)]

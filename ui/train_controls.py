@@ -31,6 +31,7 @@ CONTROLS = (
     "activation",
     "cnn_blocks",
     "cnn_channels",
+    "cnn_hidden",
     "batch_norm",
     "optimizer",
     "lr",
@@ -115,6 +116,7 @@ def model_controls() -> str:
     elif model == "cnn":
         slider("Conv blocks", "cnn_blocks")
         slider("Channels (first block)", "cnn_channels")
+        slider("Dense units", "cnn_hidden")
     elif model == "logreg":
         st.caption("One linear layer: 784 pixels → 10 digit scores. Nothing else to choose.")
     else:

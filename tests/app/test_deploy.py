@@ -352,7 +352,7 @@ def test_explain_view_computes_only_when_open_and_shows_attribution_and_feature_
     for block in (1, 2, 3):  # the default CNN's three blocks, each a grid
         assert any(c.startswith(f"Feature maps, block {block}:") for c in shown), shown
     assert any(c.startswith("First-layer filters (") for c in shown), shown
-    assert "hidden layer 1: 128 units" in chart_titles(at)
+    assert f"hidden layer 1: {quick_config().cnn_hidden} units" in chart_titles(at)
     at.run()  # a rerun (a label click) repeats no work
     assert counted == {"where": 2, "inside": 1}
 

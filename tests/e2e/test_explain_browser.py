@@ -80,6 +80,6 @@ def test_the_attribution_overlay_explains_the_drawn_digit(page, app_url, cnn_run
     assert_no_exception(page)
     bars = page.locator(f"{EXPLAIN} [data-testid='stVegaLiteChart'] [aria-roledescription='bar']")
     bars.first.wait_for(state="attached")
-    assert bars.count() == 128, "one bar per unit of the CNN's dense layer"
+    assert bars.count() == quick_config().cnn_hidden, "one bar per unit of the CNN's dense layer"
     tallest = bars.evaluate_all("els => Math.max(...els.map(e => e.getBoundingClientRect().height))")
     assert tallest > 30, f"the hidden-unit bars are squashed (tallest {tallest:.0f} px)"
