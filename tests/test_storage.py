@@ -191,3 +191,18 @@ def test_check_home_refuses_files_before_anything_is_trained(tmp_path):
         storage.check_home(tmp_path / "f" / "below")
     assert storage.check_home(tmp_path / "new") == tmp_path / "new" / "runs"
     assert (tmp_path / "new" / "runs").is_dir()
+
+
+def test_a_cnn_saved_before_cnn_hidden_existed_still_loads_with_its_128_units(isolated_home):
+    old = TrainConfig(cnn_channels=4, cnn_hidden=128, epochs=1)
+    torch.manual_seed(0)
+    model = build_model(old).eval()
+    run = storage.save_run(model, old, [{"epoch": 1, "val_loss": 0.5}], {"status": "finished"})
+    stored = json.loads((run.path / "config.json").read_text())
+    del stored["cnn_hidden"]  # as every run saved before the field was written
+    (run.path / "config.json").write_text(json.dumps(stored))
+    loaded = storage.load_run(run.path)
+    assert loaded.config.cnn_hidden == 128
+    x = torch.rand(3, 1, 28, 28)
+    with torch.inference_mode():
+        assert torch.allclose(loaded.load_model()(x), model(x))
