@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.helpers import assert_in_viewport, assert_no_exception, wait_for_app
-from tests.e2e.test_train_browser import START, choose, open_train, stop_button
+from tests.e2e.test_train_browser import START, choose, open_train, set_slider, stop_button
 
 SCREENS = [(1400, 1000), (1280, 720), (1920, 1080)]
 CHARTS = "[data-testid='stMain'] [data-testid='stVegaLiteChart']"
@@ -24,6 +24,8 @@ def test_progress_metrics_and_both_curves_are_in_view(browser, app_url, width, h
         wait_for_app(page)
         open_train(page, app_url)
         choose(page, "Preset", "fast CNN")
+        # far longer than the test looks: the default's 60 epochs can end before the checks
+        assert set_slider(page, "Epochs", 100) == "100"
         page.get_by_role("button", name=START).click()
         expect(page.locator("[data-testid='stMain'] [data-testid='stMetric']").first).to_be_visible(
             timeout=180_000
