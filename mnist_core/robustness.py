@@ -48,6 +48,7 @@ from torch.nn import functional as F
 
 from .drawing import prepare_digit
 from .explain import one_thread
+from .train import sampling_grid
 
 if TYPE_CHECKING:
     from .storage import Run
@@ -185,17 +186,18 @@ class Sweep:
 def rotate(x: torch.Tensor, degrees: float, signs: torch.Tensor) -> torch.Tensor:
     """Turn each image about its centre by ±degrees (sign per image).
 
-    The sampling grid is one matrix product (as in train.augment): F.affine_grid's batched
-    3-wide matmul is slower on a CPU than the sampling itself.
+    28×28 images get their sampling grid from `train.sampling_grid` (one matrix product, as the
+    training augmentation does): F.affine_grid's batched 3-wide matmul is slower on a CPU than the
+    sampling itself. Other sizes use F.affine_grid.
     """
     n, _, h, w = x.shape
-    a = math.radians(degrees) * signs.to(torch.float32)
+    a = math.radians(degrees) * signs.to(device=x.device, dtype=torch.float32)
     cos, sin, zero = torch.cos(a), torch.sin(a), torch.zeros_like(a)
-    theta = torch.stack([cos, -sin, zero, sin, cos, zero], 1).view(n * 2, 3)
-    lin_x = (torch.arange(w, dtype=torch.float32) * 2 + 1) / w - 1
-    lin_y = (torch.arange(h, dtype=torch.float32) * 2 + 1) / h - 1
-    base = torch.stack([lin_x.repeat(h), lin_y.repeat_interleave(w), torch.ones(h * w)], 1)
-    grid = (base @ theta.T).view(h, w, n, 2).permute(2, 0, 1, 3)
+    theta = torch.stack([cos, -sin, zero, sin, cos, zero], 1)
+    if (h, w) == (28, 28):
+        grid = sampling_grid(theta)
+    else:
+        grid = F.affine_grid(theta.view(n, 2, 3), [n, 1, h, w], align_corners=False)
     return F.grid_sample(x, grid.to(x.dtype), mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

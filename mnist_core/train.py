@@ -44,12 +44,12 @@ SYNC_EVERY = 10  # batches between reads of the running loss (each read waits fo
 # augmentation (the overfitting demo) trains and records the plain cross-entropy, as `evaluate`
 # always reports.
 LABEL_SMOOTHING = 0.1
-# Two details of the image augmentation, measured like label smoothing (default CNN, offline sample,
-# mean validation accuracy over 12 seeds on each of two train/validation partitions): each batch
-# warps a random three quarters of its images and keeps the rest as they are, and the last twelfth
-# of the epochs (5 of 60) trains on the images as they are, so the annealed final steps fit digits
-# like those it will be tested on. With batch 512 instead of 256: 99.03 % instead of 98.87 %
-# (neither change alone moved it by more than 0.1 %); warping fewer images also costs less.
+# Two details of the image augmentation: each batch warps a random three quarters of its images and
+# keeps the rest as they are (a quarter less warping), and the last twelfth of the epochs (5 of 60)
+# trains on the images as they are, so the annealed final steps fit undistorted digits. Measured
+# like label smoothing (default CNN, offline sample, validation accuracy over 12 seeds on each of
+# two train/validation partitions): each alone +0.06 %, paired seed for seed; the default recipe
+# with both (batch 512, 60 epochs) 98.92 % against 98.87 % for last session's batch 256, 50 epochs.
 WARPED_SHARE = 0.75
 CLEAN_EPOCH_SHARE = 1 / 12
 
