@@ -117,6 +117,9 @@ def test_a_long_run_survives_leaving_the_page_and_stops(page, app_url, studio_ho
     before = {r.id for r in saved_runs(studio_home)}
     choose(page, "Preset", "fast CNN")
     assert set_slider(page, "Epochs", 100) == "100"  # 100 CNN epochs: far longer than this test waits
+    # 54 batches an epoch on the sample (the default 512 makes 7, all reported at the epoch's
+    # end), so the progress shows batch-level text mid-epoch
+    assert set_slider(page, "Batch size", 64) == "64"
     page.get_by_role("button", name=START).click()
     expect(page.locator("[data-testid='stProgress']")).to_contain_text("batch", timeout=120_000)
 
