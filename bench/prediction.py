@@ -20,6 +20,7 @@ from PIL import Image, ImageDraw
 
 from mnist_core.config import DEFAULT_PRESET, PRESETS
 from mnist_core.drawing import prepare_digit
+from mnist_core.evaluate import inference_device
 from mnist_core.models import build_model, for_inference
 from mnist_core.predict import answering_thread, predict_digit
 
@@ -47,12 +48,13 @@ def quantiles_ms(fn: Callable[[], object], n: int = 500, warmup: int = 30) -> tu
 
 def run() -> None:
     cfg = PRESETS[DEFAULT_PRESET]
+    device = inference_device(cfg.device)  # where a saved run's model answers (storage.load_model)
     print(
         f"\n## One drawn digit server-side: 280x280 canvas -> prepare_digit -> default CNN "
-        f"(fp32, batch 1; this process has {torch.get_num_threads()} threads)"
+        f"(fp32, batch 1, on {device.type}; this process has {torch.get_num_threads()} CPU threads)"
     )
     torch.manual_seed(0)
-    model = build_model(cfg).eval()  # untrained weights take exactly as long as trained ones
+    model = build_model(cfg).to(device).eval()  # untrained weights take exactly as long as trained ones
     canvas = seven_canvas()
     prep50, prep95 = quantiles_ms(lambda: prepare_digit(canvas))
     print(f"prepare_digit alone       p50 {prep50:.3f} ms   p95 {prep95:.3f} ms")

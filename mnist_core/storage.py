@@ -249,8 +249,8 @@ class Run:
         acc_s = f"{acc:.1%}" if isinstance(acc, (int, float)) else "n/a"
         return f"{self.meta.get('name') or self.id} · {self.config.summary()} · val {acc_s}"
 
-    def load_model(self) -> nn.Module:
-        return load_model(self.path, self.config)
+    def load_model(self, device: str | None = None) -> nn.Module:
+        return load_model(self.path, self.config, device)
 
     def evaluation(self, split: str) -> EvalResult | None:
         path = self.path / f"eval_{split}.json"
@@ -405,11 +405,13 @@ def _run_folder(run_id: str, home: Path | None) -> Path:
     return runs_dir(home) / run_id
 
 
-def load_model(path: Path, config: TrainConfig) -> nn.Module:
-    """Build the model for `config` and fill it with the saved weights (safetensors: no pickle)."""
+def load_model(path: Path, config: TrainConfig, device: str | None = None) -> nn.Module:
+    """Build the model for `config` and fill it with the saved weights (safetensors: no pickle),
+    on `device` (default `evaluate.inference_device`: the GPU when there is one)."""
     import torch
     from safetensors.torch import load_file
 
+    from .evaluate import inference_device
     from .models import build_model
 
     weights = Path(path) / WEIGHTS
@@ -428,7 +430,7 @@ def load_model(path: Path, config: TrainConfig) -> nn.Module:
         model.load_state_dict(state)
     except RuntimeError as exc:
         raise StorageError(f"{weights} does not match its config.json ({str(exc)[:200]}).") from exc
-    return model.eval()
+    return model.to(device or inference_device(config.device)).eval()
 
 
 @dataclass(frozen=True)

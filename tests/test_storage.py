@@ -39,6 +39,32 @@ def test_round_trip():
     assert [r.id for r in storage.list_runs()] == [run.id]
 
 
+def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
+    """On a machine with a GPU, saved models predict there: `load_model` places them on
+    `evaluate.inference_device()` ("meta" stands in for the GPU this CPU machine lacks)."""
+    from mnist_core import evaluate as ev
+
+    run, _, _ = saved_run()
+    asked = []
+    monkeypatch.setattr(ev, "inference_device", lambda trained_on: asked.append(trained_on) or torch.device("meta"))
+    assert {p.device.type for p in run.load_model().parameters()} == {"meta"}
+    assert asked == [run.config.device]
+    assert {p.device.type for p in run.load_model("cpu").parameters()} == {"cpu"}  # an explicit device wins
+
+
+@pytest.mark.parametrize(
+    ("has_cuda", "trained_on", "expected"),
+    [(True, "auto", "cuda"), (True, "cuda", "cuda"), (True, "cpu", "cpu"), (False, "auto", "cpu"), (False, "mps", "cpu")],
+)
+def test_inference_device_is_the_gpu_unless_there_is_none_or_the_run_asked_for_the_cpu(
+    monkeypatch, has_cuda, trained_on, expected
+):
+    from mnist_core.evaluate import inference_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
+    assert inference_device(trained_on) == torch.device(expected)
+
+
 def test_weights_are_safetensors_not_pickle():
     run, _, _ = saved_run()
     raw = (run.path / storage.WEIGHTS).read_bytes()
