@@ -46,7 +46,9 @@ def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
 
     run, _, _ = saved_run()
     asked = []
-    monkeypatch.setattr(ev, "inference_device", lambda trained_on: asked.append(trained_on) or torch.device("meta"))
+    monkeypatch.setattr(
+        ev, "inference_device", lambda trained_on: asked.append(trained_on) or torch.device("meta")
+    )
     assert {p.device.type for p in run.load_model().parameters()} == {"meta"}
     assert asked == [run.config.device]
     assert {p.device.type for p in run.load_model("cpu").parameters()} == {"cpu"}  # an explicit device wins
@@ -54,7 +56,13 @@ def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
 
 @pytest.mark.parametrize(
     ("has_cuda", "trained_on", "expected"),
-    [(True, "auto", "cuda"), (True, "cuda", "cuda"), (True, "cpu", "cpu"), (False, "auto", "cpu"), (False, "mps", "cpu")],
+    [
+        (True, "auto", "cuda"),
+        (True, "cuda", "cuda"),
+        (True, "cpu", "cpu"),
+        (False, "auto", "cpu"),
+        (False, "mps", "cpu"),
+    ],
 )
 def test_inference_device_is_the_gpu_unless_there_is_none_or_the_run_asked_for_the_cpu(
     monkeypatch, has_cuda, trained_on, expected
