@@ -244,6 +244,18 @@ def _reference_accuracy(model: nn.Module, test: Images, device: torch.device) ->
     return (pred.cpu() == test.labels).float().mean().item()
 
 
+def _our_epochs(split: DataSplit, n: int) -> tuple[list[float], list[float], Trainer]:
+    """`n` one-epoch runs of the default preset: seconds over the training batches, seconds with
+    the validation pass, and the last trainer (its model is the same every time: same seed)."""
+    runs, whole = [], []
+    for _ in range(n):
+        trainer = Trainer(PRESETS[DEFAULT_PRESET].replace(epochs=1), split)
+        records = list(trainer.run())
+        runs.append(next(r.elapsed for r in reversed(records) if isinstance(r, BatchRecord)))
+        whole.append(next(r.seconds for r in records if isinstance(r, EpochRecord)))
+    return runs, whole, trainer
+
+
 def bench_reference(max_images: int | None = None) -> None:
     """Ours (the default preset's recipe, one epoch) against the reference CNN on the same 48,000
     images: run as pytorch/examples runs it (own process, its DataLoader, stock allocator: the
@@ -252,25 +264,24 @@ def bench_reference(max_images: int | None = None) -> None:
     split, test, what = _epoch_data()
     device = resolve_device("auto")
     print(f"\n## Side by side with the pytorch/examples CNN: one epoch each on {what}")
-    # Three identical one-epoch runs (same seed, same result): a 1-s figure on this noisy host
-    # needs a median; the reference's 30-s epoch averages its noise by itself. Both are timed
-    # over their training batches only: the reference's clock stops before its test pass, ours
-    # at the last batch's record, before the validation pass that ends a trainer's epoch.
-    runs, whole = [], []
-    for _ in range(3):
-        trainer = Trainer(PRESETS[DEFAULT_PRESET].replace(epochs=1), split)
-        records = list(trainer.run())
-        runs.append(next(r.elapsed for r in reversed(records) if isinstance(r, BatchRecord)))
-        whole.append(next(r.seconds for r in records if isinstance(r, EpochRecord)))
+    # Identical one-epoch runs (same seed, same result), three before the reference and three
+    # after it: a 1-s figure on this noisy host needs a median, and a slow minute of the host
+    # must not fall on our few seconds alone while the reference's 30-s epoch averages it out.
+    # Both are timed over their training batches only: the reference's clock stops before its
+    # test pass, ours at the last batch's record, before the validation pass of a trainer's epoch.
+    before, whole, trainer = _our_epochs(split, 3)
+    as_run = run_in_own_process(split.train, test)
+    after, whole_after, _ = _our_epochs(split, 3)
+    runs = before + after
     ours = statistics.median(runs)
     ours_acc = _test_accuracy(trainer.model, test)
     print(
-        f"default CNN:   {ours:6.2f} s/epoch of training (median of 3 one-epoch runs: "
-        f"{', '.join(f'{r:.2f}' for r in runs)}; {statistics.median(whole):.2f} s with the validation "
-        f"pass), test accuracy {ours_acc:.2%} ({trainer.n_parameters:,} params, its own recipe and "
-        "augmentation, one-cycle over this epoch)"
+        f"default CNN:   {ours:6.2f} s/epoch of training (median of 6 one-epoch runs, 3 before the "
+        f"reference: {', '.join(f'{r:.2f}' for r in before)}, 3 after: {', '.join(f'{r:.2f}' for r in after)}; "
+        f"{statistics.median(whole + whole_after):.2f} s with the validation pass), test accuracy "
+        f"{ours_acc:.2%} ({trainer.n_parameters:,} params, its own recipe and augmentation, one-cycle "
+        "over this epoch)"
     )
-    as_run = run_in_own_process(split.train, test)
     print(
         f"reference CNN as pytorch/examples runs it: {as_run['seconds']:6.1f} s/epoch, test accuracy "
         f"{as_run['accuracy']:.2%} ({as_run['parameters']:,} params, Adadelta, batch 64, fp32, "
