@@ -134,7 +134,7 @@ def check_run_exportable(run) -> str | None:
     from .storage import WEIGHTS, StorageError
 
     try:
-        run.load_model()
+        run.load_model("cpu")  # a check only: no need to take GPU memory for it
     except StorageError as exc:
         return str(exc)
     try:
