@@ -220,7 +220,10 @@ def job_section(live: bool) -> None:
         else:
             st.info("No training yet: pick a preset and press **Start training**.")
         return
-    ui.follow_job(job, lambda snap, live: training.show_job(snap, live, job.configs, on_apply), key="train")
+    with st.container(key="train_job"):  # the live view's own box (the browser tests look inside it)
+        ui.follow_job(
+            job, lambda snap, live: training.show_job(snap, live, job.configs, on_apply), key="train"
+        )
 
 
 # ---------------------------------------------------------------- the page
