@@ -8,8 +8,9 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from mnist_core import data as core_data
-from mnist_core import data_charts, explore, images
+from mnist_core.charts import data as data_charts
+from mnist_core.data import explore, images
+from mnist_core.data import sources as core_data
 
 SOURCES = {
     "auto": "Auto: full MNIST if it is downloaded, otherwise the offline sample",

@@ -9,9 +9,12 @@ import streamlit as st
 import torch
 
 import ui
-from mnist_core import costs, eval_charts, explore, images, predict_charts
-from mnist_core.evaluate import predict_proba
-from mnist_core.storage import StorageError
+from mnist_core.charts import evaluation as eval_charts
+from mnist_core.charts import prediction as predict_charts
+from mnist_core.data import explore, images
+from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.planning import costs
+from mnist_core.runs.storage import StorageError
 from ui import costs as cost_view
 
 SAMPLE_KEY = "define_sample_index"

@@ -13,11 +13,17 @@ import streamlit as st
 import torch
 
 import ui
-from mnist_core import costs, data_charts, eval_charts, explore, gallery, images, judge, report, storage
+from mnist_core.charts import data as data_charts
+from mnist_core.charts import evaluation as eval_charts
 from mnist_core.config import quick_config
-from mnist_core.data import DataError
-from mnist_core.jobs import JobBusy
-from mnist_core.preprocess import split_sizes
+from mnist_core.data import explore, images
+from mnist_core.data.preprocess import split_sizes
+from mnist_core.data.sources import DataError
+from mnist_core.evaluation import gallery, judge
+from mnist_core.planning import costs
+from mnist_core.report import html as report
+from mnist_core.runs import storage
+from mnist_core.training.jobs import JobBusy
 from ui import demo_views, deploy, training
 from ui.evaluate import validation_table
 

@@ -15,8 +15,10 @@ import json
 import streamlit as st
 
 import ui
-from mnist_core import config, export, storage
-from mnist_core.jobs import JobBusy, JobState
+from mnist_core import config
+from mnist_core.deploy import export
+from mnist_core.runs import storage
+from mnist_core.training.jobs import JobBusy, JobState
 from ui import deploy, deploy_collected, training
 
 RUN, TAB, QUICK_TRAIN, BUILD_ONNX = "deploy_run", "deploy_tab", "deploy_quick_train", "deploy_build_onnx"
@@ -156,14 +158,14 @@ def export_tab(run: storage.Run) -> None:
     with onnx_col:
         onnx_download(run)
     st.markdown(
-        "The weights load into the model that the config describes (`mnist_core.models.build_model`); "
+        "The weights load into the model that the config describes (`mnist_core.training.models.build_model`); "
         "the ONNX file runs anywhere onnxruntime does, without PyTorch."
     )
     st.code(
         "import numpy as np, onnxruntime as ort\n"
         f"session = ort.InferenceSession('{run.id}.onnx')\n"
         "# x: float32 (N, 1, 28, 28) in [0, 1], white digit on black, MNIST-centred\n"
-        "# (mnist_core.drawing.prepare_digit does exactly this)\n"
+        "# (mnist_core.deploy.drawing.prepare_digit does exactly this)\n"
         "logits = session.run(['logits'], {'image': x})[0]\n"
         "digits = logits.argmax(axis=1)",
         language="python",

@@ -6,8 +6,8 @@ the locked test set, the report.
 The run picker, the headline and the matrix with the selected cell's images come first and fit
 a 1280×720 screen with the sidebar open. Every section below them is one function of the run's
 `Evaluation` (ui.evaluate, which also caches the per-run work) in ui.evaluate_sections, called
-from `main()`: a new section is one more call. Judgements come from mnist_core.judge, images
-from mnist_core.gallery, charts from mnist_core.eval_charts.
+from `main()`: a new section is one more call. Judgements come from mnist_core.evaluation.judge, images
+from mnist_core.evaluation.gallery, charts from mnist_core.charts.evaluation.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import ui
-from mnist_core import eval_charts, gallery, judge, storage
+from mnist_core.charts import evaluation as eval_charts
+from mnist_core.evaluation import gallery, judge
+from mnist_core.runs import storage
 from ui import evaluate as views
 from ui import evaluate_inspect as inside
 from ui import evaluate_sections as sections

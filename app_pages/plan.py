@@ -2,7 +2,7 @@
 
 The page measures a learning curve: one model configuration trained on nested subsets of the
 training split (125, 250, 500, … images, several seeds at the small sizes), each checked on
-the same validation set, in a background job (`mnist_core.curve.measure_curve`, stoppable,
+the same validation set, in a background job (`mnist_core.planning.curve.measure_curve`, stoppable,
 one job at a time, it survives page switches). The inverse power law fitted to the points
 answers in words how many images reach the target; the honesty check shows how well a fit on
 the smaller sizes predicted the largest one. The answer flows into Define's cost calculator.
@@ -13,12 +13,12 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core import curve as lc
-from mnist_core import models
 from mnist_core.config import DEFAULT_PRESET, LADDER, PRESETS, ConfigError, TrainConfig
-from mnist_core.data import DataError
-from mnist_core.jobs import Job, JobBusy
-from mnist_core.preprocess import split_sizes
+from mnist_core.data.preprocess import split_sizes
+from mnist_core.data.sources import DataError
+from mnist_core.planning import curve as lc
+from mnist_core.training import models
+from mnist_core.training.jobs import Job, JobBusy
 from ui import plan as views
 
 K = "plan."

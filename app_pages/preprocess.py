@@ -6,9 +6,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from mnist_core import data_charts, explore
+from mnist_core.charts import data as data_charts
 from mnist_core.config import field_info
-from mnist_core.preprocess import split_sizes
+from mnist_core.data import explore
+from mnist_core.data.preprocess import split_sizes
 
 IMAGE_KEY = "prep_image_index"
 FRACTION_KEY = "prep_val_fraction"

@@ -1,7 +1,7 @@
 """Step 4 · Train: choose hyperparameters, train in the background, watch live curves, read the
 diagnosis, compare saved runs.
 
-The training runs in `mnist_core.jobs` (one job per server, shared by every session); this
+The training runs in `mnist_core.training.jobs` (one job per server, shared by every session); this
 page wires widgets to it and draws its snapshot with `ui.follow_job`. While a job runs, the
 progress, the metrics and both curves come first and the controls fold into an expander.
 """
@@ -11,8 +11,6 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core import models
-from mnist_core.collect import CollectError
 from mnist_core.config import (
     DEFAULT_PRESET,
     LADDER,
@@ -21,8 +19,10 @@ from mnist_core.config import (
     ConfigError,
     TrainConfig,
 )
-from mnist_core.data import DataError, Images
-from mnist_core.jobs import JobBusy
+from mnist_core.data.sources import DataError, Images
+from mnist_core.deploy.collect import CollectError
+from mnist_core.training import models
+from mnist_core.training.jobs import JobBusy
 from ui import history, training
 from ui.train_controls import (
     CONTROLS,

@@ -13,10 +13,10 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core import tune
 from mnist_core.config import DEFAULT_PRESET, MODEL_LABELS, PRESETS, ConfigError
-from mnist_core.data import DataError
-from mnist_core.tune import OBJECTIVE_LABELS, OBJECTIVES, TuneError, default_space
+from mnist_core.data.sources import DataError
+from mnist_core.planning import tune
+from mnist_core.planning.tune import OBJECTIVE_LABELS, OBJECTIVES, TuneError, default_space
 from ui import tune as views
 from ui.tune_actions import (
     MAX_LISTED,

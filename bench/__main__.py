@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from bench import app_speed, memory, prediction, training
-from mnist_core import data
-from mnist_core.preprocess import to_float
-from mnist_core.train import resolve_device
+from mnist_core.data import sources as data
+from mnist_core.data.preprocess import to_float
+from mnist_core.training.train import resolve_device
 
 
 def _idx(array: np.ndarray) -> bytes:

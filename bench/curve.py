@@ -12,10 +12,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from mnist_core import curve
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.preprocess import make_split
-from mnist_core.train import Trainer
+from mnist_core.data.preprocess import make_split
+from mnist_core.planning import curve
+from mnist_core.training.train import Trainer
 
 TARGET_S = 60.0
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 if TYPE_CHECKING:
-    from mnist_core.data import Images
+    from mnist_core.data.sources import Images
 
 ROOT = Path(__file__).resolve().parents[1]
 LOG_INTERVAL = 10  # main.py's default

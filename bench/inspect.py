@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mnist_core import calibration, embedding, explain, robustness
 from mnist_core.config import quick_config
-from mnist_core.drawing import prepare_digit
-from mnist_core.pipeline import SavedRecord, train_and_save
-from mnist_core.storage import Run, load_run
+from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.evaluation import calibration, embedding, explain, robustness
+from mnist_core.runs.storage import Run, load_run
+from mnist_core.training.pipeline import SavedRecord, train_and_save
 
 
 def _clock() -> tuple[float, float]:

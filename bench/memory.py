@@ -33,8 +33,8 @@ def rss():
 import torch
 print("after import torch:        ", rss())
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.pipeline import train_and_save
-from mnist_core.preprocess import make_split
+from mnist_core.training.pipeline import train_and_save
+from mnist_core.data.preprocess import make_split
 cfg = PRESETS[DEFAULT_PRESET].replace(epochs=int(sys.argv[1]))
 split = make_split("mnist", cfg)
 print(f"after loading + splitting:  {rss()}  (sizes {split.sizes()})")

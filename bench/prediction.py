@@ -19,10 +19,10 @@ import torch
 from PIL import Image, ImageDraw
 
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.drawing import prepare_digit
-from mnist_core.evaluate import inference_device
-from mnist_core.models import build_model, for_inference
-from mnist_core.predict import answering_thread, predict_digit
+from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.deploy.predict import answering_thread, predict_digit
+from mnist_core.evaluation.evaluate import inference_device
+from mnist_core.training.models import build_model, for_inference
 
 
 def seven_canvas(size: int = 280) -> np.ndarray:

@@ -18,12 +18,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from bench.examples_reference import ExamplesNet, run_in_own_process
-from mnist_core import data
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig
-from mnist_core.data import Images, SourceInfo
-from mnist_core.models import build_model, uses_channels_last
-from mnist_core.preprocess import DataSplit, make_split
-from mnist_core.train import (
+from mnist_core.data import sources as data
+from mnist_core.data.preprocess import DataSplit, make_split
+from mnist_core.data.sources import Images, SourceInfo
+from mnist_core.training.models import build_model, uses_channels_last
+from mnist_core.training.train import (
     BatchRecord,
     EpochRecord,
     Trainer,

@@ -17,10 +17,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from mnist_core import tune
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.preprocess import make_split
-from mnist_core.train import Trainer
+from mnist_core.data.preprocess import make_split
+from mnist_core.planning import tune
+from mnist_core.training.train import Trainer
 
 TARGET_SECONDS = 180
 

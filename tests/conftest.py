@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from mnist_core.config import TrainConfig
-from mnist_core.data import load_train_pool
-from mnist_core.preprocess import DataSplit, make_split
+from mnist_core.data.preprocess import DataSplit, make_split
+from mnist_core.data.sources import load_train_pool
 from tests.fakes import serve_mirror
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 
 from mnist_core.config import TrainConfig
-from mnist_core.evaluate import EvalResult, per_class_metrics
-from mnist_core.pipeline import SavedRecord, train_and_save
-from mnist_core.storage import Run, load_run
+from mnist_core.evaluation.evaluate import EvalResult, per_class_metrics
+from mnist_core.runs.storage import Run, load_run
+from mnist_core.training.pipeline import SavedRecord, train_and_save
 
 
 def train_to_run(config: TrainConfig, data: str = "auto", **kwargs: Any) -> Run | None:

@@ -27,15 +27,16 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from mnist_core import access, storage
-from mnist_core.cli import build_parser, main
-from mnist_core.collect import DrawingStore
+from mnist_core.cli.main import build_parser, main
 from mnist_core.config import TrainConfig
-from mnist_core.data import DataError, read_idx
-from mnist_core.drawing import ImageError
-from mnist_core.export import check_run_exportable
-from mnist_core.models import build_model
-from mnist_core.predict import prepare_upload
+from mnist_core.data import access
+from mnist_core.data.sources import DataError, read_idx
+from mnist_core.deploy.collect import DrawingStore
+from mnist_core.deploy.drawing import ImageError
+from mnist_core.deploy.export import check_run_exportable
+from mnist_core.deploy.predict import prepare_upload
+from mnist_core.runs import storage
+from mnist_core.training.models import build_model
 from tests.fakes import fake_mnist, idx_bytes
 
 SMALL = TrainConfig(model="mlp", mlp_width=16, mlp_depth=1)
@@ -616,7 +617,7 @@ def test_streamlit_config_binds_loopback_hides_errors_and_caps_uploads():
 
     from streamlit.config import ShowErrorDetailsConfigOptions
 
-    from mnist_core.drawing import load_image_file
+    from mnist_core.deploy.drawing import load_image_file
 
     root = Path(__file__).resolve().parents[1]
     config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())

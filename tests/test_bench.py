@@ -3,7 +3,7 @@
 import torch
 
 from bench.examples_reference import ExamplesNet, run_in_own_process
-from mnist_core.data import Images
+from mnist_core.data.sources import Images
 
 
 def test_the_examples_recipe_trains_in_its_own_process_from_idx_files():

@@ -11,13 +11,13 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core import calibration as cal
-from mnist_core import inspect_charts
-from mnist_core.cli import main
-from mnist_core.drawing import PreparedDigit
-from mnist_core.evaluate import predict_proba
-from mnist_core.predict import predict_digit
-from mnist_core.storage import load_run
+from mnist_core.charts import inspect as inspect_charts
+from mnist_core.cli.main import main
+from mnist_core.deploy.drawing import PreparedDigit
+from mnist_core.deploy.predict import predict_digit
+from mnist_core.evaluation import calibration as cal
+from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.runs.storage import load_run
 from tests.helpers import vega_spec
 from tests.tiny_model import tiny_run
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_core import storage
-from mnist_core.cli import build_parser, main
+from mnist_core.cli.main import build_parser, main
 from mnist_core.config import TrainConfig
-from mnist_core.data import load_test
+from mnist_core.data.sources import load_test
+from mnist_core.runs import storage
 from tests.fakes import fake_mnist, idx_bytes
 
 ROOT = Path(__file__).resolve().parents[1]

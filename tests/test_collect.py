@@ -1,4 +1,4 @@
-"""Tests for the SQLite store of user-labelled drawings (mnist_core.collect)."""
+"""Tests for the SQLite store of user-labelled drawings (mnist_core.deploy.collect)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.collect import CollectError, Drawing, DrawingStore, digit_gaps, field_summary
 from mnist_core.config import TrainConfig
-from mnist_core.evaluate import ClassMetrics
-from mnist_core.storage import Run
+from mnist_core.deploy.collect import CollectError, Drawing, DrawingStore, digit_gaps, field_summary
+from mnist_core.evaluation.evaluate import ClassMetrics
+from mnist_core.runs.storage import Run
 
 
 def digit_image(value: int) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 import pytest
 
-from mnist_core import costs
-from mnist_core.costs import CostError, LabelingInputs
+from mnist_core.planning import costs
+from mnist_core.planning.costs import CostError, LabelingInputs
 
 
 def test_mnist_defaults_take_97_hours_and_about_4_days():

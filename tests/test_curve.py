@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core import costs, curve
-from mnist_core.cli import main
+from mnist_core.cli.main import main
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig
-from mnist_core.curve import CurveError, Fit, fit_learning_curve, power_law
+from mnist_core.planning import costs, curve
+from mnist_core.planning.curve import CurveError, Fit, fit_learning_curve, power_law
 
 A, B, C = 2.0, 0.5, 0.01  # error(n) = 2·n^-0.5 + 1 %: 13.6 % at 250, 1.9 % at 48,000
 # Full-MNIST-like sizes, two seeds each: far enough out for the floor c to show.
@@ -347,7 +347,7 @@ def test_stopped_after_three_sizes_saves_a_curve_fitted_on_those(tmp_path):
 
 
 def test_a_diverged_training_fails_the_curve_and_saves_nothing(tmp_path, monkeypatch):
-    from mnist_core import train
+    from mnist_core.training import train
 
     class Diverging:
         def __init__(self, config, split):

@@ -12,9 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import curve as lc
-from mnist_core import curve_charts, palette, report
+from mnist_core.charts import curve as curve_charts
+from mnist_core.charts import palette
 from mnist_core.config import TrainConfig
+from mnist_core.planning import curve as lc
+from mnist_core.report import html as report
 from tests.helpers import train_to_run, vega_spec
 
 LOGREG = TrainConfig(

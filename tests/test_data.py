@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core import data
 from mnist_core.config import TrainConfig
-from mnist_core.data import DataError
-from mnist_core.preprocess import make_split, split_train_val, to_float
+from mnist_core.data import sources as data
+from mnist_core.data.preprocess import make_split, split_train_val, to_float
+from mnist_core.data.sources import DataError
 from tests.fakes import fake_mnist, idx_bytes
 
 
@@ -172,7 +172,7 @@ def test_split_is_seeded_disjoint_and_8_to_2():
 
 
 def test_full_mnist_sizes_would_be_48000_12000():
-    from mnist_core.preprocess import split_sizes
+    from mnist_core.data.preprocess import split_sizes
 
     assert split_sizes(60000, 0.2) == (48000, 12000)
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnist_core import costs, data_charts, explore, palette
-from mnist_core.data import Images
+from mnist_core.charts import data as data_charts
+from mnist_core.charts import palette
+from mnist_core.data import explore
+from mnist_core.data.sources import Images
+from mnist_core.planning import costs
 from tests.helpers import dataset_rows, vega_spec
 
 

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from mnist_core import diagnose
 from mnist_core.config import PRESETS, ConfigError, TrainConfig
-from mnist_core.diagnose import apply_changes, nice_number
-from mnist_core.diagnose import diagnose as diag
+from mnist_core.training import diagnose
+from mnist_core.training.diagnose import apply_changes, nice_number
+from mnist_core.training.diagnose import diagnose as diag
 
 MLP_NO_REG = TrainConfig(
     model="mlp",

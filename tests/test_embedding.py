@@ -11,11 +11,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core import embedding as emb
-from mnist_core import inspect_charts
+from mnist_core.charts import inspect as inspect_charts
 from mnist_core.config import TrainConfig
-from mnist_core.evaluate import predict_proba
-from mnist_core.models import MajorityClass, build_model
+from mnist_core.evaluation import embedding as emb
+from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.training.models import MajorityClass, build_model
 from tests.helpers import vega_spec
 from tests.tiny_model import TINY, tiny_run
 

@@ -9,11 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core import eval_charts, gallery, palette, storage
+from mnist_core.charts import evaluation as eval_charts
+from mnist_core.charts import palette
 from mnist_core.config import TrainConfig
-from mnist_core.data import DataError
-from mnist_core.evaluate import EvalResult, evaluate
-from mnist_core.pipeline import evaluate_run
+from mnist_core.data.sources import DataError
+from mnist_core.evaluation import gallery
+from mnist_core.evaluation.evaluate import EvalResult, evaluate
+from mnist_core.runs import storage
+from mnist_core.training.pipeline import evaluate_run
 from tests.helpers import result_from, train_to_run
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_core.data import Images
-from mnist_core.evaluate import confusion_matrix, evaluate, per_class_metrics
+from mnist_core.data.sources import Images
+from mnist_core.evaluation.evaluate import confusion_matrix, evaluate, per_class_metrics
 
 
 class Fixed(nn.Module):

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from mnist_core import explore
-from mnist_core.data import Images, load_train_pool
+from mnist_core.data import explore
+from mnist_core.data.sources import Images, load_train_pool
 
 
 def tiny() -> Images:

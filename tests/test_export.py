@@ -10,9 +10,9 @@ import onnx
 import pytest
 import torch
 
-from mnist_core import export
 from mnist_core.config import MODEL_FAMILIES, TrainConfig
-from mnist_core.models import build_model
+from mnist_core.deploy import export
+from mnist_core.training.models import build_model
 
 
 def _model(family: str) -> torch.nn.Module:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core import images
+from mnist_core.data import images
 
 
 def decode(png: bytes) -> np.ndarray:

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from mnist_core import storage
 from mnist_core.config import TrainConfig
-from mnist_core.jobs import (
+from mnist_core.runs import storage
+from mnist_core.training.jobs import (
     Job,
     JobBusy,
     JobManager,
@@ -164,7 +164,7 @@ def test_a_failing_work_is_reported():
 
 @pytest.mark.parametrize("fails", [False, True])
 def test_a_job_hands_its_freed_memory_back_when_it_ends(monkeypatch, fails):
-    from mnist_core import jobs
+    from mnist_core.training import jobs
 
     trimmed = []
     monkeypatch.setattr(jobs, "release_free_memory", lambda: trimmed.append(True))
@@ -180,6 +180,6 @@ def test_a_job_hands_its_freed_memory_back_when_it_ends(monkeypatch, fails):
 
 
 def test_release_free_memory_is_safe_to_call():
-    from mnist_core.jobs import release_free_memory
+    from mnist_core.training.jobs import release_free_memory
 
     release_free_memory()  # glibc trims; elsewhere it does nothing, and never raises

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import judge
 from mnist_core.config import TrainConfig
-from mnist_core.storage import Run
+from mnist_core.evaluation import judge
+from mnist_core.runs.storage import Run
 from tests.helpers import result_from
 
 

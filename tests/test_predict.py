@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core import predict
 from mnist_core.config import TrainConfig
-from mnist_core.data import load_test
-from mnist_core.drawing import ImageError, prepare_digit
-from mnist_core.evaluate import predict_proba
+from mnist_core.data.sources import load_test
+from mnist_core.deploy import predict
+from mnist_core.deploy.drawing import ImageError, prepare_digit
+from mnist_core.evaluation.evaluate import predict_proba
 from tests.helpers import train_to_run
 
 
@@ -112,7 +112,7 @@ def test_unsure_flag_names_the_runner_up(p_top, p_second, unsure):
 
 
 def test_baseline_is_always_unsure():
-    from mnist_core.models import build_model
+    from mnist_core.training.models import build_model
 
     baseline = build_model(TrainConfig(model="baseline"))
     baseline.fit(torch.arange(10).repeat(5))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnist_core import palette, predict_charts
-from mnist_core.drawing import PreparedDigit
-from mnist_core.predict import Prediction
+from mnist_core.charts import palette
+from mnist_core.charts import prediction as predict_charts
+from mnist_core.deploy.drawing import PreparedDigit
+from mnist_core.deploy.predict import Prediction
 from tests.helpers import dataset_rows, vega_spec
 
 

@@ -12,9 +12,12 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
-from mnist_core import gallery, palette, report, storage
+from mnist_core.charts import palette
 from mnist_core.config import TrainConfig
-from mnist_core.pipeline import evaluate_run
+from mnist_core.evaluation import gallery
+from mnist_core.report import html as report
+from mnist_core.runs import storage
+from mnist_core.training.pipeline import evaluate_run
 from tests.helpers import result_from, train_to_run
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "circle", "line", "rect", "polyline", "path"}
@@ -109,8 +112,8 @@ def test_line_chart_svg():
 
 def test_report_colours_come_from_the_palette_without_altair():
     code = (
-        "import sys, mnist_core.report; "
-        "print('altair' in sys.modules, 'mnist_core.eval_charts' in sys.modules)"
+        "import sys, mnist_core.report.html; "
+        "print('altair' in sys.modules, 'mnist_core.charts.evaluation' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core import inspect_charts
-from mnist_core import robustness as rb
-from mnist_core.cli import main
-from mnist_core.data import Images
-from mnist_core.drawing import prepare_digit
-from mnist_core.evaluate import evaluate
+from mnist_core.charts import inspect as inspect_charts
+from mnist_core.cli.main import main
+from mnist_core.data.sources import Images
+from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.evaluation import robustness as rb
+from mnist_core.evaluation.evaluate import evaluate
 from tests.helpers import vega_spec
 from tests.tiny_model import tiny_run
 

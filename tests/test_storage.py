@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from mnist_core import storage
 from mnist_core.config import TrainConfig
-from mnist_core.data import Images, SourceInfo, images_fingerprint, load_test
-from mnist_core.evaluate import evaluate
-from mnist_core.models import build_model
-from mnist_core.storage import StorageError
+from mnist_core.data.sources import Images, SourceInfo, images_fingerprint, load_test
+from mnist_core.evaluation.evaluate import evaluate
+from mnist_core.runs import storage
+from mnist_core.runs.storage import StorageError
+from mnist_core.training.models import build_model
 
 
 def saved_run(meta=None):
@@ -42,7 +42,7 @@ def test_round_trip():
 def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
     """On a machine with a GPU, saved models predict there: `load_model` places them on
     `evaluate.inference_device()` ("meta" stands in for the GPU this CPU machine lacks)."""
-    from mnist_core import evaluate as ev
+    from mnist_core.evaluation import evaluate as ev
 
     run, _, _ = saved_run()
     asked = []
@@ -67,7 +67,7 @@ def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
 def test_inference_device_is_the_gpu_unless_there_is_none_or_the_run_asked_for_the_cpu(
     monkeypatch, has_cuda, trained_on, expected
 ):
-    from mnist_core.evaluate import inference_device
+    from mnist_core.evaluation.evaluate import inference_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
     assert inference_device(trained_on) == torch.device(expected)

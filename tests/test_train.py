@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-import mnist_core.train as train_module
+import mnist_core.training.train as train_module
 from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.evaluate import evaluate
-from mnist_core.models import (
+from mnist_core.data.preprocess import to_float
+from mnist_core.evaluation.evaluate import evaluate
+from mnist_core.training.models import (
     Dropout,
     Dropout2d,
     Flatten,
@@ -22,8 +23,7 @@ from mnist_core.models import (
     for_inference,
     parameter_count,
 )
-from mnist_core.preprocess import to_float
-from mnist_core.train import (
+from mnist_core.training.train import (
     BatchRecord,
     EndRecord,
     EpochRecord,
@@ -296,9 +296,9 @@ def test_training_does_not_import_the_compiler():
     code = (
         "import sys, torch\n"
         "from mnist_core.config import TrainConfig\n"
-        "from mnist_core.data import Images, SourceInfo\n"
-        "from mnist_core.preprocess import DataSplit\n"
-        "from mnist_core.train import Trainer\n"
+        "from mnist_core.data.sources import Images, SourceInfo\n"
+        "from mnist_core.data.preprocess import DataSplit\n"
+        "from mnist_core.training.train import Trainer\n"
         "im = Images(torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8), torch.arange(64) % 10)\n"
         "list(Trainer(TrainConfig(epochs=1, batch_size=32, cnn_channels=8),"
         " DataSplit(im, im, SourceInfo('x', 'x', 'x'))).run())\n"

@@ -18,13 +18,13 @@ import optuna
 import pytest
 import torch
 
-from mnist_core import tune
-from mnist_core.cli import main
+from mnist_core.cli.main import main
 from mnist_core.config import TrainConfig
-from mnist_core.data import load_train_pool
-from mnist_core.preprocess import make_split
-from mnist_core.storage import list_runs
-from mnist_core.tune import SearchSpace, TuneError, default_space
+from mnist_core.data.preprocess import make_split
+from mnist_core.data.sources import load_train_pool
+from mnist_core.planning import tune
+from mnist_core.planning.tune import SearchSpace, TuneError, default_space
+from mnist_core.runs.storage import list_runs
 from tests import pg
 from tests.fakes import fake_mnist
 
@@ -223,7 +223,7 @@ def test_median_pruner_prunes_a_hopeless_trial(tiny_split, storage):
 
 
 def test_a_diverging_trial_is_pruned_not_complete(tiny_split, storage, monkeypatch):
-    from mnist_core import train
+    from mnist_core.training import train
 
     class Diverging(train.Trainer):
         def run(self, stop=None, report_every=10):
@@ -299,7 +299,7 @@ def test_a_study_made_elsewhere_with_another_direction_is_refused(tiny_split, st
 
 
 def test_data_that_cannot_load_leaves_no_study_behind(storage, tmp_path):
-    from mnist_core.data import DataError
+    from mnist_core.data.sources import DataError
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError):

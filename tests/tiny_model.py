@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mnist_core.config import TrainConfig
-from mnist_core.storage import Run, load_run
+from mnist_core.runs.storage import Run, load_run
 from tests.helpers import train_to_run
 
 # Two stride-2 blocks of 8 and 16 channels, 1,500 training images, 2 epochs: ~85 % on the

@@ -28,11 +28,12 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from mnist_core import access, storage
-from mnist_core import data as core_data
-from mnist_core.collect import CollectError, DrawingStore
 from mnist_core.config import studio_home
-from mnist_core.jobs import Job, JobManager, JobSnapshot
+from mnist_core.data import access
+from mnist_core.data import sources as core_data
+from mnist_core.deploy.collect import CollectError, DrawingStore
+from mnist_core.runs import storage
+from mnist_core.training.jobs import Job, JobManager, JobSnapshot
 
 APP_NAME = "MNIST Workflow Studio"
 ROOT = Path(__file__).resolve().parent
@@ -227,7 +228,13 @@ def sidebar() -> None:
 # ---------------------------------------------------------------- warming up
 
 # What the other pages import: torch alone takes about a second, Altair a few tenths.
-WARM_MODULES = ("torch", "mnist_core.pipeline", "mnist_core.explore", "mnist_core.evaluate", "altair")
+WARM_MODULES = (
+    "torch",
+    "mnist_core.training.pipeline",
+    "mnist_core.data.explore",
+    "mnist_core.evaluation.evaluate",
+    "altair",
+)
 _warmed: set[str] = set()  # modules a warm-up thread has been started for, in this process
 _warm_lock = threading.Lock()
 
@@ -430,7 +437,7 @@ def pool_label_counts() -> list[int]:
 @st.cache_data(show_spinner="Counting digits…")
 def split_count_rows(key: str, val_fraction: float, seed: int, test_counts: tuple[int, ...]) -> list[dict]:
     """Images per digit in train, validation and test, for a source key and split settings."""
-    from mnist_core import explore  # torch: only the pages that split need it
+    from mnist_core.data import explore
 
     counts = explore.split_counts(pool_for(key), val_fraction, seed)
     return explore.count_rows({**counts, "test": list(test_counts)})
@@ -510,7 +517,7 @@ def load_model(run: storage.Run):
 
 @st.cache_resource(max_entries=8, show_spinner=False)
 def _answering_model(path: str, version: float):
-    from mnist_core.models import for_inference
+    from mnist_core.training.models import for_inference
 
     return for_inference(_model(path, version))
 

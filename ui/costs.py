@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from mnist_core import costs, data_charts
+from mnist_core.charts import data as data_charts
+from mnist_core.planning import costs
 from ui import plan as plan_views
 
 SAMPLES_KEY = "cost_samples"  # the calculator's "Images to label"

@@ -28,10 +28,12 @@ from PIL import Image
 from torch import nn
 
 import ui
-from mnist_core import calibration, images, palette, predict_charts, storage
-from mnist_core.collect import DrawingStore
-from mnist_core.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
-from mnist_core.predict import (
+from mnist_core.charts import palette
+from mnist_core.charts import prediction as predict_charts
+from mnist_core.data import images
+from mnist_core.deploy.collect import DrawingStore
+from mnist_core.deploy.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
+from mnist_core.deploy.predict import (
     Prediction,
     answer_text,
     answering_thread,
@@ -39,6 +41,8 @@ from mnist_core.predict import (
     predict_digit,
     prepare_upload,
 )
+from mnist_core.evaluation import calibration
+from mnist_core.runs import storage
 from ui.deploy_explain import explain_view, warm_up
 from ui.deploy_labels import label_panel
 from ui.deploy_widgets import digit_canvas, refused_uploads

@@ -1,8 +1,8 @@
 """The Deploy page's "Collected data" tab: the labelled drawings users gave the model, their
 downloads, field accuracy against MNIST accuracy (data drift), and the drawings themselves.
 
-The numbers come from `mnist_core.collect` (the drawings store, `field_summary`, `digit_gaps`),
-the charts from `mnist_core.predict_charts`.
+The numbers come from `mnist_core.deploy.collect` (the drawings store, `field_summary`, `digit_gaps`),
+the charts from `mnist_core.charts.prediction`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from mnist_core import export, images, predict_charts, storage
-from mnist_core.collect import CollectError, DrawingStore, digit_gaps, field_summary
+from mnist_core.charts import prediction as predict_charts
+from mnist_core.data import images
+from mnist_core.deploy import export
+from mnist_core.deploy.collect import CollectError, DrawingStore, digit_gaps, field_summary
+from mnist_core.runs import storage
 
 GRID_LIMIT = 48  # drawings shown in the grid; the downloads hold all of them
 GRID_COLS = 8

@@ -3,7 +3,7 @@ happened inside the network, for the current input and the current model.
 
 `explain_view(run, model, p, worker)` is one expander that tracks its state (`on_change`), so a
 stroke computes nothing here while it is closed. Open, it has two lazy tabs:
-- *Where it looked*: the attribution map over the 28×28 input (`mnist_core.explain.attribution`,
+- *Where it looked*: the attribution map over the 28×28 input (`mnist_core.evaluation.explain.attribution`,
   Captum, the module's default method) as a red/blue overlay, for the answer or, picked below
   it, any other digit ("why not a 7?").
 - *Inside the network*: the feature maps of each convolutional block (strongest channels
@@ -28,8 +28,11 @@ import streamlit as st
 from torch import nn
 
 import ui
-from mnist_core import explain, images, inspect_charts, storage
-from mnist_core.predict import Prediction, percent
+from mnist_core.charts import inspect as inspect_charts
+from mnist_core.data import images
+from mnist_core.deploy.predict import Prediction, percent
+from mnist_core.evaluation import explain
+from mnist_core.runs import storage
 
 EXPANDER, TAB, DIGIT = "deploy_explain", "deploy_explain_tab", "deploy_explain_digit"
 OPEN = "deploy.explain_open"  # the expander's last state (it survives a blank canvas)

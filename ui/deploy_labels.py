@@ -11,10 +11,11 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core import images, storage
-from mnist_core.collect import CollectError, DrawingStore
-from mnist_core.drawing import ImageError, load_image_file
-from mnist_core.predict import Prediction
+from mnist_core.data import images
+from mnist_core.deploy.collect import CollectError, DrawingStore
+from mnist_core.deploy.drawing import ImageError, load_image_file
+from mnist_core.deploy.predict import Prediction
+from mnist_core.runs import storage
 
 SAVED = "deploy_saved"  # {fingerprint of an input: (entry id, label)} stored this session
 

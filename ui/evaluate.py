@@ -4,7 +4,7 @@
 the validation images with the model's predictions, the training split's class counts) into
 one `Evaluation`; a section is then a function of it. Predicting every validation image is
 cached per run and `ui.run_version`, so clicking around the matrix is instant. Judgements
-come from `mnist_core.judge`, images from `mnist_core.gallery` and `mnist_core.images`.
+come from `mnist_core.evaluation.judge`, images from `mnist_core.evaluation.gallery` and `mnist_core.data.images`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import streamlit as st
 
 import ui
-from mnist_core import gallery, judge, pipeline, storage
 from mnist_core.config import ConfigError
-from mnist_core.data import DataError
-from mnist_core.evaluate import EvalResult
-from mnist_core.images import upscale
+from mnist_core.data.images import upscale
+from mnist_core.data.sources import DataError
+from mnist_core.evaluation import gallery, judge
+from mnist_core.evaluation.evaluate import EvalResult
+from mnist_core.runs import storage
+from mnist_core.training import pipeline
 
 # What loading a run's images or evaluating it can raise, each with a message fit for users.
 KNOWN_ERRORS = (DataError, storage.StorageError, ConfigError, OSError)

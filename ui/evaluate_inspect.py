@@ -4,7 +4,7 @@ it break.
 
 - `tabs()` makes the tabs lazy (`on_change="rerun"`): only the open one runs, so arriving on the
   page never pays for a map or a sweep nobody looks at.
-- `embedding_map`: penultimate-layer features of the validation images (`mnist_core.embedding`),
+- `embedding_map`: penultimate-layer features of the validation images (`mnist_core.evaluation.embedding`),
   PCA at once or t-SNE as a background job (kind "tsne"); an interval selection lists its images
   below; the Deploy page's last prepared drawing (`DRAWING_KEY`) is the star.
 - `calibration`: reliability diagram and ECE before/after the run's temperature; "Fit the
@@ -30,11 +30,14 @@ import numpy as np
 import streamlit as st
 
 import ui
-from mnist_core import calibration as cal
-from mnist_core import embedding, inspect_charts, predict, storage
-from mnist_core import robustness as rob
-from mnist_core.images import upscale
-from mnist_core.jobs import Job, JobBusy, JobSnapshot, JobState, job_progress
+from mnist_core.charts import inspect as inspect_charts
+from mnist_core.data.images import upscale
+from mnist_core.deploy import predict
+from mnist_core.evaluation import calibration as cal
+from mnist_core.evaluation import embedding
+from mnist_core.evaluation import robustness as rob
+from mnist_core.runs import storage
+from mnist_core.training.jobs import Job, JobBusy, JobSnapshot, JobState, job_progress
 from ui import evaluate as views
 
 TAB_KEY = "evaluate.inspect"  # which of the three tabs is open

@@ -7,7 +7,8 @@ import hashlib
 import streamlit as st
 
 import ui
-from mnist_core import charts, storage
+from mnist_core.charts import training as charts
+from mnist_core.runs import storage
 from ui.training import Apply
 
 CONFIRM = "train.confirm_delete"  # the run ids waiting for "Yes, delete"

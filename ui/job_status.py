@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from mnist_core.jobs import JobSnapshot, job_progress
+from mnist_core.training.jobs import JobSnapshot, job_progress
 
 
 def show_failed_or_running(

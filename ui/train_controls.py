@@ -9,7 +9,6 @@ from typing import Any
 import streamlit as st
 
 import ui
-from mnist_core import diagnose
 from mnist_core.config import (
     ACTIVATIONS,
     DEFAULT_PRESET,
@@ -22,6 +21,7 @@ from mnist_core.config import (
     field_info,
     nearest_option,
 )
+from mnist_core.training import diagnose
 
 K = "train."  # every control's session key is K + its TrainConfig field (or preset, run_name…)
 CONTROLS = (

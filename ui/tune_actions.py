@@ -6,11 +6,11 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core import tune
 from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError
-from mnist_core.data import DataError
-from mnist_core.jobs import Job, JobBusy
-from mnist_core.tune import TuneError
+from mnist_core.data.sources import DataError
+from mnist_core.planning import tune
+from mnist_core.planning.tune import TuneError
+from mnist_core.training.jobs import Job, JobBusy
 from ui import tune as views
 
 K = views.K

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import data as core_data
+from mnist_core.data import sources as core_data
 from tests.fakes import fake_mnist
 
 REPO = Path(__file__).resolve().parents[2]

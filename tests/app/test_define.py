@@ -4,11 +4,12 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import costs, storage
-from mnist_core import curve as lc
 from mnist_core.config import TrainConfig
-from mnist_core.data import load_train_pool
-from mnist_core.models import build_model
+from mnist_core.data.sources import load_train_pool
+from mnist_core.planning import costs
+from mnist_core.planning import curve as lc
+from mnist_core.runs import storage
+from mnist_core.training.models import build_model
 from tests.test_curve_views import synthetic_curve
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,12 +14,12 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import ui
-from mnist_core import storage
-from mnist_core.collect import DrawingStore
 from mnist_core.config import TrainConfig, quick_config
-from mnist_core.data import load_test
-from mnist_core.models import build_model
-from mnist_core.predict import predict_digit
+from mnist_core.data.sources import load_test
+from mnist_core.deploy.collect import DrawingStore
+from mnist_core.deploy.predict import predict_digit
+from mnist_core.runs import storage
+from mnist_core.training.models import build_model
 from tests.app.conftest import open_page
 from tests.helpers import train_to_run
 

@@ -15,10 +15,11 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import judge, storage
 from mnist_core.config import TrainConfig
-from mnist_core.data import Images, SourceInfo
-from mnist_core.evaluate import evaluate
+from mnist_core.data.sources import Images, SourceInfo
+from mnist_core.evaluation import judge
+from mnist_core.evaluation.evaluate import evaluate
+from mnist_core.runs import storage
 from tests.app.conftest import open_page as open_app_page
 from tests.helpers import train_to_run
 

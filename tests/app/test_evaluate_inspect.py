@@ -20,9 +20,11 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core import calibration, embedding, gallery, report, storage
-from mnist_core import robustness as rob
 from mnist_core.config import TrainConfig
+from mnist_core.evaluation import calibration, embedding, gallery
+from mnist_core.evaluation import robustness as rob
+from mnist_core.report import html as report
+from mnist_core.runs import storage
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside

@@ -5,9 +5,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 import ui
-from mnist_core import storage
 from mnist_core.config import TrainConfig
-from mnist_core.models import build_model
+from mnist_core.runs import storage
+from mnist_core.training.models import build_model
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from mnist_core import curve as lc
 from mnist_core.config import DEFAULT_PRESET, PRESETS
+from mnist_core.planning import curve as lc
 from tests.app.conftest import open_page, texts
 from tests.test_curve_views import synthetic_curve
 

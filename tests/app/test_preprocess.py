@@ -5,7 +5,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.data import load_train_pool
+from mnist_core.data.sources import load_train_pool
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = "app_pages/preprocess.py"

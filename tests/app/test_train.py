@@ -16,10 +16,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import ui
-from mnist_core import storage
-from mnist_core.collect import DrawingStore
 from mnist_core.config import LADDER, PRESET_HELP, TrainConfig, studio_home
-from mnist_core.data import load_train_pool
+from mnist_core.data.sources import load_train_pool
+from mnist_core.deploy.collect import DrawingStore
+from mnist_core.runs import storage
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 
@@ -183,7 +183,7 @@ def test_start_while_a_job_runs_says_busy(at):
 
 def test_history_delete_asks_first_and_loads_settings(at):
     pool = load_train_pool("sample")
-    from mnist_core.preprocess import make_split
+    from mnist_core.data.preprocess import make_split
 
     split = make_split("sample", TrainConfig(), pool=pool.subset(torch.arange(600)))
     train_to_run(TrainConfig(model="baseline", epochs=1), "sample", split=split, name="first")

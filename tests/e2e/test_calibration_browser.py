@@ -10,8 +10,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from mnist_core import calibration, storage
 from mnist_core.config import TrainConfig
+from mnist_core.evaluation import calibration
+from mnist_core.runs import storage
 from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
 from tests.helpers import train_to_run
 

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import ui
-from mnist_core.collect import DrawingStore
 from mnist_core.config import TrainConfig
+from mnist_core.deploy.collect import DrawingStore
 from tests.e2e.helpers import assert_no_exception, wait_for_app
 from tests.e2e.test_deploy_latency import ANSWER, open_deploy
 from tests.helpers import train_to_run

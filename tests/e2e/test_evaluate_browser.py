@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core import storage
 from mnist_core.config import TrainConfig
+from mnist_core.runs import storage
 from tests.e2e.helpers import assert_no_exception, goto, wait_for_app
 from tests.helpers import train_to_run
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from mnist_core import judge, storage
 from mnist_core.config import TrainConfig
+from mnist_core.evaluation import judge
+from mnist_core.runs import storage
 from tests.e2e.helpers import assert_in_viewport, assert_no_exception, goto
 from tests.helpers import train_to_run
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from mnist_core import curve as lc
+from mnist_core.planning import curve as lc
 from tests.e2e.helpers import assert_no_exception, choose, goto, nav, type_in, wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from mnist_core import storage
+from mnist_core.runs import storage
 from tests.e2e.helpers import assert_no_exception, choose, goto, wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from mnist_core import tune
 from mnist_core.config import nearest_option
+from mnist_core.planning import tune
 from tests.e2e.helpers import assert_no_exception, choose, goto, nav, type_in, wait_for_app
 
 pytestmark = pytest.mark.browser

@@ -1,0 +1,1 @@
+"""Evaluation: held-out results and judgements, calibration, robustness, attributions and embeddings."""

@@ -1,0 +1,1 @@
+"""Planning: the learning curve (how many labels), hyperparameter search, labelling costs."""

@@ -1,0 +1,100 @@
+"""Train-then-save in one stream, and evaluate-then-save for a saved run.
+
+`train_and_save` (what the CLI, the Train page's background job and tests run) yields the
+trainer's records unchanged, then evaluates the kept weights on the validation set, saves
+the run folder and yields one `SavedRecord`. `evaluate_run` evaluates a saved run on its own
+validation or test set and saves the result. Consumers decide what to print or draw; this
+module decides nothing about presentation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from torch import nn
+
+from mnist_core.config import TrainConfig
+from mnist_core.data.preprocess import DataSplit, make_split
+from mnist_core.data.sources import Images
+from mnist_core.evaluation.evaluate import EvalResult, evaluate
+from mnist_core.runs.storage import Run, check_home, save_evaluation, save_run
+from mnist_core.training.train import Record, Trainer
+
+
+@dataclass(frozen=True)
+class SavedRecord:
+    """The run was saved: where, and its validation accuracy."""
+
+    run_id: str
+    path: str
+    status: str
+    val_accuracy: float | None
+    kind: str = "saved"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PipelineRecord = Record | SavedRecord
+
+
+def train_and_save(
+    config: TrainConfig,
+    data: str = "auto",
+    *,
+    stop: threading.Event | None = None,
+    extra: Images | None = None,
+    name: str = "",
+    home: Path | None = None,
+    split: DataSplit | None = None,
+    report_every: int = 10,
+) -> Iterator[PipelineRecord]:
+    """Train `config` on `data` (+ `extra` training images), save the run, yield progress.
+
+    The runs folder is checked before any data is loaded, so a run never trains to the end
+    only to find it cannot be saved (StorageError).
+    """
+    check_home(home)
+    split = split or make_split(data, config, extra)
+    trainer = Trainer(config, split)
+    yield from trainer.run(stop, report_every)
+    end = trainer.end
+    if end is None or not trainer.history:
+        return  # stopped before anything was learned: nothing worth saving
+    val = evaluate(trainer.model, split.val, "val")
+    meta = {
+        "name": name,
+        "data": split.source.key,
+        "data_kind": split.source.kind,
+        "data_name": split.source.name,
+        "sizes": split.sizes(),
+        "status": end.status,
+        "message": end.message,
+        "best_epoch": end.best_epoch,
+        "epochs_run": len([h for h in trainer.history if not h.partial]),
+        "train_seconds": round(end.elapsed, 2),
+        "parameters": trainer.n_parameters,
+        "val_accuracy": val.accuracy,
+        "val_loss": val.loss,
+        "used_collected": split.extra_train,
+    }
+    run = save_run(trainer.model, config, [h.to_dict() for h in trainer.history], meta, home)
+    run = save_evaluation(run, val, data=split.val, source=split.source)
+    yield SavedRecord(run.id, str(run.path), end.status, val.accuracy)
+
+
+def evaluate_run(
+    run: Run, split: str, *, model: nn.Module | None = None, data: Images | None = None
+) -> EvalResult:
+    """Evaluate a saved run on its own validation ("val") or test ("test") set and save the result
+    with it (every test evaluation is counted). `model` and `data` reuse what the caller already
+    holds (a cached model, the validation images it predicted); otherwise the run rebuilds them."""
+    model = model if model is not None else run.load_model()
+    if data is None:
+        data = run.split().val if split == "val" else run.test_set()
+    result = evaluate(model, data, split)
+    save_evaluation(run, result, data=data)
+    return result
