@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from mnist_core.config import TrainConfig, all_fields
@@ -79,3 +83,23 @@ def print_json(obj: Any) -> None:
     from mnist_core.runs.storage import dumps
 
     print(dumps(obj), flush=True)
+
+
+@contextlib.contextmanager
+def ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
+    """While training, the first Ctrl-C sets `stop` (the trainer ends, the pipeline saves the best
+    epoch as a "stopped" run); a second one aborts as usual."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers live in the main thread only
+        return
+
+    def first(signum: int, frame: Any) -> None:
+        stop.set()
+        err("stopping after this batch; the best epoch so far will be saved (Ctrl-C again to abort)")
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ from mnist_core.cli.common import (
     add_config_flags,
     add_preset_flag,
     config_from_args,
+    ctrl_c_stops,
     err,
     print_json,
 )
@@ -56,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     saved: SavedRecord | None = None
     end = None
-    with _ctrl_c_stops(stop):
+    with ctrl_c_stops(stop):
         for rec in train_and_save(
             config, args.data, stop=stop, extra=extra, name=args.name, home=home, report_every=50
         ):
@@ -143,26 +141,6 @@ def _status_line(saved: Any, verdict: str, advice: str) -> str:
     if verdict == "baseline":
         return f"saved run {saved.run_id}: a majority-class baseline (validation accuracy {acc_s}), the bar a model must clear"
     return f"saved run {saved.run_id} ({saved.status}): validation accuracy {acc_s}, {verdict}"
-
-
-@contextlib.contextmanager
-def _ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
-    """While training, the first Ctrl-C sets `stop` (the trainer ends, the pipeline saves the best
-    epoch as a "stopped" run); a second one aborts as usual."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # signal handlers live in the main thread only
-        return
-
-    def first(signum: int, frame: Any) -> None:
-        stop.set()
-        err("stopping after this batch; the best epoch so far will be saved (Ctrl-C again to abort)")
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _collected(home: Path | None):
