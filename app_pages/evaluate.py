@@ -1,7 +1,7 @@
 """Step 5 · Evaluate: validation against the target, the confusion matrix down to its images,
 then per-class metrics, the worst mistakes, two runs side by side, a look inside the model (its
-embedding map, calibration and "not sure" line, robustness curves: ui.evaluate_inspect, in lazy tabs),
-the locked test set, the report.
+embedding map, calibration and "not sure" line, robustness curves: lazy tabs from ui.evaluate_inspect,
+one ui.inspect_* module each), the locked test set, the report.
 
 The run picker, the headline and the matrix with the selected cell's images come first and fit
 a 1280×720 screen with the sidebar open. Every section below them is one function of the run's
@@ -22,6 +22,7 @@ from mnist_core.runs import storage
 from ui import evaluate as views
 from ui import evaluate_inspect as inside
 from ui import evaluate_sections as sections
+from ui import inspect_confidence, inspect_map, inspect_robustness
 
 RUN_KEY = "eval_run"  # the run under evaluation
 TRUE_KEY, PRED_KEY = "cm_true", "cm_pred"  # the selected confusion cell
@@ -167,10 +168,10 @@ def main() -> None:
     sections.mistakes(ev)
     sections.compare(ev, runs)
     where, trust, breaks = inside.tabs()  # lazy tabs: only the open one runs
-    inside.embedding_map(ev, where)
-    inside.calibration(ev, trust)
-    inside.coverage(ev, trust)
-    inside.robustness(ev, runs, breaks)
+    inspect_map.embedding_map(ev, where)
+    inspect_confidence.calibration(ev, trust)
+    inspect_confidence.coverage(ev, trust)
+    inspect_robustness.robustness(ev, runs, breaks)
     sections.final_test(ev)
     sections.report_download(ev)
 

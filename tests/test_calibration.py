@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core.charts import inspect as inspect_charts
+from mnist_core.charts import calibration as calibration_charts
 from mnist_core.cli.main import main
 from mnist_core.deploy.drawing import PreparedDigit
 from mnist_core.deploy.predict import predict_digit
@@ -194,11 +194,14 @@ def test_cli_calibrate_errors_are_one_line(capsys):
 def test_calibration_charts_and_svg(val_logits):
     z, y = val_logits
     report = cal.calibrate(z, y)
-    vega_spec(inspect_charts.reliability_chart(report))
+    vega_spec(calibration_charts.reliability_chart(report))
     curve = cal.coverage_curve(cal.softmax(z, report.temperature), y)
     chosen = cal.choose_threshold(curve, 0.9)
-    vega_spec(inspect_charts.coverage_chart(curve, chosen=chosen["threshold"], target=0.9))
-    for svg in (inspect_charts.reliability_svg(report), inspect_charts.coverage_svg(curve, chosen=0.5)):
+    vega_spec(calibration_charts.coverage_chart(curve, chosen=chosen["threshold"], target=0.9))
+    for svg in (
+        calibration_charts.reliability_svg(report),
+        calibration_charts.coverage_svg(curve, chosen=0.5),
+    ):
         assert svg.startswith("<svg") and svg.endswith("</svg>")
         assert "<script" not in svg and "http://" not in svg.replace("http://www.w3.org/2000/svg", "")
         assert "nan" not in svg.lower()

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core.charts import inspect as inspect_charts
+from mnist_core.charts import embedding as embedding_charts
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation import embedding as emb
 from mnist_core.evaluation.evaluate import predict_proba
@@ -156,13 +156,13 @@ def test_embedding_chart_has_image_tooltips_and_a_brush(val, feats):
     images, labels = val
     proj = emb.pca_2d(feats)
     points = emb.embedding_points(proj, labels, feats.probs, images.numpy())
-    spec = vega_spec(inspect_charts.embedding_chart(points[:50], star=(0.0, 1.0)))
+    spec = vega_spec(embedding_charts.embedding_chart(points[:50], star=(0.0, 1.0)))
     layer = spec["layer"][0]
     assert any(t["field"] == "image" for t in layer["encoding"]["tooltip"])
     assert any(
-        p.get("name") == inspect_charts.BRUSH for p in spec.get("params", []) + layer.get("params", [])
+        p.get("name") == embedding_charts.BRUSH for p in spec.get("params", []) + layer.get("params", [])
     )
-    event = {"selection": {inspect_charts.BRUSH: {"x": [-1.0, 2.0], "y": [0.5, 3.0]}}}
-    assert inspect_charts.selection_box(event) == ((-1.0, 2.0), (0.5, 3.0))
-    assert inspect_charts.selection_box({"selection": {inspect_charts.BRUSH: {}}}) is None
-    assert inspect_charts.selection_box(None) is None
+    event = {"selection": {embedding_charts.BRUSH: {"x": [-1.0, 2.0], "y": [0.5, 3.0]}}}
+    assert embedding_charts.selection_box(event) == ((-1.0, 2.0), (0.5, 3.0))
+    assert embedding_charts.selection_box({"selection": {embedding_charts.BRUSH: {}}}) is None
+    assert embedding_charts.selection_box(None) is None

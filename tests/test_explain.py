@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.charts import inspect as inspect_charts
+from mnist_core.charts import explain as explain_charts
 from mnist_core.config import TrainConfig
 from mnist_core.deploy.drawing import PreparedDigit, prepare_digit
 from mnist_core.evaluation import explain
@@ -186,12 +186,12 @@ def test_pictures(model, digits):
 def test_attribution_heatmap_and_hidden_units_charts(model, digits):
     image = digits[0][0]
     attr = explain.attribution(model, image)
-    spec = vega_spec(inspect_charts.attribution_heatmap(image, attr))
+    spec = vega_spec(explain_charts.attribution_heatmap(image, attr))
     rows = next(iter(spec["datasets"].values()))
     assert len(rows) == 784 and max(abs(r["shown"]) for r in rows) <= attr.display_scale + 1e-9
     assert spec["title"] == f"Why a {attr.target}?"
     hidden = explain.activations(model, image).hidden[0]
-    vega_spec(inspect_charts.hidden_units_chart(hidden))
+    vega_spec(explain_charts.hidden_units_chart(hidden))
 
 
 def test_one_thread_limits_only_the_calling_thread():

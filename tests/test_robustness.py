@@ -4,17 +4,19 @@ the app's preprocessing in the loop), the weakest-direction sentence, run compar
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
 import torch
 
-from mnist_core.charts import inspect as inspect_charts
+from mnist_core.charts import robustness as robustness_charts
 from mnist_core.cli.main import main
 from mnist_core.data.sources import Images
 from mnist_core.deploy.drawing import prepare_digit
 from mnist_core.evaluation import robustness as rb
 from mnist_core.evaluation.evaluate import evaluate
+from mnist_core.evaluation.robustness import measure
 from tests.helpers import vega_spec
 from tests.tiny_model import tiny_run
 
@@ -138,11 +140,11 @@ def test_shortcuts_give_what_prepare_digit_gives(val):
         images[:40, None].float(), scale_factor=2, mode="bilinear", align_corners=False
     ).round()
     canvas[0, 0, 0, :10] = 90  # one image with ink on its border: the inversion shortcut skips it
-    base_x, base_blank = rb._prepare_all(rb._to_uint8(canvas))
+    base_x, base_blank = measure._prepare_all(measure._to_uint8(canvas))
     for name, value in (("shift_before", 2), ("shift_before", 7), ("invert", 1)):
         moved = rb.perturb(name, canvas, value)
-        fast, fast_blank = rb._prepare_moved(name, canvas, moved, base_x, base_blank)
-        slow, slow_blank = rb._prepare_all(rb._to_uint8(moved))
+        fast, fast_blank = measure._prepare_moved(name, canvas, moved, base_x, base_blank)
+        slow, slow_blank = measure._prepare_all(measure._to_uint8(moved))
         np.testing.assert_array_equal(fast, slow)
         np.testing.assert_array_equal(fast_blank, slow_blank)
 
@@ -164,6 +166,21 @@ def test_unknown_perturbations_and_bad_images_are_refused(run, val):
         rb.sweep(run.load_model(), *val, ["twist"])
     with pytest.raises(rb.RobustnessError, match="28×28"):
         rb.sweep(run.load_model(), np.zeros((2, 10, 10), np.uint8), [1, 2])
+
+
+def test_the_sweep_streams_a_step_per_curve_and_stops_on_request(run, val, full_sweep):
+    steps = list(rb.sweep_records(run.load_model(), *val, ["rotate", "invert"], label="tiny"))
+    assert [(s.name, s.done, s.total, s.sweep) for s in steps[:-1]] == [
+        ("rotate", 1, 2, None),
+        ("invert", 2, 2, None),
+    ]
+    assert steps[-1].sweep.curve("rotate") == full_sweep.curve("rotate")
+    stop = threading.Event()
+    seen = []
+    for step in rb.sweep_records(run.load_model(), *val, ["rotate", "invert"], stop=stop):
+        seen.append(step)
+        stop.set()  # as the app's Stop button does, after the first curve
+    assert [s.name for s in seen] == ["rotate"]  # no further curve, and no sweep
 
 
 # ---------------------------------------------------------------- reading and comparing
@@ -234,9 +251,9 @@ def test_comparing_two_runs():
 
 def test_robustness_charts_and_svg(full_sweep):
     second = rb.Sweep(**{**full_sweep.__dict__, "label": "second"})
-    spec = vega_spec(inspect_charts.robustness_chart([full_sweep, second]))
+    spec = vega_spec(robustness_charts.robustness_chart([full_sweep, second]))
     assert len(spec["concat"]) == len(rb.ORDER)
-    svg = inspect_charts.robustness_svg([full_sweep, second])
+    svg = robustness_charts.robustness_svg([full_sweep, second])
     assert svg.startswith("<svg") and "second" in svg and "nan" not in svg.lower()
     assert svg.count("<polyline") >= 2 * len(rb.ORDER)
 

@@ -28,7 +28,7 @@ import streamlit as st
 from torch import nn
 
 import ui
-from mnist_core.charts import inspect as inspect_charts
+from mnist_core.charts import explain as inspect_charts
 from mnist_core.data import images
 from mnist_core.deploy.predict import Prediction, percent
 from mnist_core.evaluation import explain

@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_core.cli import evaluate, labels, predict, runs, train
+from mnist_core.cli import calibrate, evaluate, labels, predict, robustness, runs, train
 from mnist_core.cli.common import CliError, err
 from mnist_core.config import ConfigError
 
-COMMANDS = (train, evaluate, predict, runs, labels)
+COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,11 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
     from mnist_core.planning.tune import add_parser as add_tune_parser
 
     add_tune_parser(sub)
-    from mnist_core.evaluation.calibration import add_parser as add_calibrate_parser
-    from mnist_core.evaluation.robustness import add_parser as add_robustness_parser
-
-    add_calibrate_parser(sub)
-    add_robustness_parser(sub)
     from mnist_core.planning.curve import add_parser as add_curve_parser
 
     add_curve_parser(sub)
@@ -78,12 +73,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from mnist_core.evaluation.calibration import cmd_calibrate
-    from mnist_core.evaluation.robustness import cmd_robustness
     from mnist_core.planning.curve import cmd_curve
     from mnist_core.planning.tune import cmd_tune
 
-    legacy = {"tune": cmd_tune, "curve": cmd_curve, "calibrate": cmd_calibrate, "robustness": cmd_robustness}
+    legacy = {"tune": cmd_tune, "curve": cmd_curve}
     command = args.handler if args.command not in legacy else legacy[args.command]
     try:
         return command(args)

@@ -614,7 +614,7 @@ def has_confidence(run: Run) -> bool:
 
 
 def _confidence(run: Run, calibration: CalibrationReport | None, coverage: list[dict] | None) -> str:
-    from mnist_core.charts.inspect import coverage_svg, reliability_svg
+    from mnist_core.charts.calibration import coverage_svg, reliability_svg
     from mnist_core.evaluation.calibration import run_threshold, threshold_is_stale
 
     saved = run.meta.get("calibration")
@@ -672,7 +672,7 @@ def _confidence(run: Run, calibration: CalibrationReport | None, coverage: list[
 
 
 def _robustness(sweep: Sweep) -> str:
-    from mnist_core.charts.inspect import robustness_svg
+    from mnist_core.charts.robustness import robustness_svg
     from mnist_core.evaluation.robustness import weakest
 
     return (

@@ -1,4 +1,4 @@
-"""AppTest of the Evaluate page's look inside the model (ui.evaluate_inspect): the embedding map
+"""AppTest of the Evaluate page's look inside the model (ui.evaluate_inspect, ui.inspect_*): the embedding map
 with its selection and the Deploy drawing as a star, t-SNE as a background job, the temperature
 fit and its ECE figures, the "not sure" threshold saved with the run, the robustness sweep with
 its sentence and a second run on the chart, and the report that gains those charts.
@@ -20,6 +20,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core.charts import embedding as embedding_charts
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation import calibration, embedding, gallery
 from mnist_core.evaluation import robustness as rob
@@ -28,6 +29,7 @@ from mnist_core.runs import storage
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside
+from ui import inspect_confidence, inspect_map, inspect_robustness
 
 PAGE = "app_pages/evaluate.py"
 WHERE, TRUST, BREAKS = inside.TABS
@@ -92,7 +94,7 @@ def specs(at: AppTest) -> list[dict]:
 
 def embedding_map(at: AppTest) -> tuple[dict, list[dict]] | None:
     """The embedding map (the chart with the interval selection) and its points."""
-    return next(((s, rows) for s, rows in charts(at) if inside.inspect_charts.BRUSH in json.dumps(s)), None)
+    return next(((s, rows) for s, rows in charts(at) if embedding_charts.BRUSH in json.dumps(s)), None)
 
 
 def map_points(at: AppTest) -> list[dict]:
@@ -119,7 +121,7 @@ def test_embedding_map_renders_with_thumbnails(home):
     rows = map_points(at)
     run = storage.list_runs(home)[0]
     n = run.evaluation("val").n
-    assert len(rows) == min(n, inside.MAP_POINTS)
+    assert len(rows) == min(n, inspect_map.MAP_POINTS)
     assert all(r["image"].startswith("data:image/png;base64,") for r in rows[:5])
     assert "PCA of the penultimate layer" in json.dumps(spec)
     wrong = sum(not r["correct"] for r in rows)
@@ -129,13 +131,13 @@ def test_embedding_map_renders_with_thumbnails(home):
 
 def test_drawing_from_deploy_is_the_star(home):
     table = validation(storage.list_runs(home)[0])
-    at = page(**{inside.DRAWING_KEY: table.images[0].tolist()})
+    at = page(**{inspect_map.DRAWING_KEY: table.images[0].tolist()})
     assert "Your drawing from Deploy: the model reads a" in texts(at)
     assert any(r.get("label") == "your drawing" for r in embedding_map(at)[1])
     # floats in 0..1 (a prepared drawing as the model sees it) are read the same way
-    at = page(**{inside.DRAWING_KEY: (table.images[0] / 255.0).astype(np.float32)})
+    at = page(**{inspect_map.DRAWING_KEY: (table.images[0] / 255.0).astype(np.float32)})
     assert "Your drawing from Deploy" in texts(at)
-    at = page(**{inside.DRAWING_KEY: [[1, 2], [3, 4]]})  # not a 28×28 drawing: no star
+    at = page(**{inspect_map.DRAWING_KEY: [[1, 2], [3, 4]]})  # not a 28×28 drawing: no star
     assert "appears here as a star" in texts(at)
 
 
@@ -144,20 +146,20 @@ def test_box_selection_lists_its_images(home):
     rows = map_points(at)
     xs = sorted(r["x"] for r in rows)
     box = [xs[0] - 1, xs[len(xs) // 4]]  # the left quarter of the map, every height
-    at.session_state[inside.MAP_KEY] = {"selection": {inside.inspect_charts.BRUSH: {"x": box}}}
+    at.session_state[inspect_map.MAP_KEY] = {"selection": {embedding_charts.BRUSH: {"x": box}}}
     at.run()
     assert not at.exception
     inside_box = [r for r in rows if box[0] <= r["x"] <= box[1]]
     wrong = sum(not r["correct"] for r in inside_box)
     assert f"**{len(inside_box):,} images selected**, {wrong:,} of them mistakes" in texts(at)
     listed = at.get("image")[-1]
-    assert len(listed.proto.imgs) == min(len(inside_box), inside.SELECTION_LIMIT)
+    assert len(listed.proto.imgs) == min(len(inside_box), inspect_map.SELECTION_LIMIT)
 
 
 @pytest.mark.slow
 def test_tsne_runs_as_a_background_job(home, monkeypatch):
     monkeypatch.setattr(embedding, "tsne_records", functools.partial(embedding.tsne_records, iterations=500))
-    at = page(**{inside.METHOD_KEY: "t-SNE"})
+    at = page(**{inspect_map.METHOD_KEY: "t-SNE"})
     assert embedding_map(at) is None  # nothing computed yet: the button
     at.button(key="evaluate.tsne_start").click().run()
     assert not at.exception
@@ -199,7 +201,7 @@ def test_saving_a_threshold_stores_it_with_the_run(fresh_run):
     run = fresh_run()
     at = page(TRUST)
     assert "no “not sure” line of its own" in texts(at)
-    at.select_slider(key=inside.THRESHOLD_KEY).set_value(0.8).run()
+    at.select_slider(key=inspect_confidence.THRESHOLD_KEY).set_value(0.8).run()
     table = validation(run)
     row = calibration.coverage_curve(table.probs, table.labels, [0.8])[0]
     assert metrics(at)["Answered"] == f"{row['coverage']:.1%}"
@@ -211,7 +213,7 @@ def test_saving_a_threshold_stores_it_with_the_run(fresh_run):
     assert calibration.predict_options(saved)["unsure_below"] == pytest.approx(0.8)
     assert "not sure” line: **0.800**" in texts(at)
     at = page(TRUST)  # a new visit starts the slider on the saved line
-    assert at.select_slider(key=inside.THRESHOLD_KEY).value == pytest.approx(0.8)
+    assert at.select_slider(key=inspect_confidence.THRESHOLD_KEY).value == pytest.approx(0.8)
     at.button(key="evaluate.threshold_clear").click().run()
     assert calibration.run_threshold(storage.load_run(run.path)) is None
     assert "no “not sure” line of its own" in texts(at)
@@ -222,8 +224,8 @@ def test_saving_a_threshold_stores_it_with_the_run(fresh_run):
 
 @pytest.fixture
 def quick_sweep(monkeypatch):
-    monkeypatch.setattr(inside, "ROBUSTNESS_N", 150)
-    monkeypatch.setattr(inside, "ROBUSTNESS_PERTURBATIONS", ("rotate", "invert"))
+    monkeypatch.setattr(inspect_robustness, "ROBUSTNESS_N", 150)
+    monkeypatch.setattr(inspect_robustness, "ROBUSTNESS_PERTURBATIONS", ("rotate", "invert"))
 
 
 def test_robustness_sweep_shows_chart_and_sentence(fresh_run, quick_sweep):
@@ -253,7 +255,7 @@ def test_two_runs_on_one_robustness_chart(fresh_run, quick_sweep):
             run, rob.sweep(model, val.images[:100], val.labels[:100], ["rotate"], label=run.meta["name"])
         )
     at = page(BREAKS)
-    at.selectbox(key=inside.OTHER_KEY).set_value(other.id).run()
+    at.selectbox(key=inspect_robustness.OTHER_KEY).set_value(other.id).run()
     assert not at.exception
     a, b = rob.load_sweep(mine), rob.load_sweep(other)
     assert rob.compare(a, b)["sentence"] in texts(at)

@@ -1,0 +1,168 @@
+"""The Evaluate page's "Where does it break?" tab: accuracy as the validation images are perturbed.
+
+The sweep (`mnist_core.evaluation.robustness`) runs as a background job (kind "robustness"),
+streaming a record per curve and stopping on request, and is kept with the run
+(robustness.json); a second run's sweep can join the same chart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import streamlit as st
+
+import ui
+from mnist_core.charts import robustness as robustness_charts
+from mnist_core.evaluation import robustness as rob
+from mnist_core.runs import storage
+from mnist_core.training.jobs import Job, JobBusy, JobSnapshot, JobState, job_progress
+from ui import evaluate as views
+from ui.evaluate_inspect import stop_job
+
+OTHER_KEY = "evaluate.robust_other"  # the second run on the robustness chart
+ROBUSTNESS_N = rob.DEFAULT_N  # validation images perturbed
+ROBUSTNESS_PERTURBATIONS: tuple[str, ...] | None = None  # None: all of them
+ss = st.session_state
+
+
+def _sweep_work(run_path: str, n: int, names: tuple[str, ...] | None) -> Any:
+    """The core's sweep of a run as a job: a record after each curve, Stop honoured before the next
+    strength is measured, and the finished sweep saved with the run (a stopped one is not)."""
+
+    def work(stop: threading.Event) -> Iterator[dict]:
+        run = storage.load_run(run_path)
+        record = {"kind": "robustness", "run_id": run.id}
+        yield {**record, "progress": 0.0, "text": "rebuilding the validation set…"}
+        for step in rob.sweep_run_records(run, names, n=n, stop=stop):
+            if step.sweep is None:
+                label = rob.PERTURBATIONS[step.name].label
+                text = f"{label} measured ({step.done} of {step.total})"
+                yield {**record, "progress": step.done / step.total, "text": text}
+            else:
+                rob.save_sweep(run, step.sweep)
+                yield {**record, "progress": 1.0, "text": "saved", "done": True}
+
+    return work
+
+
+def _on_sweep(run: storage.Run) -> None:
+    try:
+        ui.job_manager().submit(
+            Job(
+                _sweep_work(str(run.path), ROBUSTNESS_N, ROBUSTNESS_PERTURBATIONS),
+                kind="robustness",
+                title=f"Robustness of {run.label}",
+            )
+        )
+    except JobBusy as exc:
+        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+
+
+def _sweep_job() -> tuple[Job | None, str | None]:
+    """The latest robustness job and the run it measures (None until its first record)."""
+    job = ui.job_manager().job_of("robustness")
+    if job is None:
+        return None, None
+    first = next((r for r in job.snapshot().records if "run_id" in r), None)
+    return job, first["run_id"] if first else None
+
+
+def _draw_sweep(snap: JobSnapshot, live: bool) -> None:
+    if live:
+        bar = job_progress(snap)
+        st.progress(bar.fraction, text=("Stopping… " if snap.stop_requested else "") + bar.text)
+    elif snap.error:
+        st.error(f"The sweep failed: {snap.error}")
+    elif snap.state == JobState.STOPPED:
+        st.warning("The sweep was stopped before the end: nothing was saved.")
+
+
+def _sweep_button(run: storage.Run, label: str, key: str, primary: bool = True) -> None:
+    n = ROBUSTNESS_N
+    st.button(
+        label,
+        key=key,
+        type="primary" if primary else "secondary",
+        icon="🧪",
+        on_click=_on_sweep,
+        args=(run,),
+        disabled=ui.job_running(),
+        help=f"Up to {n:,} validation images, each perturbation step by step (~20 s on two "
+        "cores), in the background." + (" Another job is running." if ui.job_running() else ""),
+    )
+
+
+def robustness(ev: views.Evaluation, runs: list[storage.Run], tab: Any) -> None:
+    """Accuracy as the validation images are rotated, scaled, shifted, thickened, noised, blurred,
+    inverted; the weakest direction in a sentence; a second run on the same chart."""
+    if not tab.open:
+        return
+    with tab:
+        st.markdown(
+            "#### Robustness: accuracy as the images change",
+            help="Each perturbed image goes through the Deploy page's own preprocessing (crop, fit to "
+            "20×20, centre), as a drawing would, except “shift after centring”, which moves the "
+            "model's own input: the curves show what a canvas user meets.",
+        )
+        ui.show_flash()
+        job, job_run = _sweep_job()
+        if job is not None and job_run in (None, ev.run.id):
+            if job.running:
+                st.button(
+                    "Stop", key="evaluate.sweep_stop", on_click=stop_job, args=("robustness",), icon="⏹️"
+                )
+            ui.follow_job(job, _draw_sweep, key="robustness")
+            if job.running:
+                return
+        mine = rob.load_sweep(ev.run)
+        if mine is None:
+            st.markdown("Not measured yet for this run.")
+            _sweep_button(ev.run, "Measure robustness", "evaluate.sweep_start")
+            return
+        second = _second_sweep(ev, runs, job, job_run)
+        # three panels a row fit the page's column at 1280 px
+        st.altair_chart(
+            robustness_charts.robustness_chart([mine, second] if second else mine, columns=3, panel=160)
+        )
+        st.markdown(f"**{rob.weakest(mine)['sentence']}**")
+        if second is not None:
+            st.markdown(rob.compare(mine, second)["sentence"])
+        st.caption(
+            f"On {mine.n:,} validation images: {mine.accuracy:.1%} as they are, "
+            f"{mine.app_accuracy:.1%} through the app's preprocessing (where the curves start). "
+            "An image the app finds blank counts as wrong."
+        )
+        _sweep_button(ev.run, "Measure again", "evaluate.sweep_again", primary=False)
+
+
+def _second_sweep(
+    ev: views.Evaluation, runs: list[storage.Run], job: Job | None, job_run: str | None
+) -> rob.Sweep | None:
+    """The picked second run's saved sweep, or the button to measure it."""
+    by_id = {r.id: r for r in runs if r.id != ev.run.id}
+    if not by_id:
+        return None
+    if ss.get(OTHER_KEY) not in by_id:
+        ss.pop(OTHER_KEY, None)
+    other_id = st.selectbox(
+        "Compare with",
+        list(by_id),
+        index=None,
+        key=OTHER_KEY,
+        format_func=lambda i: by_id[i].label,
+        placeholder="Pick a second run…",
+        help="e.g. the same model trained with and without augmentation.",
+    )
+    if other_id is None:
+        return None
+    other = by_id[other_id]
+    if job is not None and job_run == other.id and job.running:
+        ui.follow_job(job, _draw_sweep, key="robustness_other")
+        return None
+    found = rob.load_sweep(other)
+    if found is None:
+        st.caption("That run has not been measured yet.")
+        _sweep_button(other, "Measure the second run", "evaluate.sweep_other", primary=False)
+    return found
