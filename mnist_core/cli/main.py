@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_core.cli import evaluate, predict, runs, train
+from mnist_core.cli import evaluate, monitor, predict, runs, train
 from mnist_core.cli.common import CliError, err
 from mnist_core.config import ConfigError
 
-COMMANDS = (train, evaluate, predict, runs)
+COMMANDS = (train, evaluate, predict, runs, monitor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +49,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.deploy.export import ExportError
     from mnist_core.evaluation.calibration import CalibrationError
     from mnist_core.evaluation.robustness import RobustnessError
+    from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError
     from mnist_core.runs.storage import StorageError
     from mnist_core.training.jobs import JobBusy
@@ -68,6 +69,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         MemoryError,
         CalibrationError,
         RobustnessError,
+        MonitorError,
     )
 
 
