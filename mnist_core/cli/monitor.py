@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--permutations must be at least 1, not {args.permutations}.")
     window = parse_window(args.window)  # every argument is checked before any work
     run = load_run(args.run)
-    err(f"reading the field: {args.field}")
     field_set = load_field(args.field, studio_home())
+    err(f"field: {len(field_set)} images from {field_set.source}")
     if field_set.skipped:
         err(f"skipped {len(field_set.skipped)} image(s) with no digit: {', '.join(field_set.skipped[:5])}")
     report = monitor(run, field_set, window=window, permutations=args.permutations, progress=err)

@@ -32,7 +32,7 @@ from mnist_core.monitoring.features import prepared_traits
 from mnist_core.monitoring.field import FieldSet
 from mnist_core.monitoring.mmd import DEFAULT_PERMUTATIONS, MmdResult, mmd_test
 from mnist_core.monitoring.windows import DEFAULT_WINDOW, WindowResult, split_windows, window_results
-from mnist_core.runs.storage import Run
+from mnist_core.runs.storage import Run, json_safe
 
 ALPHA = 0.05
 MAX_REFERENCE = 1000  # validation images drawn on the canvas; full MNIST's 12,000 would take ~40 s
@@ -116,27 +116,30 @@ class MonitorReport:
         return lines
 
     def to_json(self) -> dict:
-        return {
-            "drift": self.drift,
-            "p_value": self.test.p_value,
-            "n_field": self.n_field,
-            "n_reference": self.n_reference,
-            "field_accuracy": self.field_accuracy,
-            "features": {k: t.to_json() for k, t in self.traits.items()},
-            "class_mix": self.class_mix.to_json(),
-            "windows": [w.to_json() for w in self.windows],
-            "run": self.run,
-            "field": self.field_source,
-            "alpha": self.alpha,
-            "test": self.test.to_json(),
-            "n_labelled": self.n_labelled,
-            "reference_accuracy": self.reference_accuracy,
-            "confidence": self.confidence.to_json(),
-            "outliers": [o.to_json() for o in self.outliers],
-            "drift_since": self.drift_since,
-            "skipped": self.skipped,
-            "summary": self.summary(),
-        }
+        """Strict JSON data (NaN and infinities as None), the contract's keys first."""
+        return json_safe(
+            {
+                "drift": self.drift,
+                "p_value": self.test.p_value,
+                "n_field": self.n_field,
+                "n_reference": self.n_reference,
+                "field_accuracy": self.field_accuracy,
+                "features": {k: t.to_json() for k, t in self.traits.items()},
+                "class_mix": self.class_mix.to_json(),
+                "windows": [w.to_json() for w in self.windows],
+                "run": self.run,
+                "field": self.field_source,
+                "alpha": self.alpha,
+                "test": self.test.to_json(),
+                "n_labelled": self.n_labelled,
+                "reference_accuracy": self.reference_accuracy,
+                "confidence": self.confidence.to_json(),
+                "outliers": [o.to_json() for o in self.outliers],
+                "drift_since": self.drift_since,
+                "skipped": self.skipped,
+                "summary": self.summary(),
+            }
+        )
 
 
 def _model_view(model: torch.nn.Module, images: np.ndarray) -> FeatureSet:
