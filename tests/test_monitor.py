@@ -145,6 +145,11 @@ def test_windows_split_as_documented():
     ]
     with pytest.raises(MonitorError, match="no dates"):
         split_windows(5, "day", None)
+    with pytest.raises(MonitorError, match="larger window"):
+        split_windows(1000, 5)
+    many_days = [f"2026-{m:02d}-{d:02d}T00:00" for m in range(1, 6) for d in range(1, 29)]
+    with pytest.raises(MonitorError, match="140 days"):
+        split_windows(len(many_days), "day", many_days)
     assert parse_window("day") == "day" and parse_window("25") == 25
     for bad in ("week", "1", "-3"):
         with pytest.raises(MonitorError):

@@ -112,8 +112,8 @@ class MonitorReport:
         lines += [t.sentence for t in self.traits.values() if t.differs]
         lines += [self.class_mix.sentence, self.confidence.sentence]
         if self.drift_since:
-            lines.append(f"windows raised the alarm from {self.drift_since} on")
-        return lines
+            lines.append(f"the alarm went off first in window {self.drift_since}")
+        return [line[0].upper() + line[1:] for line in lines]
 
     def to_json(self) -> dict:
         """Strict JSON data (NaN and infinities as None), the contract's keys first."""

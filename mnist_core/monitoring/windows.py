@@ -5,11 +5,14 @@ run shorter than N/2 joins the one before it, so no window is too small to test 
 N = 100 give 100, 100, 50; 230 give 100, 130). `--window day` groups drawings by their UTC date.
 Each window is tested against the whole reference; with W windows a window raises the alarm when
 its p-value is below α / W (Bonferroni), so that a field without drift raises no alarm in any window
-with probability at least 1 - α, however many windows there are.
+with probability at least 1 - α, however many windows there are. A permutation p-value cannot fall
+below 1 / (permutations + 1), so each window gets at least 2·W/α permutations (2,000 for 50
+windows at α = 0.05), and more than `MAX_WINDOWS` windows are refused: choose longer ones.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -20,6 +23,7 @@ from mnist_core.monitoring.mmd import mmd_test
 
 BY_DAY = "day"
 DEFAULT_WINDOW = 100
+MAX_WINDOWS = 100
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,10 @@ def split_windows(n: int, window: int | str, dates: list[str] | None = None) -> 
             )
         return _by_day(dates)
     size = int(window)
+    if n > MAX_WINDOWS * size:
+        raise MonitorError(
+            f"{n} images in windows of {size} make more than {MAX_WINDOWS} windows: choose a larger window."
+        )
     bounds = list(range(0, n, size)) + [n]
     if len(bounds) > 2 and bounds[-1] - bounds[-2] < size / 2:
         del bounds[-2]  # a short tail joins the window before it
@@ -66,6 +74,11 @@ def _by_day(dates: list[str]) -> list[Window]:
         if i == len(dates) or dates[i][:10] != dates[start][:10]:
             windows.append(Window(start, i, dates[start][:10]))
             start = i
+    if len(windows) > MAX_WINDOWS:
+        raise MonitorError(
+            f"The drawings span {len(windows)} days, more than {MAX_WINDOWS} windows: "
+            "use --window N (a number of drawings) instead."
+        )
     return windows
 
 
@@ -101,6 +114,7 @@ def window_results(
 ) -> list[WindowResult]:
     """Accuracy, mean confidence, drift p-value and alarm for each window of the field."""
     level = alpha / max(len(windows), 1)
+    permutations = max(permutations, math.ceil(2 / level))  # so that p < level can happen at all
     results = []
     for i, w in enumerate(windows):
         rows = slice(w.start, w.stop)
