@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_core.cli import calibrate, evaluate, labels, predict, robustness, runs, train
+from mnist_core.cli import calibrate, evaluate, labels, monitor, predict, robustness, runs, train
 from mnist_core.cli.common import CliError, err
 from mnist_core.config import ConfigError
 
-COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels)
+COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels, monitor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +46,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.evaluation.robustness import RobustnessError
     from mnist_core.files import FileRefused
     from mnist_core.labels.audit import AuditError
+    from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError
     from mnist_core.runs.storage import StorageError
     from mnist_core.training.jobs import JobBusy
@@ -67,6 +68,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         RobustnessError,
         FileRefused,
         AuditError,
+        MonitorError,
     )
 
 
