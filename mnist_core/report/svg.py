@@ -25,8 +25,8 @@ _NAMESPACES = re.compile(r'\s+xmlns(?::\w+)?="[^"]*"')
 
 def chart_svg(chart: alt.TopLevelMixin, label: str) -> str:
     """`chart` as one inline `<svg class="chart">` element, `label` its accessible name."""
-    # Altair's schema validation would cost more than the rendering: these are the definitions
-    # the pages draw, validated there and in the charts' tests.
+    # Altair's schema validation would add about a tenth to the report's time, for specs that the
+    # pages already validate when they draw these very charts (and the charts' tests do).
     svg = vlc.vegalite_to_svg(chart.to_dict(validate=False), vl_version=VEGA_LITE)
     end = svg.index(">")  # the root element's opening tag
     name = html.escape(label, quote=True)
