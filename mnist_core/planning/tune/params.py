@@ -124,5 +124,5 @@ class Param:
 
 
 def fmt_number(value: Any) -> str:
-    """A range end as written in messages: 0.001 rather than 0.0010000."""
+    """A number as messages write it: a float to six significant digits (`:g`), an int as is."""
     return f"{value:g}" if isinstance(value, float) else str(value)
