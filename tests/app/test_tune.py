@@ -25,8 +25,9 @@ from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.best import best_config
+from mnist_core.planning.tune.params import Param
 from mnist_core.planning.tune.results import importances, list_studies
-from mnist_core.planning.tune.space import default_space
+from mnist_core.planning.tune.space import SearchSpace, default_space
 from mnist_core.planning.tune.storage import STORAGE_ENV, default_storage_url, normalize_url
 from mnist_core.planning.tune.study import load_study, open_study
 from mnist_core.planning.tune.worker import run_search
@@ -111,6 +112,10 @@ def tiny_search(at: AppTest, trials: int = 3, epochs: int = 2, images: int = 500
     return at.run()
 
 
+def param(space: SearchSpace, name: str) -> Param:
+    return next(p for p in space.params if p.name == name)
+
+
 def test_page_renders_right_after_train_with_the_default_space(isolated_home):
     at = open_page(PAGE)
     titles = [s.title for s in ui.STEPS]
@@ -120,7 +125,7 @@ def test_page_renders_right_after_train_with_the_default_space(isolated_home):
     cnn = default_space("cnn")
     for p in cnn.params:
         assert at.checkbox(key=f"tune.cnn.{p.name}.on").value == p.enabled
-    assert at.select_slider(key="tune.cnn.lr.range").value == (cnn.param("lr").low, cnn.param("lr").high)
+    assert at.select_slider(key="tune.cnn.lr.range").value == (param(cnn, "lr").low, param(cnn, "lr").high)
     assert at.slider(key="tune.cnn.dropout.range").value == (0.0, 0.5)
     assert at.text_input(key="tune.study").value == "cnn-1"
     page = texts(at)
@@ -141,8 +146,8 @@ def test_changing_the_family_loads_its_space():
     at.selectbox(key="tune.model").set_value("logreg").run()
     logreg = default_space("logreg")
     assert at.select_slider(key="tune.logreg.lr.range").value == (
-        logreg.param("lr").low,
-        logreg.param("lr").high,
+        param(logreg, "lr").low,
+        param(logreg, "lr").high,
     )
     assert at.select_slider(key="tune.logreg.epochs").value == logreg.epochs
     assert at.text_input(key="tune.study").value == "logreg-1"

@@ -38,12 +38,6 @@ class SearchSpace:
     def enabled(self) -> list[Param]:
         return [p for p in self.params if p.enabled]
 
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise KeyError(name)
-
     def with_param(self, name: str, **changes: Any) -> SearchSpace:
         """A copy with one parameter changed (added if missing), validated again."""
         if name not in PARAM_SPECS:

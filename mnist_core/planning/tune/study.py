@@ -29,10 +29,6 @@ class StudySettings:
     objective: str
     data: str  # the resolved data source key ("sample", "mnist" or a folder)
 
-    @property
-    def direction(self) -> str:
-        return OBJECTIVES[self.objective]
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": 1,
