@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_core.cli import evaluate, predict, runs, train
+from mnist_core.cli import curve, evaluate, predict, runs, train
 from mnist_core.cli.common import CliError, err
 from mnist_core.config import ConfigError
 
-COMMANDS = (train, evaluate, predict, runs)
+COMMANDS = (train, evaluate, predict, runs, curve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +35,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_calibrate_parser(sub)
     add_robustness_parser(sub)
-    from mnist_core.planning.curve import add_parser as add_curve_parser
-
-    add_curve_parser(sub)
     return parser
 
 
@@ -50,6 +47,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.evaluation.calibration import CalibrationError
     from mnist_core.evaluation.robustness import RobustnessError
     from mnist_core.planning.costs import CostError
+    from mnist_core.planning.curve import CurveError
     from mnist_core.runs.storage import StorageError
     from mnist_core.training.jobs import JobBusy
 
@@ -68,6 +66,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         MemoryError,
         CalibrationError,
         RobustnessError,
+        CurveError,
     )
 
 
@@ -76,10 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from mnist_core.evaluation.calibration import cmd_calibrate
     from mnist_core.evaluation.robustness import cmd_robustness
-    from mnist_core.planning.curve import cmd_curve
     from mnist_core.planning.tune import cmd_tune
 
-    legacy = {"tune": cmd_tune, "curve": cmd_curve, "calibrate": cmd_calibrate, "robustness": cmd_robustness}
+    legacy = {"tune": cmd_tune, "calibrate": cmd_calibrate, "robustness": cmd_robustness}
     command = args.handler if args.command not in legacy else legacy[args.command]
     try:
         return command(args)
