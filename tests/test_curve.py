@@ -11,20 +11,33 @@ import torch
 from mnist_core.cli.main import main
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig
 from mnist_core.planning import costs
-from mnist_core.planning.curve.advice import bigger_model, check_target, estimate_sentence, target_estimate
+from mnist_core.planning.curve.advice import (
+    bigger_model,
+    check_target,
+    curve_estimate,
+    estimate_sentence,
+    target_estimate,
+)
 from mnist_core.planning.curve.errors import CurveError
-from mnist_core.planning.curve.fit import Fit, fit_learning_curve, power_law
+from mnist_core.planning.curve.fit import Fit, fit_learning_curve, power_law, provisional_fit
 from mnist_core.planning.curve.honesty import honesty_check
 from mnist_core.planning.curve.measure import measure_curve
-from mnist_core.planning.curve.sampling import nested_order
+from mnist_core.planning.curve.sampling import nested_order, random_sample
 from mnist_core.planning.curve.schedule import (
     MIN_STEPS,
     check_sizes,
     default_sizes,
+    measurable_configs,
     plan_curve,
     point_schedule,
 )
-from mnist_core.planning.curve.store import delete_curve, list_curves, load_curve, save_curve
+from mnist_core.planning.curve.store import (
+    curves_signature,
+    delete_curve,
+    list_curves,
+    load_curve,
+    save_curve,
+)
 
 A, B, C = 2.0, 0.5, 0.01  # error(n) = 2·n^-0.5 + 1 %: 13.6 % at 250, 1.9 % at 48,000
 # Full-MNIST-like sizes, two seeds each: far enough out for the floor c to show.
@@ -160,6 +173,14 @@ def test_honesty_check_predicts_the_largest_size_from_the_smaller_ones():
         honesty_check(points[:6])
 
 
+def test_provisional_fit_waits_for_three_sizes_and_a_power_law():
+    points = [{"size": int(s), "val_error": float(e)} for s, e in zip(SIZES, noisy_errors())]
+    assert provisional_fit(points[:4]) is None  # two sizes: nothing to draw yet
+    fit = provisional_fit(points[:6])
+    assert fit is not None and len(fit.boot) == 0 and fit.max_size == 500
+    assert provisional_fit([{"size": s, "val_error": 0.0} for s in (20, 40, 80)]) is None
+
+
 # ---------------------------------------------------------------- the answer in words
 
 
@@ -191,6 +212,19 @@ def test_target_below_the_floor_says_more_data_will_not_get_there(noisy_fit):
     assert not target_estimate(noisy_fit, 0.995, 3432)["reachable"]
 
 
+def test_curve_estimate_is_the_target_estimate_of_a_saved_curve(measured):
+    home, _ = measured
+    [saved] = list_curves(home)
+    est = curve_estimate(saved, 0.9)
+    plain = target_estimate(saved.fit, 0.9, saved.n_train)
+    assert est["curve_id"] == saved.id and est["label"] == saved.label and est["target"] == 0.9
+    assert {k: est[k] for k in ("size", "low", "high", "have", "reachable", "enough")} == {
+        k: plain[k] for k in ("size", "low", "high", "have", "reachable", "enough")
+    }
+    with pytest.raises(CurveError):
+        curve_estimate(saved, 1.5)
+
+
 def test_bigger_model_suggestions_are_valid_configs():
     assert bigger_model(TrainConfig(model="logreg"))["preset"] == DEFAULT_PRESET
     cnn = bigger_model(PRESETS[DEFAULT_PRESET])
@@ -218,6 +252,15 @@ def test_default_sizes_are_log_spaced_up_to_the_whole_split():
     assert full[0] == 125 and full[-1] == 48_000 and len(full) >= 5
     small = default_sizes(400)
     assert len(small) == 5 and small[-1] == 400 and small == sorted(set(small))
+
+
+def test_measurable_configs_are_the_presets_and_rungs_that_learn():
+    configs = measurable_configs()
+    assert f"preset:{DEFAULT_PRESET}" in configs and "preset:baseline" not in configs
+    assert all(c.model != "baseline" for c in configs.values())
+    uncapped = [c.replace(max_train_samples=0) for c in PRESETS.values()]
+    ladder = [c for key, c in configs.items() if key.startswith("ladder:")]
+    assert ladder and not any(c in uncapped for c in ladder)
 
 
 @pytest.mark.parametrize(
@@ -326,6 +369,40 @@ def test_saved_curve_lists_loads_and_deletes(measured, tmp_path):
         load_curve(loaded.id, other)
     with pytest.raises(CurveError):
         delete_curve(loaded.id, other)
+
+
+def test_curves_signature_changes_when_a_curve_is_saved_or_deleted(measured, tmp_path):
+    home, _ = measured
+    assert curves_signature(tmp_path) == ()  # no curves folder yet
+    [saved] = list_curves(home)
+    save_curve(saved, tmp_path)
+    after_save = curves_signature(tmp_path)
+    assert [name for name, _ in after_save] == [f"{saved.id}.json"]
+    delete_curve(saved.id, tmp_path)
+    assert curves_signature(tmp_path) == ()
+
+
+def test_each_point_trains_on_the_images_its_sampler_picks(tmp_path):
+    calls = []
+
+    def recording(pool, size, seed, labelled):
+        picked = random_sample(pool, size, seed, labelled)
+        calls.append((size, seed - TINY.seed, labelled, picked))
+        return picked
+
+    records = list(measure_curve(TINY, "sample", [20, 40, 100], seeds=2, home=tmp_path, sample=recording))
+    assert records[-1]["status"] == "finished"
+    assert [(size, seed) for size, seed, _, _ in calls] == [(20, 0), (20, 1), (40, 0), (40, 1), (100, 0)]
+    previous: dict[int, torch.Tensor] = {}
+    for size, seed, labelled, picked in calls:
+        if seed not in previous:
+            assert labelled is None  # the seed's first point: nothing labelled yet
+        else:  # what the same seed labelled at its previous size, and the model trained on it
+            assert torch.equal(labelled.indices, previous[seed])
+            assert isinstance(labelled.model, torch.nn.Module)
+            assert set(previous[seed].tolist()) <= set(picked.tolist())  # nested
+        assert len(picked) == size
+        previous[seed] = picked
 
 
 def test_stopped_after_two_sizes_saves_nothing(tmp_path):
