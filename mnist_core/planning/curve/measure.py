@@ -24,6 +24,8 @@ from mnist_core.planning.curve.sampling import Labelled, Sampler, random_sample
 from mnist_core.planning.curve.schedule import CurvePlan, plan_curve
 from mnist_core.planning.curve.store import Curve, check_curves_dir, new_curve_id, save_curve, utc_now
 
+REPORT_EVERY = 5  # batches between progress records
+
 
 def measure_curve(
     config: TrainConfig,
@@ -33,8 +35,6 @@ def measure_curve(
     stop: threading.Event | None = None,
     home: Path | None = None,
     name: str = "",
-    save: bool = True,
-    report_every: int = 5,
     sample: Sampler = random_sample,
 ) -> Iterator[dict[str, Any]]:
     """Train `config` on nested subsets picked by `sample`, yield records, fit, save.
@@ -51,8 +51,7 @@ def measure_curve(
     from mnist_core.data.preprocess import DataSplit
     from mnist_core.training.train import Trainer
 
-    if save:
-        check_curves_dir(home)  # before any training: a curve must never be measured for nothing
+    check_curves_dir(home)  # before any training: a curve must never be measured for nothing
     plan = plan_curve(config, data, sizes, seeds)
     stop = stop or threading.Event()
     split, total = plan.split, len(plan.points)
@@ -83,7 +82,7 @@ def measure_curve(
         )
         t0 = time.perf_counter()
         trainer = Trainer(cfg, subset)
-        for rec in trainer.run(stop, report_every):
+        for rec in trainer.run(stop, REPORT_EVERY):
             if rec.kind == "batch":
                 yield {
                     "kind": "progress",
@@ -99,7 +98,7 @@ def measure_curve(
             break  # a half-trained point would understate what the size can reach
         if end.status == "diverged" or end.best_val_acc is None:
             message = f"Training on {p.size:,} images failed: {end.message}"
-            yield _final(plan, points, "failed", message, home, name, started, save=False)
+            yield _final(plan, points, "failed", message, home, name, started)
             return
         done_cost += p.cost
         labelled[p.seed] = Labelled(picked, trainer.model)
@@ -125,7 +124,7 @@ def measure_curve(
             "text": f"{label}: {pct(1 - end.best_val_acc, 1)} validation error",
         }
     status = "stopped" if len(points) < total else "finished"
-    yield _final(plan, points, status, "", home, name, started, save=save)
+    yield _final(plan, points, status, "", home, name, started)
 
 
 def _final(
@@ -136,14 +135,14 @@ def _final(
     home: Path | None,
     name: str,
     started: float,
-    save: bool,
 ) -> dict[str, Any]:
-    """The last record: fit and save when there is enough to fit, else say why not."""
+    """The last record: fit and save when there is enough to fit (a curve is saved whenever it is
+    fitted), else say why not."""
     distinct = len({p["size"] for p in points})
     fit, honesty = None, None
     if status != "failed":
         if distinct < MIN_SIZES:
-            status, save = "stopped", False
+            status = "stopped"
             message = (
                 f"Stopped after {distinct} of {len(plan.sizes)} sizes: a curve needs at least "
                 f"{MIN_SIZES} sizes, so nothing was saved."
@@ -152,7 +151,7 @@ def _final(
             try:
                 fit = fit_points(points)
             except CurveError as exc:
-                status, save, message = "failed", False, f"{exc} Nothing was saved."
+                status, message = "failed", f"{exc} Nothing was saved."
             else:
                 try:
                     honesty = honesty_check(points)
@@ -185,16 +184,14 @@ def _final(
             schedule=[p.to_dict() for p in plan.points],
         )
         message = curve.message
-        if save:
-            save_curve(curve, home)
-    saved = curve is not None and curve.path is not None
-    text = message + (f" Saved as {curve.id}." if saved else "")
+        save_curve(curve, home)
+    text = message + (f" Saved as {curve.id}." if curve else "")
     return {
         "kind": "curve",
         "status": status,
-        "saved": saved,
-        "id": curve.id if saved else None,
-        "path": str(curve.path) if saved else None,
+        "saved": curve is not None,
+        "id": curve.id if curve else None,
+        "path": str(curve.path) if curve else None,
         "message": message,
         "text": text,
         "progress": 1.0,
