@@ -43,6 +43,7 @@ ss = st.session_state
 
 
 def option_label(key: str) -> str:
+    """The selectbox label of a `measurable_configs()` key."""
     kind, name = key.split(":", 1)
     if kind == "ladder":
         return f"{name} (baseline ladder)"
