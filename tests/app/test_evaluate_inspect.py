@@ -29,7 +29,7 @@ from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside
 
-PAGE = "app_pages/evaluate.py"
+PAGE = "pages/Evaluate.py"
 WHERE, TRUST, BREAKS = inside.TABS
 
 
