@@ -1,5 +1,5 @@
-"""The session's data choice and everything cached across sessions: the data (training pool, test
-set, label counts), saved runs and their models, and the collected-drawings store.
+"""The session's data choice and everything cached across sessions: the data (training pool, label
+counts, split counts), saved runs and their models, and the collected-drawings store.
 
 Cached once per server (`st.cache_resource` / `st.cache_data`), so a page renders within a blink
 once the data is loaded. Anything cached per run is keyed by `run_version(run)`.
@@ -30,6 +30,9 @@ DEFAULT_TARGET = 0.98
 DEFAULT_SPLIT = {"val_fraction": 0.2, "split_seed": 0}
 
 T = TypeVar("T")
+
+
+# ---------------------------------------------------------------- data
 
 
 def data_spec() -> str:
