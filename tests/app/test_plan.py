@@ -21,7 +21,7 @@ from mnist_core.planning.curve.store import list_curves
 from tests.app.conftest import open_page, texts
 from tests.test_curve_views import synthetic_curve
 
-PAGE = "app_pages/plan.py"
+PAGE = "pages/Plan.py"
 LOGREG = "ladder:Logistic regression"
 
 
@@ -90,7 +90,7 @@ def test_a_tiny_curve_is_measured_to_the_end_and_reaches_define():
     assert any(m.label == "Measured at 160 images" for m in at.metric)  # the honesty check
     assert saved.label in page and not at.button(key="plan_measure").disabled
 
-    at.switch_page("app_pages/define.py").run()  # Define's target slider starts at the same 75 %
+    at.switch_page("pages/Define_the_task.py").run()  # Define's target slider starts at the same 75 %
     assert not at.exception, at.exception
     at.button(key="cost_use_plan").click().run()
     assert at.number_input(key="cost_samples").value == est["size"]
@@ -111,7 +111,7 @@ def test_points_appear_live_and_stop_saves_nothing_below_three_sizes():
     assert seen and all("of 5" in s or "Measuring" in s for s in seen), seen  # the progress names the plan
     at.run()  # the fragment draws the finished point on the live chart
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and chart_specs(at)
-    at.switch_page("app_pages/data.py").run()  # the job lives in the process, not in the page
+    at.switch_page("pages/Data.py").run()  # the job lives in the process, not in the page
     at.switch_page(PAGE).run()
     assert ui.job_manager().job_of("curve").running and at.get("progress")
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and at.button(key="plan_measure").disabled
