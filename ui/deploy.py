@@ -103,8 +103,8 @@ def _predicted(
 def canvas_input() -> bytes | None:
     """The canvas (streamlit-drawable-canvas); the PNG bytes of the drawing, None while it has no
     strokes. A stroke, an undo or a move in its edit mode reruns this fragment once the canvas has
-    sent (200 ms after the last change, its own debounce). Its toolbar's reset sends an empty,
-    all-transparent picture, which `prepare_digit` finds blank."""
+    sent (200 ms after the last change, its own debounce). Its toolbar's reset sends no strokes
+    and an all-transparent picture, not None: blank, like a picture with no ink in it."""
     result = st_canvas(
         stroke_width=st.session_state.get(PEN, 20),
         stroke_color=palette.PEN,
@@ -171,9 +171,8 @@ def input_controls(mode: str) -> None:
     if mode == DRAW:
         # markdown, not a caption: presenter mode hides captions, and this is the live demo's cue
         st.markdown(
-            ":small[Hover over the canvas for its toolbar: undo, redo, reset, and **✏️ Edit** to "
-            "move, scale or rotate your digit (drag it, its corners, its top handle) while the "
-            "answer follows.]"
+            ":small[Hover over the canvas for its toolbar. Its **✏️ Edit** lets you move, scale or "
+            "rotate your digit: the answer follows.]"
         )
 
 

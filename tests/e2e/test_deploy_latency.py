@@ -1,10 +1,11 @@
 """Stroke end → answer on the Deploy page, in a real browser: ten digits drawn with the mouse on
-a trained CNN, each answer checked, the median printed (run with `-s`).
+streamlit-drawable-canvas with a trained CNN, each answer checked, the median printed (run
+with `-s`).
 
 The clock runs inside the page: from the mouse button's release to the frame after the answer
 appears (and, printed too, after the probability bars are drawn).
-The figure is printed next to its target (issue 11: ≤ 250 ms median), never asserted; the
-machine is shared and noisy.
+The figure is printed next to its target (issue 21: ≤ 350 ms median, 200 ms of which is the
+canvas' own debounce before it sends a drawing), never asserted; the machine is shared and noisy.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from tests.helpers import train_to_run
 
 pytestmark = pytest.mark.slow
 
-CANVAS = "canvas.deploy-canvas"  # ui/deploy_widgets.py (Playwright's CSS reaches into its shadow root)
+# streamlit-drawable-canvas draws in an open shadow root, which Playwright's CSS reaches into;
+# Fabric.js takes the pointer on its upper canvas.
+COMPONENT = "div[data-testid='stBidiComponentIsolated']"
+CANVAS = f"{COMPONENT} canvas.upper-canvas"
 ANSWER = ".deploy-answer"
 DIGITS = "1702691702"
-TARGET_MS = 250
+TARGET_MS = 350
 
 # One stroke per digit, in canvas units (0..1, y down), shapes the default CNN reads reliably.
 Stroke = list[tuple[float, float]]
@@ -134,8 +138,15 @@ def open_deploy(page: Page, app_url: str) -> None:
     page.get_by_text("Draw a digit").first.wait_for(state="visible")
 
 
+def toolbar_button(page: Page, name: str):
+    """A button of the canvas' toolbar (it shows while the pointer is over the canvas)."""
+    page.locator(CANVAS).hover()
+    return page.locator(COMPONENT).get_by_role("button", name=name, exact=True)
+
+
 def clear_canvas(page: Page) -> None:
-    page.get_by_role("button", name=re.compile("Clear")).click()
+    """The toolbar's reset: it sends an empty canvas at once, and the answer goes."""
+    toolbar_button(page, "Reset canvas & history").click()
     page.locator(ANSWER).wait_for(state="detached")
     wait_for_app(page)
 
