@@ -2,8 +2,9 @@
 photo on the left; on the right the model's answer, its ten probabilities and the buttons that
 label the answer (`ui.deploy_labels`).
 
-`draw_view(run, store)` is one fragment: a stroke on the canvas, a label click or the canvas' reset reruns
-only this view, never the page heading, the sidebar or the other tabs. Per input, the work is
+`draw_view(run, store)` is one fragment: a stroke on the canvas (streamlit-drawable-canvas), a
+label click or the canvas' reset reruns only this view, never the page heading, the sidebar or
+the other tabs. Per input, the work is
 cached: the model (`ui.load_model`), the preprocessing and prediction of each input's bytes
 (`_predicted`), run on one single-threaded worker (`_predictor`); the probability bars reuse
 one Vega-Lite spec per answer colour and swap only their data, so no chart is rebuilt per stroke.
