@@ -4,10 +4,10 @@ label the answer (`ui.deploy_labels`).
 
 `draw_view(run, store)` is one fragment: a stroke on the canvas (streamlit-drawable-canvas), a
 label click or the canvas' reset reruns only this view, never the page heading, the sidebar or
-the other tabs. Per input, the work is
-cached: the model (`ui.load_model`), the preprocessing and prediction of each input's bytes
-(`_predicted`), run on one single-threaded worker (`_predictor`); the probability bars reuse
-one Vega-Lite spec per answer colour and swap only their data, so no chart is rebuilt per stroke.
+the other tabs. Per input, the work is cached: the model (`ui.load_model`), the preprocessing
+and prediction of each input's bytes (`_predicted`), run on one single-threaded worker
+(`_predictor`); the probability bars reuse one Vega-Lite spec per answer colour and swap only
+their data, so no chart is rebuilt per stroke.
 The answer and the picture the model saw arrive as one element, first.
 
 The answer applies the run's own calibration (`calibration.predict_options`: its temperature and
