@@ -165,7 +165,7 @@ def export_tab(run: storage.Run) -> None:
         "import numpy as np, onnxruntime as ort\n"
         f"session = ort.InferenceSession('{run.id}.onnx')\n"
         "# x: float32 (N, 1, 28, 28) in [0, 1], white digit on black, MNIST-centred\n"
-        "# (mnist_core.deploy.drawing.prepare_digit does exactly this)\n"
+        "# (mnist_core.data.drawing.prepare_digit does exactly this)\n"
         "logits = session.run(['logits'], {'image': x})[0]\n"
         "digits = logits.argmax(axis=1)",
         language="python",

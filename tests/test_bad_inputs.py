@@ -30,9 +30,9 @@ from safetensors.torch import load_file, save_file
 from mnist_core.cli.main import build_parser, main
 from mnist_core.config import TrainConfig
 from mnist_core.data import access
+from mnist_core.data.drawing import ImageError
 from mnist_core.data.sources import DataError, read_idx
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.deploy.drawing import ImageError
 from mnist_core.deploy.export import check_run_exportable
 from mnist_core.deploy.predict import prepare_upload
 from mnist_core.runs import storage
@@ -617,7 +617,7 @@ def test_streamlit_config_binds_loopback_hides_errors_and_caps_uploads():
 
     from streamlit.config import ShowErrorDetailsConfigOptions
 
-    from mnist_core.deploy.drawing import load_image_file
+    from mnist_core.data.drawing import load_image_file
 
     root = Path(__file__).resolve().parents[1]
     config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())

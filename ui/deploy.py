@@ -33,8 +33,8 @@ import ui
 from mnist_core.charts import palette
 from mnist_core.charts import prediction as predict_charts
 from mnist_core.data import images
+from mnist_core.data.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.deploy.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
 from mnist_core.deploy.predict import (
     Prediction,
     answer_text,

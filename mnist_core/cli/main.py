@@ -32,9 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Every error type the core raises for bad input: printed as one line, exit status 2."""
+    from mnist_core.data.drawing import ImageError
     from mnist_core.data.sources import DataError
     from mnist_core.deploy.collect import CollectError
-    from mnist_core.deploy.drawing import ImageError
     from mnist_core.deploy.export import ExportError
     from mnist_core.evaluation.calibration import CalibrationError
     from mnist_core.evaluation.robustness import RobustnessError

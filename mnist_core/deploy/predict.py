@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.deploy.drawing import (
+from mnist_core.data.drawing import (
     BLANK_MESSAGE,
     PreparedDigit,
     load_image_file,

@@ -41,7 +41,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.data.drawing import prepare_digit
 from mnist_core.evaluation.explain import one_thread
 from mnist_core.evaluation.robustness.perturbations import (
     CANVAS,
