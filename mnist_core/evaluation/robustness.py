@@ -48,7 +48,7 @@ from torch.nn import functional as F
 
 from mnist_core.deploy.drawing import prepare_digit
 from mnist_core.evaluation.explain import one_thread
-from mnist_core.training.train import sampling_grid
+from mnist_core.training.augment import sampling_grid
 
 if TYPE_CHECKING:
     from mnist_core.runs.storage import Run
@@ -186,7 +186,7 @@ class Sweep:
 def rotate(x: torch.Tensor, degrees: float, signs: torch.Tensor) -> torch.Tensor:
     """Turn each image about its centre by ±degrees (sign per image).
 
-    28×28 images get their sampling grid from `train.sampling_grid` (one matrix product, as the
+    28×28 images get their sampling grid from `augment.sampling_grid` (one matrix product, as the
     training augmentation does): F.affine_grid's batched 3-wide matmul is slower on a CPU than the
     sampling itself. Other sizes use F.affine_grid.
     """
