@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from mnist_core.config import DEFAULT_PRESET, PRESETS
 from mnist_core.deploy.drawing import prepare_digit
 from mnist_core.deploy.predict import answering_thread, predict_digit
-from mnist_core.evaluation.evaluate import inference_device
+from mnist_core.evaluation.inference import inference_device
 from mnist_core.training.models import build_model, for_inference
 
 

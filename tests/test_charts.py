@@ -12,7 +12,7 @@ import pytest
 from mnist_core.charts import palette
 from mnist_core.charts import training as charts
 from mnist_core.config import TrainConfig
-from mnist_core.runs.storage import list_runs
+from mnist_core.runs.listing import list_runs
 from mnist_core.training.diagnose import best_record, diagnose
 from tests.helpers import train_to_run
 

@@ -24,7 +24,7 @@ from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
 from mnist_core.planning import tune
 from mnist_core.planning.tune import SearchSpace, TuneError, default_space
-from mnist_core.runs.storage import list_runs
+from mnist_core.runs.listing import list_runs
 from tests import pg
 from tests.fakes import fake_mnist
 

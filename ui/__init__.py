@@ -33,6 +33,7 @@ from mnist_core.data import access
 from mnist_core.data import sources as core_data
 from mnist_core.deploy.collect import CollectError, DrawingStore
 from mnist_core.runs import storage
+from mnist_core.runs.listing import RunListing, scan_runs
 from mnist_core.training.jobs import Job, JobManager, JobSnapshot
 
 APP_NAME = "MNIST Workflow Studio"
@@ -479,11 +480,11 @@ def _runs_signature(root: Path) -> tuple:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _run_listing(root: str, signature: tuple) -> storage.RunListing:
-    return storage.scan_runs(Path(root).parent)
+def _run_listing(root: str, signature: tuple) -> RunListing:
+    return scan_runs(Path(root).parent)
 
 
-def run_listing() -> storage.RunListing:
+def run_listing() -> RunListing:
     """Every readable saved run (newest first) and the damaged folders skipped; parsed once per
     change of the runs folder."""
     root = storage.runs_dir(home())

@@ -15,6 +15,7 @@ from mnist_core.charts import evaluation as eval_charts
 from mnist_core.evaluation import gallery, judge
 from mnist_core.report import html as report
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from mnist_core.training import pipeline
 from ui import evaluate as views
 from ui import evaluate_inspect as inside
@@ -107,7 +108,7 @@ def compare(ev: views.Evaluation, runs: list[storage.Run]) -> None:
     other = by_id[other_id]
     try:
         other_val = other.evaluation("val")
-    except storage.StorageError as exc:
+    except StorageError as exc:
         other_val = None
         st.warning(str(exc))
     if other_val is None:
@@ -183,7 +184,7 @@ def test_figures(ev: views.Evaluation, looks: int) -> None:
     """The test figures on the run's own test set, with how often it was looked at."""
     try:
         test = ev.run.evaluation("test")  # on the run's own test set only
-    except storage.StorageError as exc:
+    except StorageError as exc:
         test = None
         st.error(str(exc))
     if looks > 1:

@@ -223,13 +223,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from mnist_core.data.preprocess import make_split
     from mnist_core.data.sources import load_test, resolve_source
     from mnist_core.evaluation.evaluate import evaluate
-    from mnist_core.runs.storage import (
-        evaluation_note,
-        evaluation_record,
-        is_own_source,
-        load_run,
-        save_evaluation,
-    )
+    from mnist_core.runs.evaluations import evaluation_note, evaluation_record, is_own_source, save_evaluation
+    from mnist_core.runs.storage import load_run
 
     run = load_run(args.run)
     source = resolve_source(args.data) if args.data else None  # checked before any work
@@ -302,7 +297,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from mnist_core.runs.storage import scan_runs
+    from mnist_core.runs.listing import scan_runs
 
     home = Path(args.out).expanduser() if args.out else None
     if home is not None and home.exists() and not home.is_dir():
@@ -346,7 +341,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.evaluation.calibration import CalibrationError
     from mnist_core.evaluation.robustness import RobustnessError
     from mnist_core.planning.costs import CostError
-    from mnist_core.runs.storage import StorageError
+    from mnist_core.runs.files import StorageError
     from mnist_core.training.jobs import JobBusy
 
     # OSError: disk full, permission denied; MemoryError: an input too large for this machine

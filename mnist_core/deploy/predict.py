@@ -27,7 +27,7 @@ from mnist_core.deploy.drawing import (
     to_model_input,
 )
 from mnist_core.evaluation.calibration import apply_temperature
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 
 UNSURE_BELOW = 0.6  # top probability under this: the model is guessing
 CLOSE_MARGIN = 0.3  # top minus runner-up under this: two digits compete

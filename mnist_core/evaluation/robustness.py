@@ -31,7 +31,6 @@ thread perturbs and predicts (see `_measure`).
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import time
@@ -48,6 +47,7 @@ from torch.nn import functional as F
 
 from mnist_core.deploy.drawing import prepare_digit
 from mnist_core.evaluation.explain import one_thread
+from mnist_core.evaluation.inference import inference_copy
 from mnist_core.training.augment import sampling_grid
 
 if TYPE_CHECKING:
@@ -329,14 +329,6 @@ def _prepare_all(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         else:
             out[i] = prepared.image
     return out, blank
-
-
-def inference_copy(model: nn.Module) -> nn.Module:
-    """The model itself, or for a CNN an eval-mode channels_last copy: oneDNN's convolutions run
-    ~1.7× faster in that layout on a CPU (the caller's model, maybe shared, is left alone)."""
-    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        return model.eval()
-    return copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
 
 
 def _predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:
@@ -662,14 +654,14 @@ def sweep_run(
 
 def save_sweep(run: Run, result: Sweep) -> None:
     """Keep the sweep with the run (robustness.json), for the Evaluate page and the report."""
-    from mnist_core.runs.storage import write_json
+    from mnist_core.runs.files import write_json
 
     write_json(run.path / RESULT_FILE, result.to_dict())
 
 
 def load_sweep(run: Run) -> Sweep | None:
     """The run's saved sweep, or None (none yet, or a file from an older layout)."""
-    from mnist_core.runs.storage import read_json
+    from mnist_core.runs.files import read_json
 
     path = run.path / RESULT_FILE
     if not path.is_file():
@@ -713,7 +705,8 @@ def add_parser(sub: Any) -> None:
 def cmd_robustness(args: Any) -> int:
     import sys
 
-    from mnist_core.runs.storage import dumps, load_run
+    from mnist_core.runs.files import dumps
+    from mnist_core.runs.storage import load_run
 
     def progress(name: str, done: int, total: int) -> None:
         print(f"{done}/{total} {PERTURBATIONS[name].label}", file=sys.stderr, flush=True)

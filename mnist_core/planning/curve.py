@@ -849,7 +849,7 @@ def estimate_sentence(fit: Fit, target_accuracy: float, have: int, config: Train
 
 def check_curves_dir(home: Path | None = None) -> Path:
     """The curves folder of `home`, checked writable (not created yet); CurveError otherwise."""
-    from mnist_core.runs.storage import StorageError, writable_folder
+    from mnist_core.runs.files import StorageError, writable_folder
 
     try:
         return writable_folder(curves_dir(home), "curves", create=False)
@@ -953,7 +953,7 @@ class Curve:
 
 def save_curve(curve: Curve, home: Path | None = None) -> Path:
     """Write `curve` as curves/<id>.json (atomically) and set its path."""
-    from mnist_core.runs.storage import write_json
+    from mnist_core.runs.files import write_json
 
     path = curves_dir(home) / f"{curve.id}.json"
     write_json(path, curve.to_dict())  # atomic, NaN-free
@@ -1068,7 +1068,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 def cmd_curve(args: argparse.Namespace) -> int:
     from mnist_core.cli.common import CliError, config_from_args
     from mnist_core.data.sources import DataError
-    from mnist_core.runs.storage import dumps
+    from mnist_core.runs.files import dumps
 
     args.preset = args.preset or DEFAULT_PRESET
     config = config_from_args(args)
