@@ -17,8 +17,8 @@ from mnist_core.charts import data as data_charts
 from mnist_core.charts import evaluation as eval_charts
 from mnist_core.config import quick_config
 from mnist_core.data import explore, images
+from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
-from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
 from mnist_core.planning import costs
 from mnist_core.report import html as report

@@ -14,7 +14,7 @@ import streamlit as st
 
 import ui
 from mnist_core.config import DEFAULT_PRESET, MODEL_LABELS, PRESETS, ConfigError
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 from mnist_core.planning import tune
 from mnist_core.planning.tune import OBJECTIVE_LABELS, OBJECTIVES, TuneError, default_space
 from ui import tune as views

@@ -30,7 +30,8 @@ from safetensors.torch import load_file, save_file
 from mnist_core.cli.main import build_parser, main
 from mnist_core.config import TrainConfig
 from mnist_core.data import access
-from mnist_core.data.sources import DataError, read_idx
+from mnist_core.data.errors import DataError
+from mnist_core.data.idx import read_idx
 from mnist_core.deploy.collect import DrawingStore
 from mnist_core.deploy.drawing import ImageError
 from mnist_core.deploy.export import check_run_exportable

@@ -9,7 +9,7 @@ import pytest
 
 from mnist_core.config import PRESETS, ConfigError, TrainConfig
 from mnist_core.training import diagnose
-from mnist_core.training.diagnose import apply_changes, nice_number
+from mnist_core.training.advice import apply_changes, describe_changes, nice_number
 from mnist_core.training.diagnose import diagnose as diag
 
 MLP_NO_REG = TrainConfig(
@@ -263,7 +263,7 @@ def test_nice_number_refuses_non_positive(bad):
 
 
 def test_describe_changes_is_readable():
-    text = diagnose.describe_changes({"lr": 0.001, "augment": True, "weight_decay": 0.0})
+    text = describe_changes({"lr": 0.001, "augment": True, "weight_decay": 0.0})
     assert text == "lr = 0.001, augment = on, weight decay = 0"
 
 

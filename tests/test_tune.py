@@ -299,7 +299,7 @@ def test_a_study_made_elsewhere_with_another_direction_is_refused(tiny_split, st
 
 
 def test_data_that_cannot_load_leaves_no_study_behind(storage, tmp_path):
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.errors import DataError
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError):

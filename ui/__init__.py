@@ -31,6 +31,7 @@ import streamlit as st
 from mnist_core.config import studio_home
 from mnist_core.data import access
 from mnist_core.data import sources as core_data
+from mnist_core.data.errors import DataError
 from mnist_core.deploy.collect import CollectError, DrawingStore
 from mnist_core.runs import storage
 from mnist_core.runs.listing import RunListing, scan_runs
@@ -215,7 +216,7 @@ def sidebar() -> None:
             st.markdown(f"**Data:** {info.name}")
             if info.note:
                 st.caption(info.note)
-        except core_data.DataError as exc:
+        except DataError as exc:
             st.error(str(exc))
         listing = run_listing()
         found = listing.runs
@@ -448,7 +449,7 @@ def or_stop(load: Callable[[], T]) -> T:
     """Call a loader; if the data cannot be loaded, show why and end this page's run cleanly."""
     try:
         return load()
-    except core_data.DataError as exc:
+    except DataError as exc:
         st.error(f"{exc}")
         link("Data", "Choose another data source")
         st.stop()

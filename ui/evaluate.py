@@ -15,8 +15,8 @@ import streamlit as st
 
 import ui
 from mnist_core.config import ConfigError
+from mnist_core.data.errors import DataError
 from mnist_core.data.images import upscale
-from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
 from mnist_core.evaluation.evaluate import EvalResult
 from mnist_core.runs import storage

@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 from mnist_core.planning import tune
 from mnist_core.planning.tune import TuneError
 from mnist_core.training.jobs import Job, JobBusy

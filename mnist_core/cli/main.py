@@ -334,7 +334,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Every error type the core raises for bad input: printed as one line, exit status 2."""
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.errors import DataError
     from mnist_core.deploy.collect import CollectError
     from mnist_core.deploy.drawing import ImageError
     from mnist_core.deploy.export import ExportError

@@ -1067,7 +1067,7 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
 
 def cmd_curve(args: argparse.Namespace) -> int:
     from mnist_core.cli.common import CliError, config_from_args
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.errors import DataError
     from mnist_core.runs.files import dumps
 
     args.preset = args.preset or DEFAULT_PRESET

@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mnist_core.config import ConfigError, TrainConfig, studio_home
-from mnist_core.data.sources import DataError, Images, load_test, mnist_available, resolve_source
+from mnist_core.data.errors import DataError
+from mnist_core.data.sources import Images, load_test, mnist_available, resolve_source
 from mnist_core.runs.files import (
     DamagedRun,
     StorageError,
