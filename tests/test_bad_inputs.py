@@ -38,7 +38,7 @@ from mnist_core.deploy.export import check_run_exportable
 from mnist_core.deploy.predict import prepare_upload
 from mnist_core.runs import storage
 from mnist_core.runs.files import StorageError, dumps
-from mnist_core.runs.listing import damaged_note, list_runs, scan_runs
+from mnist_core.runs.listing import damaged_note, scan_runs
 from mnist_core.training.models import build_model
 from tests.fakes import fake_mnist, idx_bytes
 
@@ -312,7 +312,7 @@ def test_malformed_run_file_is_skipped_with_a_note(capsys, name, filename, conte
     assert [r.id for r in listing.runs] == [good.id]
     assert listing.damaged == [(bad.id, reason)]
     assert listing.note == f"1 damaged run folder skipped: {bad.id} ({reason})"
-    assert [r.id for r in list_runs()] == [good.id]
+    assert [r.id for r in scan_runs().runs] == [good.id]
     with pytest.raises(StorageError):
         storage.load_run(bad.id)
     code, out, err = run_cli(capsys, "runs")

@@ -18,7 +18,7 @@ from mnist_core.evaluation.evaluate import evaluate
 from mnist_core.runs import storage
 from mnist_core.runs.evaluations import evaluation_note, save_evaluation
 from mnist_core.runs.files import StorageError
-from mnist_core.runs.listing import list_runs, scan_runs
+from mnist_core.runs.listing import scan_runs
 from mnist_core.training.models import build_model
 
 
@@ -38,7 +38,7 @@ def test_round_trip():
     x = torch.rand(3, 1, 28, 28)
     assert torch.equal(loaded.load_model()(x), model(x))
     assert (run.path / "summary.txt").read_text().startswith("Run ")
-    assert [r.id for r in list_runs()] == [run.id]
+    assert [r.id for r in scan_runs().runs] == [run.id]
 
 
 def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
@@ -96,7 +96,7 @@ def test_interrupted_save_leaves_nothing_half_written(monkeypatch):
         saved_run()
     root = storage.runs_dir()
     assert sorted(p.name for p in root.iterdir()) == [first.id]  # no temp folder left behind
-    assert [r.id for r in list_runs()] == [first.id]
+    assert [r.id for r in scan_runs().runs] == [first.id]
 
 
 def test_interrupted_meta_update_keeps_previous_file(monkeypatch):
@@ -123,7 +123,7 @@ def test_damaged_files_give_clear_errors():
     (run.path / "config.json").write_text("{not json")
     with pytest.raises(StorageError, match="damaged"):
         storage.load_run(run.id)
-    assert list_runs() == []  # damaged runs are skipped, not fatal
+    assert scan_runs().runs == []  # damaged runs are skipped, not fatal
     with pytest.raises(StorageError, match="No saved run"):
         storage.load_run("missing")
 
@@ -137,7 +137,7 @@ def test_delete_and_evaluations(small_split):
     assert loaded.meta["test_evaluations"] == 2
     assert loaded.evaluation("test").confusion == result.confusion
     storage.delete_run(loaded)
-    assert list_runs() == [] and not run.path.exists()
+    assert scan_runs().runs == [] and not run.path.exists()
 
 
 def _dead_pid() -> int:
@@ -165,7 +165,7 @@ def test_orphaned_temporary_folders_are_removed_when_runs_are_listed(name, age_s
     (orphan / "model.safetensors").write_bytes(b"half")
     then = time.time() - age_s
     os.utime(orphan, (then, then))
-    assert [r.id for r in list_runs()] == [run.id]
+    assert [r.id for r in scan_runs().runs] == [run.id]
     assert orphan.exists() is not removed
     assert scan_runs().damaged == []  # hidden folders are never reported as damaged runs
 

@@ -24,7 +24,7 @@ from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
 from mnist_core.planning import tune
 from mnist_core.planning.tune import SearchSpace, TuneError, default_space
-from mnist_core.runs.listing import list_runs
+from mnist_core.runs.listing import scan_runs
 from tests import pg
 from tests.fakes import fake_mnist
 
@@ -366,7 +366,7 @@ def test_best_trial_saved_as_a_normal_run(tiny_split, storage, isolated_home):
     study = tune.load_study("keep", storage)
     records = list(tune.train_best(study))
     assert records[-1].kind == "saved"
-    [run] = list_runs()
+    [run] = scan_runs().runs
     best = study.best_trial
     assert (run.meta["study"], run.meta["trial"]) == ("keep", best.number)
     assert run.config.lr == best.params["lr"] and run.meta["name"] == f"keep trial {best.number}"

@@ -11,7 +11,6 @@ reference), in the style of report.py's curves.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +24,7 @@ from mnist_core.charts.evaluation import selection_value
 from mnist_core.evaluation.calibration import CalibrationReport
 from mnist_core.evaluation.explain import Attribution, HiddenLayer, model_input
 from mnist_core.evaluation.robustness import PERTURBATIONS, Sweep, default_bar
+from mnist_core.text import escape, percent
 
 BRUSH = "brush"  # name of the embedding map's interval selection (the page reads it back)
 BEFORE, AFTER = palette.BASELINE, palette.MODEL  # calibration before / after temperature scaling
@@ -390,10 +390,6 @@ def robustness_chart(
 # ---------------------------------------------------------------- static SVG for the HTML report
 
 
-def _e(x: object) -> str:
-    return html.escape(str(x), quote=True)
-
-
 class _Plot:
     """A tiny SVG plotting area: linear x and y mapped onto a box, text helpers."""
 
@@ -439,13 +435,13 @@ def _text(
 ) -> str:
     return (
         f"<text x='{x:.1f}' y='{y:.1f}' text-anchor='{anchor}' font-size='{size}' font-weight='{weight}' "
-        f"font-family='sans-serif' fill='#333'>{_e(text)}</text>"
+        f"font-family='sans-serif' fill='#333'>{escape(text)}</text>"
     )
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
     return (
-        f"<svg xmlns='http://www.w3.org/2000/svg' role='img' aria-label='{_e(title)}' width='{width}' "
+        f"<svg xmlns='http://www.w3.org/2000/svg' role='img' aria-label='{escape(title)}' width='{width}' "
         f"height='{height}' viewBox='0 0 {width} {height}'>" + "".join(body) + "</svg>"
     )
 
@@ -460,10 +456,6 @@ def _legend(x: float, y: float, items: list[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
-def _pct(v: float) -> str:
-    return f"{v * 100:.0f}%"
-
-
 def reliability_svg(report: CalibrationReport, *, width: int = 420, height: int = 360) -> str:
     """The reliability diagram (before and after scaling) as a static SVG string."""
     title = (
@@ -472,7 +464,7 @@ def reliability_svg(report: CalibrationReport, *, width: int = 420, height: int 
     p = _Plot(50, 40, width - 70, height - 130, (0, 1), (0, 1))
     body = [
         _text(10, 18, title, size=13, weight="bold"),
-        p.frame([0, 0.25, 0.5, 0.75, 1], [0, 0.25, 0.5, 0.75, 1], lambda v: f"{v:.2f}", _pct),
+        p.frame([0, 0.25, 0.5, 0.75, 1], [0, 0.25, 0.5, 0.75, 1], lambda v: f"{v:.2f}", _whole_percent),
         p.polyline([(0, 0), (1, 1)], _PERFECT, 1, "4 4"),
     ]
     for bins, colour in ((report.bins_before, BEFORE), (report.bins_after, AFTER)):
@@ -507,7 +499,7 @@ def coverage_svg(
     ticks = [lo + (1 - lo) * i / 4 for i in range(5)]
     body = [
         _text(10, 18, title, size=13, weight="bold"),
-        p.frame([0, 0.25, 0.5, 0.75, 1], ticks, lambda v: f"{v:.2f}", _pct),
+        p.frame([0, 0.25, 0.5, 0.75, 1], ticks, lambda v: f"{v:.2f}", _whole_percent),
         p.polyline([(r["threshold"], r["coverage"]) for r in curve], palette.TRAIN),
         p.polyline(
             [(r["threshold"], r["accuracy"]) for r in curve if r["accuracy"] is not None], palette.MODEL
@@ -557,7 +549,7 @@ def robustness_svg(sweeps: Sweep | Sequence[Sweep], *, columns: int = 4, panel: 
                 xt,
                 [lo, (lo + 1) / 2, 1],
                 lambda v: f"{v:g}{spec.unit if spec.unit in ('°', '%') else ''}",
-                _pct,
+                _whole_percent,
             )
         )
         body.append(p.polyline([(min(vals), bar), (max(vals), bar)], palette.ZERO_RULE, 1, "4 3"))
@@ -569,3 +561,7 @@ def robustness_svg(sweeps: Sweep | Sequence[Sweep], *, columns: int = 4, panel: 
             pts = list(zip(curve.values, curve.accuracy))
             body += [p.polyline(pts, RUN_COLOURS[k % 2]), p.dots(pts, RUN_COLOURS[k % 2], 2)]
     return _svg(width, height, title, body)
+
+
+def _whole_percent(v: float) -> str:
+    return percent(v, 0)

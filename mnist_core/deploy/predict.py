@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnist_core import text
 from mnist_core.deploy.drawing import (
     BLANK_MESSAGE,
     PreparedDigit,
@@ -114,7 +115,7 @@ def percent(p: float) -> str:
         return ">99%"
     if 0 < p < 0.005:
         return "<1%"
-    return f"{p:.0%}"
+    return text.percent(p, 0)
 
 
 def answer_text(prediction: Prediction) -> str:

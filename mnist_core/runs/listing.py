@@ -67,11 +67,6 @@ def scan_runs(home: Path | None = None) -> RunListing:
     return RunListing(runs, damaged)
 
 
-def list_runs(home: Path | None = None) -> list[Run]:
-    """All readable runs, newest first; damaged folders are skipped (`scan_runs` names them)."""
-    return scan_runs(home).runs
-
-
 def remove_stale_temp(root: Path, now: float | None = None) -> list[str]:
     """Delete orphaned `.tmp-*` run folders and leftover `.deleted-*` ones; returns their names.
 

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mnist_core.config import ConfigError, TrainConfig, field_info
+from mnist_core.config import TrainConfig, field_info
 
 # A training subset this small limits accuracy more than anything else once regularized.
 SMALL_DATA = 10_000
@@ -106,14 +106,6 @@ def clamp(name: str, value: float) -> Any:
     if info["min"] is not None:
         value = max(value, info["min"])
     return type(info["default"])(value)
-
-
-def apply_changes(config: TrainConfig, changes: Mapping[str, Any]) -> TrainConfig:
-    """`config` with a diagnosis' changes applied; a change the config refuses raises ConfigError."""
-    try:
-        return config.replace(**changes)
-    except TypeError as exc:  # an unknown field name
-        raise ConfigError(f"Cannot apply {dict(changes)}: {exc}") from exc
 
 
 def describe_changes(changes: Mapping[str, Any]) -> str:

@@ -25,7 +25,7 @@ from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
 from mnist_core.planning import tune
 from mnist_core.planning.tune import default_space
-from mnist_core.runs.listing import list_runs
+from mnist_core.runs.listing import scan_runs
 from mnist_core.training.jobs import Job
 from tests.app.conftest import open_page, texts
 
@@ -289,7 +289,7 @@ def test_save_the_best_as_a_run(tiny_split, isolated_home):
     at = open_page(PAGE)
     at.button(key="tune_save_best").click().run()
     poll(at, job_over)
-    [run] = list_runs(isolated_home)
+    [run] = scan_runs(isolated_home).runs
     number = records[-1]["best_number"]
     assert run.meta["study"] == "keep" and run.meta["trial"] == number and run.config.model == "logreg"
     page = texts(at)
