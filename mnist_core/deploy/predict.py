@@ -2,7 +2,7 @@
 
 `predict_digit` takes a canvas drawing, a photo or an already prepared digit, runs it
 through `drawing.prepare_digit` (the same MNIST-style preprocessing for every input) and
-the model (`evaluate.predict_proba`: fp32 under `torch.inference_mode`), and returns a
+the model (`inference.predict_proba`: fp32 under `torch.inference_mode`), and returns a
 `Prediction`: no digit at all for a blank input, otherwise the ten probabilities, the top
 digit and whether the model is unsure (top probability low, or the runner-up close behind).
 `answer_text` says that in one hedged sentence. Only prediction lives here: the quick demo
