@@ -244,6 +244,9 @@ def test_every_suggestion_is_a_valid_config(preset, shape):
     assert isinstance(changed, TrainConfig)
 
 
+@pytest.mark.parametrize(
+    "value, nice", [(0.001, 0.001), (0.003, 0.002), (0.0007, 0.0005), (0.04, 0.05), (7.0, 5.0), (0.3, 0.2)]
+)
 def test_nice_number_rounds_to_the_1_2_5_series(value, nice):
     assert nice_number(value) == pytest.approx(nice)
 
