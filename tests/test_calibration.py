@@ -16,7 +16,7 @@ from mnist_core.cli.main import main
 from mnist_core.data.drawing import PreparedDigit
 from mnist_core.deploy.predict import predict_digit
 from mnist_core.evaluation import calibration as cal
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 from mnist_core.report.svg import chart_svg
 from mnist_core.runs.storage import load_run
 from tests.helpers import vega_spec
