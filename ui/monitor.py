@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
+import altair as alt
 import streamlit as st
 
 import ui
@@ -30,6 +31,12 @@ WINDOW, START, STOP = "deploy_monitor_window", "deploy_monitor_start", "deploy_m
 WINDOWS = (BY_DAY, 20, 50, 100)  # the choices of window; "day" first: drawings come in by day
 GALLERY = 8  # outliers shown; the report keeps them all
 GALLERY_COLS = 8
+
+
+def as_drawn(chart: alt.TopLevelMixin) -> alt.VConcatChart:
+    """`chart` at its declared height: Streamlit fits a single-view chart with a legend into a
+    squeezed height (its plot a few pixels tall); a concatenation of one keeps the size it declares."""
+    return alt.vconcat(chart)
 
 
 def window_words(window: Any) -> str:
@@ -170,7 +177,7 @@ def what_differs(saved: dict[str, Any]) -> None:
     findings = [line for line in saved.get("summary", [])[1:] if not line.startswith("The alarm")]
     if findings:
         st.markdown("\n".join(f"- {line}" for line in findings))
-    st.altair_chart(charts.traits_chart(saved["features"], columns=4, width=200))
+    st.altair_chart(charts.traits_chart(saved["features"], columns=4, width=150))
     st.caption(
         "Each bar is the middle half of the images, the tick the median, the dot the mean; "
         "d is the difference of the means in pooled standard deviations (0.5 is medium, 0.8 large)."
@@ -178,10 +185,10 @@ def what_differs(saved: dict[str, Any]) -> None:
     mix, conf = st.columns([1.2, 1], gap="large")
     with mix:
         st.markdown("**Digit mix** (sampling bias)", help=saved["class_mix"]["sentence"])
-        st.altair_chart(charts.class_mix_chart(saved["class_mix"], width=360), width="stretch")
+        st.altair_chart(as_drawn(charts.class_mix_chart(saved["class_mix"], width=380, height=150)))
     with conf:
         st.markdown("**Model confidence**", help=saved["confidence"]["sentence"])
-        st.altair_chart(charts.confidence_chart(saved["confidence"], width=300), width="stretch")
+        st.altair_chart(as_drawn(charts.confidence_chart(saved["confidence"], width=300)))
         c = saved["confidence"]
         st.caption(
             f"Below 50 %: {c['field_unsure']:.0%} of the field, {c['training_unsure']:.0%} of training."
