@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mnist_core.monitoring.monitor import MonitorReport
-from mnist_core.runs.storage import Run, StorageError, read_json, write_json
+from mnist_core.runs.files import StorageError, read_json, write_json
+from mnist_core.runs.storage import Run
 
 RESULT_FILE = "monitor.json"
 # keys a page and the report rely on: a file without them is from another layout
