@@ -12,7 +12,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.monitoring.field import load_drawings
 from mnist_core.monitoring.monitor import monitor, reference_from_digits
 from mnist_core.monitoring.saved import save_result
-from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.e2e.helpers import assert_no_exception, wait_for_app
 from tests.e2e.test_deploy_latency import open_deploy
 from tests.helpers import train_to_run
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.browser
 def checked_run(studio_home):
     """The run the Deploy page selects (the newest), with a drifting field collected and checked
     here (the check's own job is tested in tests/app; in the browser only its result is drawn)."""
-    if storage.latest_run(studio_home) is None:
+    if not scan_runs(studio_home).runs:
         train_to_run(TrainConfig(model="logreg", epochs=2, augment=False), "sample", home=studio_home)
-    run = storage.latest_run(studio_home)
+    run = scan_runs(studio_home).runs[0]
     path = studio_home / ui.DRAWINGS_DB
     collect_field(path)
     val = run.split().val
