@@ -4,20 +4,23 @@ per parameter (`--range NAME=LOW:HIGH`, `NAME=A,B`). Bad text raises TuneError s
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+from mnist_core.files import FileRefused, read_json
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.params import PARAM_SPECS, ParamSpec
 from mnist_core.planning.tune.space import SearchSpace
 
+MAX_SPACE_BYTES = 1_000_000  # a saved space is a few hundred bytes
+
 
 def read_space(path: str) -> SearchSpace:
-    """The search space saved as JSON in the file `path`."""
+    """The search space saved as JSON in the file `path` (a regular file of at most 1 MB)."""
     try:
-        return SearchSpace.from_dict(json.loads(Path(path).read_text()))
+        return SearchSpace.from_dict(read_json(path, limit=MAX_SPACE_BYTES, what="search space file"))
+    except FileRefused as exc:
+        raise TuneError(str(exc)) from None
     except (OSError, ValueError) as exc:
         if isinstance(exc, TuneError):
             raise

@@ -1,0 +1,185 @@
+"""Hardening, round 2: each defect found by hand gets the test that caught it.
+
+Files that are not regular files (FIFOs, devices, symlink loops), files far larger than allowed,
+symlinks that lead out of the studio home or a data root, flags that overflow, listings that
+create storage, empty or unlabelled evaluations. Each test failed before its fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import tracemalloc
+
+import pytest
+import torch
+
+from mnist_core.cli.main import main
+from mnist_core.config import TrainConfig
+from mnist_core.planning.tune import TuneError
+from mnist_core.runs import storage
+from mnist_core.training.models import build_model
+
+SMALL = TrainConfig(model="mlp", mlp_width=16, mlp_depth=1)
+META = {"status": "finished", "data": "sample", "data_kind": "sample", "val_accuracy": 0.5}
+
+
+def make_run(meta: dict | None = None, run_id: str | None = None):
+    torch.manual_seed(0)
+    return storage.save_run(
+        build_model(SMALL).eval(), SMALL, [{"epoch": 1, "val_loss": 0.5}], dict(meta or META), run_id=run_id
+    )
+
+
+class _Hung(BaseException):
+    """Not an Exception: nothing on the way can swallow it."""
+
+
+@contextlib.contextmanager
+def within(seconds: int):
+    """Fail instead of hanging (a FIFO read blocks forever)."""
+
+    def fire(signum, frame):
+        raise _Hung(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    with within(60):
+        code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ------------------------------------------------ 2, 3: predict reads only small regular files
+
+
+def test_predict_refuses_a_large_file_before_reading_it(tmp_path, capsys):
+    run = make_run()
+    big = tmp_path / "big.png"
+    with open(big, "wb") as fh:  # sparse: 50 MB claimed, nothing on disk
+        fh.truncate(50_000_000)
+    tracemalloc.start()
+    try:
+        code, out, _ = run_cli(capsys, "predict", run.id, str(big))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000  # never the 50 MB
+    assert code == 2 and "at most 5,000,000" in json.loads(out)["error"]
+
+
+def test_predict_refuses_a_device_behind_a_symlink(tmp_path, capsys):
+    run = make_run()
+    link = tmp_path / "zero.png"
+    link.symlink_to("/dev/null")  # /dev/zero would exhaust memory in a reader that does not check
+    code, out, _ = run_cli(capsys, "predict", run.id, str(link))
+    assert code == 2 and "is a device, not a regular file" in json.loads(out)["error"]
+
+
+def test_predict_refuses_a_fifo_instead_of_hanging(tmp_path, capsys):
+    run = make_run()
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    code, out, _ = run_cli(capsys, "predict", run.id, str(fifo))
+    assert code == 2 and "is a pipe (FIFO), not a regular file" in json.loads(out)["error"]
+
+
+# ------------------------------------------------ 4, 7, 8, 9: tune flags and files
+
+
+def test_tune_space_refuses_a_device(tmp_path, capsys):
+    link = tmp_path / "space.json"
+    link.symlink_to("/dev/null")  # /dev/zero would exhaust memory in a reader that does not check
+    code, _, err = run_cli(capsys, "tune", "--study", "s", "--trials", "1", "--space", str(link))
+    assert code == 2 and "is a device, not a regular file" in err
+
+
+def test_tune_space_refuses_a_huge_file(tmp_path):
+    from mnist_core.planning.tune.space_text import read_space
+
+    big = tmp_path / "space.json"
+    with open(big, "wb") as fh:
+        fh.truncate(500_000_000)
+    tracemalloc.start()
+    try:
+        with pytest.raises(TuneError, match="at most"):
+            read_space(str(big))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10_000_000
+
+
+def test_tune_list_creates_no_storage(tmp_path, capsys):
+    folder = tmp_path / "nonexistent" / "dir"
+    code, out, err = run_cli(capsys, "tune", "--list", "--storage", f"sqlite:///{folder}/x.db")
+    assert code == 0 and "No studies" in out
+    assert not folder.exists() and not (tmp_path / "nonexistent").exists()
+
+
+def test_tune_list_of_a_missing_plain_path_creates_nothing(tmp_path, capsys):
+    db = tmp_path / "studies.db"
+    code, out, _ = run_cli(capsys, "tune", "--list", "--json", "--storage", str(db))
+    assert code == 0 and out == "" and not db.exists()
+
+
+@pytest.mark.parametrize("value", ["999999999999", "0"])
+def test_tune_heartbeat_out_of_bounds_is_refused(tmp_path, capsys, value):
+    code, _, err = run_cli(
+        capsys,
+        "tune",
+        "--study",
+        "s",
+        "--trials",
+        "1",
+        "--heartbeat",
+        value,
+        "--storage",
+        str(tmp_path / "x.db"),
+    )
+    assert code == 2 and "heartbeat" in err and len(err.strip().splitlines()) == 1
+
+
+def test_open_storage_bounds_the_heartbeat(tmp_path):
+    from mnist_core.planning.tune.storage import open_storage
+
+    with pytest.raises(TuneError, match="heartbeat"):
+        open_storage(str(tmp_path / "x.db"), 999_999_999_999)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1"])
+def test_tune_timeout_must_be_a_finite_positive_number(tmp_path, capsys, value):
+    code, _, err = run_cli(
+        capsys, "tune", "--study", "s", "--timeout", value, "--storage", str(tmp_path / "x.db")
+    )
+    assert code == 2 and "time limit" in err and not (tmp_path / "x.db").exists()
+
+
+# ------------------------------------------------ 15: CLI wording
+
+
+def test_runs_prints_no_none_status_for_a_run_without_meta(capsys):
+    run = make_run(run_id="bare")
+    (run.path / "meta.json").unlink()
+    code, out, err = run_cli(capsys, "runs")
+    assert code == 0 and "None" not in out + err
+
+
+def test_predict_on_a_blank_image_speaks_of_the_file_not_a_canvas(tmp_path, capsys):
+    from PIL import Image
+
+    run = make_run()
+    Image.new("L", (28, 28), 0).save(tmp_path / "blank.png")
+    code, out, _ = run_cli(capsys, "predict", run.id, str(tmp_path / "blank.png"))
+    message = json.loads(out)["message"]
+    assert code == 0 and message.startswith("No digit found") and "draw" not in message
