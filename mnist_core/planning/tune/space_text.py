@@ -33,12 +33,17 @@ def search_only(space: SearchSpace, names: str) -> SearchSpace:
     unknown = [n for n in wanted if n not in PARAM_SPECS]
     if unknown:
         raise TuneError(
-            f"--search: unknown parameter(s) {', '.join(unknown)}; one of {', '.join(PARAM_SPECS)}."
+            f"--search: unknown parameter(s) {', '.join(map(_shown, unknown))}; one of {', '.join(PARAM_SPECS)}."
         )
     missing = [n for n in wanted if n not in {p.name for p in space.params}]
     if missing:
         raise TuneError(f"--search: {', '.join(missing)} cannot be searched for the {space.model} model.")
     return replace(space, params=tuple(replace(p, enabled=p.name in wanted) for p in space.params))
+
+
+def _shown(name: str) -> str:
+    """A name as typed, or quoted when it holds a newline or control character (one-line messages)."""
+    return name if name.isprintable() else repr(name)
 
 
 def apply_range(space: SearchSpace, item: str) -> SearchSpace:
