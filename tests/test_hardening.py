@@ -12,7 +12,9 @@ import json
 import os
 import signal
 import tracemalloc
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -183,3 +185,132 @@ def test_predict_on_a_blank_image_speaks_of_the_file_not_a_canvas(tmp_path, caps
     code, out, _ = run_cli(capsys, "predict", run.id, str(tmp_path / "blank.png"))
     message = json.loads(out)["message"]
     assert code == 0 and message.startswith("No digit found") and "draw" not in message
+
+
+# ------------------------------------------------ 10, 11: evaluate refuses what it cannot honestly measure
+
+
+def test_evaluate_refuses_a_run_that_does_not_record_its_data(capsys):
+    run = make_run()
+    (run.path / "meta.json").unlink()
+    code, out, err = run_cli(capsys, "evaluate", run.id)
+    assert code == 2 and out == "" and "does not record which data" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_refuses_an_empty_test_set(tmp_path, capsys):
+    from tests.fakes import fake_mnist, idx_bytes
+
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    for name, content in fake_mnist().items():
+        (folder / name).write_bytes(content)
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    (folder / "t10k-images-idx3-ubyte").write_bytes(idx_bytes(np.zeros((0, 28, 28), np.uint8)))
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(0, np.uint8)))
+    run = make_run()
+    code, out, err = run_cli(capsys, "evaluate", run.id, "--data", str(folder), "--split", "test")
+    assert code == 2 and out == "" and "no test images" in err
+    assert not (run.path / "eval_test.json").exists()
+
+
+# ------------------------------------------------ 1, 6: runs folders with bad symlinks
+
+
+def test_a_run_folder_linking_to_itself_is_a_damaged_run_everywhere(isolated_home, capsys):
+    from ui import caches
+
+    make_run(run_id="good")
+    loop = storage.runs_dir() / "loop"
+    loop.symlink_to(loop)
+    listing = storage.scan_runs()
+    assert [r.id for r in listing.runs] == ["good"] and "loop" in listing.note
+    app_listing = caches.run_listing()
+    assert [r.id for r in app_listing.runs] == ["good"] and "loop" in app_listing.note
+
+
+def test_a_run_linked_from_outside_the_home_is_never_written(tmp_path, capsys):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    real = storage.save_run(
+        build_model(SMALL).eval(),
+        SMALL,
+        [{"epoch": 1, "val_loss": 0.5}],
+        dict(META),
+        run_id="far",
+        home=outside,
+    )
+    before = {p.name: p.read_bytes() for p in real.path.iterdir()}
+    storage.runs_dir().mkdir(parents=True, exist_ok=True)
+    (storage.runs_dir() / "far").symlink_to(real.path)
+    for argv in (["evaluate", "far", "--split", "test"], ["calibrate", "far"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 2 and "outside" in err, (argv, err)
+    assert {p.name: p.read_bytes() for p in real.path.iterdir()} == before
+
+
+# ------------------------------------------------ 13: shared mode reads no file outside the roots
+
+
+def test_a_data_folder_holding_links_out_of_the_roots_is_refused(tmp_path, monkeypatch):
+    from mnist_core.data import access
+    from mnist_core.data.sources import DataError
+    from tests.fakes import fake_mnist
+
+    root, secret = tmp_path / "root", tmp_path / "secret"
+    root.mkdir()
+    secret.mkdir()
+    (root / "idx").mkdir()
+    for name, content in fake_mnist().items():
+        (secret / name).write_bytes(content)
+        (root / "idx" / name).symlink_to(secret / name)
+    monkeypatch.setenv(access.ROOTS_ENV, str(root))
+    with pytest.raises(DataError) as err:
+        access.check_data_folder(str(root / "idx"))
+    assert str(err.value) == access.REFUSED
+
+
+# ------------------------------------------------ 5: an IDX file declaring many images
+
+
+def _peak_rss_growth(argv: list[str], env: dict[str, str]) -> int:
+    """Peak RSS of `python -m mnist_core ARGV` in a child, less that of the same child doing
+    nothing but importing what evaluate imports (torch dominates)."""
+    import subprocess
+    import sys
+
+    def peak(args: list[str]) -> int:
+        script = (
+            "import resource, subprocess, sys\n"
+            "subprocess.run([sys.executable, *sys.argv[1:]])\n"
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args], capture_output=True, text=True, env=env, timeout=300
+        )
+        return int(done.stdout.strip().splitlines()[-1])
+
+    base = peak(["-c", "import mnist_core.cli.main, mnist_core.evaluation.evaluate, torch"])
+    return peak(["-m", "mnist_core", *argv]) - base
+
+
+def test_an_idx_file_declaring_many_images_costs_at_most_its_declared_size(tmp_path, isolated_home):
+    from tests.fakes import fake_mnist, idx_bytes
+
+    n = 200_000  # 157 MB declared in a sparse file of a few KB on disk
+    folder = tmp_path / "bomb"
+    folder.mkdir()
+    for name, content in fake_mnist().items():
+        (folder / name).write_bytes(content)
+    (folder / "t10k-images-idx3-ubyte.gz").unlink()
+    (folder / "t10k-labels-idx1-ubyte.gz").unlink()
+    images = folder / "t10k-images-idx3-ubyte"
+    with open(images, "wb") as fh:
+        fh.write(b"\x00\x00\x08\x03" + b"".join(d.to_bytes(4, "big") for d in (n, 28, 28)))
+        fh.truncate(16 + n * 784)
+    (folder / "t10k-labels-idx1-ubyte").write_bytes(idx_bytes(np.zeros(n, np.uint8)))
+    run = make_run()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    growth = _peak_rss_growth(["evaluate", run.id, "--data", str(folder), "--split", "test"], env)
+    assert growth <= 1.2 * n * 784, f"peak RSS grew {growth / 1e6:.0f} MB for {n * 784 / 1e6:.0f} MB declared"
