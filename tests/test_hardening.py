@@ -22,6 +22,7 @@ from mnist_core.cli.main import main
 from mnist_core.config import TrainConfig
 from mnist_core.planning.tune import TuneError
 from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from mnist_core.training.models import build_model
 
 SMALL = TrainConfig(model="mlp", mlp_width=16, mlp_depth=1)
@@ -224,7 +225,7 @@ def test_a_run_folder_linking_to_itself_is_a_damaged_run_everywhere(isolated_hom
     make_run(run_id="good")
     loop = storage.runs_dir() / "loop"
     loop.symlink_to(loop)
-    listing = storage.scan_runs()
+    listing = scan_runs()
     assert [r.id for r in listing.runs] == ["good"] and "loop" in listing.note
     app_listing = caches.run_listing()
     assert [r.id for r in app_listing.runs] == ["good"] and "loop" in app_listing.note
@@ -255,7 +256,7 @@ def test_a_run_linked_from_outside_the_home_is_never_written(tmp_path, capsys):
 
 def test_a_data_folder_holding_links_out_of_the_roots_is_refused(tmp_path, monkeypatch):
     from mnist_core.data import access
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.errors import DataError
     from tests.fakes import fake_mnist
 
     root, secret = tmp_path / "root", tmp_path / "secret"

@@ -25,15 +25,17 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from mnist_core.config import ConfigError, TrainConfig
-from mnist_core.data.sources import DataError, read_idx
-from mnist_core.deploy.drawing import ImageError, load_image_file
+from mnist_core.data.drawing import ImageError, load_image_file
+from mnist_core.data.errors import DataError
+from mnist_core.data.idx import read_idx
 from mnist_core.deploy.predict import prepare_upload
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.params import PARAM_SPECS
 from mnist_core.planning.tune.space import TUNABLE_FAMILIES, SearchSpace, default_space
 from mnist_core.planning.tune.space_text import apply_range, read_space, search_only
 from mnist_core.planning.tune.storage import normalize_url, storage_label
-from mnist_core.runs.storage import StorageError, load_run
+from mnist_core.runs.files import StorageError
+from mnist_core.runs.storage import load_run
 
 FAST = settings(
     max_examples=60, deadline=3000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

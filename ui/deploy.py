@@ -33,8 +33,8 @@ import ui
 from mnist_core.charts import palette
 from mnist_core.charts import prediction as predict_charts
 from mnist_core.data import images
+from mnist_core.data.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.deploy.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
 from mnist_core.deploy.predict import (
     Prediction,
     answer_text,
@@ -45,6 +45,7 @@ from mnist_core.deploy.predict import (
 )
 from mnist_core.evaluation import calibration
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from ui.deploy_explain import explain_view, warm_up
 from ui.deploy_labels import label_panel
 from ui.deploy_widgets import refused_uploads
@@ -267,7 +268,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
     with right:
         try:
             model = ui.load_model(run)
-        except storage.StorageError as exc:
+        except StorageError as exc:
             st.error(str(exc))
             return
         options = tuple(sorted(calibration.predict_options(run).items()))

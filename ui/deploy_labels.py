@@ -12,8 +12,8 @@ import streamlit as st
 
 import ui
 from mnist_core.data import images
+from mnist_core.data.drawing import ImageError, load_image_file
 from mnist_core.deploy.collect import CollectError, DrawingStore
-from mnist_core.deploy.drawing import ImageError, load_image_file
 from mnist_core.deploy.predict import Prediction
 from mnist_core.runs import storage
 

@@ -11,7 +11,7 @@ from mnist_core.cli.common import add_run_command, print_json
 
 def _cli_wording(message: str) -> str:
     """The Deploy page's blank-input sentences speak of drawing; a file has no canvas."""
-    from mnist_core.deploy.drawing import BLANK_MESSAGE, TOO_SMALL_MESSAGE
+    from mnist_core.data.drawing import BLANK_MESSAGE, TOO_SMALL_MESSAGE
 
     return {
         BLANK_MESSAGE: "No digit found: the image is blank.",
@@ -26,9 +26,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_core.deploy.drawing import ImageError
+    from mnist_core.data.drawing import ImageError
     from mnist_core.deploy.predict import answer_text, predict_digit, prepare_image_file
-    from mnist_core.evaluation.calibration import predict_options
+    from mnist_core.evaluation.calibration.saved import predict_options
     from mnist_core.files import FileRefused
     from mnist_core.runs.storage import load_run
 
