@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from mnist_core.config import ConfigError, TrainConfig, studio_home
 from mnist_core.data.errors import DataError
 from mnist_core.data.sources import Images, load_test, mnist_available, resolve_source
+from mnist_core.files import FileRefused, is_within, real_path
 from mnist_core.runs.files import (
     DamagedRun,
     StorageError,
@@ -257,8 +258,25 @@ def delete_run(run: Run | Path | str, home: Path | None = None) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def folder_for_writing(run: Run) -> Path:
+    """The run's folder, if this studio may write to it. A run folder that is a symlink leading
+    out of the folder it was found in (a run of another studio, linked in) is read-only here:
+    evaluating or calibrating it must not rewrite files outside this studio. StorageError if so."""
+    try:
+        real = real_path(run.path, what="run folder")
+    except FileRefused as exc:
+        raise StorageError(str(exc)) from None
+    if not is_within(real, [run.path.parent]):
+        raise StorageError(
+            f"Run {run.id} is a link to {real}, outside {run.path.parent}: it is read-only here "
+            "(copy the folder in to evaluate or calibrate it)."
+        )
+    return run.path
+
+
 def update_meta(run: Run, **changes: Any) -> Run:
     """Change some metadata fields (atomically) and refresh the summary."""
+    folder_for_writing(run)
     run.meta.update(changes)
     write_json(run.path / "meta.json", run.meta)
     write_atomic(run.path / "summary.txt", summary_text(run.config, run.meta))
