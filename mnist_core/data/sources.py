@@ -252,6 +252,11 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
             )
         paths.append(found)
     images = read_idx(paths[0], 3)
+    if len(images) == 0:  # a measure on no images would be stored as n: 0, loss: null
+        raise DataError(
+            f"{paths[0]} holds no {'test' if part == 'test' else 'training'} images "
+            "(its header declares 0): there is nothing to train or evaluate on."
+        )
     labels = read_labels(paths[1])
     if len(images) != len(labels):
         raise DataError(

@@ -106,8 +106,8 @@ class Run:
         key = self.meta.get("data")
         if not key:
             raise DataError(
-                "This run does not record which data it was trained on, so its images "
-                "cannot be shown. Train it again."
+                "This run does not record which data it was trained on (its meta.json is "
+                "missing or damaged), so that data cannot be rebuilt. Train it again."
             )
         if key == "mnist" and not mnist_available():
             raise DataError(
