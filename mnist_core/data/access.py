@@ -19,6 +19,8 @@ from pathlib import Path
 
 from mnist_core.config import cache_dir
 from mnist_core.data.errors import DataError
+from mnist_core.data.idx import IDX_FILES, find_idx
+from mnist_core.files import FileRefused, check_within
 
 ROOTS_ENV = "MNIST_STUDIO_DATA_ROOTS"
 PASSWORD_ENV = "MNIST_STUDIO_PASSWORD"
@@ -64,9 +66,27 @@ def check_data_folder(text: str) -> Path:
             resolved = candidate.resolve(strict=True)
         except (OSError, RuntimeError):  # missing, unreadable, a symlink loop
             continue
-        if resolved.is_dir() and any(resolved.is_relative_to(root) for root in roots):
+        if (
+            resolved.is_dir()
+            and any(resolved.is_relative_to(root) for root in roots)
+            and _files_inside(resolved, roots)
+        ):
             return resolved
     raise DataError(REFUSED)
+
+
+def _files_inside(folder: Path, roots: list[Path]) -> bool:
+    """Whether every IDX file the folder offers really lies inside a root: a file symlink in an
+    allowed folder must not lead out of it either."""
+    for stem in (name for pair in IDX_FILES.values() for name in pair):
+        found = find_idx(folder, stem)
+        if found is None:
+            continue
+        try:
+            check_within(found, roots, what="IDX file")
+        except FileRefused:
+            return False
+    return True
 
 
 def demo_password() -> str | None:
