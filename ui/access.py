@@ -7,12 +7,18 @@ is asked for once per browser session.
 
 from __future__ import annotations
 
+import logging
+import time
+import uuid
+
 import streamlit as st
 
 from mnist_core.data import access as core_access
 from ui.registry import APP_NAME
 
 AUTH_KEY = "_authenticated"  # the session gave the demo password
+SESSION_KEY = "_password_session"  # this session's name in the wrong-password count
+_LOG = logging.getLogger(__name__)
 
 
 def shared() -> bool:
@@ -36,8 +42,29 @@ def require_password() -> None:
         given = st.text_input("Password", type="password", help="This shared demo asks for a password.")
         submitted = st.form_submit_button("Enter", type="primary")
     if submitted and core_access.password_ok(given, expected):
+        _backoff().succeeded(_session_key())
         st.session_state[AUTH_KEY] = True
         st.rerun()
     if submitted:
+        keys = [_session_key(), f"address:{st.context.ip_address or 'unknown'}"]
+        delay = _backoff().failed(keys)
+        _LOG.warning("Wrong demo password from %s; its answer waits %.1f s", keys[1], delay)
+        _wait(delay)  # per session and per address: guessing in parallel sessions gains nothing
         st.error("That is not the password.")
     st.stop()
+
+
+def _wait(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+@st.cache_resource(show_spinner=False)
+def _backoff() -> core_access.PasswordBackoff:
+    """One count of wrong passwords for the whole server (every session, every address)."""
+    return core_access.PasswordBackoff()
+
+
+def _session_key() -> str:
+    if SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = uuid.uuid4().hex
+    return f"session:{st.session_state[SESSION_KEY]}"
