@@ -374,3 +374,15 @@ def test_the_password_gate_delays_wrong_answers_and_logs_them(monkeypatch, caplo
     assert "That is not the password." in texts(at)
     assert slept == [0.5, 1.0, 2.0]
     assert sum("Wrong demo password" in r.getMessage() for r in caplog.records) == 3
+
+
+def test_every_page_renders_with_a_run_folder_linking_to_itself(isolated_home):
+    from tests.app.conftest import open_page
+
+    make_run(run_id="good")
+    (storage.runs_dir() / "loop").symlink_to(storage.runs_dir() / "loop")
+    for page in ("pages/home.py", "pages/Evaluate.py"):
+        at = open_page(page)
+        assert not at.exception, page
+        notes = [c.value for c in at.sidebar.caption if "damaged run folder skipped" in c.value]
+        assert notes and "loop" in notes[0], page
