@@ -17,8 +17,8 @@ from mnist_core.evaluation.robustness.store import load_sweep
 from mnist_core.planning import curve as lc
 from mnist_core.report import analyses, sections
 from mnist_core.report.style import CSS
-from mnist_core.report.tables import esc
 from mnist_core.runs.storage import Run
+from mnist_core.text import escape as esc
 
 
 def _section(key: str, title: str, body: str) -> str:

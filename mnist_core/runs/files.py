@@ -23,6 +23,8 @@ from mnist_core.files import read_json as guarded_read_json
 
 MAX_JSON_BYTES = 64_000_000  # a run's history of thousands of epochs is a few MB
 
+WEIGHTS = "model.safetensors"  # a run's weights: safetensors, never pickle
+
 
 class StorageError(RuntimeError):
     """A run that cannot be read or written; the message names the folder and what to do."""
