@@ -148,7 +148,10 @@ def label_counts(spec: str = "auto", part: str = "train", cache: Path | None = N
         test = [_holdout_size(int(n), SAMPLE_TEST_FRACTION) for n in per_digit]
         return test if part == "test" else [int(n) - t for n, t in zip(per_digit, test)]
     if source.kind == "mnist" and not mnist_available(cache):
-        raise DataError("Full MNIST is not downloaded yet: download it on the Data page.")
+        raise DataError(
+            "Full MNIST is not downloaded yet: download it (the Data page, or "
+            "`python -m mnist_core train --data mnist`)."
+        )
     folder = mnist_root(cache) / "raw" if source.kind == "mnist" else Path(source.key)
     return [int(n) for n in np.bincount(idx_labels(folder, part, source.kind == "mnist"), minlength=10)[:10]]
 

@@ -111,8 +111,8 @@ class Run:
         if key == "mnist" and not mnist_available():
             raise DataError(
                 "This run was trained on full MNIST, which is not downloaded on this "
-                "machine now. Download it on the Data page to see its images; the saved "
-                "metrics below are still valid."
+                "machine now: download it (the Data page, or `python -m mnist_core train "
+                "--data mnist`); the run's saved metrics are still valid."
             )
         return resolve_source(key).key  # a folder that has gone away raises DataError here
 
@@ -128,7 +128,7 @@ class Run:
             raise DataError(
                 f"The validation set rebuilt from {name} has {len(split.val):,} images, "
                 f"but the run was validated on {expected:,}: the data changed since "
-                "training. The saved metrics below are still valid."
+                "training. The run's saved metrics are still valid."
             )
         return split
 
