@@ -20,7 +20,8 @@ def read_space(path: str) -> SearchSpace:
     try:
         return SearchSpace.from_dict(read_json(path, limit=MAX_SPACE_BYTES, what="search space file"))
     except FileRefused as exc:
-        raise TuneError(str(exc)) from None
+        reason = str(exc).split(f"{path} ", 1)[-1]
+        raise TuneError(f"Cannot read the search space file {path}: it {reason}.") from None
     except (OSError, ValueError) as exc:
         if isinstance(exc, TuneError):
             raise

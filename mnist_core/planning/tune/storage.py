@@ -41,6 +41,8 @@ def normalize_url(storage: str | None, home: Path | None = None) -> str:
     if storage is None or not str(storage).strip():
         return default_storage_url(home)
     text = str(storage).strip()
+    if "\x00" in text:
+        raise TuneError("The study storage names a path with a NUL character: give a file path or a URL.")
     if "://" not in text:
         return "sqlite:///" + str(Path(text).expanduser().resolve())
     import sqlalchemy
