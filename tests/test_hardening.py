@@ -317,12 +317,9 @@ def _sparse_idx_folder(folder: Path, part: str, n: int) -> None:
     "part, argv",
     [
         ("test", ["evaluate", "RUN", "--data", "FOLDER", "--split", "test"]),
-        pytest.param(
+        (
             "train",
             ["train", "--data", "FOLDER", "--model", "mlp", "--epochs", "1", "--max-train-samples", "2000"],
-            # the pool and split now stay within 1.2x (measured); the training step adds ~200 MB
-            # per 157 MB declared and is not found yet
-            marks=pytest.mark.xfail(strict=True, reason="training on a huge pool: cause not found yet"),
         ),
     ],
     ids=["evaluate", "train"],
