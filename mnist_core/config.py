@@ -153,7 +153,9 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+            # repr for a name with a newline or control character: the message stays one line
+            shown = (name if name.isprintable() else repr(name) for name in unknown)
+            raise ConfigError(f"Unknown setting(s): {', '.join(shown)}.")
         return cls(**{**ADDED_FIELDS, **values})
 
     def summary(self) -> str:

@@ -17,6 +17,7 @@ import streamlit as st
 from mnist_core.config import studio_home
 from mnist_core.data import sources as core_data
 from mnist_core.deploy.collect import CollectError, DrawingStore
+from mnist_core.files import is_dir
 from mnist_core.runs import listing, storage
 from ui import state as keys
 from ui.registry import link
@@ -124,10 +125,19 @@ def _runs_signature(root: Path) -> tuple:
     """Changes whenever a run folder is added, removed or rewritten (files are replaced
     atomically, so the folder's mtime moves), without parsing anything."""
     try:
-        entries = sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(root) if e.is_dir())
+        entries = list(os.scandir(root))
     except FileNotFoundError:
         return ()
-    return tuple(entries)
+    signature = []
+    for entry in entries:
+        kind = is_dir(entry.path)  # None: a symlink loop, listed below as a damaged run
+        if kind is False:
+            continue
+        try:
+            signature.append((entry.name, entry.stat(follow_symlinks=bool(kind)).st_mtime_ns))
+        except OSError:  # removed while listing
+            continue
+    return tuple(sorted(signature))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from mnist_core.cli.common import add_run_command, err, print_json
+from mnist_core.cli.common import CliError, add_run_command, err, print_json
 
 
 def add_parser(sub: Any) -> None:
@@ -25,6 +25,11 @@ def run(args: argparse.Namespace) -> int:
 
     run = load_run(args.run)
     source = resolve_source(args.data) if args.data else None  # checked before any work
+    if source is None and not run.meta.get("data"):
+        raise CliError(
+            f"Run {run.id} does not record which data it was trained on (its meta.json is missing "
+            "or damaged): name the data to evaluate it on with --data."
+        )
     own = is_own_source(run, source)
     spec = source.key if source else run.meta.get("data", "auto")
     model = run.load_model()

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     for r in runs:
         acc = r.meta.get("val_accuracy")
         print(
-            f"{r.id:34} {r.config.summary():28} {str(r.meta.get('status')):13} "
-            f"{(f'{acc:.2%}' if isinstance(acc, float) else '-'):>8}  {r.meta.get('created', '')}"
+            f"{r.id:34} {r.config.summary():28} {r.meta.get('status') or '-':13} "
+            f"{(f'{acc:.2%}' if isinstance(acc, float) else '-'):>8}  {r.meta.get('created') or ''}"
         )
     return 0

@@ -12,12 +12,14 @@ import gzip
 import os
 import struct
 import zlib
+from contextlib import nullcontext
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from mnist_core.data.errors import DataError
+from mnist_core.files import FileRefused, open_regular
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -48,7 +50,8 @@ def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
     """
     path = Path(path)
     try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
+        # open_regular: a FIFO or a device named like an IDX file is refused, never waited on
+        with open_regular(path, what="IDX file") as raw, _stream(raw, path) as fh:
             shape = _idx_header(fh, path, expected_ndim)
             size = int(np.prod(shape))
             if path.suffix != ".gz":
@@ -60,12 +63,19 @@ def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
                     "the file is damaged or not what its name says. Download or copy "
                     "it again."
                 )
+    except FileRefused as exc:
+        raise DataError(str(exc)) from None
     except (OSError, EOFError, zlib.error) as exc:
         raise DataError(
             f"{path} could not be read ({exc}). The file is damaged or truncated: "
             "delete it and download or copy it again."
         ) from exc
     return data.reshape(shape)
+
+
+def _stream(raw: BinaryIO, path: Path) -> BinaryIO:
+    """The opened file itself, or a decompressing reader on it for a .gz file."""
+    return gzip.GzipFile(fileobj=raw, mode="rb") if path.suffix == ".gz" else nullcontext(raw)  # type: ignore[return-value]
 
 
 def _idx_header(fh: BinaryIO, path: Path, expected_ndim: int) -> tuple[int, ...]:

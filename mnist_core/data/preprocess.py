@@ -25,11 +25,16 @@ def split_sizes(n: int, val_fraction: float) -> tuple[int, int]:
     return n - n_val, n_val
 
 
-def split_train_val(pool: Images, val_fraction: float = 0.2, seed: int = 0) -> tuple[Images, Images]:
-    """A seeded random split of the training pool into train and validation."""
+def split_train_val(
+    pool: Images, val_fraction: float = 0.2, seed: int = 0, max_train: int = 0
+) -> tuple[Images, Images]:
+    """A seeded random split of the training pool into train and validation, the train part cut
+    to its first `max_train` images when that is set (0: all). The cut is made on the indices,
+    before any image is copied: a pool far larger than the run needs costs no second copy."""
     n_train, _ = split_sizes(len(pool), val_fraction)
     order = torch.randperm(len(pool), generator=torch.Generator().manual_seed(seed))
-    return pool.subset(order[:n_train]), pool.subset(order[n_train:])
+    kept = min(n_train, max_train) if max_train else n_train  # the order is already shuffled
+    return pool.subset(order[:kept]), pool.subset(order[n_train:])
 
 
 @dataclass(frozen=True)
@@ -51,9 +56,7 @@ def make_split(
     """Load the pool for `spec`, split it as `config` says, cap the train size, append `extra`."""
     source = resolve_source(spec)
     pool = pool if pool is not None else load_train_pool(source.key)
-    train, val = split_train_val(pool, config.val_fraction, config.split_seed)
-    if config.max_train_samples and config.max_train_samples < len(train):
-        train = train.subset(torch.arange(config.max_train_samples))  # already shuffled by the split
+    train, val = split_train_val(pool, config.val_fraction, config.split_seed, config.max_train_samples)
     n_extra = 0
     if extra is not None and len(extra):
         train = Images(torch.cat([train.images, extra.images]), torch.cat([train.labels, extra.labels]))

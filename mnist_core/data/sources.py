@@ -66,8 +66,9 @@ class Images:
 
 def images_fingerprint(data: Images) -> str:
     """16 hex digits of SHA-256 over the images' and labels' bytes: the same set, the same print."""
-    digest = hashlib.sha256(np.ascontiguousarray(data.images.numpy()).tobytes())
-    digest.update(np.ascontiguousarray(data.labels.numpy().astype(np.int64)).tobytes())
+    # hashed through the array's own buffer: tobytes() would copy a whole (maybe huge) set
+    digest = hashlib.sha256(memoryview(np.ascontiguousarray(data.images.numpy())).cast("B"))
+    digest.update(memoryview(np.ascontiguousarray(data.labels.numpy().astype(np.int64))).cast("B"))
     return digest.hexdigest()[:16]
 
 
@@ -148,7 +149,10 @@ def label_counts(spec: str = "auto", part: str = "train", cache: Path | None = N
         test = [_holdout_size(int(n), SAMPLE_TEST_FRACTION) for n in per_digit]
         return test if part == "test" else [int(n) - t for n, t in zip(per_digit, test)]
     if source.kind == "mnist" and not mnist_available(cache):
-        raise DataError("Full MNIST is not downloaded yet: download it on the Data page.")
+        raise DataError(
+            "Full MNIST is not downloaded yet: download it (the Data page, or "
+            "`python -m mnist_core train --data mnist`)."
+        )
     folder = mnist_root(cache) / "raw" if source.kind == "mnist" else Path(source.key)
     return [int(n) for n in np.bincount(idx_labels(folder, part, source.kind == "mnist"), minlength=10)[:10]]
 
@@ -252,6 +256,11 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
             )
         paths.append(found)
     images = read_idx(paths[0], 3)
+    if len(images) == 0:  # a measure on no images would be stored as n: 0, loss: null
+        raise DataError(
+            f"{paths[0]} holds no {'test' if part == 'test' else 'training'} images "
+            "(its header declares 0): there is nothing to train or evaluate on."
+        )
     labels = read_labels(paths[1])
     if len(images) != len(labels):
         raise DataError(

@@ -11,6 +11,7 @@ config is `config.quick_config`, pictures are `images`, field accuracy is `colle
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +30,11 @@ from mnist_core.data.drawing import (
 )
 from mnist_core.evaluation.calibration.scaling import apply_temperature
 from mnist_core.evaluation.inference import predict_proba
+from mnist_core.files import read_bytes
 
 UNSURE_BELOW = 0.6  # top probability under this: the model is guessing
 CLOSE_MARGIN = 0.3  # top minus runner-up under this: two digits compete
+MAX_UPLOAD_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -104,9 +107,15 @@ def predict_digit(
     return Prediction(prepared, int(top2[0]), probs, top, int(top2[1]), second, unsure)
 
 
-def prepare_upload(data: bytes, *, max_bytes: int = 5_000_000) -> PreparedDigit:
+def prepare_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> PreparedDigit:
     """Uploaded file bytes → prepared digit; ImageError (a user-facing message) for bad files."""
     return prepare_digit(load_image_file(data, max_bytes=max_bytes))
+
+
+def prepare_image_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_UPLOAD_BYTES) -> PreparedDigit:
+    """An image file → prepared digit: its size is checked before reading and the read capped,
+    and only a regular file is read (FileRefused for a pipe, a device, a larger file)."""
+    return prepare_upload(read_bytes(path, limit=max_bytes, what="image"), max_bytes=max_bytes)
 
 
 def percent(p: float) -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mnist_core.data.sources import Images, SourceInfo, images_fingerprint
 from mnist_core.runs.files import write_json
-from mnist_core.runs.storage import Run, update_meta
+from mnist_core.runs.storage import Run, folder_for_writing, update_meta
 
 if TYPE_CHECKING:
     from mnist_core.evaluation.evaluate import EvalResult
@@ -26,6 +26,7 @@ def save_evaluation(
     run's own figures changes: the result is appended to meta["other_evaluations"] (see
     `evaluation_record`), to be shown as "on folder X, 5 images", never as the test accuracy.
     """
+    folder_for_writing(run)
     record = evaluation_record(run, result, data, source)
     if not is_own_source(run, source):
         return update_meta(run, other_evaluations=[*run.meta.get("other_evaluations", []), record])

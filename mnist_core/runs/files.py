@@ -7,6 +7,7 @@ state whole. JSON is written without NaN (non-finite numbers become null).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -17,6 +18,10 @@ from typing import Any
 import numpy as np
 
 from mnist_core.config import finite_number
+from mnist_core.files import FileRefused
+from mnist_core.files import read_json as guarded_read_json
+
+MAX_JSON_BYTES = 64_000_000  # a run's history of thousands of epochs is a few MB
 
 WEIGHTS = "model.safetensors"  # a run's weights: safetensors, never pickle
 
@@ -73,16 +78,21 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path) -> Any:
+    """A run's JSON file through the guarded opener: a FIFO, a device or a file over
+    MAX_JSON_BYTES is a damaged run, not a hang; FileNotFoundError when there is no such file."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        raise FileNotFoundError(errno.ENOENT, "No such file", str(path))
     try:
-        return json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError) as exc:
+        return guarded_read_json(path, limit=MAX_JSON_BYTES, what="run file")
+    except FileRefused as exc:
+        text = str(exc)
+        invalid = "not valid JSON" in text or "not UTF-8" in text
         raise damaged(
-            Path(path),
-            f"is unreadable ({exc})",
-            "is not valid JSON" if isinstance(exc, ValueError) else "cannot be read",
-        ) from exc
+            path,
+            f"is unreadable ({text.split(' is ', 1)[-1]})",
+            "is not valid JSON" if invalid else "cannot be read",
+        ) from None
 
 
 def damaged(path: Path, problem: str, reason: str | None = None) -> DamagedRun:

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mnist_core.files import is_dir
 from mnist_core.runs.files import DamagedRun, StorageError
 from mnist_core.runs.storage import Run, load_run, runs_dir
 
@@ -55,7 +56,12 @@ def scan_runs(home: Path | None = None) -> RunListing:
     remove_stale_temp(root)
     runs, damaged = [], []
     for path in sorted(root.iterdir()):
-        if path.name.startswith(".") or not path.is_dir():
+        if path.name.startswith("."):
+            continue
+        kind = is_dir(path)  # None: a symlink loop or an entry that cannot be followed
+        if kind is None:
+            damaged.append((path.name, "cannot be opened (a symlink loop or no access)"))
+        if not kind:
             continue
         try:
             runs.append(load_run(path))

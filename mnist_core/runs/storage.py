@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from mnist_core.config import ConfigError, TrainConfig, studio_home
 from mnist_core.data.errors import DataError
 from mnist_core.data.sources import Images, load_test, mnist_available, resolve_source
+from mnist_core.files import FileRefused, is_within, real_path
 from mnist_core.runs.files import (
     WEIGHTS,
     DamagedRun,
@@ -104,14 +105,14 @@ class Run:
         key = self.meta.get("data")
         if not key:
             raise DataError(
-                "This run does not record which data it was trained on, so its images "
-                "cannot be shown. Train it again."
+                "This run does not record which data it was trained on (its meta.json is "
+                "missing or damaged), so that data cannot be rebuilt. Train it again."
             )
         if key == "mnist" and not mnist_available():
             raise DataError(
                 "This run was trained on full MNIST, which is not downloaded on this "
-                "machine now. Download it on the Data page to see its images; the saved "
-                "metrics below are still valid."
+                "machine now: download it (the Data page, or `python -m mnist_core train "
+                "--data mnist`); the run's saved metrics are still valid."
             )
         return resolve_source(key).key  # a folder that has gone away raises DataError here
 
@@ -127,7 +128,7 @@ class Run:
             raise DataError(
                 f"The validation set rebuilt from {name} has {len(split.val):,} images, "
                 f"but the run was validated on {expected:,}: the data changed since "
-                "training. The saved metrics below are still valid."
+                "training. The run's saved metrics are still valid."
             )
         return split
 
@@ -256,8 +257,25 @@ def delete_run(run: Run | Path | str, home: Path | None = None) -> None:
     shutil.rmtree(trash, ignore_errors=True)
 
 
+def folder_for_writing(run: Run) -> Path:
+    """The run's folder, if this studio may write to it. A run folder that is a symlink leading
+    out of the folder it was found in (a run of another studio, linked in) is read-only here:
+    evaluating or calibrating it must not rewrite files outside this studio. StorageError if so."""
+    try:
+        real = real_path(run.path, what="run folder")
+    except FileRefused as exc:
+        raise StorageError(str(exc)) from None
+    if not is_within(real, [run.path.parent]):
+        raise StorageError(
+            f"Run {run.id} is a link to {real}, outside {run.path.parent}: it is read-only here "
+            "(copy the folder in to evaluate or calibrate it)."
+        )
+    return run.path
+
+
 def update_meta(run: Run, **changes: Any) -> Run:
     """Change some metadata fields (atomically) and refresh the summary."""
+    folder_for_writing(run)
     run.meta.update(changes)
     write_json(run.path / "meta.json", run.meta)
     write_atomic(run.path / "summary.txt", summary_text(run.config, run.meta))

@@ -5,7 +5,6 @@ the listing and named in a CurveError when opened.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -14,8 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from mnist_core.config import TrainConfig, studio_home
+from mnist_core.files import FileRefused, read_json
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import Fit
+
+MAX_CURVE_BYTES = 16_000_000  # a saved curve is a few KB
 
 
 def curves_dir(home: Path | None = None) -> Path:
@@ -155,12 +157,12 @@ def _curve_path(curve_id: str | Path, home: Path | None) -> Path:
 def load_curve(curve_id: str | Path, home: Path | None = None) -> Curve:
     """Open a saved curve by id (or by the path of its JSON file)."""
     path = _curve_path(curve_id, home)
+    if not os.path.lexists(path):
+        raise CurveError(f"No saved learning curve {str(curve_id)!r} in {path.parent}.")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise CurveError(f"No saved learning curve {str(curve_id)!r} in {path.parent}.") from exc
-    except (OSError, ValueError) as exc:
-        raise CurveError(f"{path} is damaged ({exc}): delete it.") from exc
+        data = read_json(path, limit=MAX_CURVE_BYTES, what="learning-curve file")
+    except FileRefused as exc:
+        raise CurveError(f"{path} is damaged ({str(exc).split(' is ', 1)[-1]}): delete it.") from None
     if not isinstance(data, dict):
         raise CurveError(f"{path} is not a valid learning-curve file.")
     return Curve.from_dict(data, path)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from mnist_core.config import finite_number
 from mnist_core.planning.tune.params import PARAM_SPECS
-from mnist_core.planning.tune.storage import open_storage
+from mnist_core.planning.tune.storage import open_storage, storage_exists
 from mnist_core.planning.tune.study import load_study, study_settings
 
 if TYPE_CHECKING:  # optuna costs ~0.5 s to import; only the functions that use it import it
@@ -26,9 +26,12 @@ STATES = {
 
 
 def list_studies(storage: str | None = None) -> list[dict[str, Any]]:
-    """One summary per study in the storage (newest first)."""
+    """One summary per study in the storage (newest first); none, and nothing created, when
+    the storage is a SQLite file that does not exist yet."""
     import optuna
 
+    if not storage_exists(storage):
+        return []
     store = open_storage(storage)
     studies = [optuna.load_study(study_name=s.study_name, storage=store) for s in store.get_all_studies()]
     rows = [study_summary(s) for s in studies]

@@ -4,20 +4,24 @@ per parameter (`--range NAME=LOW:HIGH`, `NAME=A,B`). Bad text raises TuneError s
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
+from mnist_core.files import FileRefused, read_json
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.params import PARAM_SPECS, ParamSpec
 from mnist_core.planning.tune.space import SearchSpace
 
+MAX_SPACE_BYTES = 1_000_000  # a saved space is a few hundred bytes
+
 
 def read_space(path: str) -> SearchSpace:
-    """The search space saved as JSON in the file `path`."""
+    """The search space saved as JSON in the file `path` (a regular file of at most 1 MB)."""
     try:
-        return SearchSpace.from_dict(json.loads(Path(path).read_text()))
+        return SearchSpace.from_dict(read_json(path, limit=MAX_SPACE_BYTES, what="search space file"))
+    except FileRefused as exc:
+        reason = str(exc).split(f"{path} ", 1)[-1]
+        raise TuneError(f"Cannot read the search space file {path}: it {reason}.") from None
     except (OSError, ValueError) as exc:
         if isinstance(exc, TuneError):
             raise
@@ -30,12 +34,17 @@ def search_only(space: SearchSpace, names: str) -> SearchSpace:
     unknown = [n for n in wanted if n not in PARAM_SPECS]
     if unknown:
         raise TuneError(
-            f"--search: unknown parameter(s) {', '.join(unknown)}; one of {', '.join(PARAM_SPECS)}."
+            f"--search: unknown parameter(s) {', '.join(map(_shown, unknown))}; one of {', '.join(PARAM_SPECS)}."
         )
     missing = [n for n in wanted if n not in {p.name for p in space.params}]
     if missing:
         raise TuneError(f"--search: {', '.join(missing)} cannot be searched for the {space.model} model.")
     return replace(space, params=tuple(replace(p, enabled=p.name in wanted) for p in space.params))
+
+
+def _shown(name: str) -> str:
+    """A name as typed, or quoted when it holds a newline or control character (one-line messages)."""
+    return name if name.isprintable() else repr(name)
 
 
 def apply_range(space: SearchSpace, item: str) -> SearchSpace:

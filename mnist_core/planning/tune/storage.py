@@ -22,6 +22,9 @@ STUDIES_FILE = "studies.db"
 STORAGE_ENV = "MNIST_STUDIO_STORAGE"  # where the app and workers find studies when no URL is given
 HEARTBEAT_S = 10  # a trial silent for GRACE_FACTOR x this long is marked failed
 GRACE_FACTOR = 3
+MAX_HEARTBEAT_S = (
+    3600  # a beat an hour apart still tells a dead worker; far beyond, the thread's wait overflows
+)
 
 
 def default_storage_url(home: Path | None = None) -> str:
@@ -38,6 +41,8 @@ def normalize_url(storage: str | None, home: Path | None = None) -> str:
     if storage is None or not str(storage).strip():
         return default_storage_url(home)
     text = str(storage).strip()
+    if "\x00" in text:
+        raise TuneError("The study storage names a path with a NUL character: give a file path or a URL.")
     if "://" not in text:
         return "sqlite:///" + str(Path(text).expanduser().resolve())
     import sqlalchemy
@@ -74,6 +79,8 @@ _STORAGES_LOCK = threading.Lock()
 def open_storage(storage: str | None = None, heartbeat: int = HEARTBEAT_S) -> RDBStorage:
     """Optuna's RDB storage for `storage` (cached per process: opening checks the schema)."""
     url = normalize_url(storage)
+    if not 1 <= heartbeat <= MAX_HEARTBEAT_S:
+        raise TuneError(f"The heartbeat must be 1 to {MAX_HEARTBEAT_S} seconds, got {heartbeat}.")
     key = (url, int(heartbeat))
     with _STORAGES_LOCK:
         if key not in _STORAGES:
@@ -86,8 +93,6 @@ def _connect(url: str, heartbeat: int) -> RDBStorage:
     import sqlalchemy
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # Optuna logs to stderr; keep it quiet
-    if heartbeat < 1:
-        raise TuneError(f"The heartbeat must be at least 1 second, got {heartbeat}.")
     backend = sqlalchemy.engine.make_url(url).get_backend_name()
     engine: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "sqlite":
@@ -114,6 +119,17 @@ def _connect(url: str, heartbeat: int) -> RDBStorage:
                 continue
             raise TuneError(f"Cannot open the study storage {storage_label(url)}: {reason}") from exc
     raise AssertionError("unreachable")
+
+
+def storage_exists(storage: str | None) -> bool:
+    """Whether there can be studies to read: False for a SQLite file not yet created (reading
+    must not create it, nor its folder); a server database is asked when opened."""
+    import sqlalchemy
+
+    url = sqlalchemy.engine.make_url(normalize_url(storage))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return True
+    return Path(url.database).is_file()
 
 
 def _schema_race(exc: Exception) -> bool:

@@ -4,6 +4,7 @@ and that loop as the work of a background job."""
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from collections.abc import Iterator
@@ -85,8 +86,8 @@ def run_search(
         raise TuneError("Give a budget: a number of trials, a time limit, or both.")
     if n_trials is not None and n_trials < 1:
         raise TuneError(f"The number of trials must be at least 1, got {n_trials}.")
-    if timeout is not None and timeout <= 0:
-        raise TuneError(f"The time limit must be above 0 seconds, got {timeout}.")
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise TuneError(f"The time limit must be a finite number of seconds above 0, got {timeout}.")
     stop = stop or threading.Event()
     split = data if isinstance(data, DataSplit) else None
     spec = split.source.key if split is not None else data
