@@ -89,7 +89,7 @@ def apply_decisions(
                 on_val += 1
             else:
                 stale += 1
-    kept = torch.flatnonzero(keep)
+    kept = torch.nonzero(keep).flatten()
     train = Images(split.train.images[kept], labels[kept])
     train_index = split.train_index[kept[kept < n_pool]]
     if len(train) == 0:
