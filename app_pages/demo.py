@@ -21,7 +21,7 @@ from mnist_core.data.preprocess import split_sizes
 from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
 from mnist_core.planning import costs
-from mnist_core.report import html as report
+from mnist_core.report import document as report
 from mnist_core.runs import storage
 from mnist_core.training.jobs import JobBusy
 from ui import demo_views, deploy, training

@@ -16,7 +16,7 @@ from mnist_core.charts import curve as curve_charts
 from mnist_core.charts import palette
 from mnist_core.config import TrainConfig
 from mnist_core.planning import curve as lc
-from mnist_core.report import html as report
+from mnist_core.report import document as report
 from tests.helpers import train_to_run, vega_spec
 
 LOGREG = TrainConfig(
@@ -113,16 +113,6 @@ def test_size_axis_stretches_to_the_needed_size_but_not_forever():
     points = [{"size": 100}, {"size": 1000}]
     assert curve_charts.size_axis(points, 5000)[1] == pytest.approx(5000 * 1.4)
     assert curve_charts.size_axis(points, 10**9)[1] == pytest.approx(1000 * curve_charts.MAX_STRETCH * 1.4)
-
-
-def test_report_svg_of_the_curve_is_plain_svg():
-    points = synthetic_points()
-    fit = lc.fit_points(points, resamples=30)
-    svg = report.learning_curve_svg(points, fit, 0.02, 6000)
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<circle") == len(points) and "<polygon" in svg and "<polyline" in svg
-    assert "≈ 6,000 images" in svg and "nan" not in svg.lower() and "inf" not in svg
-    assert "no measured points" in report.learning_curve_svg([], None)
 
 
 @pytest.mark.slow

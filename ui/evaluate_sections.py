@@ -13,7 +13,7 @@ import streamlit as st
 import ui
 from mnist_core.charts import evaluation as eval_charts
 from mnist_core.evaluation import gallery, judge
-from mnist_core.report import html as report
+from mnist_core.report import document as report
 from mnist_core.runs import storage
 from mnist_core.training import pipeline
 from ui import evaluate as views

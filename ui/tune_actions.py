@@ -1,21 +1,34 @@
 """The Tune page's state and actions: its session keys, the search it would start, and the
-callbacks of its buttons (start, resume, stop, use or save the best trial, show, delete)."""
+callbacks of its buttons (start, resume, stop, use or save the best trial, show, delete); using
+the best trial sets the Train page's controls (session keys "train.<field>")."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import streamlit as st
 
 import ui
-from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError
+from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, nearest_option
 from mnist_core.data.sources import DataError
-from mnist_core.planning import tune
 from mnist_core.planning.tune import TuneError
+from mnist_core.planning.tune.best import best_config, save_best_work
+from mnist_core.planning.tune.space import TUNABLE_FAMILIES, family_base
+from mnist_core.planning.tune.study import delete_study, load_study, next_name, study_settings
+from mnist_core.planning.tune.worker import search_work
 from mnist_core.training.jobs import Job, JobBusy
-from ui import tune as views
+from ui.tune_space import LABELS, MAX_TRAIN, MINUTES, PRUNER, TRIALS, K, space_from_state
+from ui.tune_storage import refresh
 
-K = views.K
 MODEL, STUDY, OBJECTIVE, STORAGE = K + "model", K + "study", K + "objective", K + "storage"
-TRIALS, MINUTES, MAX_TRAIN, PRUNER = views.TRIALS, views.MINUTES, views.MAX_TRAIN, views.PRUNER
+TRAIN_KEY = "train."
+# The Train page's controls: every TrainConfig field but the split (Preprocess) and the run-time ones.
+TRAIN_FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(TrainConfig)
+    if f.name not in ("val_fraction", "split_seed", "mixed_precision", "device")
+)
 SHOWN, FLASH_AT = K + "shown", K + "flash_at"  # the study drawn; where the next message shows
 MAX_LISTED = 15
 ss = st.session_state
@@ -25,10 +38,10 @@ ss = st.session_state
 
 
 def on_model(names: list[str]) -> None:
-    model = ss[MODEL]  # the family's widgets keep their own space (ui.tune.key_of)
+    model = ss[MODEL]  # the family's widgets keep their own space (ui.tune_space.key_of)
     prefix = ss.get(STUDY, "").rsplit("-", 1)
-    if len(prefix) == 2 and prefix[0] in tune.TUNABLE_FAMILIES and prefix[1].isdigit():
-        ss[STUDY] = views.next_name(model, names)  # a suggested name follows the family
+    if len(prefix) == 2 and prefix[0] in TUNABLE_FAMILIES and prefix[1].isdigit():
+        ss[STUDY] = next_name(model, names)  # a suggested name follows the family
 
 
 def budget() -> dict:
@@ -41,7 +54,7 @@ def budget() -> dict:
 def new_search(names: list[str]) -> dict:
     """run_search's arguments for the search the widgets describe (raises with the reason)."""
     model = ss.get(MODEL, PRESETS[DEFAULT_PRESET].model)
-    space = views.space_from_state(model)
+    space = space_from_state(model)
     name = ss.get(STUDY, "").strip()
     if not name:
         raise TuneError("Give the study a name.")
@@ -50,7 +63,7 @@ def new_search(names: list[str]) -> dict:
             f"A study named “{name}” already exists: add trials to it under Past studies "
             "(＋ More trials), or choose another name."
         )
-    base = tune.family_base(model).replace(**ui.split_settings(), max_train_samples=int(ss.get(MAX_TRAIN, 0)))
+    base = family_base(model).replace(**ui.split_settings(), max_train_samples=int(ss.get(MAX_TRAIN, 0)))
     return {
         "study_name": name,
         "base_config": base,
@@ -68,13 +81,13 @@ def submit(url: str, name: str, **kwargs) -> bool:
     """Start searching study `name` (kwargs: run_search's); False when another job runs."""
     try:
         ui.job_manager().submit(
-            Job(views.search_work(url, name, ss.get(PRUNER, "median"), **kwargs), kind="tune", title=name)
+            Job(search_work(url, name, ss.get(PRUNER, "median"), **kwargs), kind="tune", title=name)
         )
     except JobBusy as exc:
         ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
         return False
     ss[SHOWN] = name
-    views.refresh()
+    refresh()
     return True
 
 
@@ -86,7 +99,7 @@ def on_start(url: str, names: list[str]) -> None:
         return
     name = plan.pop("study_name")
     if submit(url, name, **plan):
-        ss[STUDY] = views.next_name(ss[MODEL], [*names, name])
+        ss[STUDY] = next_name(ss[MODEL], [*names, name])
 
 
 def on_resume(url: str, name: str) -> None:
@@ -110,7 +123,7 @@ def on_stop() -> None:
 def on_use_best(url: str, name: str) -> None:
     ss[FLASH_AT] = "best"
     try:
-        ui.flash("success", views.apply_best(tune.load_study(name, url), ui.split_settings()))
+        ui.flash("success", apply_best(load_study(name, url), ui.split_settings()))
     except TuneError as exc:
         ui.flash("error", str(exc))
 
@@ -118,14 +131,14 @@ def on_use_best(url: str, name: str) -> None:
 def on_save_best(url: str, name: str) -> None:
     ss[FLASH_AT] = "best"
     try:
-        study = tune.load_study(name, url)
-        tune.best_config(study)  # says why there is nothing to save yet
+        study = load_study(name, url)
+        best_config(study)  # says why there is nothing to save yet
     except TuneError as exc:
         ui.flash("error", str(exc))
         return
     title = f"Trial {study.best_trial.number} of “{name}”"
     try:
-        ui.job_manager().submit(Job(views.save_work(url, name, title), kind="tune_best", title=title))
+        ui.job_manager().submit(Job(save_best_work(url, name, title), kind="tune_best", title=title))
     except JobBusy as exc:
         ui.flash("warning", f"{exc} Only one job runs at a time.")
 
@@ -141,14 +154,47 @@ def on_delete(url: str, name: str) -> None:
         ui.flash("error", f"“{name}” is being searched: stop the search first.")
         return
     try:
-        tune.delete_study(name, url)
+        delete_study(name, url)
     except TuneError as exc:
         ui.flash("error", str(exc))
         return
     if ss.get(SHOWN) == name:
         ss[SHOWN] = None
-    views.refresh()
+    refresh()
     ui.flash("success", f"Deleted the study “{name}” and all its trials.")
+
+
+# ---------------------------------------------------------------- to the Train page
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def apply_best(study: Any, split: dict[str, Any]) -> str:
+    """Set the Train page's controls (session keys "train.<field>") to the study's best trial,
+    snapped onto their widgets (from a callback); the message saying what was set."""
+    config, number, name = best_config(study), study.best_trial.number, study.study_name
+    for k in TRAIN_FIELDS:
+        ss[TRAIN_KEY + k] = nearest_option(k, getattr(config, k))
+    ss[TRAIN_KEY + "run_name"] = f"{name} trial {number}"
+    parts = []
+    for p in study_settings(study).space.enabled:
+        value, snapped = getattr(config, p.name), ss[TRAIN_KEY + p.name]
+        parts.append(
+            f"{LABELS[p.name].lower()} {_shown(value)}"
+            + (f" (its slider: {_shown(snapped)})" if snapped != value else "")
+        )
+    note = (
+        ""
+        if (config.val_fraction, config.split_seed) == (split["val_fraction"], split["split_seed"])
+        else f" Note: the study validated on a {config.val_fraction:.0%} split (seed {config.split_seed}); "
+        "Train uses the split set on Preprocess."
+    )
+    return (
+        f"Loaded trial {number} of “{name}” into Train ({config.summary()}, {config.epochs} epochs): "
+        f"{', '.join(parts)}. Open Train and press Start training.{note}"
+    )
 
 
 def flash_here(place: str) -> None:

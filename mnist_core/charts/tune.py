@@ -1,11 +1,11 @@
-"""Altair charts of a hyperparameter search (the Tune page), drawn from `tune.trials_table` rows.
+"""Altair charts of a hyperparameter search (the Tune page), drawn from `tune.results.trials_table` rows.
 
 - `best_so_far_chart`: every trial's result against its number, and the best result so far
   as a step line: does the search still improve?
 - `intermediate_chart`: the objective after every epoch of every trial, pruned ones greyed,
   so one sees where the pruner cut the hopeless trials off.
 - `importance_chart`: how much of the objective's variation each parameter explains
-  (`tune.importances`).
+  (`tune.results.importances`).
 - `slice_chart`: one small scatter per searched parameter (three to a row), objective
   against its value (log axes for log-uniform parameters): where the good values lie.
 
@@ -23,7 +23,8 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.planning.tune import OBJECTIVES, PARAM_SPECS
+from mnist_core.planning.tune.params import PARAM_SPECS
+from mnist_core.planning.tune.study import OBJECTIVES
 
 STATE_ORDER = ("complete", "running", "pruned", "failed")
 STATE_COLOURS = {

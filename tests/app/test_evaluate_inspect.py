@@ -24,7 +24,7 @@ from mnist_core.charts import embedding as embedding_charts
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation import calibration, embedding, gallery
 from mnist_core.evaluation import robustness as rob
-from mnist_core.report import html as report
+from mnist_core.report import document as report
 from mnist_core.runs import storage
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
@@ -279,12 +279,15 @@ def test_report_gains_calibration_and_robustness_charts(fresh_run):
     run = storage.load_run(run.path)
     saved_only = report.build_report(run, 0.9)  # without the images: the saved figures, no diagram
     assert "<section id='confidence'>" in saved_only and "Expected calibration error" in saved_only
-    assert "Reliability (ECE" not in saved_only
+    assert "Reliability: accuracy per confidence bin (ECE" not in saved_only
     page_html = report.build_report(run, 0.9, **inside.report_extras(run, table))
     for section in ("confidence", "robustness"):
         assert f"<section id='{section}'>" in page_html
     assert page_html.count("<svg") >= 4  # curves, reliability, coverage, robustness
-    assert "Reliability (ECE" in page_html and "Accuracy as the validation images are perturbed" in page_html
+    assert (
+        "Reliability: accuracy per confidence bin (ECE" in page_html
+        and "Accuracy as the validation images are perturbed" in page_html
+    )
     assert rob.load_sweep(run).summary in page_html
     assert "0.700" in page_html  # the run's "not sure" line
     assert re.search(r"https?:", re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page_html)) is None

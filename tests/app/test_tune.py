@@ -23,8 +23,14 @@ import ui
 from mnist_core.config import TrainConfig, nearest_option
 from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
-from mnist_core.planning import tune
-from mnist_core.planning.tune import default_space
+from mnist_core.planning.tune import TuneError
+from mnist_core.planning.tune.best import best_config
+from mnist_core.planning.tune.params import Param
+from mnist_core.planning.tune.results import importances, list_studies
+from mnist_core.planning.tune.space import SearchSpace, default_space
+from mnist_core.planning.tune.storage import STORAGE_ENV, default_storage_url, normalize_url
+from mnist_core.planning.tune.study import load_study, open_study
+from mnist_core.planning.tune.worker import run_search
 from mnist_core.runs.storage import list_runs
 from mnist_core.training.jobs import Job
 from tests.app.conftest import open_page, texts
@@ -57,7 +63,7 @@ def make_study(
     """A study written straight to the default storage, as another worker would."""
     space = replace(default_space("logreg"), epochs=epochs)
     return list(
-        tune.run_search(
+        run_search(
             name,
             None,
             LOGREG,
@@ -106,6 +112,10 @@ def tiny_search(at: AppTest, trials: int = 3, epochs: int = 2, images: int = 500
     return at.run()
 
 
+def param(space: SearchSpace, name: str) -> Param:
+    return next(p for p in space.params if p.name == name)
+
+
 def test_page_renders_right_after_train_with_the_default_space(isolated_home):
     at = open_page(PAGE)
     titles = [s.title for s in ui.STEPS]
@@ -115,7 +125,7 @@ def test_page_renders_right_after_train_with_the_default_space(isolated_home):
     cnn = default_space("cnn")
     for p in cnn.params:
         assert at.checkbox(key=f"tune.cnn.{p.name}.on").value == p.enabled
-    assert at.select_slider(key="tune.cnn.lr.range").value == (cnn.param("lr").low, cnn.param("lr").high)
+    assert at.select_slider(key="tune.cnn.lr.range").value == (param(cnn, "lr").low, param(cnn, "lr").high)
     assert at.slider(key="tune.cnn.dropout.range").value == (0.0, 0.5)
     assert at.text_input(key="tune.study").value == "cnn-1"
     page = texts(at)
@@ -126,7 +136,7 @@ def test_page_renders_right_after_train_with_the_default_space(isolated_home):
 
 def test_the_shared_storage_from_the_environment_is_named(tmp_path, monkeypatch):
     db = tmp_path / "shared.db"
-    monkeypatch.setenv(tune.STORAGE_ENV, f"sqlite:///{db}")
+    monkeypatch.setenv(STORAGE_ENV, f"sqlite:///{db}")
     page = texts(open_page(PAGE))
     assert f"Studies are kept in `sqlite:///{db}`: $MNIST_STUDIO_STORAGE, shared with every worker" in page
 
@@ -136,8 +146,8 @@ def test_changing_the_family_loads_its_space():
     at.selectbox(key="tune.model").set_value("logreg").run()
     logreg = default_space("logreg")
     assert at.select_slider(key="tune.logreg.lr.range").value == (
-        logreg.param("lr").low,
-        logreg.param("lr").high,
+        param(logreg, "lr").low,
+        param(logreg, "lr").high,
     )
     assert at.select_slider(key="tune.logreg.epochs").value == logreg.epochs
     assert at.text_input(key="tune.study").value == "logreg-1"
@@ -158,7 +168,7 @@ def test_a_tiny_search_runs_through_the_job_fills_the_table_and_resumes(isolated
     assert list(rows["Trial"]) == [2, 1, 0] and all(s.startswith("✅ complete") for s in rows["State"])
     assert {"Learning rate", "Weight decay", "Best val acc (%)", "Epochs", "Seconds"} <= set(rows.columns)
     assert list(rows["Epochs"]) == [2, 2, 2] and rows["Best val acc (%)"].between(0, 100).all()
-    [summary] = tune.list_studies(None)
+    [summary] = list_studies(None)
     assert summary["name"] == "logreg-1" and summary["n_complete"] == 3
     assert summary["best_trial"] in list(rows["Trial"]) and "★" in rows["State"][2 - summary["best_trial"]]
     page = texts(at)
@@ -175,7 +185,7 @@ def test_a_tiny_search_runs_through_the_job_fills_the_table_and_resumes(isolated
     poll(at, job_over)
     rows = table(at)
     assert list(rows["Trial"]) == [3, 2, 1, 0] and rows["State"][0].split()[1] in ("complete", "pruned")
-    assert tune.list_studies(None)[0]["n_trials"] == 4  # the median pruner may cut the new one short
+    assert list_studies(None)[0]["n_trials"] == 4  # the median pruner may cut the new one short
 
 
 def first_epoch_in(at: AppTest) -> bool:
@@ -211,7 +221,7 @@ def test_use_the_best_sets_the_train_controls(tiny_split):
     assert "Study “made-here”" in texts(at) and len(table(at)) == 2
     at.button(key="tune_use_best").click().run()
     assert not at.exception, at.exception
-    best = tune.best_config(tune.load_study("made-here"))
+    best = best_config(load_study("made-here"))
     for name in ("model", "lr", "weight_decay", "batch_size", "epochs", "optimizer"):
         assert at.session_state[f"train.{name}"] == nearest_option(name, getattr(best, name)), name
     assert at.session_state["train.run_name"] == f"made-here trial {end['best_number']}"
@@ -231,7 +241,7 @@ def test_use_the_best_sets_the_train_controls(tiny_split):
 
 
 def test_use_the_best_without_a_complete_trial_says_so():
-    tune.open_study("empty", None, space=default_space("logreg"), base_config=LOGREG, data="sample")
+    open_study("empty", None, space=default_space("logreg"), base_config=LOGREG, data="sample")
     at = open_page(PAGE)
     at.button(key="tune_use_best").click().run()
     assert [e.value for e in at.error] == ["Study 'empty' has no complete trial yet."]
@@ -240,7 +250,7 @@ def test_use_the_best_without_a_complete_trial_says_so():
 
 def test_another_workers_trials_are_read_from_the_storage(tiny_split):
     make_study("shared", tiny_split, n_trials=1)
-    study = tune.load_study("shared")
+    study = load_study("shared")
     with warnings.catch_warnings():  # Optuna: heartbeats are "supposed to be used with optimize"
         warnings.simplefilter("ignore")
         trial = study.ask()  # another worker's trial, still running
@@ -263,13 +273,11 @@ def test_a_loss_study_and_one_made_outside_the_app_are_shown(tiny_split):
     at = open_page(PAGE)
     rows = table(at)
     assert "Validation loss" in rows.columns and rows["Validation loss"].between(0, 10).all()
-    best = tune.load_study("by-loss").best_value
+    best = load_study("by-loss").best_value
     assert [m.value for m in at.metric if m.label == "Best validation loss"] == [f"{best:.4f}"]
 
     time.sleep(1.1)  # studies are ordered by their start time, kept to the second: make "foreign" newer
-    foreign = optuna.create_study(
-        study_name="foreign", storage=tune.default_storage_url(), direction="minimize"
-    )
+    foreign = optuna.create_study(study_name="foreign", storage=default_storage_url(), direction="minimize")
     foreign.optimize(
         lambda t: (t.suggest_float("lr", 1e-3, 1e-1, log=True) - 0.01) ** 2 + t.suggest_float("x", 0, 1),
         n_trials=2,
@@ -306,7 +314,7 @@ def test_importances_and_slices_once_ten_trials_are_complete(tiny_split):
         "Slices: the objective against each parameter" in s for s in specs
     )
     [ranking] = [c.value for c in at.caption if c.value.startswith("Most important first: ")]
-    found = tune.importances(tune.load_study("ten"))
+    found = importances(load_study("ten"))
     assert set(found) == {"lr", "weight_decay"} and f"learning rate {found['lr']:.0%}" in ranking
 
 
@@ -317,7 +325,7 @@ def test_delete_a_study_after_confirming(tiny_split):
     assert "**old**" in texts(at) and "**new**" in texts(at)
     at.button(key="tune_delete_old").click().run()
     assert not at.exception, at.exception
-    assert [s["name"] for s in tune.list_studies(None)] == ["new"]
+    assert [s["name"] for s in list_studies(None)] == ["new"]
     page = texts(at)
     assert "Deleted the study “old” and all its trials." in page and "**old**" not in page
 
@@ -355,8 +363,8 @@ def test_a_taken_study_name_and_an_unknown_storage_are_refused(tiny_split):
     assert any("A study named “cnn-1” already exists" in e.value for e in at.error)
     assert at.button(key="tune_start").disabled
     at = set_widgets(at, **{"tune.storage": "mongodb://db/studies"})
-    with pytest.raises(tune.TuneError) as info:
-        tune.normalize_url("mongodb://db/studies")
+    with pytest.raises(TuneError) as info:
+        normalize_url("mongodb://db/studies")
     assert [e.value for e in at.error] == [str(info.value)]
     assert "tune_start" not in [b.key for b in at.button]  # nothing below a storage that cannot open
 
@@ -370,4 +378,4 @@ def test_a_second_job_is_refused_with_a_message():
     ui.job_manager().submit(Job(work, kind="curve", title="someone else's"))
     at.button(key="tune_start").click().run()
     assert [w.value for w in at.warning][0].startswith("A learning-curve measurement is already running")
-    assert ui.job_manager().job_of("curve") is not None and tune.list_studies(None) == []
+    assert ui.job_manager().job_of("curve") is not None and list_studies(None) == []
