@@ -47,7 +47,12 @@ def test_decisions_change_the_training_part_only():
     split = make_split("sample", TrainConfig())
     decisions, (t0, t1, _, t3, _) = _decide(split)
     reviewed, summary = apply_decisions(split, decisions)
-    assert (summary.relabelled, summary.excluded, summary.decisions_on_validation, summary.stale) == (1, 1, 1, 1)
+    assert (summary.relabelled, summary.excluded, summary.decisions_on_validation, summary.stale) == (
+        1,
+        1,
+        1,
+        1,
+    )
     assert len(reviewed.train) == len(split.train) - 1 and t1 not in reviewed.train_index.tolist()
     pos = reviewed.train_index.tolist().index(t0)
     assert int(reviewed.train.labels[pos]) == (int(split.train.labels[0]) + 1) % 10

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 
 from mnist_core.data.preprocess import DataSplit
 from mnist_core.data.sources import Images
 from mnist_core.labels.audit import AuditError
-from mnist_core.labels.store import Decision
+from mnist_core.labels.store import Decision, DecisionStore
 
 LABEL_MODES = ("given", "reviewed")
 
@@ -53,6 +54,17 @@ class ReviewSummary:
         if self.stale:
             text += f"; {self.stale} decisions no longer match the data and were skipped"
         return text
+
+
+def stored_decisions(data: str, home: Path | None = None) -> dict[tuple[str, int], Decision]:
+    """The review decisions for data source `data`; one line when there are none to train on."""
+    decisions = DecisionStore(home).decisions(data)
+    if not decisions:
+        raise AuditError(
+            f"no review decisions for {data!r} yet: review the suspects on the Labels page "
+            "(or `labels apply`) before training on reviewed labels"
+        )
+    return decisions
 
 
 def apply_decisions(
