@@ -19,6 +19,7 @@ from mnist_core.training.jobs import JobSnapshot
 # the default audit (quick CNN, 5 folds), measured by `python -m bench.labels` on 2026-12-07.
 CLEAN_SUSPECTS, CLEAN_IMAGES = 9, 4290
 
+CARD_KEY = "labels_card_"  # + rank: one suspect's bordered card
 UNDECIDED = "undecided"
 KEEP, EXCLUDE = "keep", "exclude"
 RELABEL = tuple(f"relabel as {d}" for d in range(10))
@@ -102,7 +103,7 @@ def card(
     args: tuple,
 ) -> None:
     """One suspect: the image, given vs suggested, the model's probabilities and the decision box."""
-    with st.container(border=True):
+    with st.container(border=True, key=f"{CARD_KEY}{rank}"):  # keyed: the class st-key-… finds it
         if image is not None:
             st.image(images.upscale_to(image, 84), width=84)
         else:
