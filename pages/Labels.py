@@ -16,6 +16,7 @@ import streamlit as st
 import ui
 from mnist_core.data.preprocess import split_indices
 from mnist_core.data.sources import DataError
+from mnist_core.deploy.collect import CollectError
 from mnist_core.labels.audit import DEFAULT_FOLDS, MAX_FOLDS, Audit, AuditError, Suspect
 from mnist_core.labels.job import audit_work
 from mnist_core.labels.store import DecisionStore, list_audits, load_audit
@@ -147,7 +148,7 @@ def image_of(audit: Audit, suspect: Suspect):
     store = ui.drawing_store(create=False)
     try:
         return store.get(suspect.index).image28 if store is not None else None
-    except (KeyError, LookupError, ValueError):
+    except CollectError:  # deleted on the Deploy page since the audit
         return None
 
 

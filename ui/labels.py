@@ -49,8 +49,8 @@ def progress(snapshot: JobSnapshot, live: bool) -> None:
         st.caption("Starting the audit…")
         return
     if live:
-        fold, folds = last.get("fold", 0), last.get("folds", 0)
-        st.progress(float(last.get("progress", 0.0)), text=f"Fold {max(fold, 1)} of {folds} · {last['text']}")
+        text = last["text"]
+        st.progress(float(last.get("progress", 0.0)), text=text[:1].upper() + text[1:])
         if snapshot.stop_requested:
             st.caption("Stopping after the current batch…")
     elif last["kind"] == "saved":
