@@ -15,6 +15,7 @@ import streamlit as st
 
 import ui
 from mnist_core.config import ConfigError
+from mnist_core.data.baselines import Baselines, baselines
 from mnist_core.data.images import upscale
 from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
@@ -40,8 +41,8 @@ class Evaluation:
     target: float
 
     @property
-    def base(self) -> judge.Baselines:
-        return judge.baselines(judge.label_counts(self.val), self.train_counts)
+    def base(self) -> Baselines:
+        return baselines(judge.label_counts(self.val), self.train_counts)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Predicting every validation image…")
@@ -94,9 +95,7 @@ def other_evaluations(run: storage.Run) -> list[str]:
     return lines
 
 
-def metric_row(
-    result: EvalResult, base: judge.Baselines, name: str, target: float, deltas: bool = True
-) -> None:
+def metric_row(result: EvalResult, base: Baselines, name: str, target: float, deltas: bool = True) -> None:
     """Accuracy and loss of `result` next to what a model that learned nothing scores."""
     gap = f"{(result.accuracy - target) * 100:+.1f} pts vs target {target * 100:g}%"
     loss_gap = f"{result.loss - base.chance_loss:+.3f} vs uniform guess"
@@ -124,7 +123,7 @@ def metric_row(
     )
 
 
-def verdict(result: EvalResult, base: judge.Baselines, target: float) -> None:
+def verdict(result: EvalResult, base: Baselines, target: float) -> None:
     """Pass or fail against the target in one line; the reasons in a popover beside it."""
     v = judge.verdict(result, target, base)
     left, right = st.columns([6, 1], vertical_alignment="center")

@@ -12,6 +12,7 @@ import streamlit as st
 
 import ui
 from mnist_core.charts import evaluation as eval_charts
+from mnist_core.data.baselines import baselines
 from mnist_core.evaluation import gallery, judge
 from mnist_core.report import document as report
 from mnist_core.runs import storage
@@ -196,7 +197,7 @@ def test_figures(ev: views.Evaluation, looks: int) -> None:
         st.caption(f"Test set used {looks} time: the estimate below is unbiased.")
     if test is None:
         return
-    base = judge.baselines(judge.label_counts(test), ev.train_counts)
+    base = baselines(judge.label_counts(test), ev.train_counts)
     views.metric_row(test, base, "Test", ev.target)
     views.verdict(test, base, ev.target)
     st.caption(judge.test_vs_validation(ev.val, test))

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,17 @@ import streamlit as st
 import ui
 from mnist_core.charts import curve as curve_charts
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig, nearest_option
-from mnist_core.planning import curve as lc
+from mnist_core.planning.curve.advice import bigger_model, curve_estimate, estimate_sentence
+from mnist_core.planning.curve.errors import CurveError
+from mnist_core.planning.curve.fit import MIN_SIZES, Fit, provisional_fit
+from mnist_core.planning.curve.store import Curve, curves_signature, delete_curve, list_curves
 from mnist_core.training.jobs import JobSnapshot, JobState
 from ui.job_status import show_failed_or_running
 
 CURVE = "plan.curve"  # id of the curve shown on Plan (None: the newest saved)
 ESTIMATE = "plan.estimate"  # the latest answer: {curve_id, size, low, high, have, target, reachable, …}
 TRAIN_KEY = "train."
-# The Train page's controls (app_pages/train.py CONTROLS): every field but the split (set on
+# The Train page's controls (pages/Train.py CONTROLS): every field but the split (set on
 # Preprocess) and the run-time ones (mixed precision, device).
 TRAIN_FIELDS = tuple(
     f.name
@@ -64,48 +66,22 @@ def open_train(config: TrainConfig, preset: str | None = None) -> None:
 # ---------------------------------------------------------------- saved curves and the estimate
 
 
-def _signature(root: Path) -> tuple:
-    """Changes whenever a curve file is added, removed or rewritten (writes are atomic renames)."""
-    try:
-        return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(root) if e.is_file()))
-    except FileNotFoundError:
-        return ()
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _listing(root: str, signature: tuple) -> list[lc.Curve]:
-    return lc.list_curves(Path(root).parent)
+def _listing(home: str, signature: tuple) -> list[Curve]:
+    return list_curves(Path(home))
 
 
-def saved_curves() -> list[lc.Curve]:
+def saved_curves() -> list[Curve]:
     """Every readable saved curve, newest first (parsed once per change of the curves folder)."""
-    root = lc.curves_dir(ui.home())
-    return _listing(str(root), _signature(root))
+    home = ui.home()
+    return _listing(str(home), curves_signature(home))
 
 
-def shown_curve() -> lc.Curve | None:
+def shown_curve() -> Curve | None:
     """The curve picked on Plan, else the newest saved one (a deleted pick falls back)."""
     curves = saved_curves()
     picked = ss.get(CURVE)
     return next((c for c in curves if c.id == picked), curves[0] if curves else None)
-
-
-def estimate_for(curve: lc.Curve, target: float) -> dict[str, Any]:
-    """The answer of `curve` at `target` (raises CurveError for a target it cannot take)."""
-    est = lc.target_estimate(curve.fit, target, curve.n_train)
-    return {
-        "curve_id": curve.id,
-        "label": curve.label,
-        "model": curve.config.summary(),
-        "size": est["size"],
-        "low": est["low"],
-        "high": est["high"],
-        "have": est["have"],
-        "target": est["target_accuracy"],
-        "reachable": est["reachable"],
-        "floor_accuracy": est["floor_accuracy"],
-        "enough": est["enough"],
-    }
 
 
 def current_estimate() -> dict[str, Any] | None:
@@ -115,8 +91,8 @@ def current_estimate() -> dict[str, Any] | None:
     if curve is None:
         return None
     try:
-        ss[ESTIMATE] = estimate_for(curve, ui.target_accuracy())
-    except lc.CurveError:
+        ss[ESTIMATE] = curve_estimate(curve, ui.target_accuracy())
+    except CurveError:
         return None
     return ss[ESTIMATE]
 
@@ -126,11 +102,9 @@ def current_estimate() -> dict[str, Any] | None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _provisional_fit(points: tuple[tuple[int, float], ...]) -> dict | None:
-    """A quick fit (no bootstrap) of the points so far, once three sizes are in."""
-    try:
-        return lc.fit_learning_curve([p[0] for p in points], [p[1] for p in points], resamples=0).to_dict()
-    except lc.CurveError:
-        return None
+    """`provisional_fit` of (size, validation error) pairs, once per set of points."""
+    fit = provisional_fit([{"size": size, "val_error": error} for size, error in points])
+    return fit.to_dict() if fit is not None else None
 
 
 def show_live(snap: JobSnapshot, live: bool) -> None:
@@ -143,10 +117,8 @@ def show_live(snap: JobSnapshot, live: bool) -> None:
         elif snap.state == JobState.STOPPED:
             st.warning("Stopped before the first size was measured: nothing was saved.")
     if live or (final is not None and not final["saved"] and points):
-        fit = None
-        if len({p["size"] for p in points}) >= lc.MIN_SIZES:
-            fitted = _provisional_fit(tuple((int(p["size"]), float(p["val_error"])) for p in points))
-            fit = lc.Fit.from_dict(fitted) if fitted else None
+        fitted = _provisional_fit(tuple((int(p["size"]), float(p["val_error"])) for p in points))
+        fit = Fit.from_dict(fitted) if fitted else None
         st.altair_chart(
             curve_charts.curve_chart(points, fit, 1 - ui.target_accuracy(), band=False), width="stretch"
         )
@@ -173,12 +145,12 @@ def outcome(final: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- a measured curve
 
 
-def show_curve(curve: lc.Curve) -> None:
+def show_curve(curve: Curve) -> None:
     """Chart, the answer in words, the bigger-model offer, the honesty check, the details."""
     target = ui.target_accuracy()
     try:
-        est = estimate_for(curve, target)
-    except lc.CurveError as exc:
+        est = curve_estimate(curve, target)
+    except CurveError as exc:
         st.error(str(exc))
         est = None
     needed = est["size"] if est and est["reachable"] else None
@@ -191,7 +163,7 @@ def show_curve(curve: lc.Curve) -> None:
         width="stretch",
     )
     if est is not None:
-        sentence = lc.estimate_sentence(curve.fit, target, curve.n_train, curve.config)
+        sentence = estimate_sentence(curve.fit, target, curve.n_train, curve.config)
         if not est["reachable"]:
             st.warning(sentence)
             bigger_offer(curve)
@@ -213,9 +185,9 @@ def show_curve(curve: lc.Curve) -> None:
         st.dataframe(points_table(curve.points), hide_index=True, width="stretch")
 
 
-def bigger_offer(curve: lc.Curve) -> None:
+def bigger_offer(curve: Curve) -> None:
     """The target lies below the floor: offer to open Train on a more capable model."""
-    big = lc.bigger_model(curve.config)
+    big = bigger_model(curve.config)
     if big["preset"] is None and not big["changes"]:
         return
     if st.button(f"🏋️ Open Train with {big['text']}", key="plan_bigger_model"):
@@ -233,9 +205,7 @@ def honesty_section(h: dict[str, Any] | None) -> None:
     """The curve fitted on the smaller sizes only: its prediction next to the measurement."""
     st.markdown("**Honesty check: does the curve predict what it has not seen?**")
     if not h:
-        st.caption(
-            f"Needs at least {lc.MIN_SIZES + 1} sizes: {lc.MIN_SIZES} to fit and a larger one to predict."
-        )
+        st.caption(f"Needs at least {MIN_SIZES + 1} sizes: {MIN_SIZES} to fit and a larger one to predict.")
         return
     lo, hi = h["predicted_range"]
     cols = st.columns(3)
@@ -285,8 +255,8 @@ def on_show(curve_id: str) -> None:
 
 def on_delete(curve_id: str) -> None:
     try:
-        lc.delete_curve(curve_id, ui.home())
-    except lc.CurveError as exc:
+        delete_curve(curve_id, ui.home())
+    except CurveError as exc:
         ui.flash("error", str(exc))
         return
     if ss.get(CURVE) == curve_id:
@@ -294,11 +264,11 @@ def on_delete(curve_id: str) -> None:
     ui.flash("success", f"Deleted the learning curve {curve_id}.")
 
 
-def curve_line(curve: lc.Curve, target: float) -> str:
+def curve_line(curve: Curve, target: float) -> str:
     """One line of the saved list: what was measured and its answer at the current target."""
     try:
-        est = estimate_for(curve, target)
-    except lc.CurveError:
+        est = curve_estimate(curve, target)
+    except CurveError:
         answer = ""
     else:
         answer = (
@@ -312,7 +282,7 @@ def curve_line(curve: lc.Curve, target: float) -> str:
     )
 
 
-def saved_section(shown: lc.Curve | None) -> None:
+def saved_section(shown: Curve | None) -> None:
     st.subheader("Saved learning curves")
     curves = saved_curves()
     if not curves:

@@ -18,7 +18,7 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.planning.curve import Fit, power_law
+from mnist_core.planning.curve.fit import Fit, power_law
 
 MEASURED = "measured (one point per training)"
 FITTED = "fitted power law"

@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_core.cli import calibrate, evaluate, labels, monitor, predict, robustness, runs, train, tune
+from mnist_core.cli import calibrate, curve, evaluate, labels, monitor, predict, robustness, runs, train, tune
 from mnist_core.cli.common import CliError, err
 from mnist_core.config import ConfigError
 
-COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels, monitor, tune)
+COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels, monitor, tune, curve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,9 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
-    from mnist_core.planning.curve import add_parser as add_curve_parser
-
-    add_curve_parser(sub)
     return parser
 
 
@@ -45,6 +42,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.labels.audit import AuditError
     from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError
+    from mnist_core.planning.curve import CurveError
     from mnist_core.planning.tune import TuneError
     from mnist_core.runs.storage import StorageError
     from mnist_core.training.jobs import JobBusy
@@ -68,16 +66,14 @@ def user_errors() -> tuple[type[BaseException], ...]:
         AuditError,
         MonitorError,
         TuneError,
+        CurveError,
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from mnist_core.planning.curve import cmd_curve
-
-    legacy = {"curve": cmd_curve}
-    command = args.handler if args.command not in legacy else legacy[args.command]
+    command = args.handler
     try:
         return command(args)
     except user_errors() as exc:

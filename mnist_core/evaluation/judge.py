@@ -11,40 +11,16 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mnist_core.data.baselines import Baselines
 from mnist_core.evaluation.evaluate import EvalResult
 
 if TYPE_CHECKING:  # type hints only: judging a result needs no run folder code
     from mnist_core.runs.storage import Run
 
-CHANCE_ACCURACY = 0.1
-CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
-
-
-@dataclass(frozen=True)
-class Baselines:
-    """What a model that learned nothing scores: random guessing and the most common digit."""
-
-    chance: float
-    majority_digit: int
-    majority_accuracy: float
-    chance_loss: float = CHANCE_LOSS
-
 
 def label_counts(result: EvalResult) -> list[int]:
     """Images per true digit in the evaluated set (the confusion matrix's row sums)."""
     return [int(sum(row)) for row in result.confusion]
-
-
-def baselines(eval_counts: list[int], train_counts: list[int] | None = None) -> Baselines:
-    """Chance and majority-class accuracy on a set with `eval_counts` images per digit.
-
-    The majority class is the training set's most common digit when its counts are known
-    (that is what a majority-class model learns), else the evaluated set's own.
-    """
-    source = train_counts if train_counts and sum(train_counts) else eval_counts
-    digit = max(range(10), key=lambda d: source[d])
-    n = sum(eval_counts)
-    return Baselines(CHANCE_ACCURACY, digit, eval_counts[digit] / n if n else 0.0)
 
 
 def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:

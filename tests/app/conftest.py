@@ -19,7 +19,7 @@ TEXT_KINDS = ("markdown", "caption", "success", "warning", "info", "error", "tit
 
 
 def open_page(page: str | None = None, timeout: float = 60, **state) -> AppTest:
-    """Run the app and switch to `page` (e.g. "app_pages/train.py"); `state` seeds session state."""
+    """Run the app and switch to `page` (e.g. "pages/Train.py"); `state` seeds session state."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=timeout)
     for key, value in state.items():
         at.session_state[key] = value

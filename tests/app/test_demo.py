@@ -51,7 +51,7 @@ def test_start_next_back_and_resume_after_a_page_switch():
     assert step_text(at).startswith("Step 3 of 7 · Preprocess")
     at.button(key="demo_back").click().run()
     assert step_text(at).startswith("Step 2 of 7 · Data") and not at.exception
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("pages/Train.py").run()
     at.switch_page(ui.DEMO.file).run()
     assert step_text(at).startswith("Step 2 of 7 · Data")
 

@@ -23,7 +23,7 @@ from mnist_core.training.models import build_model
 from tests.app.conftest import open_page
 from tests.helpers import train_to_run
 
-PAGE = "app_pages/deploy.py"
+PAGE = "pages/Deploy.py"
 CANVAS = "deploy_canvas_0"
 COLLECTED, EXPORT = "🗂️ Collected data", "📦 Export"
 

@@ -31,7 +31,7 @@ from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside
 from ui import inspect_confidence, inspect_map, inspect_robustness
 
-PAGE = "app_pages/evaluate.py"
+PAGE = "pages/Evaluate.py"
 WHERE, TRUST, BREAKS = inside.TABS
 
 

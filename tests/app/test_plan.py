@@ -16,11 +16,12 @@ from streamlit.testing.v1 import AppTest
 
 import ui
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.planning import curve as lc
+from mnist_core.planning.curve.advice import estimate_sentence
+from mnist_core.planning.curve.store import list_curves
 from tests.app.conftest import open_page, texts
 from tests.test_curve_views import synthetic_curve
 
-PAGE = "app_pages/plan.py"
+PAGE = "pages/Plan.py"
 LOGREG = "ladder:Logistic regression"
 
 
@@ -76,20 +77,20 @@ def test_a_tiny_curve_is_measured_to_the_end_and_reaches_define():
     poll(at, job_over)  # when the CPU is idle this takes about a second: no progress to watch
     page = texts(at)
     assert "Measured and fitted. Saved as" in page
-    [saved] = lc.list_curves(ui.home())
+    [saved] = list_curves(ui.home())
     assert [p["size"] for p in saved.points] == [20, 40, 80, 160] and saved.config.model == "logreg"
     assert any(
         "fitted power law" in spec and "measured (one point per training)" in spec for spec in chart_specs(at)
     )
     est = at.session_state["plan.estimate"]
     assert est["curve_id"] == saved.id and est["target"] == 0.75 and est["have"] == 3432
-    sentence = lc.estimate_sentence(saved.fit, 0.75, 3432, saved.config)
+    sentence = estimate_sentence(saved.fit, 0.75, 3432, saved.config)
     # logistic regression levels off near 84 % on these sizes: 75 % is within its reach
     assert est["reachable"] and sentence.startswith("To reach 75 % you need about") and sentence in page
     assert any(m.label == "Measured at 160 images" for m in at.metric)  # the honesty check
     assert saved.label in page and not at.button(key="plan_measure").disabled
 
-    at.switch_page("app_pages/define.py").run()  # Define's target slider starts at the same 75 %
+    at.switch_page("pages/Define_the_task.py").run()  # Define's target slider starts at the same 75 %
     assert not at.exception, at.exception
     at.button(key="cost_use_plan").click().run()
     assert at.number_input(key="cost_samples").value == est["size"]
@@ -110,7 +111,7 @@ def test_points_appear_live_and_stop_saves_nothing_below_three_sizes():
     assert seen and all("of 5" in s or "Measuring" in s for s in seen), seen  # the progress names the plan
     at.run()  # the fragment draws the finished point on the live chart
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and chart_specs(at)
-    at.switch_page("app_pages/data.py").run()  # the job lives in the process, not in the page
+    at.switch_page("pages/Data.py").run()  # the job lives in the process, not in the page
     at.switch_page(PAGE).run()
     assert ui.job_manager().job_of("curve").running and at.get("progress")
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and at.button(key="plan_measure").disabled
@@ -119,7 +120,7 @@ def test_points_appear_live_and_stop_saves_nothing_below_three_sizes():
     page = texts(at)
     assert ui.job_manager().job.snapshot().state == "stopped"
     assert re.search(r"Stopped after [12] of 3 sizes", page) and "nothing was saved" in page
-    assert lc.list_curves(ui.home()) == [] and "No learning curve yet" in page
+    assert list_curves(ui.home()) == [] and "No learning curve yet" in page
     assert not at.button(key="plan_measure").disabled and at.button(key="plan_stop").disabled
 
 
@@ -154,15 +155,15 @@ def test_saved_curves_are_listed_shown_and_deleted(isolated_home):
     page = texts(at)
     assert f"**{new.label}**" in page and old.label in page  # the newest is shown
     assert at.button(key=f"plan_show_{new.id}").disabled
-    assert lc.estimate_sentence(new.fit, 0.985, 3432, new.config) in page
+    assert estimate_sentence(new.fit, 0.985, 3432, new.config) in page
     at.button(key=f"plan_show_{old.id}").click().run()
     assert (
         at.session_state["plan.curve"] == old.id and at.session_state["plan.estimate"]["curve_id"] == old.id
     )
-    assert lc.estimate_sentence(old.fit, 0.985, 3432, old.config) in texts(at)
+    assert estimate_sentence(old.fit, 0.985, 3432, old.config) in texts(at)
     at.button(key=f"plan_delete_{old.id}").click().run()
     assert not at.exception, at.exception
-    assert [c.id for c in lc.list_curves(isolated_home)] == [new.id]
+    assert [c.id for c in list_curves(isolated_home)] == [new.id]
     assert f"Deleted the learning curve {old.id}" in texts(at)
     assert at.session_state["plan.estimate"]["curve_id"] == new.id  # back to the newest
 

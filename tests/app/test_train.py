@@ -24,7 +24,7 @@ from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = "app_pages/train.py"
+PAGE = "pages/Train.py"
 W = "train."
 
 
@@ -97,9 +97,9 @@ def test_values_survive_leaving_the_page():
     app.selectbox(key=W + "model").set_value("mlp").run()
     app.select_slider(key=W + "mlp_width").set_value(64)
     app.select_slider(key=W + "epochs").set_value(8).run()
-    app.switch_page("app_pages/preprocess.py").run()
+    app.switch_page("pages/Preprocess.py").run()
     assert not app.exception
-    app.switch_page("app_pages/train.py").run()
+    app.switch_page("pages/Train.py").run()
     assert app.selectbox(key=W + "model").value == "mlp"
     assert app.select_slider(key=W + "mlp_width").value == 64
     assert app.select_slider(key=W + "epochs").value == 8

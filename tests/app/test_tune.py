@@ -35,7 +35,7 @@ from mnist_core.runs.storage import list_runs
 from mnist_core.training.jobs import Job
 from tests.app.conftest import open_page, texts
 
-PAGE = "app_pages/tune.py"
+PAGE = "pages/Tune.py"
 LOGREG = TrainConfig(
     model="logreg",
     optimizer="adam",
@@ -200,7 +200,7 @@ def test_stop_ends_the_search_and_marks_the_running_trial_failed():
     at.button(key="tune_start").click().run()
     poll(at, first_epoch_in, timeout=180)
     assert at.get("progress") and "trial 0" in at.get("progress")[0].proto.text
-    at.switch_page("app_pages/train.py").run()  # leave and come back: the search runs on, shown again
+    at.switch_page("pages/Train.py").run()  # leave and come back: the search runs on, shown again
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     assert at.get("progress") and "Study “logreg-1”" in texts(at) and at.button(key="tune_start").disabled
@@ -230,7 +230,7 @@ def test_use_the_best_sets_the_train_controls(tiny_split):
     assert f"learning rate {best.lr:g}" in message
     assert "Open Train" in [link.value for link in at.page_link]
 
-    at.switch_page("app_pages/train.py").run()  # the Train page's widgets show them
+    at.switch_page("pages/Train.py").run()  # the Train page's widgets show them
     assert not at.exception, at.exception
     assert at.selectbox(key="train.model").value == "logreg"
     assert at.select_slider(key="train.lr").value == nearest_option("lr", best.lr)

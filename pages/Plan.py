@@ -2,7 +2,7 @@
 
 The page measures a learning curve: one model configuration trained on nested subsets of the
 training split (125, 250, 500, … images, several seeds at the small sizes), each checked on
-the same validation set, in a background job (`mnist_core.planning.curve.measure_curve`, stoppable,
+the same validation set, in a background job (`mnist_core.planning.curve.measure`, stoppable,
 one job at a time, it survives page switches). The inverse power law fitted to the points
 answers in words how many images reach the target; the honesty check shows how well a fit on
 the smaller sizes predicted the largest one. The answer flows into Define's cost calculator.
@@ -13,10 +13,21 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core.config import DEFAULT_PRESET, LADDER, PRESETS, ConfigError, TrainConfig
+from mnist_core.config import DEFAULT_PRESET, ConfigError, TrainConfig
 from mnist_core.data.preprocess import split_sizes
 from mnist_core.data.sources import DataError
-from mnist_core.planning import curve as lc
+from mnist_core.planning.curve.errors import CurveError
+from mnist_core.planning.curve.fit import MIN_SIZES
+from mnist_core.planning.curve.measure import measure_curve
+from mnist_core.planning.curve.schedule import (
+    MIN_SIZE,
+    check_sizes,
+    default_sizes,
+    measurable_configs,
+    parse_sizes,
+    plan_curve,
+)
+from mnist_core.planning.curve.store import Curve
 from mnist_core.training import models
 from mnist_core.training.jobs import Job, JobBusy
 from ui import plan as views
@@ -31,19 +42,17 @@ ss = st.session_state
 # ---------------------------------------------------------------- what to measure
 
 
+def option_label(key: str) -> str:
+    """The selectbox label of a `measurable_configs()` key."""
+    kind, name = key.split(":", 1)
+    if kind == "ladder":
+        return f"{name} (baseline ladder)"
+    return f"{name} (preset{', the default' if name == DEFAULT_PRESET else ''})"
+
+
 def config_options() -> dict[str, str]:
     """Option key → label: the presets and ladder rungs that learn, then the Train settings."""
-    options = {
-        f"preset:{name}": f"{name} (preset{', the default' if name == DEFAULT_PRESET else ''})"
-        for name, c in PRESETS.items()
-        if c.model != "baseline"
-    }
-    presets = [c.replace(max_train_samples=0) for c in PRESETS.values()]
-    options |= {
-        f"ladder:{name}": f"{name} (baseline ladder)"
-        for name, c in LADDER
-        if c.model != "baseline" and c not in presets
-    }
+    options = {key: option_label(key) for key in measurable_configs()}
     options[TRAIN_OPTION] = "The current Train page settings"
     return options
 
@@ -51,12 +60,11 @@ def config_options() -> dict[str, str]:
 def chosen_config() -> TrainConfig:
     """The configuration picked (raises ConfigError for bad Train settings)."""
     key = ss.get(CONFIG, f"preset:{DEFAULT_PRESET}")
-    if key not in config_options():  # a choice kept from an older version of the list
-        key = f"preset:{DEFAULT_PRESET}"
     if key == TRAIN_OPTION:
         return views.train_page_config()
-    kind, name = key.split(":", 1)
-    base = PRESETS[name] if kind == "preset" else dict(LADDER)[name]
+    configs = measurable_configs()
+    # a choice kept from an older version of the list falls back to the default
+    base = configs.get(key, configs[f"preset:{DEFAULT_PRESET}"])
     return base.replace(**ui.split_settings())
 
 
@@ -68,21 +76,21 @@ def train_size() -> int:
 def requested_sizes() -> list[int] | None:
     """The sizes typed in (None: the default ladder of sizes); raises CurveError when unusable."""
     text = ss.get(SIZES, "").strip()
-    return lc.check_sizes(lc.parse_sizes(text), train_size()) if text else None
+    return check_sizes(parse_sizes(text), train_size()) if text else None
 
 
 def on_measure() -> None:
     try:
         config = chosen_config()
         sizes, seeds = requested_sizes(), int(ss.get(SEEDS, 2))
-        lc.plan_curve(config, ui.data_spec(), sizes, seeds)  # every check, before a thread starts
-    except (ConfigError, lc.CurveError, DataError) as exc:
+        plan_curve(config, ui.data_spec(), sizes, seeds)  # every check, before a thread starts
+    except (ConfigError, CurveError, DataError) as exc:
         ui.flash("error", f"Not started: {exc}")
         return
     data, name = ui.data_spec(), ss.get(NAME, "").strip()
 
     def work(stop):
-        return lc.measure_curve(config, data, sizes, seeds, stop=stop, name=name)
+        return measure_curve(config, data, sizes, seeds, stop=stop, name=name)
 
     try:
         ui.job_manager().submit(Job(work, kind="curve", title=f"Learning curve of {config.summary()}"))
@@ -129,9 +137,9 @@ def settings_section(running: bool) -> None:
     a.text_input(
         "Training-set sizes (comma-separated; empty = the default)",
         **ui.persistent(SIZES, ""),
-        placeholder=", ".join(str(s) for s in lc.default_sizes(n_train)),
-        help=f"Each between {lc.MIN_SIZE} and {n_train:,} (the training split); at least "
-        f"{lc.MIN_SIZES} different ones.",
+        placeholder=", ".join(str(s) for s in default_sizes(n_train)),
+        help=f"Each between {MIN_SIZE} and {n_train:,} (the training split); at least "
+        f"{MIN_SIZES} different ones.",
     )
     b.number_input(
         "Seeds",
@@ -144,12 +152,12 @@ def settings_section(running: bool) -> None:
     )
     c.text_input("Name (optional)", **ui.persistent(NAME, ""), max_chars=60)
     try:
-        sizes = requested_sizes() or lc.default_sizes(n_train)
+        sizes = requested_sizes() or default_sizes(n_train)
         st.caption(
             f"{len(sizes)} sizes: {', '.join(f'{s:,}' for s in sizes)} of {n_train:,} training "
             f"images, each checked on the same validation set ({ui.source_info().name})."
         )
-    except lc.CurveError as exc:
+    except CurveError as exc:
         problem = problem or str(exc)
     if problem:
         st.error(problem)
@@ -178,7 +186,7 @@ def adopt_finished(job: Job | None) -> None:
         ss[views.CURVE] = final["id"]
 
 
-def answer_section(running: bool) -> lc.Curve | None:
+def answer_section(running: bool) -> Curve | None:
     st.subheader("How many labelled images reach the target?")
     if running:
         st.caption("The answer appears here when the measurement ends.")
