@@ -49,6 +49,14 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         3,
+        "pages/Labels.py",
+        "Labels",
+        "🏷️",
+        "Find the labels a model doubts (K-fold audit with cleanlab), review them, train on the reviewed labels.",
+        "Labels",
+    ),
+    Step(
+        4,
         "pages/Preprocess.py",
         "Preprocess",
         "🧹",
@@ -56,7 +64,7 @@ STEPS: tuple[Step, ...] = (
         "Preprocess",
     ),
     Step(
-        4,
+        5,
         "pages/Plan.py",
         "Plan",
         "📈",
@@ -64,7 +72,7 @@ STEPS: tuple[Step, ...] = (
         "Plan",
     ),
     Step(
-        5,
+        6,
         "pages/Train.py",
         "Train",
         "🏋️",
@@ -72,7 +80,7 @@ STEPS: tuple[Step, ...] = (
         "Train",
     ),
     Step(
-        6,
+        7,
         "pages/Tune.py",
         "Tune",
         "🎛️",
@@ -80,7 +88,7 @@ STEPS: tuple[Step, ...] = (
         "Tune",
     ),
     Step(
-        7,
+        8,
         "pages/Evaluate.py",
         "Evaluate",
         "📊",
@@ -88,7 +96,7 @@ STEPS: tuple[Step, ...] = (
         "Evaluate",
     ),
     Step(
-        8,
+        9,
         "pages/Deploy.py",
         "Deploy",
         "🚀",

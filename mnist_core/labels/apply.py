@@ -12,15 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from mnist_core.data.preprocess import DataSplit
+from mnist_core.data.preprocess import DataSplit, split_indices
 from mnist_core.data.sources import Images
 from mnist_core.labels.audit import AuditError
 from mnist_core.labels.store import Decision, DecisionStore
-
-LABEL_MODES = ("given", "reviewed")
 
 
 @dataclass(frozen=True)
@@ -40,6 +39,15 @@ class ReviewSummary:
             "decisions_on_validation": self.decisions_on_validation,
             "decisions_stale": self.stale,
         }
+
+    @classmethod
+    def from_meta(cls, meta: Mapping[str, Any]) -> ReviewSummary:
+        return cls(
+            int(meta.get("relabelled", 0)),
+            int(meta.get("excluded", 0)),
+            int(meta.get("decisions_on_validation", 0)),
+            int(meta.get("decisions_stale", 0)),
+        )
 
     def sentence(self) -> str:
         text = (
@@ -108,3 +116,24 @@ def apply_decisions(
         raise AuditError("the reviewed labels exclude every training image: nothing is left to train on")
     reviewed = replace(split, train=train, train_index=train_index)
     return reviewed, ReviewSummary(relabelled, excluded, on_val, stale)
+
+
+def review_split(
+    decisions: Mapping[tuple[str, int], Decision], split: DataSplit
+) -> tuple[DataSplit, dict[str, Any]]:
+    """The training pipeline's hook (bound with functools.partial): the reviewed split and what
+    the run's meta records about it. Plain arguments, so a job runner can ship it to a worker."""
+    reviewed, summary = apply_decisions(split, decisions)
+    return reviewed, summary.to_meta()
+
+
+def on_validation(
+    decisions: Mapping[tuple[str, int], Decision], n_pool: int, val_fraction: float, split_seed: int
+) -> int:
+    """How many relabel/exclude decisions fall on images this split puts in validation."""
+    val = set(split_indices(n_pool, val_fraction, split_seed)[1].tolist())
+    return sum(
+        1
+        for (source, index), d in decisions.items()
+        if source == "training" and d.action != "keep" and index in val
+    )
