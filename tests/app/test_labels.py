@@ -66,7 +66,7 @@ def test_a_saved_audit_shows_its_suspects_worst_first(isolated_home):
     text = texts(at)
     for rank, s in enumerate(audit.suspects, start=1):
         assert f"**#{rank}** · image {s.index} · given **{s.given}** → suggested **{s.suggested}**" in text
-    assert len(at.get("imgs")) == len(audit.suspects)
+    assert len(at.get("image")) == len(audit.suspects)
     assert "85%" in text  # the model's probability for its suggestion
     assert (metric(at, "Reviewed"), metric(at, "Relabelled"), metric(at, "Excluded")) == ("0", "0", "0")
 
@@ -117,3 +117,41 @@ def test_an_audit_runs_as_a_job_and_is_picked_when_saved(isolated_home, monkeypa
     assert len(audits) == 1 and audits[0].folds == 2
     assert at.session_state["labels.audit"] == audits[0].id
     assert f"Audit {audits[0].id} saved" in texts(at)
+
+
+def test_the_train_page_trains_on_reviewed_labels(isolated_home):
+    from mnist_core.data.preprocess import make_split
+    from mnist_core.runs.storage import load_run
+    from ui.labels_train import REVIEWED
+
+    pool = load_train_pool("sample")
+    split = make_split("sample", TrainConfig(val_fraction=0.2, split_seed=0))  # the app's default split
+    t0, t1 = split.train_index[:2].tolist()
+    v0 = int(split.val_index[0])
+    store = DecisionStore()
+    store.decide("sample", "training", t0, "relabel", int(pool.labels[t0]), (int(pool.labels[t0]) + 1) % 10)
+    store.decide("sample", "training", t1, "exclude", int(pool.labels[t1]))
+    store.decide("sample", "training", v0, "relabel", int(pool.labels[v0]), (int(pool.labels[v0]) + 1) % 10)
+    at = open_page("pages/Train.py", data_spec="sample")
+    box = at.checkbox(key=REVIEWED)
+    assert "2 relabelled, 1 excluded" in box.label
+    assert "1 of these decisions fall on validation images" in texts(at)
+    box.check().run()
+    at.selectbox(key="train.model").set_value("logreg").run()
+    at.select_slider(key="train.epochs").set_value(1)
+    at.number_input(key="train.max_train_samples").set_value(500).run()
+    at.button(key="train_start").click().run()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (ui.job_manager().job is None or ui.job_manager().job.running):
+        time.sleep(0.3)
+        at.run()
+    assert not at.exception, at.exception
+    (folder,) = (isolated_home / "runs").iterdir()
+    meta = load_run(folder).meta
+    assert (meta["labels"], meta["relabelled"], meta["excluded"], meta["decisions_on_validation"]) == (
+        "reviewed",
+        1,
+        1,
+        1,
+    )
+    assert meta["sizes"]["train"] == 499 and meta["sizes"]["val"] == len(split.val)
