@@ -16,15 +16,17 @@ import streamlit as st
 import ui
 from mnist_core.config import ConfigError
 from mnist_core.data.baselines import Baselines, baselines
+from mnist_core.data.errors import DataError
 from mnist_core.data.images import upscale
-from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
 from mnist_core.evaluation.evaluate import EvalResult
 from mnist_core.runs import storage
+from mnist_core.runs.evaluations import evaluation_note
+from mnist_core.runs.files import StorageError
 from mnist_core.training import pipeline
 
 # What loading a run's images or evaluating it can raise, each with a message fit for users.
-KNOWN_ERRORS = (DataError, storage.StorageError, ConfigError, OSError)
+KNOWN_ERRORS = (DataError, StorageError, ConfigError, OSError)
 CELL_SCALE = 2  # 28 px → 56 px: a cell's images fit beside the matrix on a 1280×720 screen
 GALLERY_SCALE = 4  # 28 px → 112 px: whole-pixel blocks stay crisp on a projector
 
@@ -91,7 +93,7 @@ def other_evaluations(run: storage.Run) -> list[str]:
         score = f"{acc:.2%} accuracy" if isinstance(acc, (int, float)) else "no accuracy"
         kind = {"val": "Validation", "test": "Test"}.get(record.get("split"), "An")
         when = f" · {record['created']}" if record.get("created") else ""
-        lines.append(f"{kind} evaluation {storage.evaluation_note(record)}: {score}{when}")
+        lines.append(f"{kind} evaluation {evaluation_note(record)}: {score}{when}")
     return lines
 
 
