@@ -106,10 +106,10 @@ def on_decide(key: str, data: str, suspect: Suspect) -> None:
 
 
 def on_accept_top(audit_id: str) -> None:
-    audit = load_audit(audit_id, ui.home())
-    top = audit.suspects[: int(ss.get(TOP_N, 10))]
-    rows = [(audit.data, s.source, s.index, "relabel", s.given, s.suggested) for s in top]
     try:
+        audit = load_audit(audit_id, ui.home())
+        top = audit.suspects[: int(ss.get(TOP_N, 10))]
+        rows = [(audit.data, s.source, s.index, "relabel", s.given, s.suggested) for s in top]
         DecisionStore(ui.home()).decide_many(rows)
         ui.flash("success", f"Accepted the suggested label for the top {len(rows)} suspects.")
     except AuditError as exc:
