@@ -89,6 +89,11 @@ def test_cli_train_with_reviewed_labels_records_them(isolated_home, capsys):
     assert (run.meta["relabelled"], run.meta["excluded"], run.meta["decisions_on_validation"]) == (1, 1, 1)
     assert run.meta["sizes"]["train"] == len(split.train) - 1
     assert "1 decisions fall on validation images" in captured.err
+    from mnist_core.report import document as report
+
+    page = report.build_report(run, 0.98)
+    assert "reviewed: 1 training labels changed, 1 training images excluded" in page
+    assert "1 decisions on validation images not applied" in page
 
 
 def test_cli_train_reviewed_without_decisions_is_one_line(isolated_home, capsys):
