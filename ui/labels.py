@@ -16,7 +16,7 @@ from mnist_core.labels.store import Decision
 from mnist_core.training.jobs import JobSnapshot
 
 # The clean offline sample (4,290 training images, nothing planted) flagged this many suspects in
-# the default audit (quick CNN, 5 folds), measured by `python -m bench.labels` on 2026-12-07.
+# the default audit (quick CNN, 5 folds): `labels audit --data sample`, measured on 2026-12-07.
 CLEAN_SUSPECTS, CLEAN_IMAGES = 9, 4290
 
 CARD_KEY = "labels_card_"  # + rank: one suspect's bordered card
