@@ -6,10 +6,13 @@ from __future__ import annotations
 import html
 
 
-def percent(fraction: float, digits: int = 1, spaced: bool = False) -> str:
+def percent(fraction: float, digits: int = 1, spaced: bool = False, trim: bool = False) -> str:
     """A share as a percentage with `digits` decimals: 0.9812 → "98.1%" ("98.1 %" when `spaced`,
-    the app's prose style)."""
-    return f"{fraction * 100:.{digits}f}{' ' if spaced else ''}%"
+    the app's prose style; trailing zeros dropped when `trim`: 0.985 at 2 digits → "98.5%")."""
+    number = f"{fraction * 100:.{digits}f}"
+    if trim and "." in number:
+        number = number.rstrip("0").rstrip(".")
+    return f"{number}{' ' if spaced else ''}%"
 
 
 def escape(value: object) -> str:

@@ -20,11 +20,11 @@ from mnist_core.deploy import export
 from mnist_core.runs import storage
 from mnist_core.runs.files import StorageError
 from mnist_core.training.jobs import JobBusy, JobState
-from ui import deploy, deploy_collected, training
+from ui import deploy, deploy_collected, monitor, training
 
 RUN, TAB, QUICK_TRAIN, BUILD_ONNX = "deploy_run", "deploy_tab", "deploy_quick_train", "deploy_build_onnx"
 ONNX_BUILT = "deploy_onnx_built"  # ids of the runs whose ONNX file this session asked for
-TABS = ("✏️ Draw & predict", "🗂️ Collected data", "📦 Export")
+TABS = ("✏️ Draw & predict", "🗂️ Collected data", "📡 Monitor", "📦 Export")
 
 
 # ---------------------------------------------------------------- no model yet: quick training
@@ -218,7 +218,7 @@ def main() -> None:
     ui.show_flash()
     current = model_section(runs)
     store = ui.drawing_store()
-    draw, collected, exported = st.tabs(TABS, key=TAB, on_change="rerun")
+    draw, collected, watch, exported = st.tabs(TABS, key=TAB, on_change="rerun")
     # lazy tabs: only the open one runs; within it, a stroke reruns only the drawing fragment
     if draw.open:
         with draw:
@@ -226,6 +226,9 @@ def main() -> None:
     if collected.open:
         with collected:
             deploy_collected.collected_tab(store, runs, current)
+    if watch.open:
+        with watch:
+            monitor.monitor_tab(store, current)
     if exported.open:
         with exported:
             export_tab(current)

@@ -11,6 +11,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data.baselines import baselines
 from mnist_core.evaluation import judge
 from mnist_core.runs.storage import Run
+from mnist_core.text import percent
 from tests.helpers import result_from
 
 
@@ -70,8 +71,9 @@ def test_confusions_weakest_and_test_gap():
     assert "the same" in judge.test_vs_validation(val, val)
 
 
-def test_as_percent():
-    assert judge.as_percent(0.98125) == "98.1%" and judge.as_percent(0.5, 0) == "50%"
+def test_percent():
+    assert percent(0.98125) == "98.1%" and percent(0.5, 0) == "50%"
+    assert percent(0.985, 2, spaced=True, trim=True) == "98.5 %"
 
 
 def test_same_validation_set():

@@ -45,10 +45,6 @@ class Verdict:
     details: tuple[str, ...]
 
 
-# report/html.py still imports it by this name; it is `text.percent` (issue 21 moves its callers)
-as_percent = percent
-
-
 def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
     """Judge `result` (validation or test) against `target` and `base`."""
     name = {"val": "validation", "test": "test"}.get(result.split, result.split)

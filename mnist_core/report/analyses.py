@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from mnist_core.evaluation.calibration.saved import run_threshold, threshold_is_stale
 from mnist_core.evaluation.calibration.scaling import CalibrationReport
-from mnist_core.evaluation.judge import as_percent
 from mnist_core.evaluation.robustness.results import Sweep, weakest
 from mnist_core.planning import costs
 from mnist_core.planning import curve as lc
 from mnist_core.report import figures
 from mnist_core.report.sections import count
-from mnist_core.report.tables import esc, kv_table, labeling_cost_table_html
+from mnist_core.report.tables import kv_table, labeling_cost_table_html
 from mnist_core.runs.storage import Run
+from mnist_core.text import escape as esc
+from mnist_core.text import percent as as_percent
 
 
 def has_confidence(run: Run) -> bool:

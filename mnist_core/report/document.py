@@ -15,10 +15,10 @@ from mnist_core.evaluation.evaluate import EvalResult
 from mnist_core.evaluation.robustness.results import Sweep
 from mnist_core.evaluation.robustness.store import load_sweep
 from mnist_core.planning import curve as lc
-from mnist_core.report import analyses, sections
+from mnist_core.report import analyses, field, sections
 from mnist_core.report.style import CSS
-from mnist_core.report.tables import esc
 from mnist_core.runs.storage import Run
+from mnist_core.text import escape as esc
 
 
 def _section(key: str, title: str, body: str) -> str:
@@ -39,6 +39,7 @@ def build_report(
     calibration: CalibrationReport | None = None,
     coverage: list[dict] | None = None,
     robustness: Sweep | None | str = "saved",
+    monitoring: dict | None | str = "saved",
 ) -> str:
     """The whole report of `run` as one self-contained HTML page.
 
@@ -51,7 +52,8 @@ def build_report(
     When the run has a temperature or a "not sure" line saved, a section on its confidence says
     so; `calibration` (the reliability figures at the saved temperature) and `coverage` (the
     coverage curve on validation) add its charts. `robustness`: the sweep to draw ("saved": the
-    one kept with the run, if any; None: leave the section out).
+    one kept with the run, if any; None: leave the section out). `monitoring`: the drift monitor's
+    result ("saved": the one kept with the run, when drawings were collected; None: leave it out).
     """
     looks = int(run.meta.get("test_evaluations", 0))
     val = val or run.evaluation("val")
@@ -59,6 +61,7 @@ def build_report(
     c = sections.Context(run, target, val, test, looks, train_counts)
     learning = analyses.latest_curve_for(run) if isinstance(curve, str) else curve
     sweep = load_sweep(run) if isinstance(robustness, str) else robustness
+    drift = field.saved_monitor(run) if isinstance(monitoring, str) else monitoring
     name = run.meta.get("name") or run.id
     stamp = (now or datetime.now()).strftime("%Y-%m-%d %H:%M")
     parts = [
@@ -83,6 +86,8 @@ def build_report(
         parts.append(_section("confidence", "How far to trust its confidence", body))
     if sweep is not None:
         parts.append(_section("robustness", "Where it breaks", analyses.robustness(sweep)))
+    if drift is not None:
+        parts.append(_section("field", "Is the field like the training data?", field.field_section(drift)))
     if learning is not None:
         parts.append(_section("plan", "How many labels the target needs", analyses.plan(learning, target)))
     parts += [

@@ -15,7 +15,6 @@ from mnist_core.data.baselines import Baselines, baselines
 from mnist_core.evaluation.evaluate import EvalResult
 from mnist_core.evaluation.judge import (
     Verdict,
-    as_percent,
     label_counts,
     test_vs_validation,
     top_confusions,
@@ -27,11 +26,12 @@ from mnist_core.report import figures
 from mnist_core.report.tables import (
     balance_table_html,
     confusion_table_html,
-    esc,
     kv_table,
     per_class_table_html,
 )
 from mnist_core.runs.storage import Run
+from mnist_core.text import escape as esc
+from mnist_core.text import percent as as_percent
 
 
 @dataclass(frozen=True)

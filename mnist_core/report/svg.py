@@ -8,11 +8,12 @@ label that vl-convert never fetches (tests/test_report.py renders with connectio
 
 from __future__ import annotations
 
-import html
 import re
 
 import altair as alt
 import vl_convert as vlc
+
+from mnist_core.text import escape
 
 # The Vega-Lite version Altair writes its specs for: vl-convert renders with the same one (and
 # says so plainly if an Altair upgrade ever outruns the versions it bundles).
@@ -29,7 +30,7 @@ def chart_svg(chart: alt.TopLevelMixin, label: str) -> str:
     # pages already validate when they draw these very charts (and the charts' tests do).
     svg = vlc.vegalite_to_svg(chart.to_dict(validate=False), vl_version=VEGA_LITE)
     end = svg.index(">")  # the root element's opening tag
-    name = html.escape(label, quote=True)
+    name = escape(label)
     root = _NAMESPACES.sub("", svg[:end]).replace(
         'class="marks"', f'class="chart" role="img" aria-label="{name}"'
     )

@@ -7,18 +7,12 @@ Plain HTML and palette colours only: no chart engine here.
 
 from __future__ import annotations
 
-import html
-
 from mnist_core.charts import palette
 from mnist_core.charts.palette import cell_colour
 from mnist_core.evaluation.evaluate import EvalResult
-from mnist_core.evaluation.judge import as_percent
 from mnist_core.planning import costs
-
-
-def esc(x: object) -> str:
-    """`x` as text that can never become markup, in element content or a quoted attribute."""
-    return html.escape(str(x), quote=True)
+from mnist_core.text import escape as esc
+from mnist_core.text import percent as as_percent
 
 
 def kv_table(rows: list[tuple[str, str]]) -> str:

@@ -18,6 +18,8 @@ import numpy as np
 
 from mnist_core.config import finite_number
 
+WEIGHTS = "model.safetensors"  # a run's weights: safetensors, never pickle
+
 
 class StorageError(RuntimeError):
     """A run that cannot be read or written; the message names the folder and what to do."""

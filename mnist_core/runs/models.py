@@ -11,8 +11,7 @@ from torch import nn
 
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation.inference import inference_device
-from mnist_core.runs.files import StorageError
-from mnist_core.runs.storage import WEIGHTS
+from mnist_core.runs.files import WEIGHTS, StorageError
 from mnist_core.training.models import build_model
 
 

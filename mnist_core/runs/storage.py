@@ -35,6 +35,7 @@ from mnist_core.config import ConfigError, TrainConfig, studio_home
 from mnist_core.data.errors import DataError
 from mnist_core.data.sources import Images, load_test, mnist_available, resolve_source
 from mnist_core.runs.files import (
+    WEIGHTS,
     DamagedRun,
     StorageError,
     damaged,
@@ -50,8 +51,6 @@ if TYPE_CHECKING:  # torch is imported where weights are read or written: listin
 
     from mnist_core.data.preprocess import DataSplit
     from mnist_core.evaluation.evaluate import EvalResult
-
-WEIGHTS = "model.safetensors"
 
 
 def runs_dir(home: Path | None = None) -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from mnist_core.planning.curve.errors import CurveError
+from mnist_core.text import percent
 
 MIN_SIZES = 3  # distinct sizes a fit needs (it has three parameters)
 RESAMPLES = 200  # bootstrap refits behind the uncertainty range
@@ -29,8 +30,7 @@ def power_law(n: Any, a: float, b: float, c: float) -> Any:
 
 def pct(fraction: float, digits: int = 2) -> str:
     """0.985 → '98.5 %' (trailing zeros dropped; a space before % as in the app's texts)."""
-    text = f"{fraction * 100:.{digits}f}"
-    return (text.rstrip("0").rstrip(".") if "." in text else text) + " %"
+    return percent(fraction, digits, spaced=True, trim=True)
 
 
 @dataclass(frozen=True, eq=False)

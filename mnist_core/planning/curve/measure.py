@@ -9,14 +9,13 @@ when at least three sizes are done. Which images each point trains on is one `Sa
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from mnist_core.config import TrainConfig
+from mnist_core.config import TrainConfig, finite_number
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES, fit_points, pct
 from mnist_core.planning.curve.honesty import honesty_check
@@ -107,7 +106,7 @@ def measure_curve(
             "seed": p.seed,
             "val_error": 1.0 - end.best_val_acc,
             "val_acc": end.best_val_acc,
-            "val_loss": _finite(end.best_val_loss),
+            "val_loss": finite_number(end.best_val_loss),
             "epochs": len(trainer.history),
             "best_epoch": end.best_epoch,
             "steps": p.steps,
@@ -203,7 +202,3 @@ def _final(
         "n_val": plan.n_val,
         "elapsed": round(time.perf_counter() - started, 2),
     }
-
-
-def _finite(value: float | None) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None

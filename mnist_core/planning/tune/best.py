@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mnist_core.config import TrainConfig
+from mnist_core.config import TrainConfig, finite_number
 from mnist_core.planning.tune import TuneError
-from mnist_core.planning.tune.results import best_trial, finite
+from mnist_core.planning.tune.results import best_trial
 from mnist_core.planning.tune.study import load_study, study_settings
 
 if TYPE_CHECKING:  # optuna costs ~0.5 s to import; only the functions that use it import it
@@ -58,7 +58,7 @@ def train_best(
                 load_run(record.path),
                 study=study.study_name,
                 trial=best.number,
-                study_value=finite(best.value),
+                study_value=finite_number(best.value),
                 objective=settings.objective,
             )
         yield record

@@ -4,10 +4,10 @@ storage, and the view of one study the Tune page draws."""
 
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, Any
 
+from mnist_core.config import finite_number
 from mnist_core.planning.tune.params import PARAM_SPECS
 from mnist_core.planning.tune.storage import open_storage
 from mnist_core.planning.tune.study import load_study, study_settings
@@ -65,17 +65,12 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
         "n_pruned": counts["pruned"],
         "n_failed": counts["failed"],
         "n_running": counts["running"],
-        "best_value": finite(best.value) if best else None,
+        "best_value": finite_number(best.value) if best else None,
         "best_params": dict(best.params) if best else None,
         "best_trial": best.number if best else None,
         "started": min(starts).isoformat(timespec="seconds") if starts else None,
         "last": max(ends).isoformat(timespec="seconds") if ends else None,
     }
-
-
-def finite(value: Any) -> float | None:
-    """A number as a float, None for anything else (NaN, infinity, a missing value): JSON-safe."""
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def trials_table(study: optuna.Study) -> list[dict[str, Any]]:
@@ -86,22 +81,23 @@ def trials_table(study: optuna.Study) -> list[dict[str, Any]]:
     rows = []
     for t in study.get_trials(deepcopy=False):
         attrs = t.user_attrs
-        accs = [a for a in attrs.get("val_acc", []) if finite(a) is not None]
+        accs = [a for a in attrs.get("val_acc", []) if finite_number(a) is not None]
         start, end = t.datetime_start, t.datetime_complete
         seconds = (
             (end - start).total_seconds() if start and end else (now - start.timestamp() if start else None)
         )
         curve = [
-            {"epoch": int(step), "value": finite(v)} for step, v in sorted(t.intermediate_values.items())
+            {"epoch": int(step), "value": finite_number(v)}
+            for step, v in sorted(t.intermediate_values.items())
         ]
         rows.append(
             {
                 "number": t.number,
                 "state": STATES[t.state.name],
                 "status": attrs.get("status", STATES[t.state.name]),
-                "value": finite(t.value),
+                "value": finite_number(t.value),
                 "params": dict(t.params),
-                "best_val_acc": finite(attrs.get("best_val_acc"))
+                "best_val_acc": finite_number(attrs.get("best_val_acc"))
                 if "best_val_acc" in attrs
                 else (max(accs) if accs else None),
                 "epochs": attrs.get("epochs_run", len(curve)),
@@ -128,7 +124,7 @@ def importances(study: optuna.Study) -> dict[str, float] | None:
         result = optuna.importance.get_param_importances(study)
     except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. every trial had the same values
         return None
-    clean = {k: finite(v) for k, v in result.items()}
+    clean = {k: finite_number(v) for k, v in result.items()}
     return {k: v for k, v in clean.items() if v is not None} or None
 
 

@@ -13,15 +13,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mnist_core.planning.tune.results import STATES, best_trial, finite
+from mnist_core.config import finite_number
+from mnist_core.planning.tune.results import STATES, best_trial
 
 if TYPE_CHECKING:  # optuna costs ~0.5 s to import; only the functions that use it import it
     import optuna
     from optuna.storages import RDBStorage
 
     from mnist_core.data.preprocess import DataSplit
+    from mnist_core.planning.tune.budget import Budget
     from mnist_core.planning.tune.study import StudySettings
-    from mnist_core.planning.tune.worker import Budget
 
 
 def worker_name() -> str:
@@ -194,12 +195,12 @@ def trial_end_record(
         "number": trial.number,
         "state": state,
         "status": outcome.status,
-        "value": finite(outcome.value),
+        "value": finite_number(outcome.value),
         "epochs": outcome.epochs,
         "seconds": round(outcome.seconds, 2),
-        "best_val_acc": finite(outcome.best_val_acc),
+        "best_val_acc": finite_number(outcome.best_val_acc),
         "params": dict(trial.params),
-        "best_value": finite(best.value) if best else None,
+        "best_value": finite_number(best.value) if best else None,
         "best_number": best.number if best else None,
         "progress": budget.progress(),
         "text": f"trial {trial.number} {outcome.status} after {outcome.epochs} epochs in "

@@ -5,14 +5,13 @@ and that loop as the work of a background job."""
 from __future__ import annotations
 
 import threading
-import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mnist_core.config import TrainConfig
 from mnist_core.planning.tune import TuneError
+from mnist_core.planning.tune.budget import Budget
 from mnist_core.planning.tune.results import STATES, study_summary
 from mnist_core.planning.tune.space import SearchSpace
 from mnist_core.planning.tune.storage import HEARTBEAT_S, open_storage
@@ -47,29 +46,6 @@ def make_sampler(seed: int | None = None) -> optuna.samplers.BaseSampler:
     import optuna
 
     return optuna.samplers.TPESampler(seed=seed, n_startup_trials=5, constant_liar=True)
-
-
-@dataclass
-class Budget:
-    """What this worker may still run: trials and/or seconds; its progress through them."""
-
-    n_trials: int | None
-    timeout: float | None
-    started: float = field(default_factory=time.monotonic)
-    done: int = 0
-
-    def exhausted(self) -> bool:
-        return (self.n_trials is not None and self.done >= self.n_trials) or (
-            self.timeout is not None and time.monotonic() - self.started >= self.timeout
-        )
-
-    def progress(self, within: float = 0.0) -> float:
-        parts = []
-        if self.n_trials:
-            parts.append((self.done + min(within, 0.99)) / self.n_trials)
-        if self.timeout:
-            parts.append((time.monotonic() - self.started) / self.timeout)
-        return round(min(max(parts or [0.0]), 1.0), 4)
 
 
 def run_search(
