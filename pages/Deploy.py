@@ -21,9 +21,8 @@ from mnist_core.runs import storage
 from mnist_core.runs.files import StorageError
 from mnist_core.training.jobs import JobBusy, JobState
 from ui import deploy, deploy_collected, monitor, training
+from ui import state as keys
 
-RUN, TAB, QUICK_TRAIN, BUILD_ONNX = "deploy_run", "deploy_tab", "deploy_quick_train", "deploy_build_onnx"
-ONNX_BUILT = "deploy_onnx_built"  # ids of the runs whose ONNX file this session asked for
 TABS = ("✏️ Draw & predict", "🗂️ Collected data", "📡 Monitor", "📦 Export")
 
 
@@ -52,13 +51,15 @@ def quick_train_section() -> None:
         st.button(
             f"⚡ Train a quick model ({quick.summary()}, {quick.epochs} epochs)",
             type="primary",
-            key=QUICK_TRAIN,
+            key=keys.DEPLOY_QUICK_TRAIN,
             on_click=start_quick_training,
         )
         ui.link("Train", "Train a model with your own settings")
     # a finished job's model is listed already; only a live, stopped or failed job is shown
     if job is not None and (running or job.snapshot().state != JobState.FINISHED):
-        ui.follow_job(job, lambda snap, live: training.show_job(snap, live, job.configs), key="deploy")
+        ui.follow_job(
+            job, lambda snap, live: training.show_job(snap, live, job.configs), key=keys.DEPLOY_FOLLOW
+        )
 
 
 # ---------------------------------------------------------------- the model
@@ -70,7 +71,11 @@ def model_section(runs: list[storage.Run]) -> storage.Run:
     pick, line, more = st.columns([2.2, 3.2, 0.9], vertical_alignment="center")
     run = by_id[
         pick.selectbox(
-            "Model", list(by_id), format_func=lambda i: by_id[i].label, key=RUN, label_visibility="collapsed"
+            "Model",
+            list(by_id),
+            format_func=lambda i: by_id[i].label,
+            key=keys.DEPLOY_RUN,
+            label_visibility="collapsed",
         )
     ]
     # markdown, not a caption: presenter mode hides teaching captions, never this warning
@@ -126,7 +131,7 @@ def onnx_export(run_path: str, version: float) -> tuple[bytes, float]:
 
 
 def build_onnx(run_id: str) -> None:
-    st.session_state.setdefault(ONNX_BUILT, set()).add(run_id)
+    st.session_state.setdefault(keys.DEPLOY_ONNX_BUILT, set()).add(run_id)
 
 
 def export_tab(run: storage.Run) -> None:
@@ -147,14 +152,14 @@ def export_tab(run: storage.Run) -> None:
         weights,
         file_name=f"{run.id}.safetensors",
         mime="application/octet-stream",
-        key="deploy_dl_weights",
+        key=keys.DEPLOY_DL_WEIGHTS,
     )
     config_col.download_button(
         "⬇️ Config (.json)",
         json.dumps(run.config.to_dict(), indent=2),
         file_name=f"{run.id}.config.json",
         mime="application/json",
-        key="deploy_dl_config",
+        key=keys.DEPLOY_DL_CONFIG,
     )
     with onnx_col:
         onnx_download(run)
@@ -175,11 +180,11 @@ def export_tab(run: storage.Run) -> None:
 
 def onnx_download(run: storage.Run) -> None:
     """Build the ONNX file on request (seconds), then offer it with its check."""
-    built = st.session_state.get(ONNX_BUILT, set())
+    built = st.session_state.get(keys.DEPLOY_ONNX_BUILT, set())
     if run.id not in built:
         st.button(
             "🔧 Build the ONNX file",
-            key=BUILD_ONNX,
+            key=keys.DEPLOY_BUILD_ONNX,
             help="Takes a few seconds.",
             on_click=build_onnx,
             args=(run.id,),
@@ -196,7 +201,7 @@ def onnx_download(run: storage.Run) -> None:
         data,
         file_name=f"{run.id}.onnx",
         mime="application/octet-stream",
-        key="deploy_dl_onnx",
+        key=keys.DEPLOY_DL_ONNX,
         type="primary",
     )
     st.caption(f"Checked with onnxruntime: the logits match PyTorch within {diff:.1e}.")
@@ -218,7 +223,7 @@ def main() -> None:
     ui.show_flash()
     current = model_section(runs)
     store = ui.drawing_store()
-    draw, collected, watch, exported = st.tabs(TABS, key=TAB, on_change="rerun")
+    draw, collected, watch, exported = st.tabs(TABS, key=keys.DEPLOY_TAB, on_change="rerun")
     # lazy tabs: only the open one runs; within it, a stroke reruns only the drawing fragment
     if draw.open:
         with draw:

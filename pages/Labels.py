@@ -22,14 +22,8 @@ from mnist_core.labels.job import audit_work
 from mnist_core.labels.store import DecisionStore, list_audits, load_audit
 from mnist_core.training.jobs import Job, JobBusy
 from ui import labels as views
+from ui import state as keys
 
-K = "labels."
-FOLDS, DRAWINGS = K + "folds", K + "drawings"  # the audit's settings
-AUDIT = K + "audit"  # the id of the audit under review
-ADOPTED = K + "adopted_job"  # the finished audit job whose result this session already picked
-TOP_N = K + "top_n"  # how many suspects "accept the suggestion" takes
-PAGE = K + "page"  # which page of the suspect grid is shown
-DECISION = K + "decision."  # + "<audit id>.<source>.<index>": one suspect's decision box
 PER_PAGE, COLUMNS = 24, 4
 ss = st.session_state
 
@@ -38,7 +32,7 @@ ss = st.session_state
 
 
 def on_audit() -> None:
-    folds, drawings = int(ss.get(FOLDS, DEFAULT_FOLDS)), bool(ss.get(DRAWINGS, False))
+    folds, drawings = int(ss.get(keys.LABELS_FOLDS, DEFAULT_FOLDS)), bool(ss.get(keys.LABELS_DRAWINGS, False))
     home = str(ui.home())
     work = partial(audit_work, spec=ui.data_spec(), folds=folds, include_drawings=drawings, home=home)
     title = f"Label audit of {ui.source_info().name} ({folds} folds)"
@@ -63,27 +57,30 @@ def audit_section() -> None:
         "Folds (K)",
         min_value=2,
         max_value=MAX_FOLDS,
-        **ui.persistent(FOLDS, DEFAULT_FOLDS),
+        **ui.persistent(keys.LABELS_FOLDS, DEFAULT_FOLDS),
         help="Each fold trains a quick CNN on the other K-1 folds and scores its own images. More "
         "folds: each model sees more images, the audit takes longer.",
     )
     right.checkbox(
         "Include the labelled Deploy drawings",
-        **ui.persistent(DRAWINGS, False),
+        **ui.persistent(keys.LABELS_DRAWINGS, False),
         help="Audit the drawings labelled on the Deploy page along with the training images.",
     )
     ui.start_stop_row(
-        ("▶ Start the audit", K + "start", on_audit, ()),
-        (K + "stop", on_stop, "Stop after the current batch; nothing is saved"),
+        ("▶ Start the audit", keys.LABELS_START, on_audit, ()),
+        (keys.LABELS_STOP, on_stop, "Stop after the current batch; nothing is saved"),
         can_start=not running,
         can_stop=job is not None and job.running,
         busy_note="A job is running: the audit can start when it ends." if running and job is None else None,
     )
     if job is not None:
-        ui.follow_job(job, views.progress, key="audit")
+        ui.follow_job(job, views.progress, key=keys.LABELS_FOLLOW)
         last = job.snapshot().latest("saved")
-        if last is not None and not job.running and ss.get(ADOPTED) != job.id:
-            ss[ADOPTED], ss[AUDIT] = job.id, last["audit_id"]  # the new audit is the one reviewed
+        if last is not None and not job.running and ss.get(keys.LABELS_ADOPTED_JOB) != job.id:
+            ss[keys.LABELS_ADOPTED_JOB], ss[keys.LABELS_AUDIT] = (
+                job.id,
+                last["audit_id"],
+            )  # the new audit is the one reviewed
 
 
 # ---------------------------------------------------------------- decisions
@@ -108,7 +105,7 @@ def on_decide(key: str, data: str, suspect: Suspect) -> None:
 def on_accept_top(audit_id: str) -> None:
     try:
         audit = load_audit(audit_id, ui.home())
-        top = audit.suspects[: int(ss.get(TOP_N, 10))]
+        top = audit.suspects[: int(ss.get(keys.LABELS_TOP_N, 10))]
         rows = [(audit.data, s.source, s.index, "relabel", s.given, s.suggested) for s in top]
         DecisionStore(ui.home()).decide_many(rows)
         ui.flash("success", f"Accepted the suggested label for the top {len(rows)} suspects.")
@@ -125,10 +122,15 @@ def pick_audit() -> Audit | None:
         st.info("No audit yet: start one above (about a minute on the offline sample).")
         return None
     by_id = {a.id: a for a in audits}
-    if ss.get(AUDIT) not in by_id:
-        ss[AUDIT] = audits[0].id
-    st.selectbox("Audit to review", list(by_id), key=AUDIT, format_func=lambda i: views.audit_label(by_id[i]))
-    return by_id[ss[AUDIT]]
+    if ss.get(keys.LABELS_AUDIT) not in by_id:
+        ss[keys.LABELS_AUDIT] = audits[0].id
+    st.selectbox(
+        "Audit to review",
+        list(by_id),
+        key=keys.LABELS_AUDIT,
+        format_func=lambda i: views.audit_label(by_id[i]),
+    )
+    return by_id[ss[keys.LABELS_AUDIT]]
 
 
 def validation_positions(audit: Audit) -> set[int]:
@@ -154,13 +156,13 @@ def image_of(audit: Audit, suspect: Suspect):
 
 def bulk_section(audit: Audit) -> None:
     most = max(audit.n_flagged, 1)
-    if ss.get(TOP_N, 0) > most:  # a number kept from a larger audit
-        ss[TOP_N] = most
+    if ss.get(keys.LABELS_TOP_N, 0) > most:  # a number kept from a larger audit
+        ss[keys.LABELS_TOP_N] = most
     left, right = st.columns([1, 2], vertical_alignment="bottom")
-    left.number_input("Top N", min_value=1, max_value=most, **ui.persistent(TOP_N, min(10, most)))
+    left.number_input("Top N", min_value=1, max_value=most, **ui.persistent(keys.LABELS_TOP_N, min(10, most)))
     right.button(
         "Accept the suggestion for the top N",
-        key=K + "accept",
+        key=keys.LABELS_ACCEPT,
         on_click=on_accept_top,
         args=(audit.id,),
         disabled=not audit.suspects,
@@ -172,13 +174,15 @@ def grid_section(audit: Audit, decisions: dict, in_val: set[int]) -> None:
     pages = max(1, -(-audit.n_flagged // PER_PAGE))
     page = 1
     if pages > 1:
-        ss[PAGE] = min(ss.get(PAGE, 1), pages)  # a page kept from a longer audit
-        page = int(st.number_input(f"Page (of {pages}, {PER_PAGE} suspects each)", 1, pages, key=PAGE))
+        ss[keys.LABELS_PAGE] = min(ss.get(keys.LABELS_PAGE, 1), pages)  # a page kept from a longer audit
+        page = int(
+            st.number_input(f"Page (of {pages}, {PER_PAGE} suspects each)", 1, pages, key=keys.LABELS_PAGE)
+        )
     first = (page - 1) * PER_PAGE
     shown = audit.suspects[first : first + PER_PAGE]
     cols = st.columns(COLUMNS)
     for i, suspect in enumerate(shown):
-        key = f"{DECISION}{audit.id}.{suspect.source}.{suspect.index}"
+        key = keys.labels_decision(audit.id, suspect.source, suspect.index)
         ss[key] = views.choice_of(decisions.get((suspect.source, suspect.index)))  # the store is the truth
         with cols[i % COLUMNS]:
             views.card(

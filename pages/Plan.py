@@ -31,10 +31,8 @@ from mnist_core.planning.curve.store import Curve
 from mnist_core.training import models
 from mnist_core.training.jobs import Job, JobBusy
 from ui import plan as views
+from ui import state as keys
 
-K = "plan."
-CONFIG, SIZES, SEEDS, NAME = K + "config", K + "sizes", K + "seeds", K + "name"
-ADOPTED = K + "adopted_job"  # the finished job whose saved curve this session already showed
 TRAIN_OPTION = "train"
 ss = st.session_state
 
@@ -59,7 +57,7 @@ def config_options() -> dict[str, str]:
 
 def chosen_config() -> TrainConfig:
     """The configuration picked (raises ConfigError for bad Train settings)."""
-    key = ss.get(CONFIG, f"preset:{DEFAULT_PRESET}")
+    key = ss.get(keys.PLAN_CONFIG, f"preset:{DEFAULT_PRESET}")
     if key == TRAIN_OPTION:
         return views.train_page_config()
     configs = measurable_configs()
@@ -75,19 +73,19 @@ def train_size() -> int:
 
 def requested_sizes() -> list[int] | None:
     """The sizes typed in (None: the default ladder of sizes); raises CurveError when unusable."""
-    text = ss.get(SIZES, "").strip()
+    text = ss.get(keys.PLAN_SIZES, "").strip()
     return check_sizes(parse_sizes(text), train_size()) if text else None
 
 
 def on_measure() -> None:
     try:
         config = chosen_config()
-        sizes, seeds = requested_sizes(), int(ss.get(SEEDS, 2))
+        sizes, seeds = requested_sizes(), int(ss.get(keys.PLAN_SEEDS, 2))
         plan_curve(config, ui.data_spec(), sizes, seeds)  # every check, before a thread starts
     except (ConfigError, CurveError, DataError) as exc:
         ui.flash("error", f"Not started: {exc}")
         return
-    data, name = ui.data_spec(), ss.get(NAME, "").strip()
+    data, name = ui.data_spec(), ss.get(keys.PLAN_NAME, "").strip()
 
     def work(stop):
         return measure_curve(config, data, sizes, seeds, stop=stop, name=name)
@@ -110,14 +108,14 @@ def on_stop() -> None:
 def settings_section(running: bool) -> None:
     st.subheader("Measure the learning curve")
     options = config_options()
-    if ss.get(CONFIG) not in options:  # a choice kept from an older version of the list
-        ss[CONFIG] = f"preset:{DEFAULT_PRESET}"
+    if ss.get(keys.PLAN_CONFIG) not in options:  # a choice kept from an older version of the list
+        ss[keys.PLAN_CONFIG] = f"preset:{DEFAULT_PRESET}"
     left, right = st.columns([2, 3], gap="medium")
     left.selectbox(
         "Model configuration",
         list(options),
         format_func=options.get,
-        **ui.persistent(CONFIG, f"preset:{DEFAULT_PRESET}"),
+        **ui.persistent(keys.PLAN_CONFIG, f"preset:{DEFAULT_PRESET}"),
         help="The model whose learning curve is measured. Presets that cap the training "
         "images are measured without the cap: the curve picks the sizes itself.",
     )
@@ -136,7 +134,7 @@ def settings_section(running: bool) -> None:
     a, b, c = st.columns([3, 1, 2])
     a.text_input(
         "Training-set sizes (comma-separated; empty = the default)",
-        **ui.persistent(SIZES, ""),
+        **ui.persistent(keys.PLAN_SIZES, ""),
         placeholder=", ".join(str(s) for s in default_sizes(n_train)),
         help=f"Each between {MIN_SIZE} and {n_train:,} (the training split); at least "
         f"{MIN_SIZES} different ones.",
@@ -146,11 +144,11 @@ def settings_section(running: bool) -> None:
         1,
         10,
         step=1,
-        **ui.persistent(SEEDS, 2),
+        **ui.persistent(keys.PLAN_SEEDS, 2),
         help="Trainings per size below half the largest: the spread between seeds shows "
         "how noisy one point is.",
     )
-    c.text_input("Name (optional)", **ui.persistent(NAME, ""), max_chars=60)
+    c.text_input("Name (optional)", **ui.persistent(keys.PLAN_NAME, ""), max_chars=60)
     try:
         sizes = requested_sizes() or default_sizes(n_train)
         st.caption(
@@ -167,8 +165,12 @@ def settings_section(running: bool) -> None:
 def buttons(running: bool, ok: bool) -> None:
     curve_running = ui.job_manager().job_of("curve") is not None and running
     ui.start_stop_row(
-        ("📈 Measure the learning curve", "plan_measure", on_measure, ()),
-        ("plan_stop", on_stop, "Stops within a second; the curve is fitted on the sizes done (at least 3)."),
+        ("📈 Measure the learning curve", keys.PLAN_MEASURE, on_measure, ()),
+        (
+            keys.PLAN_STOP,
+            on_stop,
+            "Stops within a second; the curve is fitted on the sizes done (at least 3).",
+        ),
         can_start=not running and ok,
         can_stop=curve_running,
         busy_note="A job is running; Measure is back when it ends or you stop it." if running else None,
@@ -178,12 +180,12 @@ def buttons(running: bool, ok: bool) -> None:
 
 def adopt_finished(job: Job | None) -> None:
     """Once a measurement ends with a saved curve, show that curve (once per session)."""
-    if job is None or job.running or ss.get(ADOPTED) == job.id:
+    if job is None or job.running or ss.get(keys.PLAN_ADOPTED) == job.id:
         return
-    ss[ADOPTED] = job.id
+    ss[keys.PLAN_ADOPTED] = job.id
     final = job.snapshot().latest("curve")
     if final is not None and final.get("id"):
-        ss[views.CURVE] = final["id"]
+        ss[keys.PLAN_CURVE] = final["id"]
 
 
 def answer_section(running: bool) -> Curve | None:
@@ -220,7 +222,7 @@ def main() -> None:
     settings_section(running)
     job = ui.job_manager().job_of("curve")
     if job is not None:
-        ui.follow_job(job, views.show_live, key="plan")
+        ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
     adopt_finished(job)
     shown = answer_section(job is not None and job.running)
     views.saved_section(shown)

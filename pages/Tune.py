@@ -18,13 +18,9 @@ from mnist_core.data.errors import DataError
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.space import TUNABLE_FAMILIES, default_space
 from mnist_core.planning.tune.study import OBJECTIVE_LABELS, OBJECTIVES, next_name
+from ui import state as keys
 from ui.tune_actions import (
     MAX_LISTED,
-    MODEL,
-    OBJECTIVE,
-    SHOWN,
-    STORAGE,
-    STUDY,
     flash_here,
     new_search,
     on_delete,
@@ -53,17 +49,17 @@ def settings(names: list[str]) -> bool:
         "Model family",
         TUNABLE_FAMILIES,
         format_func=MODEL_LABELS.get,
-        **ui.persistent(MODEL, PRESETS[DEFAULT_PRESET].model),
+        **ui.persistent(keys.TUNE_MODEL, PRESETS[DEFAULT_PRESET].model),
         on_change=on_model,
         args=(names,),
         help="Changing the family loads its default search space.",
     )
-    b.text_input("Study name", **ui.persistent(STUDY, next_name(model, names)), max_chars=60)
+    b.text_input("Study name", **ui.persistent(keys.TUNE_STUDY, next_name(model, names)), max_chars=60)
     c.radio(
         "Objective",
         list(OBJECTIVES),
         horizontal=True,
-        **ui.persistent(OBJECTIVE, "val_acc"),
+        **ui.persistent(keys.TUNE_OBJECTIVE, "val_acc"),
         format_func=lambda o: f"{OBJECTIVE_LABELS[o]} ({OBJECTIVES[o][:3]}.)",
     )
     params = default_space(model).params
@@ -86,9 +82,9 @@ def settings(names: list[str]) -> bool:
 
 def buttons(url: str, names: list[str], ok: bool, running: bool) -> None:
     ui.start_stop_row(
-        ("▶ Start search", "tune_start", on_start, (url, names)),
+        ("▶ Start search", keys.TUNE_START, on_start, (url, names)),
         (
-            "tune_stop",
+            keys.TUNE_STOP,
             on_stop,
             "Stops within a second; the running trial is marked failed, the others are kept.",
         ),
@@ -102,7 +98,7 @@ def buttons(url: str, names: list[str], ok: bool, running: bool) -> None:
 
 def shown_study(names: list[str]) -> str | None:
     job = ui.job_manager().job_of("tune")
-    picked = ss.get(SHOWN)
+    picked = ss.get(keys.TUNE_SHOWN)
     if picked in names or (job is not None and picked == job.title):
         return picked
     return job.title if job is not None else (names[0] if names else None)
@@ -112,10 +108,10 @@ def study_section(url: str, name: str | None) -> None:
     manager = ui.job_manager()
     job, save = manager.job_of("tune"), manager.job_of("tune_best")
     if save is not None:
-        ui.follow_job(save, show_save, key="tune")
+        ui.follow_job(save, show_save, key=keys.TUNE_FOLLOW)
     following = job is not None and job.title == name and job_storage(job, url) == url
     if job is not None and not following:
-        ui.follow_job(job, show_search, key="tune")  # a search of another study
+        ui.follow_job(job, show_search, key=keys.TUNE_FOLLOW)  # a search of another study
     if name is None:
         st.info("No study yet: choose what to search and press **Start search**.")
         return
@@ -123,7 +119,7 @@ def study_section(url: str, name: str | None) -> None:
     head.subheader(f"Study “{name}”")
     button.button(
         "↻ Refresh",
-        key="tune_refresh",
+        key=keys.TUNE_REFRESH_BUTTON,
         on_click=refresh,
         width="stretch",
         help="Re-read the study from its storage (other workers' trials).",
@@ -136,7 +132,7 @@ def study_section(url: str, name: str | None) -> None:
             if state is not None:
                 show_study(url, name, state)
 
-        ui.follow_job(job, draw, key="tune")
+        ui.follow_job(job, draw, key=keys.TUNE_FOLLOW)
     elif (state := read_study(url, name)) is not None:
         follow_study(url, name, state)
     best_section(url, name)
@@ -146,7 +142,7 @@ def best_section(url: str, name: str) -> None:
     cols = st.columns([1.3, 1.3, 1, 2.4], vertical_alignment="center")
     cols[0].button(
         "🏋️ Use the best on Train",
-        key="tune_use_best",
+        key=keys.TUNE_USE_BEST,
         on_click=on_use_best,
         args=(url, name),
         width="stretch",
@@ -154,7 +150,7 @@ def best_section(url: str, name: str) -> None:
     )
     cols[1].button(
         "💾 Save the best as a run",
-        key="tune_save_best",
+        key=keys.TUNE_SAVE_BEST,
         on_click=on_save_best,
         args=(url, name),
         disabled=ui.job_running(),
@@ -181,7 +177,7 @@ def past_studies(url: str, listed: list[dict], shown: str | None, running: bool)
             text.markdown(study_line(row) + (" · *shown above*" if name == shown else ""))
             show.button(
                 "Show",
-                key=f"tune_show_{name}",
+                key=keys.tune_show(name),
                 on_click=on_show,
                 args=(name,),
                 disabled=name == shown,
@@ -189,7 +185,7 @@ def past_studies(url: str, listed: list[dict], shown: str | None, running: bool)
             )
             more.button(
                 "＋ More trials",
-                key=f"tune_more_{name}",
+                key=keys.tune_more(name),
                 on_click=on_resume,
                 args=(url, name),
                 disabled=running,
@@ -199,7 +195,7 @@ def past_studies(url: str, listed: list[dict], shown: str | None, running: bool)
             with delete.popover("🗑", help="Delete this study", width="stretch"):
                 st.button(
                     "Delete for good",
-                    key=f"tune_delete_{name}",
+                    key=keys.tune_delete(name),
                     on_click=on_delete,
                     args=(url, name),
                     type="primary",
@@ -224,7 +220,7 @@ def main() -> None:
         "trial trains the model with sampled settings; after every epoch the pruner compares "
         "it with earlier trials and stops it when it lags behind."
     )
-    url = storage_picker(STORAGE)
+    url = storage_picker(keys.TUNE_STORAGE)
     if url is None:
         return
     listed = studies(url)

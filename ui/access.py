@@ -10,9 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.data import access as core_access
+from ui import state as keys
 from ui.registry import APP_NAME
-
-AUTH_KEY = "_authenticated"  # the session gave the demo password
 
 
 def shared() -> bool:
@@ -29,14 +28,14 @@ def allowed_folder(text: str) -> str:
 def require_password() -> None:
     """When MNIST_STUDIO_PASSWORD is set, ask for it once per browser session; stop until given."""
     expected = core_access.demo_password()
-    if expected is None or st.session_state.get(AUTH_KEY):
+    if expected is None or st.session_state.get(keys.APP_AUTHENTICATED):
         return
     st.title(f"🔒 {APP_NAME}")
     with st.form("password_form"):
         given = st.text_input("Password", type="password", help="This shared demo asks for a password.")
         submitted = st.form_submit_button("Enter", type="primary")
     if submitted and core_access.password_ok(given, expected):
-        st.session_state[AUTH_KEY] = True
+        st.session_state[keys.APP_AUTHENTICATED] = True
         st.rerun()
     if submitted:
         st.error("That is not the password.")

@@ -13,7 +13,7 @@ The answer and the picture the model saw arrive as one element, first.
 The answer applies the run's own calibration (`calibration.predict_options`: its temperature and
 "not sure" threshold). Explanations of an answer are in `answer_details`, below the labels: the
 preprocessing steps, and "why did it say that?" (`ui.deploy_explain`, computed only while open).
-The last prepared input is kept in session state (`LAST_INPUT`) for the Evaluate page's map.
+The last prepared input is kept in session state (`keys.DEPLOY_LAST_INPUT`) for the Evaluate page's map.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from mnist_core.deploy.predict import (
 from mnist_core.evaluation import calibration
 from mnist_core.runs import storage
 from mnist_core.runs.files import StorageError
+from ui import state as keys
 from ui.deploy_explain import explain_view, warm_up
 from ui.deploy_labels import label_panel
 from ui.deploy_widgets import refused_uploads
@@ -54,9 +55,6 @@ CANVAS_PX = 280  # 10× MNIST: big enough to draw comfortably, small enough to p
 UPLOAD_MB = 5
 BARS_HEIGHT = 200  # the answer row, these bars and the canvas fit a 1280×720 screen together
 SEEN_PX = 84  # "what the model saw", 3× its 28×28
-MODE, PEN, CANVAS, UPLOAD = "deploy_mode", "deploy_pen", "deploy_canvas", "deploy_upload"
-REFUSED = "deploy_refused"  # (refused files the uploader showed last run, id of the file they made stale)
-LAST_INPUT = "deploy.last_input28"  # the last prepared input, 28×28 uint8 (the Evaluate page's star)
 DRAW, PHOTO = "Draw", "Upload"
 STAGES = {
     "ink": "Your ink",
@@ -108,14 +106,14 @@ def canvas_input() -> bytes | None:
     sent (200 ms after the last change, its own debounce). Its toolbar's reset sends no strokes
     and an all-transparent picture, not None: blank, like a picture with no ink in it."""
     result = st_canvas(
-        stroke_width=st.session_state.get(PEN, 20),
+        stroke_width=st.session_state.get(keys.DEPLOY_PEN, 20),
         stroke_color=palette.PEN,
         background_color="",  # transparent: the ink is the alpha channel
         height=CANVAS_PX,
         width=CANVAS_PX,
         drawing_mode="freedraw",
         return_image_data=True,
-        key=CANVAS,
+        key=keys.DEPLOY_CANVAS,
     )
     if not (result.json_data or {}).get("objects"):
         return None
@@ -128,7 +126,7 @@ def upload_input() -> bytes | None:
     file = st.file_uploader(
         f"A photo or scan of one digit (PNG, JPEG…, up to {UPLOAD_MB} MB)",
         type=list(UPLOAD_TYPES),
-        key=UPLOAD,
+        key=keys.DEPLOY_UPLOAD,
         max_upload_size=UPLOAD_MB,
         help="Works best with one dark digit on plain light paper, filling most of the picture.",
     )
@@ -145,13 +143,13 @@ def upload_input() -> bytes | None:
 def stale_upload(current: str | None) -> str | None:
     """The id of the uploaded file whose answer a refusal made stale, if any: the uploader keeps
     its previous file after refusing a new one (`refused_uploads`)."""
-    refused = refused_uploads(UPLOAD, key="deploy_upload_watch")
-    seen, stale = st.session_state.get(REFUSED, (0, None))
+    refused = refused_uploads(keys.DEPLOY_UPLOAD, key=keys.DEPLOY_UPLOAD_WATCH)
+    seen, stale = st.session_state.get(keys.DEPLOY_REFUSED, (0, None))
     if refused == 0:
         stale = None  # no refusal on screen (removed, or none yet)
     elif refused > seen:
         stale = current  # a new refusal: the file still held is not the one the user chose
-    st.session_state[REFUSED] = (refused, stale)
+    st.session_state[keys.DEPLOY_REFUSED] = (refused, stale)
     return stale
 
 
@@ -159,7 +157,11 @@ def input_controls(mode: str) -> None:
     """Under the input: draw or upload, the pen, and how to move, scale or rotate the digit."""
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.segmented_control(
-            "Input", [DRAW, PHOTO], **ui.persistent(MODE, DRAW), required=True, label_visibility="collapsed"
+            "Input",
+            [DRAW, PHOTO],
+            **ui.persistent(keys.DEPLOY_MODE, DRAW),
+            required=True,
+            label_visibility="collapsed",
         )
         if mode == DRAW:
             with st.popover("✒️ Pen", help="The pen's width"):
@@ -167,7 +169,7 @@ def input_controls(mode: str) -> None:
                     "Pen width",
                     8,
                     40,
-                    **ui.persistent(PEN, 20),
+                    **ui.persistent(keys.DEPLOY_PEN, 20),
                     help="MNIST strokes are thick: about a tenth of the digit's height.",
                 )
     if mode == DRAW:
@@ -232,7 +234,7 @@ def show_answer(p: Prediction, prompt: str, hint: str) -> None:
     )
     (verdict.warning if p.is_unsure else verdict.success)(answer_text(p))
     st.vega_lite_chart(
-        bars_frame(p), copy.deepcopy(_bars_spec(p.is_unsure)), width="stretch", key="deploy_bars"
+        bars_frame(p), copy.deepcopy(_bars_spec(p.is_unsure)), width="stretch", key=keys.DEPLOY_BARS
     )
 
 
@@ -258,7 +260,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
     """Input on the left, answer on the right; reruns by itself on every stroke."""
     ui.show_flash()  # a label's toast: its click reruns only this fragment
     warm_up()  # Captum's import, once per process, in the background (from the page's first run)
-    mode = st.session_state.get(MODE, DRAW)
+    mode = st.session_state.get(keys.DEPLOY_MODE, DRAW)
     row = st.container(horizontal=True, gap="large")
     left, right = row.container(width=CANVAS_PX + 40), row.container()
     with left:
@@ -291,7 +293,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
         else:
             show_answer(result, "✏️ Draw a digit", result.prepared.message)
         if not result.is_blank:
-            st.session_state[LAST_INPUT] = result.prepared.stages["centered"]
+            st.session_state[keys.DEPLOY_LAST_INPUT] = result.prepared.stages["centered"]
             if store is not None:
                 label_panel(store, result, run, source, raw)
             answer_details(result, run, model)

@@ -17,11 +17,11 @@ from mnist_core.deploy import export
 from mnist_core.deploy.collect import CollectError, DrawingStore
 from mnist_core.deploy.field_accuracy import digit_gaps, field_summary
 from mnist_core.runs import storage
+from ui import state as keys
 
 GRID_LIMIT = 48  # drawings shown in the grid; the downloads hold all of them
 GRID_COLS = 8
 FEW_DRAWINGS = 30  # below this, per-digit field accuracy is mostly noise
-GAP_MODEL, GRID_FILTER = "deploy_gap_model", "deploy_grid_filter"
 
 
 def collected_tab(store: DrawingStore | None, runs: list[storage.Run], current: storage.Run) -> None:
@@ -49,14 +49,14 @@ def collected_view(store: DrawingStore, runs: list[storage.Run], current: storag
             export.zip_bytes(store.export_idx()),
             file_name="collected-idx.zip",
             mime="application/zip",
-            key="deploy_dl_idx",
+            key=keys.DEPLOY_DL_IDX,
         )
         st.download_button(
             "⬇️ NumPy arrays (.npz)",
             store.export_npz(),
             file_name="collected.npz",
             mime="application/octet-stream",
-            key="deploy_dl_npz",
+            key=keys.DEPLOY_DL_NPZ,
         )
         st.caption("Add them to training with the checkbox on the Train page:")
         ui.link("Train", "Train with the collected drawings")
@@ -92,7 +92,7 @@ def field_section(store: DrawingStore, runs: list[storage.Run], current: storage
     chosen = st.selectbox(
         "Per digit, for model",
         ids,
-        key=GAP_MODEL,
+        key=keys.DEPLOY_GAP_MODEL,
         index=ids.index(current.id) if current.id in ids else 0,
         format_func=lambda i: by_id[i].label if i in by_id else f"{i} (deleted)",
     )
@@ -122,7 +122,7 @@ def drawings_grid(store: DrawingStore) -> None:
     only = st.selectbox(
         "Show",
         ["all digits", *range(10)],
-        key=GRID_FILTER,
+        key=keys.DEPLOY_GRID_FILTER,
         format_func=lambda v: v if isinstance(v, str) else f"only {v}s",
     )
     label = None if isinstance(only, str) else only
@@ -140,7 +140,7 @@ def drawings_grid(store: DrawingStore) -> None:
             st.image(images.upscale_to(d.image28, 84), caption=f"#{d.id} · is {d.true_label} · said {said}")
             st.button(
                 "Delete",
-                key=f"deploy_del_{d.id}",
+                key=keys.deploy_delete(d.id),
                 on_click=delete_drawing,
                 args=(path, d.id),
                 type="tertiary",

@@ -16,12 +16,11 @@ from mnist_core.data.drawing import ImageError, load_image_file
 from mnist_core.deploy.collect import CollectError, DrawingStore
 from mnist_core.deploy.predict import Prediction
 from mnist_core.runs import storage
-
-SAVED = "deploy_saved"  # {fingerprint of an input: (entry id, label)} stored this session
+from ui import state as keys
 
 
 def saved_map() -> dict[str, tuple[int, int]]:
-    return st.session_state.setdefault(SAVED, {})
+    return st.session_state.setdefault(keys.DEPLOY_SAVED, {})
 
 
 def save_drawing(store_path: str, payload: dict, label: int) -> None:
@@ -84,7 +83,7 @@ def label_panel(store: DrawingStore, p: Prediction, run: storage.Run, source: st
         st.success(
             f"Saved as a **{done[1]}** (drawing #{done[0]}). Reset the canvas (🗑 in its toolbar) and draw the next one."
         )
-        st.button("↩️ Undo", on_click=undo_save, args=(path, key), key="deploy_undo")
+        st.button("↩️ Undo", on_click=undo_save, args=(path, key), key=keys.DEPLOY_UNDO)
         return
     payload = {
         "fingerprint": key,
@@ -103,7 +102,7 @@ def label_panel(store: DrawingStore, p: Prediction, run: storage.Run, source: st
         st.button(
             f"✓ Correct, it is a {p.digit}",
             type="primary",
-            key="deploy_correct",
+            key=keys.DEPLOY_CORRECT,
             on_click=save_drawing,
             args=(path, payload, p.digit),
         )
@@ -111,7 +110,7 @@ def label_panel(store: DrawingStore, p: Prediction, run: storage.Run, source: st
     for digit, col in enumerate(st.columns(10, gap="small")):
         col.button(
             str(digit),
-            key=f"deploy_label_{digit}",
+            key=keys.deploy_label(digit),
             on_click=save_drawing,
             args=(path, payload, digit),
             width="stretch",

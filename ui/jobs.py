@@ -12,8 +12,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from mnist_core.training.jobs import Job, JobManager, JobSnapshot
-
-SHOWN_JOB_KEY = "_job_shown"  # {fragment key: id of the finished job already redrawn}
+from ui import state as keys
 
 
 @st.cache_resource
@@ -59,7 +58,7 @@ def start_stop_row(
 def follow_job(job: Job, draw: Callable[[JobSnapshot, bool], None], key: str, every: float = 0.5) -> None:
     """Draw `job` with `draw(snapshot, live)`, refreshed every `every` s while it runs; when it
     ends, rerun the whole page once (so buttons re-enable and the polling stops)."""
-    shown = st.session_state.setdefault(SHOWN_JOB_KEY, {})
+    shown = st.session_state.setdefault(keys.APP_JOBS_SHOWN, {})
 
     @st.fragment(run_every=every if job.running else None)
     def live() -> None:

@@ -14,12 +14,12 @@ from mnist_core.data import images
 from mnist_core.labels.audit import Audit, Suspect
 from mnist_core.labels.store import Decision
 from mnist_core.training.jobs import JobSnapshot
+from ui import state as keys
 
 # The clean offline sample (4,290 training images, nothing planted) flagged this many suspects in
 # the default audit (quick CNN, 5 folds): `labels audit --data sample`, measured on 2026-12-07.
 CLEAN_SUSPECTS, CLEAN_IMAGES = 9, 4290
 
-CARD_KEY = "labels_card_"  # + rank: one suspect's bordered card
 UNDECIDED = "undecided"
 KEEP, EXCLUDE = "keep", "exclude"
 RELABEL = tuple(f"relabel as {d}" for d in range(10))
@@ -103,7 +103,7 @@ def card(
     args: tuple,
 ) -> None:
     """One suspect: the image, given vs suggested, the model's probabilities and the decision box."""
-    with st.container(border=True, key=f"{CARD_KEY}{rank}"):  # keyed: the class st-key-… finds it
+    with st.container(border=True, key=keys.labels_card(rank)):  # keyed: the class st-key-… finds it
         if image is not None:
             st.image(images.upscale_to(image, 84), width=84)
         else:

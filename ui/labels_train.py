@@ -15,8 +15,7 @@ from mnist_core.data.sources import DataError
 from mnist_core.labels.apply import on_validation, review_split, stored_decisions
 from mnist_core.labels.audit import AuditError
 from mnist_core.labels.store import DecisionStore
-
-REVIEWED = "train.reviewed_labels"  # the checkbox: train on reviewed labels
+from ui import state as keys
 
 
 def reviewed_control() -> None:
@@ -34,7 +33,7 @@ def reviewed_control() -> None:
     on_val = on_validation(decisions, len(ui.pool_for(key)), split["val_fraction"], split["split_seed"])
     st.checkbox(
         f"Train on reviewed labels ({counts['relabelled']} relabelled, {counts['excluded']} excluded)",
-        **ui.persistent(REVIEWED, False),
+        **ui.persistent(keys.TRAIN_REVIEWED_LABELS, False),
         help="Applies the decisions made on the Labels page to the training part of the split only. "
         "The validation and test sets are never changed.",
     )
@@ -47,6 +46,6 @@ def reviewed_control() -> None:
 
 def review_hook():
     """The pipeline's split review for the current data source, or None when the box is off."""
-    if not st.session_state.get(REVIEWED):
+    if not st.session_state.get(keys.TRAIN_REVIEWED_LABELS):
         return None
     return partial(review_split, stored_decisions(ui.source_info().key, ui.home()))

@@ -25,9 +25,9 @@ from mnist_core.monitoring.saved import load_result
 from mnist_core.monitoring.windows import BY_DAY
 from mnist_core.runs import storage
 from mnist_core.training.jobs import Job, JobBusy, JobSnapshot, JobState
+from ui import state as keys
 from ui.job_status import show_failed_or_running
 
-WINDOW, START, STOP = "deploy_monitor_window", "deploy_monitor_start", "deploy_monitor_stop"
 WINDOWS = (BY_DAY, 20, 50, 100)  # the choices of window; "day" first: drawings come in by day
 GALLERY = 8  # outliers shown; the report keeps them all
 GALLERY_COLS = 8
@@ -83,11 +83,11 @@ def _draw_job(snap: JobSnapshot, live: bool) -> None:
 def controls(run: storage.Run, store: DrawingStore, running: bool) -> None:
     """Which windows over time, and the button that checks the field now (in the background)."""
     pick, start, stop = st.columns([1.6, 1.4, 0.8], vertical_alignment="bottom")
-    window = pick.selectbox("Over time", WINDOWS, key=WINDOW, format_func=window_words)
+    window = pick.selectbox("Over time", WINDOWS, key=keys.DEPLOY_MONITOR_WINDOW, format_func=window_words)
     busy = ui.job_running()
     start.button(
         "📡 Check the field now",
-        key=START,
+        key=keys.DEPLOY_MONITOR_START,
         type="primary",
         on_click=_start,
         args=(str(run.path), str(store.path), window, f"Monitor of {run.label}"),
@@ -96,7 +96,7 @@ def controls(run: storage.Run, store: DrawingStore, running: bool) -> None:
         help="Draws 1,000 validation images on a virtual canvas and compares them with the drawings "
         "(about 10 s on two cores), in the background." + (" Another job is running." if busy else ""),
     )
-    stop.button("■ Stop", key=STOP, on_click=_stop, disabled=not running, width="stretch")
+    stop.button("■ Stop", key=keys.DEPLOY_MONITOR_STOP, on_click=_stop, disabled=not running, width="stretch")
 
 
 def monitor_tab(store: DrawingStore | None, run: storage.Run) -> None:
@@ -121,7 +121,7 @@ def monitor_tab(store: DrawingStore | None, run: storage.Run) -> None:
         running = job is not None and job.running
         controls(run, store, running)
         if job is not None:
-            ui.follow_job(job, _draw_job, key="monitor")
+            ui.follow_job(job, _draw_job, key=keys.DEPLOY_FOLLOW_MONITOR)
             if running:
                 return
         saved = load_result(run)

@@ -28,11 +28,9 @@ from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES, Fit, provisional_fit
 from mnist_core.planning.curve.store import Curve, curves_signature, delete_curve, list_curves
 from mnist_core.training.jobs import JobSnapshot, JobState
+from ui import state as keys
 from ui.job_status import show_failed_or_running
 
-CURVE = "plan.curve"  # id of the curve shown on Plan (None: the newest saved)
-ESTIMATE = "plan.estimate"  # the latest answer: {curve_id, size, low, high, have, target, reachable, …}
-TRAIN_KEY = "train."
 # The Train page's controls (pages/Train.py CONTROLS): every field but the split (set on
 # Preprocess) and the run-time ones (mixed precision, device).
 TRAIN_FIELDS = tuple(
@@ -50,16 +48,16 @@ ss = st.session_state
 def train_page_config() -> TrainConfig:
     """The configuration the Train page would train now (its defaults when never visited)."""
     base = PRESETS[DEFAULT_PRESET]
-    values = {k: ss.get(TRAIN_KEY + k, nearest_option(k, getattr(base, k))) for k in TRAIN_FIELDS}
+    values = {k: ss.get(keys.train_control(k), nearest_option(k, getattr(base, k))) for k in TRAIN_FIELDS}
     return TrainConfig(**values, **ui.split_settings())
 
 
 def open_train(config: TrainConfig, preset: str | None = None) -> None:
     """Set the Train page's controls to `config` (and its preset box) and go there."""
     if preset is not None:
-        ss[TRAIN_KEY + "preset"] = preset
+        ss[keys.TRAIN_PRESET] = preset
     for k in TRAIN_FIELDS:
-        ss[TRAIN_KEY + k] = nearest_option(k, getattr(config, k))
+        ss[keys.train_control(k)] = nearest_option(k, getattr(config, k))
     st.switch_page(ui.step("Train").file)
 
 
@@ -80,21 +78,21 @@ def saved_curves() -> list[Curve]:
 def shown_curve() -> Curve | None:
     """The curve picked on Plan, else the newest saved one (a deleted pick falls back)."""
     curves = saved_curves()
-    picked = ss.get(CURVE)
+    picked = ss.get(keys.PLAN_CURVE)
     return next((c for c in curves if c.id == picked), curves[0] if curves else None)
 
 
 def current_estimate() -> dict[str, Any] | None:
-    """The Plan answer at the current target accuracy, kept in session state as ESTIMATE; None
+    """The Plan answer at the current target accuracy, kept in session state as keys.PLAN_ESTIMATE; None
     when no curve has been measured (or the target is one a curve cannot answer)."""
     curve = shown_curve()
     if curve is None:
         return None
     try:
-        ss[ESTIMATE] = curve_estimate(curve, ui.target_accuracy())
+        ss[keys.PLAN_ESTIMATE] = curve_estimate(curve, ui.target_accuracy())
     except CurveError:
         return None
-    return ss[ESTIMATE]
+    return ss[keys.PLAN_ESTIMATE]
 
 
 # ---------------------------------------------------------------- a measurement while it runs
@@ -190,7 +188,7 @@ def bigger_offer(curve: Curve) -> None:
     big = bigger_model(curve.config)
     if big["preset"] is None and not big["changes"]:
         return
-    if st.button(f"🏋️ Open Train with {big['text']}", key="plan_bigger_model"):
+    if st.button(f"🏋️ Open Train with {big['text']}", key=keys.PLAN_BIGGER_MODEL):
         if big["preset"] is not None:
             open_train(PRESETS[big["preset"]], big["preset"])
         else:
@@ -250,7 +248,7 @@ def points_table(points: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def on_show(curve_id: str) -> None:
-    ss[CURVE] = curve_id
+    ss[keys.PLAN_CURVE] = curve_id
 
 
 def on_delete(curve_id: str) -> None:
@@ -259,8 +257,8 @@ def on_delete(curve_id: str) -> None:
     except CurveError as exc:
         ui.flash("error", str(exc))
         return
-    if ss.get(CURVE) == curve_id:
-        ss[CURVE] = None
+    if ss.get(keys.PLAN_CURVE) == curve_id:
+        ss[keys.PLAN_CURVE] = None
     ui.flash("success", f"Deleted the learning curve {curve_id}.")
 
 
@@ -295,7 +293,7 @@ def saved_section(shown: Curve | None) -> None:
             text.markdown(curve_line(c, target) + (" · *shown above*" if shown and c.id == shown.id else ""))
             show.button(
                 "Show",
-                key=f"plan_show_{c.id}",
+                key=keys.plan_show(c.id),
                 on_click=on_show,
                 args=(c.id,),
                 disabled=shown is not None and c.id == shown.id,
@@ -304,7 +302,7 @@ def saved_section(shown: Curve | None) -> None:
             with delete.popover("🗑", help="Delete this curve", width="stretch"):
                 st.button(
                     "Delete for good",
-                    key=f"plan_delete_{c.id}",
+                    key=keys.plan_delete(c.id),
                     on_click=on_delete,
                     args=(c.id,),
                     type="primary",

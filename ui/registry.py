@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ui import state as keys
+
 APP_NAME = "MNIST Workflow Studio"
-CURRENT_PAGE_KEY = "_current_page"  # the title of the page this run draws (set by `navigate`)
 
 
 @dataclass(frozen=True)
@@ -129,13 +130,13 @@ def navigate() -> None:
     before the page draws, inside the run of the page that drew the widget, and a message they
     queue (`ui.flash`) belongs to that page."""
     chosen = st.navigation(navigation_pages())
-    st.session_state[CURRENT_PAGE_KEY] = chosen.title
+    st.session_state[keys.APP_CURRENT_PAGE] = chosen.title
     chosen.run()
 
 
 def current_page() -> str:
     """The title of the page being drawn ("" outside `navigate`, e.g. a page script run alone)."""
-    return st.session_state.get(CURRENT_PAGE_KEY, "")
+    return st.session_state.get(keys.APP_CURRENT_PAGE, "")
 
 
 def link(title: str, label: str | None = None, icon: str | None = None) -> None:

@@ -14,9 +14,8 @@ from mnist_core.config import field_info, nearest_option
 from mnist_core.planning.tune.params import EPOCHS_HELP, Param
 from mnist_core.planning.tune.space import SearchSpace, default_space, range_grid
 from mnist_core.planning.tune.worker import PRUNERS
+from ui import state as keys
 
-K = "tune."
-TRIALS, MINUTES, MAX_TRAIN, PRUNER = K + "trials", K + "minutes", K + "max_train", K + "pruner"
 LABELS = {
     "lr": "Learning rate",
     "dropout": "Dropout",
@@ -34,22 +33,13 @@ PRUNER_LABELS = {
 ss = st.session_state
 
 
-def key_of(model: str, name: str, part: str = "range") -> str:
-    """Session key of a search widget. Per family: each keeps its own space for the session,
-    and nothing needs resetting when the family changes (a select_slider's range cannot be
-    set from code without fighting its `value`)."""
-    return f"{K}{model}.{name}.{part}"
-
-
-def epochs_key(model: str) -> str:
-    return f"{K}{model}.epochs"
-
-
 def param_row(model: str, p: Param) -> None:
     """A checkbox (search it or keep the base value) and the range or choices to search."""
-    spec, label, key = p.spec, LABELS[p.name], key_of(model, p.name)
+    spec, label, key = p.spec, LABELS[p.name], keys.tune_param(model, p.name)
     on = st.checkbox(
-        f"Search {label.lower()}", **ui.persistent(key_of(model, p.name, "on"), p.enabled), help=spec.help
+        f"Search {label.lower()}",
+        **ui.persistent(keys.tune_param(model, p.name, "on"), p.enabled),
+        help=spec.help,
     )
     if p.name == "augment":
         st.caption(
@@ -91,15 +81,15 @@ def limits_row(model: str) -> None:
         "Epochs per trial at most",
         field_info("epochs")["grid"],
         help=EPOCHS_HELP,
-        **ui.persistent(epochs_key(model), nearest_option("epochs", default_space(model).epochs)),
+        **ui.persistent(keys.tune_epochs(model), nearest_option("epochs", default_space(model).epochs)),
     )
-    t.number_input("Trials (0 = no limit)", 0, 10_000, step=1, **ui.persistent(TRIALS, 20))
+    t.number_input("Trials (0 = no limit)", 0, 10_000, step=1, **ui.persistent(keys.TUNE_TRIALS, 20))
     m.number_input(
         "Minutes (0 = no limit)",
         0.0,
         10_000.0,
         step=1.0,
-        **ui.persistent(MINUTES, 0.0),
+        **ui.persistent(keys.TUNE_MINUTES, 0.0),
         help="No new trial starts after this long; the running one finishes.",
     )
     n.number_input(
@@ -107,14 +97,14 @@ def limits_row(model: str) -> None:
         0,
         10_000_000,
         step=500,
-        **ui.persistent(MAX_TRAIN, 0),
+        **ui.persistent(keys.TUNE_MAX_TRAIN, 0),
         help="Search on a subset for speed; validation always uses the whole validation set.",
     )
     p.selectbox(
         "Pruner",
         PRUNERS,
         format_func=PRUNER_LABELS.get,
-        **ui.persistent(PRUNER, "median"),
+        **ui.persistent(keys.TUNE_PRUNER, "median"),
         help="Stops hopeless trials early, from their validation score after each epoch.",
     )
 
@@ -130,12 +120,12 @@ def space_from_state(model: str) -> SearchSpace:
     """The search space the widgets describe (raises TuneError naming what is wrong)."""
     params, space = [], default_space(model)
     for p in space.params:
-        on = bool(ss.get(key_of(model, p.name, "on"), p.enabled))
-        value = ss.get(key_of(model, p.name))
+        on = bool(ss.get(keys.tune_param(model, p.name, "on"), p.enabled))
+        value = ss.get(keys.tune_param(model, p.name))
         if p.spec.kind == "choice":
             choices = p.choices if p.name == "augment" or value is None else tuple(value)
             params.append(Param(p.name, on, choices=tuple(sorted(choices))))
         else:
             low, high = _pair(value) if value is not None else (p.low, p.high)
             params.append(Param(p.name, on, low, high))
-    return SearchSpace(model, tuple(params), int(ss.get(epochs_key(model), space.epochs)))
+    return SearchSpace(model, tuple(params), int(ss.get(keys.tune_epochs(model), space.epochs)))

@@ -16,7 +16,7 @@ from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.results import importances, list_studies, study_view
 from mnist_core.planning.tune.storage import STORAGE_ENV, normalize_url, open_storage, storage_label
 from mnist_core.planning.tune.study import load_study
-from ui.tune_space import K
+from ui import state as keys
 
 REFRESH_S = 2.0  # how often a live view re-reads the storage for other workers' trials
 ss = st.session_state
@@ -81,7 +81,7 @@ def studies(url: str) -> list[dict[str, Any]]:
     job = ui.job_manager().job
     moved = (job.id, job.running, len(job.snapshot().records)) if job is not None else None
     try:
-        return _studies(url, (ss.get(K + "refresh", 0), moved))
+        return _studies(url, (ss.get(keys.TUNE_REFRESH, 0), moved))
     except SQLAlchemyError as exc:  # a database that went away after it opened: say so, draw the rest
         st.warning(f"Cannot list the studies now: {_first_line(exc)}")
         return []
@@ -93,13 +93,13 @@ def _first_line(exc: Exception) -> str:
 
 def refresh() -> None:
     """Re-read the storage now (the Refresh button, and after a change made here)."""
-    ss[K + "refresh"] = ss.get(K + "refresh", 0) + 1
+    ss[keys.TUNE_REFRESH] = ss.get(keys.TUNE_REFRESH, 0) + 1
 
 
 def version(records: int = 0) -> tuple[int, int, int]:
     """The cache key of a study read: the Refresh count, this job's records so far, and a clock
     tick (other workers' trials show within REFRESH_S even when nothing here changed)."""
-    return ss.get(K + "refresh", 0), records, int(time.time() // REFRESH_S)
+    return ss.get(keys.TUNE_REFRESH, 0), records, int(time.time() // REFRESH_S)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -15,8 +15,9 @@ from mnist_core.monitoring.saved import load_result
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from tests.monitor_field import DAYS, collect_field
+from ui import state as keys
 
-PAGE, TAB, MONITOR = "pages/Deploy.py", "deploy_tab", "📡 Monitor"
+PAGE, TAB, MONITOR = "pages/Deploy.py", keys.DEPLOY_TAB, "📡 Monitor"
 
 
 @pytest.fixture
@@ -41,15 +42,15 @@ def test_too_few_drawings_is_a_friendly_line(run):
     DrawingStore(ui.drawings_path()).add(image28=run.split().val.images[0].numpy(), true_label=1)
     at.run()
     assert "Only one drawing collected yet" in texts(at) and not at.exception
-    assert not [b for b in at.button if b.key == "deploy_monitor_start"]
+    assert not [b for b in at.button if b.key == keys.DEPLOY_MONITOR_START]
 
 
 def test_a_drifting_field_is_checked_in_the_background_and_shown(run):
     collect_field(ui.drawings_path())
     at = monitor_tab()
     assert "Not checked yet" in texts(at) and "40 drawings are waiting" in texts(at)
-    assert at.selectbox(key="deploy_monitor_window").value == "day"
-    at.button(key="deploy_monitor_start").click().run()
+    assert at.selectbox(key=keys.DEPLOY_MONITOR_WINDOW).value == "day"
+    at.button(key=keys.DEPLOY_MONITOR_START).click().run()
     assert not at.exception
     wait_idle()
     at.run()  # AppTest never fires the fragment's run_every: poll once the job is over

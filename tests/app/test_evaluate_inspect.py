@@ -30,7 +30,8 @@ from mnist_core.runs.listing import scan_runs
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside
-from ui import inspect_confidence, inspect_map, inspect_robustness
+from ui import inspect_map, inspect_robustness
+from ui import state as keys
 
 PAGE = "pages/Evaluate.py"
 WHERE, TRUST, BREAKS = inside.TABS
@@ -72,7 +73,7 @@ def fresh_run(home):
 
 
 def page(tab: str = WHERE, **state) -> AppTest:
-    return open_page(PAGE, **{inside.TAB_KEY: tab, **state})
+    return open_page(PAGE, **{keys.EVALUATE_INSPECT: tab, **state})
 
 
 def charts(at: AppTest) -> list[tuple[dict, list[dict]]]:
@@ -132,13 +133,13 @@ def test_embedding_map_renders_with_thumbnails(home):
 
 def test_drawing_from_deploy_is_the_star(home):
     table = validation(scan_runs(home).runs[0])
-    at = page(**{inspect_map.DRAWING_KEY: table.images[0].tolist()})
+    at = page(**{keys.DEPLOY_LAST_INPUT: table.images[0].tolist()})
     assert "Your drawing from Deploy: the model reads a" in texts(at)
     assert any(r.get("label") == "your drawing" for r in embedding_map(at)[1])
     # floats in 0..1 (a prepared drawing as the model sees it) are read the same way
-    at = page(**{inspect_map.DRAWING_KEY: (table.images[0] / 255.0).astype(np.float32)})
+    at = page(**{keys.DEPLOY_LAST_INPUT: (table.images[0] / 255.0).astype(np.float32)})
     assert "Your drawing from Deploy" in texts(at)
-    at = page(**{inspect_map.DRAWING_KEY: [[1, 2], [3, 4]]})  # not a 28×28 drawing: no star
+    at = page(**{keys.DEPLOY_LAST_INPUT: [[1, 2], [3, 4]]})  # not a 28×28 drawing: no star
     assert "appears here as a star" in texts(at)
 
 
@@ -147,7 +148,7 @@ def test_box_selection_lists_its_images(home):
     rows = map_points(at)
     xs = sorted(r["x"] for r in rows)
     box = [xs[0] - 1, xs[len(xs) // 4]]  # the left quarter of the map, every height
-    at.session_state[inspect_map.MAP_KEY] = {"selection": {embedding_charts.BRUSH: {"x": box}}}
+    at.session_state[keys.EVALUATE_MAP] = {"selection": {embedding_charts.BRUSH: {"x": box}}}
     at.run()
     assert not at.exception
     inside_box = [r for r in rows if box[0] <= r["x"] <= box[1]]
@@ -160,9 +161,9 @@ def test_box_selection_lists_its_images(home):
 @pytest.mark.slow
 def test_tsne_runs_as_a_background_job(home, monkeypatch):
     monkeypatch.setattr(embedding, "tsne_records", functools.partial(embedding.tsne_records, iterations=500))
-    at = page(**{inspect_map.METHOD_KEY: "t-SNE"})
+    at = page(**{keys.EVALUATE_MAP_METHOD: "t-SNE"})
     assert embedding_map(at) is None  # nothing computed yet: the button
-    at.button(key="evaluate.tsne_start").click().run()
+    at.button(key=keys.EVALUATE_TSNE_START).click().run()
     assert not at.exception
     wait_idle()
     at.run()  # the job's end reruns the page: the finished map
@@ -182,7 +183,7 @@ def test_fitting_the_temperature_saves_it_and_shows_ece(fresh_run):
     at = page(TRUST)
     assert metrics(at)["ECE after scaling"] == "not fitted"
     before = metrics(at)["ECE before scaling"]
-    at.button(key="evaluate.fit_temperature").click().run()
+    at.button(key=keys.EVALUATE_FIT_TEMPERATURE).click().run()
     assert not at.exception
     saved = storage.load_run(run.path)
     t = calibration.run_temperature(saved)
@@ -202,11 +203,11 @@ def test_saving_a_threshold_stores_it_with_the_run(fresh_run):
     run = fresh_run()
     at = page(TRUST)
     assert "no “not sure” line of its own" in texts(at)
-    at.select_slider(key=inspect_confidence.THRESHOLD_KEY).set_value(0.8).run()
+    at.select_slider(key=keys.EVALUATE_THRESHOLD).set_value(0.8).run()
     table = validation(run)
     row = calibration.coverage_curve(table.probs, table.labels, [0.8])[0]
     assert metrics(at)["Answered"] == f"{row['coverage']:.1%}"
-    at.button(key="evaluate.threshold_save").click().run()
+    at.button(key=keys.EVALUATE_THRESHOLD_SAVE).click().run()
     assert not at.exception
     saved = storage.load_run(run.path)
     assert calibration.run_threshold(saved) == pytest.approx(0.8)
@@ -214,8 +215,8 @@ def test_saving_a_threshold_stores_it_with_the_run(fresh_run):
     assert calibration.predict_options(saved)["unsure_below"] == pytest.approx(0.8)
     assert "not sure” line: **0.800**" in texts(at)
     at = page(TRUST)  # a new visit starts the slider on the saved line
-    assert at.select_slider(key=inspect_confidence.THRESHOLD_KEY).value == pytest.approx(0.8)
-    at.button(key="evaluate.threshold_clear").click().run()
+    assert at.select_slider(key=keys.EVALUATE_THRESHOLD).value == pytest.approx(0.8)
+    at.button(key=keys.EVALUATE_THRESHOLD_CLEAR).click().run()
     assert calibration.run_threshold(storage.load_run(run.path)) is None
     assert "no “not sure” line of its own" in texts(at)
 
@@ -233,7 +234,7 @@ def test_robustness_sweep_shows_chart_and_sentence(fresh_run, quick_sweep):
     run = fresh_run()
     at = page(BREAKS)
     assert "Not measured yet" in texts(at)
-    at.button(key="evaluate.sweep_start").click().run()
+    at.button(key=keys.EVALUATE_SWEEP_START).click().run()
     assert not at.exception
     wait_idle()
     at.run()
@@ -256,7 +257,7 @@ def test_two_runs_on_one_robustness_chart(fresh_run, quick_sweep):
             run, rob.sweep(model, val.images[:100], val.labels[:100], ["rotate"], label=run.meta["name"])
         )
     at = page(BREAKS)
-    at.selectbox(key=inspect_robustness.OTHER_KEY).set_value(other.id).run()
+    at.selectbox(key=keys.EVALUATE_ROBUST_OTHER).set_value(other.id).run()
     assert not at.exception
     a, b = rob.load_sweep(mine), rob.load_sweep(other)
     assert rob.compare(a, b)["sentence"] in texts(at)

@@ -8,6 +8,7 @@ import ui
 from mnist_core.config import TrainConfig
 from mnist_core.runs import storage
 from mnist_core.training.models import build_model
+from ui import state as keys
 from ui import warmup
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +44,7 @@ def test_home_shows_the_latest_model_and_the_target_set_elsewhere():
     config = TrainConfig(model="baseline", epochs=1, augment=False)
     storage.save_run(build_model(config), config, [], {"name": "demo", "val_accuracy": 0.4321})
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    at.session_state["target_accuracy"] = 0.9
+    at.session_state[keys.APP_TARGET_ACCURACY] = 0.9
     at.run()
     assert not at.exception
     shown = metrics(at)

@@ -15,6 +15,7 @@ from mnist_core.data.sources import load_train_pool
 from mnist_core.labels.audit import Audit, Suspect
 from mnist_core.labels.store import DecisionStore, list_audits, save_audit
 from tests.app.conftest import open_page, texts
+from ui import state as keys
 
 PAGE = "pages/Labels.py"
 AUDIT_ID = "20261207-120000-abcdef"
@@ -48,7 +49,7 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def decision_box(at: AppTest, index: int):
-    return at.selectbox(key=f"labels.decision.{AUDIT_ID}.training.{index}")
+    return at.selectbox(key=keys.labels_decision(AUDIT_ID, "training", index))
 
 
 def test_page_renders_after_data_with_the_honesty_note():
@@ -81,8 +82,8 @@ def test_relabel_exclude_and_accept_the_top_n_are_stored_at_once(isolated_home):
     assert (metric(at, "Reviewed"), metric(at, "Relabelled")) == ("1", "1")
     decision_box(at, 3).set_value("exclude").run()
     assert metric(at, "Excluded") == "1"
-    at.number_input(key="labels.top_n").set_value(2).run()
-    at.button(key="labels.accept").click().run()
+    at.number_input(key=keys.LABELS_TOP_N).set_value(2).run()
+    at.button(key=keys.LABELS_ACCEPT).click().run()
     assert not at.exception, at.exception
     stored = DecisionStore().decisions("sample")
     assert [stored[("training", i)].label for i in (0, 1)] == [s.suggested for s in audit.suspects[:2]]
@@ -101,8 +102,8 @@ def test_an_audit_runs_as_a_job_and_is_picked_when_saved(isolated_home, monkeypa
     tiny = TrainConfig(model="mlp", mlp_width=32, epochs=1, batch_size=256, augment=False)
     monkeypatch.setattr(audit_job, "audit_config", lambda config=None: tiny)
     at = open_page(PAGE, data_spec="sample")
-    at.number_input(key="labels.folds").set_value(2).run()
-    at.button(key="labels.start").click().run()
+    at.number_input(key=keys.LABELS_FOLDS).set_value(2).run()
+    at.button(key=keys.LABELS_START).click().run()
     deadline, seen = time.monotonic() + 240, []
     while time.monotonic() < deadline:
         time.sleep(0.5)
@@ -115,14 +116,13 @@ def test_an_audit_runs_as_a_job_and_is_picked_when_saved(isolated_home, monkeypa
     assert any("Fold" in s and "of 2" in s for s in seen), seen
     audits = list_audits()
     assert len(audits) == 1 and audits[0].folds == 2
-    assert at.session_state["labels.audit"] == audits[0].id
+    assert at.session_state[keys.LABELS_AUDIT] == audits[0].id
     assert f"Audit {audits[0].id} saved" in texts(at)
 
 
 def test_the_train_page_trains_on_reviewed_labels(isolated_home):
     from mnist_core.data.preprocess import make_split
     from mnist_core.runs.storage import load_run
-    from ui.labels_train import REVIEWED
 
     pool = load_train_pool("sample")
     split = make_split("sample", TrainConfig(val_fraction=0.2, split_seed=0))  # the app's default split
@@ -133,14 +133,14 @@ def test_the_train_page_trains_on_reviewed_labels(isolated_home):
     store.decide("sample", "training", t1, "exclude", int(pool.labels[t1]))
     store.decide("sample", "training", v0, "relabel", int(pool.labels[v0]), (int(pool.labels[v0]) + 1) % 10)
     at = open_page("pages/Train.py", data_spec="sample")
-    box = at.checkbox(key=REVIEWED)
+    box = at.checkbox(key=keys.TRAIN_REVIEWED_LABELS)
     assert "2 relabelled, 1 excluded" in box.label
     assert "1 of these decisions fall on validation images" in texts(at)
     box.check().run()
-    at.selectbox(key="train.model").set_value("logreg").run()
-    at.select_slider(key="train.epochs").set_value(1)
-    at.number_input(key="train.max_train_samples").set_value(500).run()
-    at.button(key="train_start").click().run()
+    at.selectbox(key=keys.train_control("model")).set_value("logreg").run()
+    at.select_slider(key=keys.train_control("epochs")).set_value(1)
+    at.number_input(key=keys.train_control("max_train_samples")).set_value(500).run()
+    at.button(key=keys.TRAIN_START).click().run()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (ui.job_manager().job is None or ui.job_manager().job.running):
         time.sleep(0.3)

@@ -50,9 +50,9 @@ def test_review_flow(page: Page, app_url: str, studio_home: Path):
     goto(page, f"{app_url}/Labels")
     assert_no_exception(page)
     expect(page.get_by_text("The model can be the one that is wrong", exact=False)).to_be_visible()
-    first = page.locator(".st-key-labels_card_1")
+    first = page.locator(".st-key-labels-card_1")
     expect(first).to_contain_text(f"given {labels[0]}")
-    expect(page.locator("[class*='st-key-labels_card_'] img")).to_have_count(3)
+    expect(page.locator("[class*='st-key-labels-card_'] img")).to_have_count(3)
 
     relabel_to = (labels[0] + 5) % 10
     first.locator("[data-testid='stSelectbox']").click()
