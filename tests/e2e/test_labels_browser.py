@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mnist_core.data.sources import load_train_pool
 from mnist_core.labels.audit import Audit, Suspect
@@ -55,8 +56,16 @@ def test_review_flow(page: Page, app_url: str, studio_home: Path):
     expect(page.locator("[class*='st-key-labels-card_'] img")).to_have_count(3)
 
     relabel_to = (labels[0] + 5) % 10
-    first.locator("[data-testid='stSelectbox']").click()
-    page.get_by_role("option", name=f"relabel as {relabel_to}", exact=True).click()
+    option = page.get_by_role("option", name=f"relabel as {relabel_to}", exact=True)
+    for _ in range(3):  # a rerun landing on the click closes the list: open it again
+        wait_for_app(page)
+        first.locator("[data-testid='stSelectbox']").click()
+        try:
+            option.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    option.click()
     wait_for_app(page)
     expect(metric(page, "Relabelled")).to_have_text("1")
     stored = DecisionStore(studio_home).decisions("sample")
