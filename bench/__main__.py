@@ -97,6 +97,7 @@ PARTS: dict[str, Callable[[], None]] = {
     "inspect": _module_run("inspect"),
     "app_server": _module_run("app_server"),
     "monitor": _module_run("monitor"),
+    "labels": _module_run("labels"),
 }
 
 

@@ -22,9 +22,10 @@ from mnist_core.config import (
 from mnist_core.data.errors import DataError
 from mnist_core.data.sources import Images
 from mnist_core.deploy.collect import CollectError
+from mnist_core.labels.audit import AuditError
 from mnist_core.training import models
 from mnist_core.training.jobs import JobBusy
-from ui import history, training
+from ui import history, labels_train, training
 from ui import state as keys
 from ui.train_controls import (
     CONTROLS,
@@ -48,10 +49,11 @@ ss = st.session_state
 def start_job(configs: list[TrainConfig], names: list[str]) -> None:
     try:
         extra = collected_images() if ss.get(keys.TRAIN_USE_DRAWINGS) else None
-        ui.job_manager().start(configs, names, data=ui.data_spec(), extra=extra)
+        review = labels_train.review_hook()
+        ui.job_manager().start(configs, names, data=ui.data_spec(), extra=extra, review=review)
     except JobBusy as exc:
         ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
-    except (CollectError, DataError) as exc:
+    except (AuditError, CollectError, DataError) as exc:
         ui.flash("error", str(exc))
 
 
@@ -146,6 +148,7 @@ def settings(n_drawings: int) -> TrainConfig | None:
         regularization_controls(model)
     with cols[3].container(border=True, height="stretch"):
         data_controls(n_drawings)
+        labels_train.reviewed_control()
     try:
         config = make_config()
     except ConfigError as exc:

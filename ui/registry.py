@@ -50,6 +50,14 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         3,
+        "pages/Labels.py",
+        "Labels",
+        "🏷️",
+        "Find the labels a model doubts (K-fold audit with cleanlab), review them, train on the reviewed labels.",
+        "Labels",
+    ),
+    Step(
+        4,
         "pages/Preprocess.py",
         "Preprocess",
         "🧹",
@@ -57,7 +65,7 @@ STEPS: tuple[Step, ...] = (
         "Preprocess",
     ),
     Step(
-        4,
+        5,
         "pages/Plan.py",
         "Plan",
         "📈",
@@ -65,7 +73,7 @@ STEPS: tuple[Step, ...] = (
         "Plan",
     ),
     Step(
-        5,
+        6,
         "pages/Train.py",
         "Train",
         "🏋️",
@@ -73,7 +81,7 @@ STEPS: tuple[Step, ...] = (
         "Train",
     ),
     Step(
-        6,
+        7,
         "pages/Tune.py",
         "Tune",
         "🎛️",
@@ -81,7 +89,7 @@ STEPS: tuple[Step, ...] = (
         "Tune",
     ),
     Step(
-        7,
+        8,
         "pages/Evaluate.py",
         "Evaluate",
         "📊",
@@ -89,7 +97,7 @@ STEPS: tuple[Step, ...] = (
         "Evaluate",
     ),
     Step(
-        8,
+        9,
         "pages/Deploy.py",
         "Deploy",
         "🚀",

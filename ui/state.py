@@ -60,6 +60,31 @@ PREPROCESS_IMAGE_INDEX = "preprocess.image_index"
 PREPROCESS_VAL_FRACTION = "preprocess.val_fraction"
 PREPROCESS_SPLIT_SEED = "preprocess.split_seed"
 
+# Labels: the audit job, the audit under review, the suspect grid and its decisions.
+LABELS_FOLDS = "labels.folds"  # K of the audit's K-fold cross-validation
+LABELS_DRAWINGS = "labels.drawings"  # audit the labelled Deploy drawings too
+LABELS_START = "labels.start"
+LABELS_STOP = "labels.stop"
+LABELS_FOLLOW = "labels.follow"
+LABELS_AUDIT = "labels.audit"  # the id of the audit under review
+LABELS_ADOPTED_JOB = "labels.adopted_job"  # the finished audit job whose audit this session picked
+LABELS_TOP_N = "labels.top_n"  # how many suspects "accept the suggestion" takes
+LABELS_ACCEPT = "labels.accept"
+LABELS_PAGE = "labels.page"  # the page of the suspect grid shown
+LABELS_DECISION_PREFIX = "labels.decision_"  # + audit, source, index: one suspect's decision box
+LABELS_CARD_PREFIX = "labels.card_"  # + rank: one suspect's card (class st-key-labels-card_<rank>)
+
+
+def labels_decision(audit_id: str, source: str, index: int) -> str:
+    """The decision box of one suspect of one audit."""
+    return f"{LABELS_DECISION_PREFIX}{audit_id}_{source}_{index}"
+
+
+def labels_card(rank: int) -> str:
+    """The card of the suspect ranked `rank` (1 = most suspect)."""
+    return f"{LABELS_CARD_PREFIX}{rank}"
+
+
 # Train: one control per TrainConfig field (`train_control`), plus these.
 TRAIN_PREFIX = "train."
 TRAIN_PRESET = "train.preset"
@@ -77,6 +102,7 @@ TRAIN_CANCEL = "train.cancel"
 TRAIN_CONFIRM_DELETE = "train.confirm_delete"  # the run ids waiting for "Yes, delete"
 TRAIN_RUNS_PREFIX = "train.runs_"  # + a digest of the listed run ids
 TRAIN_APPLY_PREFIX = "train.apply_"  # + where the diagnosis comes from
+TRAIN_REVIEWED_LABELS = "train.reviewed_labels"  # train on the labels reviewed on the Labels page
 
 
 def train_control(field: str) -> str:

@@ -118,6 +118,16 @@ def data(c: Context) -> str:
     ]
     if sizes.get("extra_train"):
         rows.insert(2, ("Of which collected drawings", count(sizes["extra_train"])))
+    if meta.get("labels") == "reviewed":
+        rows.insert(
+            2,
+            (
+                "Labels",
+                f"reviewed: {count(meta.get('relabelled'))} training labels changed, "
+                f"{count(meta.get('excluded'))} training images excluded; "
+                f"{count(meta.get('decisions_on_validation'))} decisions on validation images not applied",
+            ),
+        )
     if c.test:
         rows.append(("Test images", count(c.test.n)))
     columns: dict[str, list[int]] = {}

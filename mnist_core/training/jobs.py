@@ -146,9 +146,11 @@ class TrainingJob(Job):
         data: str = "auto",
         extra: Images | None = None,
         home: Path | None = None,
+        review: Callable[..., Any] | None = None,
     ) -> None:
         self.configs, self.names = list(configs), list(names)
         self.data, self.extra, self.home = data, extra, home
+        self.review = review  # pipeline.SplitReview: e.g. reviewed labels
         self._current = 0
         self._saved: list[str] = []
         super().__init__(self._train_all, kind="train", title=self.names[0] if self.names else "")
@@ -165,7 +167,7 @@ class TrainingJob(Job):
             with self._lock:
                 self._current = i
             for record in train_and_save(
-                config, self.data, stop=stop, extra=self.extra, name=name, home=self.home
+                config, self.data, stop=stop, extra=self.extra, name=name, home=self.home, review=self.review
             ):
                 yield {**record.to_dict(), "run": i}
 
@@ -215,9 +217,10 @@ class JobManager:
         data: str = "auto",
         extra: Images | None = None,
         home: Path | None = None,
+        review: Callable[..., Any] | None = None,
     ) -> TrainingJob:
         names = names or [""] * len(configs)
-        job = TrainingJob(list(configs), list(names), data, extra, home)
+        job = TrainingJob(list(configs), list(names), data, extra, home, review)
         self.submit(job)
         return job
 

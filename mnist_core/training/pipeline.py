@@ -10,9 +10,10 @@ module decides nothing about presentation.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -40,6 +41,9 @@ class SavedRecord:
 
 
 PipelineRecord = Record | SavedRecord
+# Changes a split before training and says what it changed, for meta.json: e.g. reviewed labels
+# (mnist_core.labels.apply.review_split), which this layer must not import.
+SplitReview = Callable[[DataSplit], tuple[DataSplit, dict[str, Any]]]
 
 
 def train_and_save(
@@ -52,14 +56,19 @@ def train_and_save(
     home: Path | None = None,
     split: DataSplit | None = None,
     report_every: int = 10,
+    review: SplitReview | None = None,
 ) -> Iterator[PipelineRecord]:
-    """Train `config` on `data` (+ `extra` training images), save the run, yield progress.
+    """Train `config` on `data` (+ `extra` training images), save the run, yield progress;
+    `review` changes the split first and its account goes into the run's meta.
 
     The runs folder is checked before any data is loaded, so a run never trains to the end
     only to find it cannot be saved (StorageError).
     """
     check_home(home)
     split = split or make_split(data, config, extra)
+    reviewed: dict[str, Any] = {}
+    if review is not None:
+        split, reviewed = review(split)
     trainer = Trainer(config, split)
     yield from trainer.run(stop, report_every)
     end = trainer.end
@@ -81,6 +90,7 @@ def train_and_save(
         "val_accuracy": val.accuracy,
         "val_loss": val.loss,
         "used_collected": split.extra_train,
+        **reviewed,
     }
     run = save_run(trainer.model, config, [h.to_dict() for h in trainer.history], meta, home)
     run = save_evaluation(run, val, data=split.val, source=split.source)

@@ -28,7 +28,7 @@ def test_home_shows_the_workflow_map_and_fresh_state():
     assert at.title[0].value.endswith("MNIST Workflow Studio")
     cards = [m.value for m in at.markdown if m.value.startswith("##### Step ")]
     assert [c.split("· ")[1].split(" ", 1)[1] for c in cards] == [s.title for s in ui.STEPS]
-    assert [s.title for s in ui.STEPS][:4] == ["Define the task", "Data", "Preprocess", "Plan"]
+    assert [s.title for s in ui.STEPS][:5] == ["Define the task", "Data", "Labels", "Preprocess", "Plan"]
     links = [link.value for link in at.page_link]
     for name in ("Define the task", "Data", "Preprocess"):
         assert f"Open {name}" in links
