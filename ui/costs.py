@@ -1,5 +1,6 @@
 """The labeling-cost calculator of the Define page: how many images, how long, how much — in
-house or outsourced — and, once a learning curve exists, for the Plan page's estimate."""
+house or outsourced — and, once a learning curve exists, for the Plan page's estimate (either
+strategy's, when Plan compared labelling strategies)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import streamlit as st
 import ui
 from mnist_core.charts import data as data_charts
 from mnist_core.planning import costs
+from mnist_core.planning.curve.strategies import STRATEGIES
 from ui import plan as plan_views
 
 SAMPLES_KEY = "cost_samples"  # the calculator's "Images to label"
 PLAN_REST_KEY = "cost_plan_rest"  # count only the images the Plan estimate still needs
+STRATEGY_KEY = "cost_plan_strategy"  # which strategy's Plan estimate, when Plan compared several
 
 
 # ---------------------------------------------------------------- labeling cost
@@ -79,6 +82,32 @@ def cost_inputs() -> costs.LabelingInputs:
 
 def use_plan_estimate(n: int) -> None:
     st.session_state[SAMPLES_KEY] = n
+
+
+def chosen_estimate(est: dict | None) -> dict | None:
+    """The Plan estimate to cost: the shown curve's, or, when Plan compared labelling strategies,
+    the one picked here."""
+    alternatives = (est or {}).get("alternatives") or {}
+    if len(alternatives) < 2:
+        return est
+    if st.session_state.get(STRATEGY_KEY) not in alternatives:  # a pick from another comparison
+        st.session_state[STRATEGY_KEY] = est["strategy"]
+
+    def label(s: str) -> str:
+        a = alternatives[s]
+        return (
+            f"{STRATEGIES[s]} ({a['size']:,} images)" if a["reachable"] else f"{STRATEGIES[s]} (out of reach)"
+        )
+
+    choice = st.radio(
+        "Which Plan estimate",
+        list(alternatives),
+        format_func=label,
+        key=STRATEGY_KEY,
+        horizontal=True,
+        help="Plan measured a learning curve for each labelling strategy: cost either.",
+    )
+    return alternatives[choice]
 
 
 def plan_offer(est: dict | None) -> bool:
@@ -151,7 +180,7 @@ def plan_table(inputs: costs.LabelingInputs, est: dict, rest: bool) -> None:
 def cost_section() -> None:
     st.header("What the labels cost")
     st.caption("Every training image needs a correct label, typed by a person. Change any number.")
-    est = plan_views.current_estimate()
+    est = chosen_estimate(plan_views.current_estimate())
     rest = plan_offer(est)
     try:
         inputs = cost_inputs()

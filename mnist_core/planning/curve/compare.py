@@ -2,8 +2,8 @@
 seeds and validation set, and what the better strategy saves at the target.
 
 `measure_strategies` runs `measure_curve` once per strategy, one after the other, under one group
-id; its records are measure_curve's, each tagged with its "strategy", with the progress spread
-over the whole comparison, and one final {"kind": "comparison"} record. `compare_at_target`
+id; its records are measure_curve's, each tagged with its "strategy" and the number of
+"strategies" (each measures the same plan), with the progress spread over the whole comparison, and one final {"kind": "comparison"} record. `compare_at_target`
 answers in numbers (labels needed by each, the fraction saved) and `saving_sentence` in words.
 """
 
@@ -51,7 +51,12 @@ def measure_strategies(
             config, data, sizes, seeds, stop=stop, home=home, name=name, strategy=strategy, group=group
         )
         for rec in runs:
-            tagged = {**rec, "strategy": strategy, "progress": (j + rec["progress"]) / len(names)}
+            tagged = {
+                **rec,
+                "strategy": strategy,
+                "strategies": len(names),
+                "progress": (j + rec["progress"]) / len(names),
+            }
             if len(names) > 1 and "text" in rec:
                 tagged["text"] = f"{STRATEGIES[strategy]}: {rec['text']}"
             if rec["kind"] == "curve":

@@ -71,9 +71,13 @@ def diverse_batch(uncertainty: np.ndarray, feats: np.ndarray, batch: int, seed: 
     k-means on `feats`, then one row per cluster in turn, most uncertain first within each.
 
     Ties in uncertainty go to the lower position, and k-means is seeded, so the same inputs and
-    seed always give the same batch.
+    seed always give the same batch. (More than CANDIDATES × batch near-copies of one image
+    would fill the candidates on their own; real pools hold no such flood.)
     """
+    import warnings
+
     from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
     n = len(uncertainty)
@@ -87,7 +91,8 @@ def diverse_batch(uncertainty: np.ndarray, feats: np.ndarray, batch: int, seed: 
     data = np.asarray(feats[candidates], dtype=np.float64)
     # one thread: on a busy 2-core machine k-means' OpenMP threads fought over the cores
     # (1,000 candidates: 3 s with all threads, 0.16 s with one)
-    with threadpool_limits(limits=1):
+    with threadpool_limits(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # copies make fewer distinct clusters
         clusters = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(data)
     # candidates are in falling uncertainty, so each cluster's list is too
     members = [candidates[clusters == c] for c in range(k)]
