@@ -11,6 +11,7 @@ import ui
 from mnist_core.charts import data as data_charts
 from mnist_core.data import explore, images
 from mnist_core.data import sources as core_data
+from mnist_core.data.errors import DataError
 
 SOURCES = {
     "auto": "Auto: full MNIST if it is downloaded, otherwise the offline sample",
@@ -54,7 +55,7 @@ def download_with_progress() -> None:
     def work() -> None:
         try:
             core_data.download_mnist(progress=progress)
-        except core_data.DataError as exc:
+        except DataError as exc:
             state["error"] = str(exc)
 
     worker = threading.Thread(target=work, name="mnist-download", daemon=True)
@@ -81,12 +82,12 @@ def use_folder(path: str) -> None:
     try:
         info = core_data.resolve_source(ui.allowed_folder(path))
         pool = core_data.load_train_pool(info.key)
-    except core_data.DataError as exc:
+    except DataError as exc:
         st.error(str(exc))
         return
     try:
         core_data.load_test(info.key)
-    except core_data.DataError as exc:
+    except DataError as exc:
         st.warning(
             f"{len(pool):,} training images found, but no usable test set: {exc} "
             "The final test on the Evaluate page will not be possible."

@@ -12,9 +12,9 @@ import ui
 from mnist_core.charts import evaluation as eval_charts
 from mnist_core.charts import prediction as predict_charts
 from mnist_core.data import explore, images
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 from mnist_core.planning import costs
-from mnist_core.runs.storage import StorageError
+from mnist_core.runs.files import StorageError
 from ui import costs as cost_view
 
 SAMPLE_KEY = "define_sample_index"

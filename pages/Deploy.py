@@ -18,6 +18,7 @@ import ui
 from mnist_core import config
 from mnist_core.deploy import export
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from mnist_core.training.jobs import JobBusy, JobState
 from ui import deploy, deploy_collected, training
 
@@ -135,7 +136,7 @@ def export_tab(run: storage.Run) -> None:
         problem = export_problem(str(run.path), ui.run_version(run))
         if problem is None:
             weights = storage.export_weights(run)
-    except (storage.StorageError, OSError) as exc:
+    except (StorageError, OSError) as exc:
         problem = f"The weights file cannot be read ({exc}). Train the run again."
     if problem is not None:
         st.error(f"Nothing to export from this run: {problem}")
@@ -165,7 +166,7 @@ def export_tab(run: storage.Run) -> None:
         "import numpy as np, onnxruntime as ort\n"
         f"session = ort.InferenceSession('{run.id}.onnx')\n"
         "# x: float32 (N, 1, 28, 28) in [0, 1], white digit on black, MNIST-centred\n"
-        "# (mnist_core.deploy.drawing.prepare_digit does exactly this)\n"
+        "# (mnist_core.data.drawing.prepare_digit does exactly this)\n"
         "logits = session.run(['logits'], {'image': x})[0]\n"
         "digits = logits.argmax(axis=1)",
         language="python",
@@ -186,7 +187,7 @@ def onnx_download(run: storage.Run) -> None:
         return
     try:
         data, diff = onnx_export(str(run.path), ui.run_version(run))
-    except (export.ExportError, storage.StorageError, OSError) as exc:
+    except (export.ExportError, StorageError, OSError) as exc:
         st.error(str(exc))
         built.discard(run.id)
         return

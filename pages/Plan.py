@@ -16,8 +16,8 @@ import streamlit as st
 
 import ui
 from mnist_core.config import DEFAULT_PRESET, ConfigError, TrainConfig
+from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
-from mnist_core.data.sources import DataError
 from mnist_core.planning.curve.compare import measure_strategies
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES

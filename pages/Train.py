@@ -19,7 +19,8 @@ from mnist_core.config import (
     ConfigError,
     TrainConfig,
 )
-from mnist_core.data.sources import DataError, Images
+from mnist_core.data.errors import DataError
+from mnist_core.data.sources import Images
 from mnist_core.deploy.collect import CollectError
 from mnist_core.training import models
 from mnist_core.training.jobs import JobBusy

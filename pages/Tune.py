@@ -14,7 +14,7 @@ import streamlit as st
 
 import ui
 from mnist_core.config import DEFAULT_PRESET, MODEL_LABELS, PRESETS, ConfigError
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.space import TUNABLE_FAMILIES, default_space
 from mnist_core.planning.tune.study import OBJECTIVE_LABELS, OBJECTIVES, next_name

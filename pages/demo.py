@@ -17,12 +17,13 @@ from mnist_core.charts import data as data_charts
 from mnist_core.charts import evaluation as eval_charts
 from mnist_core.config import quick_config
 from mnist_core.data import explore, images
+from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
-from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
 from mnist_core.planning import costs
 from mnist_core.report import document as report
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from mnist_core.training.jobs import JobBusy
 from ui import demo_views, deploy, training
 from ui.evaluate import validation_table
@@ -213,7 +214,7 @@ def evaluate_step() -> None:
             return
         try:
             table, _ = validation_table(run)
-        except (DataError, storage.StorageError) as exc:
+        except (DataError, StorageError) as exc:
             st.info(f"The images of this cell cannot be shown: {exc}")
             return
         examples, _ = gallery.cell_examples(table.probs, table.labels, cell[0], cell[1], limit=8)

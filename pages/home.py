@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 
 
 def demo_start() -> None:

@@ -13,10 +13,10 @@ from PIL import Image
 
 from mnist_core.charts import calibration as calibration_charts
 from mnist_core.cli.main import main
-from mnist_core.deploy.drawing import PreparedDigit
+from mnist_core.data.drawing import PreparedDigit
 from mnist_core.deploy.predict import predict_digit
 from mnist_core.evaluation import calibration as cal
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 from mnist_core.report.svg import chart_svg
 from mnist_core.runs.storage import load_run
 from tests.helpers import vega_spec

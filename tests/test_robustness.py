@@ -12,8 +12,8 @@ import torch
 
 from mnist_core.charts import robustness as robustness_charts
 from mnist_core.cli.main import main
+from mnist_core.data.drawing import prepare_digit
 from mnist_core.data.sources import Images
-from mnist_core.deploy.drawing import prepare_digit
 from mnist_core.evaluation import robustness as rb
 from mnist_core.evaluation.evaluate import evaluate
 from mnist_core.evaluation.robustness import measure

@@ -29,7 +29,7 @@ from mnist_core.planning.tune.space import TUNABLE_FAMILIES, SearchSpace, defaul
 from mnist_core.planning.tune.storage import GRACE_FACTOR, STORAGE_ENV, default_storage_url, open_storage
 from mnist_core.planning.tune.study import StudySettings, delete_study, load_study, open_study, space_has_base
 from mnist_core.planning.tune.worker import run_search
-from mnist_core.runs.storage import list_runs
+from mnist_core.runs.listing import scan_runs
 from tests import pg
 from tests.fakes import fake_mnist
 
@@ -300,7 +300,7 @@ def test_a_study_made_elsewhere_with_another_direction_is_refused(tiny_split, st
 
 
 def test_data_that_cannot_load_leaves_no_study_behind(storage, tmp_path):
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.errors import DataError
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError):
@@ -363,7 +363,7 @@ def test_best_trial_saved_as_a_normal_run(tiny_split, storage, isolated_home):
     study = load_study("keep", storage)
     records = list(train_best(study))
     assert records[-1].kind == "saved"
-    [run] = list_runs()
+    [run] = scan_runs().runs
     best = study.best_trial
     assert (run.meta["study"], run.meta["trial"]) == ("keep", best.number)
     assert run.config.lr == best.params["lr"] and run.meta["name"] == f"keep trial {best.number}"

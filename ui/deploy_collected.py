@@ -14,7 +14,8 @@ import ui
 from mnist_core.charts import prediction as predict_charts
 from mnist_core.data import images
 from mnist_core.deploy import export
-from mnist_core.deploy.collect import CollectError, DrawingStore, digit_gaps, field_summary
+from mnist_core.deploy.collect import CollectError, DrawingStore
+from mnist_core.deploy.field_accuracy import digit_gaps, field_summary
 from mnist_core.runs import storage
 
 GRID_LIMIT = 48  # drawings shown in the grid; the downloads hold all of them

@@ -12,8 +12,8 @@ import streamlit as st
 
 import ui
 from mnist_core.data import images
+from mnist_core.data.drawing import ImageError, load_image_file
 from mnist_core.deploy.collect import CollectError, DrawingStore
-from mnist_core.deploy.drawing import ImageError, load_image_file
 from mnist_core.deploy.predict import Prediction
 from mnist_core.runs import storage
 
@@ -81,7 +81,9 @@ def label_panel(store: DrawingStore, p: Prediction, run: storage.Run, source: st
             saved_map().pop(key, None)
             done = None
     if done is not None:
-        st.success(f"Saved as a **{done[1]}** (drawing #{done[0]}). Clear the canvas and draw the next one.")
+        st.success(
+            f"Saved as a **{done[1]}** (drawing #{done[0]}). Reset the canvas (🗑 in its toolbar) and draw the next one."
+        )
         st.button("↩️ Undo", on_click=undo_save, args=(path, key), key="deploy_undo")
         return
     payload = {

@@ -12,9 +12,11 @@ import streamlit as st
 
 import ui
 from mnist_core.charts import evaluation as eval_charts
+from mnist_core.data.baselines import baselines
 from mnist_core.evaluation import gallery, judge
 from mnist_core.report import document as report
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from mnist_core.training import pipeline
 from ui import evaluate as views
 from ui import evaluate_inspect as inside
@@ -107,7 +109,7 @@ def compare(ev: views.Evaluation, runs: list[storage.Run]) -> None:
     other = by_id[other_id]
     try:
         other_val = other.evaluation("val")
-    except storage.StorageError as exc:
+    except StorageError as exc:
         other_val = None
         st.warning(str(exc))
     if other_val is None:
@@ -183,7 +185,7 @@ def test_figures(ev: views.Evaluation, looks: int) -> None:
     """The test figures on the run's own test set, with how often it was looked at."""
     try:
         test = ev.run.evaluation("test")  # on the run's own test set only
-    except storage.StorageError as exc:
+    except StorageError as exc:
         test = None
         st.error(str(exc))
     if looks > 1:
@@ -196,7 +198,7 @@ def test_figures(ev: views.Evaluation, looks: int) -> None:
         st.caption(f"Test set used {looks} time: the estimate below is unbiased.")
     if test is None:
         return
-    base = judge.baselines(judge.label_counts(test), ev.train_counts)
+    base = baselines(judge.label_counts(test), ev.train_counts)
     views.metric_row(test, base, "Test", ev.target)
     views.verdict(test, base, ev.target)
     st.caption(judge.test_vs_validation(ev.val, test))

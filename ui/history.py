@@ -9,6 +9,7 @@ import streamlit as st
 import ui
 from mnist_core.charts import training as charts
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from ui.training import Apply
 
 CONFIRM = "train.confirm_delete"  # the run ids waiting for "Yes, delete"
@@ -24,7 +25,7 @@ def on_confirm_delete() -> None:
     for run_id in ids:
         try:
             storage.delete_run(run_id)
-        except storage.StorageError as exc:
+        except StorageError as exc:
             failed.append(str(exc))
     if failed:
         ui.flash("error", "Some runs could not be deleted: " + " ".join(failed))

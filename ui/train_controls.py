@@ -21,7 +21,7 @@ from mnist_core.config import (
     field_info,
     nearest_option,
 )
-from mnist_core.training import diagnose
+from mnist_core.training.advice import describe_changes
 
 K = "train."  # every control's session key is K + its TrainConfig field (or preset, run_name…)
 CONTROLS = (
@@ -79,7 +79,7 @@ def on_preset() -> None:
 
 def on_apply(changes: dict[str, Any], what: str) -> None:
     set_controls(changes)
-    ui.flash("success", f"{what}: {diagnose.describe_changes(changes)}. Press Start to train with them.")
+    ui.flash("success", f"{what}: {describe_changes(changes)}. Press Start to train with them.")
 
 
 def make_config() -> TrainConfig:

@@ -17,6 +17,7 @@ from mnist_core.charts import training as charts
 from mnist_core.config import TrainConfig
 from mnist_core.runs import storage
 from mnist_core.training import diagnose
+from mnist_core.training.advice import describe_changes
 from mnist_core.training.jobs import JobSnapshot, training_progress
 from mnist_core.training.train import RunStatus
 
@@ -151,7 +152,7 @@ def show_diagnosis(d: diagnose.Diagnosis, key: str, on_apply: Apply = None) -> N
     box(text, icon="🩺")
     if d.changes and on_apply is not None:
         st.button(
-            f"Try this: {diagnose.describe_changes(d.changes)}",
+            f"Try this: {describe_changes(d.changes)}",
             key=f"train_apply_{key}",
             on_click=on_apply,
             args=(d.changes, "Applied the suggestion"),

@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, nearest_option
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.best import best_config, save_best_work
 from mnist_core.planning.tune.space import TUNABLE_FAMILIES, family_base

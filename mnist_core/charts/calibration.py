@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.evaluation.calibration import CalibrationReport
+from mnist_core.evaluation.calibration.scaling import CalibrationReport
 
 BEFORE, AFTER = palette.BASELINE, palette.MODEL  # calibration before / after temperature scaling
 _PERFECT = palette.ZERO_RULE  # the diagonal of a reliability diagram

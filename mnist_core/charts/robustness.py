@@ -14,7 +14,8 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.evaluation.robustness import PERTURBATIONS, Sweep, default_bar
+from mnist_core.evaluation.robustness.perturbations import PERTURBATIONS
+from mnist_core.evaluation.robustness.results import Sweep, default_bar
 
 RUN_COLOURS = (palette.TRAIN, palette.VALIDATION)  # first and second run of a comparison
 

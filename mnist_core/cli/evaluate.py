@@ -20,13 +20,8 @@ def run(args: argparse.Namespace) -> int:
     from mnist_core.data.preprocess import make_split
     from mnist_core.data.sources import load_test, resolve_source
     from mnist_core.evaluation.evaluate import evaluate
-    from mnist_core.runs.storage import (
-        evaluation_note,
-        evaluation_record,
-        is_own_source,
-        load_run,
-        save_evaluation,
-    )
+    from mnist_core.runs.evaluations import evaluation_note, evaluation_record, is_own_source, save_evaluation
+    from mnist_core.runs.storage import load_run
 
     run = load_run(args.run)
     source = resolve_source(args.data) if args.data else None  # checked before any work

@@ -32,19 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Every error type the core raises for bad input: printed as one line, exit status 2."""
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.drawing import ImageError
+    from mnist_core.data.errors import DataError
     from mnist_core.deploy.collect import CollectError
-    from mnist_core.deploy.drawing import ImageError
     from mnist_core.deploy.export import ExportError
-    from mnist_core.evaluation.calibration import CalibrationError
-    from mnist_core.evaluation.robustness import RobustnessError
+    from mnist_core.evaluation.calibration.scaling import CalibrationError
+    from mnist_core.evaluation.robustness.perturbations import RobustnessError
     from mnist_core.files import FileRefused
     from mnist_core.labels.audit import AuditError
     from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError
-    from mnist_core.planning.curve import CurveError
+    from mnist_core.planning.curve.errors import CurveError
     from mnist_core.planning.tune import TuneError
-    from mnist_core.runs.storage import StorageError
+    from mnist_core.runs.files import StorageError
     from mnist_core.training.jobs import JobBusy
 
     # OSError: disk full, permission denied; MemoryError: an input too large for this machine

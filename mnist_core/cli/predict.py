@@ -17,9 +17,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_core.deploy.drawing import ImageError
+    from mnist_core.data.drawing import ImageError
     from mnist_core.deploy.predict import answer_text, predict_digit, prepare_upload
-    from mnist_core.evaluation.calibration import predict_options
+    from mnist_core.evaluation.calibration.saved import predict_options
     from mnist_core.runs.storage import load_run
 
     run = load_run(args.run)

@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_core.runs.storage import scan_runs
+    from mnist_core.runs.listing import scan_runs
 
     home = Path(args.out).expanduser() if args.out else None
     if home is not None and home.exists() and not home.is_dir():

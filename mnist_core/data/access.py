@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 
 from mnist_core.config import cache_dir
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 
 ROOTS_ENV = "MNIST_STUDIO_DATA_ROOTS"
 PASSWORD_ENV = "MNIST_STUDIO_PASSWORD"

@@ -2,9 +2,8 @@
 
 Each entry keeps the true label, what a model predicted (if anything), the
 28×28 model input and optionally the original drawing as PNG. The store feeds
-three things: field accuracy per model (set against each run's MNIST accuracy by
-`field_summary` and `digit_gaps`), extra training data (`arrays`), and downloads
-(.npz or MNIST IDX).
+three things: field accuracy per model (set against each run's MNIST accuracy in
+`field_accuracy.py`), extra training data (`arrays`), and downloads (.npz or MNIST IDX).
 Every call opens its own short-lived connection (WAL mode, busy timeout), so
 concurrent Streamlit sessions and threads can share one database file. Creating the schema
 is one write transaction, retried while another process holds the lock, so sessions that
@@ -13,15 +12,12 @@ open a fresh file at the same moment take turns instead of failing.
 
 from __future__ import annotations
 
-import gzip
 import io
-import math
 import operator
 import random
 import sqlite3
-import struct
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,10 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mnist_core.config import finite_number
+from mnist_core.data.idx import idx_bytes
+from mnist_core.deploy.field_accuracy import accuracy_entry
+
 if TYPE_CHECKING:
     from mnist_core.data.sources import Images
-    from mnist_core.evaluation.evaluate import ClassMetrics
-    from mnist_core.runs.storage import Run
 
 SOURCES = ("canvas", "upload")
 APPLICATION_ID = 0x4D4E4457  # "MNDW": marks a file as ours, so we never write into someone else's SQLite file
@@ -118,7 +116,7 @@ def _confidence(value: Any) -> float | None:
         conf = float(value)
     except (TypeError, ValueError):
         raise CollectError(f"The confidence must be a number between 0 and 1, not {value!r}.") from None
-    if not (math.isfinite(conf) and 0.0 <= conf <= 1.0):
+    if finite_number(conf) is None or not 0.0 <= conf <= 1.0:
         raise CollectError(f"The confidence must be a number between 0 and 1, not {conf}.")
     return conf
 
@@ -367,7 +365,7 @@ class DrawingStore:
         per_model: dict[str | None, dict[int, tuple[int, int]]] = {}
         for model, label, n, right in rows:
             per_model.setdefault(model, {})[int(label)] = (int(n), int(right))
-        report = [_accuracy_entry(model, digits) for model, digits in per_model.items()]
+        report = [accuracy_entry(model, digits) for model, digits in per_model.items()]
         return sorted(report, key=lambda r: (-r["n"], r["model"] or ""))
 
     # -- export
@@ -383,8 +381,8 @@ class DrawingStore:
         """The drawings in MNIST's own gzipped IDX format, as {file name: bytes}."""
         images, labels = self.arrays()
         return {
-            "collected-images-idx3-ubyte.gz": _idx(images, magic=2051),
-            "collected-labels-idx1-ubyte.gz": _idx(labels.astype(np.uint8), magic=2049),
+            "collected-images-idx3-ubyte.gz": idx_bytes(images, magic=2051),
+            "collected-labels-idx1-ubyte.gz": idx_bytes(labels.astype(np.uint8), magic=2049),
         }
 
 
@@ -399,77 +397,3 @@ def _app_id(conn: sqlite3.Connection) -> int:
 
 def _journal_mode(conn: sqlite3.Connection) -> str:
     return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-
-
-def _accuracy_entry(model: str | None, digits: dict[int, tuple[int, int]]) -> dict:
-    n = sum(c for c, _ in digits.values())
-    right = sum(r for _, r in digits.values())
-    per_digit = {}
-    for d in range(10):
-        d_n, d_right = digits.get(d, (0, 0))
-        per_digit[d] = {"n": d_n, "accuracy": _ratio(d_right, d_n)}
-    return {"model": model, "n": n, "accuracy": _ratio(right, n), "per_digit": per_digit}
-
-
-def _ratio(right: int, n: int) -> float | None:
-    return right / n if n else None
-
-
-# ---------------------------------------------------------------- field accuracy vs MNIST accuracy
-
-
-def _gap(field: float | None, mnist: float | None) -> float | None:
-    return None if field is None or mnist is None else field - mnist
-
-
-def field_summary(field: list[dict], runs: Mapping[str, Run]) -> list[dict]:
-    """One row per model that predicted collected drawings, with its MNIST accuracies next to it.
-
-    `field` is `DrawingStore.field_accuracy()`; `runs` maps run id → storage.Run for the runs
-    that still exist: a deleted run keeps its field numbers but has no validation/test accuracy.
-    """
-    rows = []
-    for entry in field:
-        run = runs.get(entry["model"]) if entry["model"] else None
-        meta = run.meta if run is not None else {}
-        val_acc = meta.get("val_accuracy")
-        rows.append(
-            {
-                "model": run.label if run is not None else f"{entry['model'] or 'unknown'} (deleted)",
-                "run_id": entry["model"],
-                "drawings": entry["n"],
-                "field_accuracy": entry["accuracy"],
-                "val_accuracy": val_acc,
-                "test_accuracy": meta.get("test_accuracy"),
-                "gap": _gap(entry["accuracy"], val_acc),
-            }
-        )
-    return rows
-
-
-def digit_gaps(field_entry: dict, val_per_class: list[ClassMetrics] | None) -> list[dict]:
-    """Per digit: drawings, field accuracy, validation accuracy (recall) and their gap.
-
-    `field_entry` is one item of `DrawingStore.field_accuracy()`; `val_per_class` the
-    `per_class` of the run's validation EvalResult (None when unknown). Missing values are None.
-    """
-    val = {c.digit: c.recall for c in (val_per_class or [])}
-    rows = []
-    for digit in range(10):
-        d = field_entry["per_digit"][digit]
-        rows.append(
-            {
-                "digit": digit,
-                "drawings": d["n"],
-                "field_accuracy": d["accuracy"],
-                "val_accuracy": val.get(digit),
-                "gap": _gap(d["accuracy"], val.get(digit)),
-            }
-        )
-    return rows
-
-
-def _idx(data: np.ndarray, *, magic: int) -> bytes:
-    """IDX: big-endian int32 magic and dimensions, then the raw uint8 values; gzipped (mtime 0: reproducible)."""
-    header = struct.pack(f">{1 + data.ndim}i", magic, *data.shape)
-    return gzip.compress(header + np.ascontiguousarray(data, dtype=np.uint8).tobytes(), mtime=0)

@@ -2,7 +2,7 @@
 
 `predict_digit` takes a canvas drawing, a photo or an already prepared digit, runs it
 through `drawing.prepare_digit` (the same MNIST-style preprocessing for every input) and
-the model (`evaluate.predict_proba`: fp32 under `torch.inference_mode`), and returns a
+the model (`inference.predict_proba`: fp32 under `torch.inference_mode`), and returns a
 `Prediction`: no digit at all for a blank input, otherwise the ten probabilities, the top
 digit and whether the model is unsure (top probability low, or the runner-up close behind).
 `answer_text` says that in one hedged sentence. Only prediction lives here: the quick demo
@@ -19,15 +19,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.deploy.drawing import (
+from mnist_core import text
+from mnist_core.data.drawing import (
     BLANK_MESSAGE,
     PreparedDigit,
     load_image_file,
     prepare_digit,
     to_model_input,
 )
-from mnist_core.evaluation.calibration import apply_temperature
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.calibration.scaling import apply_temperature
+from mnist_core.evaluation.inference import predict_proba
 
 UNSURE_BELOW = 0.6  # top probability under this: the model is guessing
 CLOSE_MARGIN = 0.3  # top minus runner-up under this: two digits compete
@@ -114,7 +115,7 @@ def percent(p: float) -> str:
         return ">99%"
     if 0 < p < 0.005:
         return "<1%"
-    return f"{p:.0%}"
+    return text.percent(p, 0)
 
 
 def answer_text(prediction: Prediction) -> str:

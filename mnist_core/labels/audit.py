@@ -135,7 +135,7 @@ def train_fold(
 
     from mnist_core.data.preprocess import DataSplit
     from mnist_core.data.sources import Images, SourceInfo
-    from mnist_core.evaluation.evaluate import predict_proba
+    from mnist_core.evaluation.inference import predict_proba
     from mnist_core.training.train import Trainer
 
     n = len(labels)

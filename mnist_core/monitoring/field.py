@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mnist_core.data.drawing import UPLOAD_TYPES, ImageError, PreparedDigit, load_image_file, prepare_digit
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.deploy.drawing import UPLOAD_TYPES, ImageError, PreparedDigit, load_image_file, prepare_digit
 from mnist_core.monitoring.errors import MonitorError
 from mnist_core.monitoring.features import KEYS, digit_traits, prepared_traits
 

@@ -5,9 +5,10 @@ how far to trust the model's confidence (temperature, "not sure" line), where it
 
 from __future__ import annotations
 
-from mnist_core.evaluation.calibration import CalibrationReport, run_threshold, threshold_is_stale
+from mnist_core.evaluation.calibration.saved import run_threshold, threshold_is_stale
+from mnist_core.evaluation.calibration.scaling import CalibrationReport
 from mnist_core.evaluation.judge import as_percent
-from mnist_core.evaluation.robustness import Sweep, weakest
+from mnist_core.evaluation.robustness.results import Sweep, weakest
 from mnist_core.planning import costs
 from mnist_core.planning import curve as lc
 from mnist_core.report import figures

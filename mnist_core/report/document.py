@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from mnist_core.evaluation.calibration import CalibrationReport
+from mnist_core.evaluation.calibration.scaling import CalibrationReport
 from mnist_core.evaluation.evaluate import EvalResult
-from mnist_core.evaluation.robustness import Sweep, load_sweep
+from mnist_core.evaluation.robustness.results import Sweep
+from mnist_core.evaluation.robustness.store import load_sweep
 from mnist_core.planning import curve as lc
 from mnist_core.report import analyses, sections
 from mnist_core.report.style import CSS

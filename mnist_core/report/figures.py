@@ -15,8 +15,8 @@ from mnist_core.charts import calibration as calibration_charts
 from mnist_core.charts import curve as curve_charts
 from mnist_core.charts import robustness as robustness_charts
 from mnist_core.charts import training as training_charts
-from mnist_core.evaluation.calibration import CalibrationReport
-from mnist_core.evaluation.robustness import Sweep
+from mnist_core.evaluation.calibration.scaling import CalibrationReport
+from mnist_core.evaluation.robustness.results import Sweep
 from mnist_core.planning import curve as lc
 from mnist_core.report.svg import chart_svg
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mnist_core.config import MODEL_LABELS, field_info
+from mnist_core.data.baselines import Baselines, baselines
 from mnist_core.evaluation.evaluate import EvalResult
 from mnist_core.evaluation.judge import (
-    Baselines,
     Verdict,
     as_percent,
-    baselines,
     label_counts,
     test_vs_validation,
     top_confusions,

@@ -20,7 +20,8 @@ from mnist_core.config import TrainConfig
 from mnist_core.data.preprocess import DataSplit, make_split
 from mnist_core.data.sources import Images
 from mnist_core.evaluation.evaluate import EvalResult, evaluate
-from mnist_core.runs.storage import Run, check_home, save_evaluation, save_run
+from mnist_core.runs.evaluations import save_evaluation
+from mnist_core.runs.storage import Run, check_home, save_run
 from mnist_core.training.train import Record, Trainer
 
 

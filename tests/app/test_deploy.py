@@ -24,7 +24,7 @@ from tests.app.conftest import open_page
 from tests.helpers import train_to_run
 
 PAGE = "pages/Deploy.py"
-CANVAS = "deploy_canvas_0"
+CANVAS = "deploy_canvas"  # ui/deploy.py: the st_canvas key
 COLLECTED, EXPORT = "🗂️ Collected data", "📦 Export"
 
 
@@ -38,9 +38,17 @@ def canvas_png(digit28: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def draw(at: AppTest, png: bytes, canvas: str = CANVAS) -> AppTest:
+def draw(at: AppTest, png: bytes) -> AppTest:
+    """Send `png` as streamlit-drawable-canvas does after a stroke (AppTest cannot run its frontend)."""
     url = "data:image/png;base64," + base64.b64encode(png).decode()
-    at.session_state[canvas] = {"drawing": {"raw": {"objects": [{}]}, "data": url}, "backgroundFit": None}
+    at.session_state[CANVAS] = {"drawing": {"raw": {"objects": [{}]}, "data": url}, "backgroundFit": None}
+    return at.run()
+
+
+def reset_canvas(at: AppTest) -> AppTest:
+    """What the canvas' toolbar reset sends: no objects and an all-transparent picture, not None."""
+    url = "data:image/png;base64," + base64.b64encode(canvas_png(np.zeros((28, 28), np.uint8))).decode()
+    at.session_state[CANVAS] = {"drawing": {"raw": {"objects": []}, "data": url}, "backgroundFit": None}
     return at.run()
 
 
@@ -146,6 +154,19 @@ def test_blank_canvas_asks_for_a_digit_and_offers_no_labels(run):
     draw(at, canvas_png(np.zeros((28, 28), np.uint8)))
     assert not at.exception
     assert "Draw a digit" in texts(at)
+    assert not [b for b in at.button if b.key and b.key.startswith("deploy_label_")]
+    assert not at.get("vega_lite_chart")
+
+
+def test_the_canvas_reset_takes_the_answer_away(run, digit):
+    png, label = digit
+    at = page()
+    assert "Edit" in texts(at)  # the cue to the canvas' edit mode (move, scale, rotate)
+    draw(at, png)
+    assert f">{label}" in texts(at)
+    reset_canvas(at)
+    assert not at.exception
+    assert "Draw a digit" in texts(at) and f">{label}" not in texts(at)
     assert not [b for b in at.button if b.key and b.key.startswith("deploy_label_")]
     assert not at.get("vega_lite_chart")
 
@@ -356,9 +377,9 @@ def test_explain_view_computes_only_when_open_and_shows_attribution_and_feature_
     at.run()  # a rerun (a label click) repeats no work
     assert counted == {"where": 2, "inside": 1}
 
-    at.button(key="deploy_clear").click().run()  # a blank canvas draws no explain view…
+    reset_canvas(at)  # a blank canvas draws no explain view…
     assert not [e for e in at.expander if e.label.startswith("🔍")]
-    draw(at, png, canvas="deploy_canvas_1")  # …and the next drawing finds it as it was left
+    draw(at, png)  # …and the next drawing finds it as it was left
     assert not at.exception
     assert any(c.startswith("Feature maps, block 1:") for c in captions(explain_box(at)))
     at.session_state[EXPLAIN_TAB] = WHERE

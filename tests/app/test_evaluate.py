@@ -20,6 +20,8 @@ from mnist_core.data.sources import Images, SourceInfo
 from mnist_core.evaluation import judge
 from mnist_core.evaluation.evaluate import evaluate
 from mnist_core.runs import storage
+from mnist_core.runs.evaluations import save_evaluation
+from mnist_core.runs.listing import scan_runs
 from tests.app.conftest import open_page as open_app_page
 from tests.helpers import train_to_run
 
@@ -65,7 +67,7 @@ def fresh_run(home):
     made: list[Path] = []
 
     def make(**meta) -> storage.Run:
-        src = next(r for r in storage.list_runs(home) if r.meta.get("name") == "second")
+        src = next(r for r in scan_runs(home).runs if r.meta.get("name") == "second")
         path = src.path.parent / f"zz-copy-{uuid.uuid4().hex[:8]}"
         shutil.copytree(src.path, path)
         made.append(path)
@@ -96,7 +98,7 @@ def test_no_runs_points_to_train_page(tmp_path, monkeypatch):
 def test_validation_metrics_against_target(home):
     at = open_page()
     assert not at.exception
-    run = storage.list_runs(home)[0]
+    run = scan_runs(home).runs[0]
     assert at.selectbox(key="eval_run").value == run.id  # the latest by default
     val = run.evaluation("val")
     shown = metrics(at)
@@ -115,7 +117,7 @@ def test_validation_metrics_against_target(home):
 
 def test_cell_selection_shows_its_images(home):
     at = open_page()
-    run = storage.list_runs(home)[0]
+    run = scan_runs(home).runs[0]
     val = run.evaluation("val")
     # Default: the most frequent mistake.
     t, p, count = judge.top_confusions(val, 1)[0]
@@ -151,7 +153,7 @@ def heatmap_cells(at: AppTest):
 
 def test_row_percentages_toggle(home):
     at = open_page()
-    val = storage.list_runs(home)[0].evaluation("val")
+    val = scan_runs(home).runs[0].evaluation("val")
     cells = heatmap_cells(at)
     assert cells.loc[(0, 0), "text"] == str(val.confusion[0][0])
     at.toggle(key="cm_norm").set_value(True).run()
@@ -165,7 +167,7 @@ def test_row_percentages_toggle(home):
 
 def test_confident_mistakes_gallery(home):
     at = open_page()
-    run = storage.list_runs(home)[0]
+    run = scan_runs(home).runs[0]
     wrong = sum(run.evaluation("val").confusion[d][e] for d in range(10) for e in range(10) if d != e)
     assert image_count(at)[1] == min(12, wrong)
     at.select_slider(key="n_mistakes").set_value(24).run()
@@ -177,7 +179,7 @@ def test_confident_mistakes_gallery(home):
 
 def test_compare_two_runs(home):
     at = open_page()
-    runs = storage.list_runs(home)
+    runs = scan_runs(home).runs
     at.selectbox(key="eval_other").set_value(runs[1].id).run()
     assert not at.exception
     shown = metrics(at)
@@ -239,7 +241,7 @@ def test_deleted_selection_falls_back_to_latest(home, fresh_run):
     storage.delete_run(run)
     at.run()
     assert not at.exception
-    assert at.selectbox(key="eval_run").value == storage.list_runs(home)[0].id
+    assert at.selectbox(key="eval_run").value == scan_runs(home).runs[0].id
 
 
 def test_leaving_and_coming_back(home):
@@ -251,7 +253,7 @@ def test_leaving_and_coming_back(home):
     at.switch_page("pages/home.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception
-    val = storage.list_runs(home)[0].evaluation("val")
+    val = scan_runs(home).runs[0].evaluation("val")
     t, p, _ = judge.top_confusions(val, 1)[0]
     assert (at.selectbox(key="cm_true").value, at.selectbox(key="cm_pred").value) == (t, p)
 
@@ -269,7 +271,7 @@ def test_evaluation_on_other_data_is_not_the_test_accuracy(fresh_run):
     few = Images(data.images[:5], (data.labels[:5] + 1) % 10)  # 5 mislabelled images
     other = SourceInfo("/data/elsewhere", "folder", "Folder /data/elsewhere")
     result = evaluate(run.load_model(), few, "test")
-    storage.save_evaluation(run, result, data=few, source=other)
+    save_evaluation(run, result, data=few, source=other)
     at = open_page()
     assert not at.exception
     assert "Test accuracy" not in metrics(at)  # the run's own test set is still locked

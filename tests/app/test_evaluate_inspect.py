@@ -26,6 +26,7 @@ from mnist_core.evaluation import calibration, embedding, gallery
 from mnist_core.evaluation import robustness as rob
 from mnist_core.report import document as report
 from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside
@@ -57,7 +58,7 @@ def fresh_run(home):
     made: list[Path] = []
 
     def make(source: str = "main", day: int = 31) -> storage.Run:
-        src = next(r for r in storage.list_runs(home) if r.meta.get("name") == source)
+        src = next(r for r in scan_runs(home).runs if r.meta.get("name") == source)
         path = src.path.parent / f"zz-copy-{uuid.uuid4().hex[:8]}"
         shutil.copytree(src.path, path)
         made.append(path)
@@ -119,7 +120,7 @@ def test_embedding_map_renders_with_thumbnails(home):
     at = page()
     spec, _ = embedding_map(at)
     rows = map_points(at)
-    run = storage.list_runs(home)[0]
+    run = scan_runs(home).runs[0]
     n = run.evaluation("val").n
     assert len(rows) == min(n, inspect_map.MAP_POINTS)
     assert all(r["image"].startswith("data:image/png;base64,") for r in rows[:5])
@@ -130,7 +131,7 @@ def test_embedding_map_renders_with_thumbnails(home):
 
 
 def test_drawing_from_deploy_is_the_star(home):
-    table = validation(storage.list_runs(home)[0])
+    table = validation(scan_runs(home).runs[0])
     at = page(**{inspect_map.DRAWING_KEY: table.images[0].tolist()})
     assert "Your drawing from Deploy: the model reads a" in texts(at)
     assert any(r.get("label") == "your drawing" for r in embedding_map(at)[1])

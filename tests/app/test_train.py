@@ -19,7 +19,7 @@ import ui
 from mnist_core.config import LADDER, PRESET_HELP, TrainConfig, studio_home
 from mnist_core.data.sources import load_train_pool
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 
@@ -126,7 +126,7 @@ def test_a_tiny_run_shows_progress_is_saved_and_listed(at):
     seen = poll(at, job_done)
     assert len(seen) >= 2, seen  # the progress text moved while the job ran
     assert any("epoch" in t for t in seen), seen
-    runs = storage.list_runs()
+    runs = scan_runs().runs
     assert len(runs) == 1 and runs[0].config.model == "mlp" and runs[0].config.epochs == 4
     assert runs[0].meta["status"] == "finished"
     assert any("Training finished" in s.value for s in at.success)
@@ -162,7 +162,7 @@ def test_stop_ends_a_long_run_as_stopped(at):
     poll(at, job_done, timeout=30)
     end = job.snapshot().latest("end")
     assert end["status"] == "stopped"
-    runs = storage.list_runs()
+    runs = scan_runs().runs
     assert len(runs) == 1 and runs[0].meta["status"] == "stopped"
     assert "Stopped by the user" in texts(at)
 
@@ -202,12 +202,12 @@ def test_history_delete_asks_first_and_loads_settings(at):
     at.button(key="train_delete").click().run()
     assert any("for good" in w.value for w in at.warning)
     at.button(key="train_cancel").click().run()
-    assert len(storage.list_runs()) == 2
+    assert len(scan_runs().runs) == 2
     at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     at.button(key="train_delete").click().run()
     at.button(key="train_confirm").click().run()
-    assert [r.meta["name"] for r in storage.list_runs()] == ["first"]
+    assert [r.meta["name"] for r in scan_runs().runs] == ["first"]
     assert any("Deleted 1 run" in s.value for s in at.success)
     assert list(at.dataframe[0].value["name"]) == ["first"]
 
@@ -225,7 +225,7 @@ def test_the_ladder_uses_the_split_settings_and_compares_runs(at):
     job.stop()
     wait_idle()
     at.run()
-    saved = storage.list_runs()
+    saved = scan_runs().runs
     assert saved and saved[-1].meta["name"] == "Majority class"
     assert saved[-1].meta["sizes"]["val"] == pytest.approx(0.3 * len(load_train_pool("sample")), abs=2)
 
@@ -243,7 +243,7 @@ def test_collected_drawings_can_join_the_training_set(at):
     job = ui.job_manager().job
     assert job.extra is not None and len(job.extra) == 3
     poll(at, job_done)
-    assert storage.list_runs()[0].meta["used_collected"] == 3
+    assert scan_runs().runs[0].meta["used_collected"] == 3
 
 
 def test_a_failed_job_shows_its_error(at, tmp_path):
@@ -252,7 +252,7 @@ def test_a_failed_job_shows_its_error(at, tmp_path):
     at.button(key="train_start").click().run()
     poll(at, job_done, timeout=30)
     assert any("Training failed" in e.value for e in at.error), texts(at)
-    assert not storage.list_runs()
+    assert not scan_runs().runs
 
 
 def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):

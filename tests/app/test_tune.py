@@ -31,7 +31,7 @@ from mnist_core.planning.tune.space import SearchSpace, default_space
 from mnist_core.planning.tune.storage import STORAGE_ENV, default_storage_url, normalize_url
 from mnist_core.planning.tune.study import load_study, open_study
 from mnist_core.planning.tune.worker import run_search
-from mnist_core.runs.storage import list_runs
+from mnist_core.runs.listing import scan_runs
 from mnist_core.training.jobs import Job
 from tests.app.conftest import open_page, texts
 
@@ -297,7 +297,7 @@ def test_save_the_best_as_a_run(tiny_split, isolated_home):
     at = open_page(PAGE)
     at.button(key="tune_save_best").click().run()
     poll(at, job_over)
-    [run] = list_runs(isolated_home)
+    [run] = scan_runs(isolated_home).runs
     number = records[-1]["best_number"]
     assert run.meta["study"] == "keep" and run.meta["trial"] == number and run.config.model == "logreg"
     page = texts(at)

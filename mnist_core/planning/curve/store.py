@@ -24,7 +24,7 @@ def curves_dir(home: Path | None = None) -> Path:
 
 def check_curves_dir(home: Path | None = None) -> Path:
     """The curves folder of `home`, checked writable (not created yet); CurveError otherwise."""
-    from mnist_core.runs.storage import StorageError, writable_folder
+    from mnist_core.runs.files import StorageError, writable_folder
 
     try:
         return writable_folder(curves_dir(home), "curves", create=False)
@@ -142,7 +142,7 @@ class Curve:
 
 def save_curve(curve: Curve, home: Path | None = None) -> Path:
     """Write `curve` as curves/<id>.json (atomically) and set its path."""
-    from mnist_core.runs.storage import write_json
+    from mnist_core.runs.files import write_json
 
     path = curves_dir(home) / f"{curve.id}.json"
     write_json(path, curve.to_dict())  # atomic, NaN-free
