@@ -17,7 +17,7 @@ import streamlit as st
 from mnist_core.config import studio_home
 from mnist_core.data import sources as core_data
 from mnist_core.deploy.collect import CollectError, DrawingStore
-from mnist_core.runs import storage
+from mnist_core.runs import listing, storage
 from ui.registry import link
 
 DRAWINGS_DB = "drawings.db"
@@ -133,11 +133,11 @@ def _runs_signature(root: Path) -> tuple:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _run_listing(root: str, signature: tuple) -> storage.RunListing:
-    return storage.scan_runs(Path(root).parent)
+def _run_listing(root: str, signature: tuple) -> listing.RunListing:
+    return listing.scan_runs(Path(root).parent)
 
 
-def run_listing() -> storage.RunListing:
+def run_listing() -> listing.RunListing:
     """Every readable saved run (newest first) and the damaged folders skipped; parsed once per
     change of the runs folder."""
     root = storage.runs_dir(home())
