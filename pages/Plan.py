@@ -5,7 +5,9 @@ training split (125, 250, 500, … images, several seeds at the small sizes), ea
 the same validation set, in a background job (`mnist_core.planning.curve.measure`, stoppable,
 one job at a time, it survives page switches). The inverse power law fitted to the points
 answers in words how many images reach the target; the honesty check shows how well a fit on
-the smaller sizes predicted the largest one. The answer flows into Define's cost calculator.
+the smaller sizes predicted the largest one. Several labelling strategies (random, uncertainty
+sampling) can be measured together, on the same sizes, seeds and validation set, and compared
+(`mnist_core.planning.curve.compare`). The answer flows into Define's cost calculator.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import ui
 from mnist_core.config import DEFAULT_PRESET, ConfigError, TrainConfig
 from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
+from mnist_core.planning.curve.compare import measure_strategies
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES
-from mnist_core.planning.curve.measure import measure_curve
 from mnist_core.planning.curve.schedule import (
     MIN_SIZE,
     check_sizes,
@@ -28,6 +30,7 @@ from mnist_core.planning.curve.schedule import (
     plan_curve,
 )
 from mnist_core.planning.curve.store import Curve
+from mnist_core.planning.curve.strategies import STRATEGIES
 from mnist_core.training import models
 from mnist_core.training.jobs import Job, JobBusy
 from ui import plan as views
@@ -77,6 +80,12 @@ def requested_sizes() -> list[int] | None:
     return check_sizes(parse_sizes(text), train_size()) if text else None
 
 
+def chosen_strategies() -> list[str]:
+    """The strategies ticked, in STRATEGIES order (random alone when none is)."""
+    ticked = set(ss.get(keys.PLAN_STRATEGIES) or ["random"])
+    return [s for s in STRATEGIES if s in ticked]
+
+
 def on_measure() -> None:
     try:
         config = chosen_config()
@@ -85,10 +94,10 @@ def on_measure() -> None:
     except (ConfigError, CurveError, DataError) as exc:
         ui.flash("error", f"Not started: {exc}")
         return
-    data, name = ui.data_spec(), ss.get(keys.PLAN_NAME, "").strip()
+    data, name, strategies = ui.data_spec(), ss.get(keys.PLAN_NAME, "").strip(), chosen_strategies()
 
     def work(stop):
-        return measure_curve(config, data, sizes, seeds, stop=stop, name=name)
+        return measure_strategies(config, data, sizes, seeds, strategies, stop=stop, name=name)
 
     try:
         ui.job_manager().submit(Job(work, kind="curve", title=f"Learning curve of {config.summary()}"))
@@ -149,6 +158,17 @@ def settings_section(running: bool) -> None:
         "how noisy one point is.",
     )
     c.text_input("Name (optional)", **ui.persistent(keys.PLAN_NAME, ""), max_chars=60)
+    st.multiselect(
+        "Labelling strategies to compare",
+        list(STRATEGIES),
+        format_func=STRATEGIES.get,
+        **ui.persistent(keys.PLAN_STRATEGIES, ["random"]),
+        help="Which images get labelled at each size. Random: a class-balanced random pick. "
+        "Uncertainty sampling starts from the same random images, then labels the images the "
+        "model trained so far is least sure about (smallest margin between its top two digits), "
+        "spread over k-means clusters of its features so a batch is not one ambiguous shape "
+        "many times. Each strategy is a curve of its own: two take twice as long.",
+    )
     try:
         sizes = requested_sizes() or default_sizes(n_train)
         st.caption(
@@ -183,9 +203,9 @@ def adopt_finished(job: Job | None) -> None:
     if job is None or job.running or ss.get(keys.PLAN_ADOPTED) == job.id:
         return
     ss[keys.PLAN_ADOPTED] = job.id
-    final = job.snapshot().latest("curve")
-    if final is not None and final.get("id"):
-        ss[keys.PLAN_CURVE] = final["id"]
+    saved = [r for r in job.snapshot().of_kind("curve") if r.get("id")]
+    if saved:  # the first strategy measured: random, when it was among them
+        ss[keys.PLAN_CURVE] = saved[0]["id"]
 
 
 def answer_section(running: bool) -> Curve | None:

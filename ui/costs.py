@@ -1,5 +1,6 @@
 """The labeling-cost calculator of the Define page: how many images, how long, how much — in
-house or outsourced — and, once a learning curve exists, for the Plan page's estimate."""
+house or outsourced — and, once a learning curve exists, for the Plan page's estimate (either
+strategy's, when Plan compared labelling strategies)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import streamlit as st
 import ui
 from mnist_core.charts import data as data_charts
 from mnist_core.planning import costs
+from mnist_core.planning.curve.strategies import STRATEGIES
 from ui import plan as plan_views
 from ui import state as keys
 
@@ -87,6 +89,32 @@ def use_plan_estimate(n: int) -> None:
     st.session_state[keys.PLAN_COST_SAMPLES] = n
 
 
+def chosen_estimate(est: dict | None) -> dict | None:
+    """The Plan estimate to cost: the shown curve's, or, when Plan compared labelling strategies,
+    the one picked here."""
+    alternatives = (est or {}).get("alternatives") or {}
+    if len(alternatives) < 2:
+        return est
+    if st.session_state.get(keys.PLAN_COST_STRATEGY) not in alternatives:  # a pick from another comparison
+        st.session_state[keys.PLAN_COST_STRATEGY] = est["strategy"]
+
+    def label(s: str) -> str:
+        a = alternatives[s]
+        return (
+            f"{STRATEGIES[s]} ({a['size']:,} images)" if a["reachable"] else f"{STRATEGIES[s]} (out of reach)"
+        )
+
+    choice = st.radio(
+        "Which Plan estimate",
+        list(alternatives),
+        format_func=label,
+        key=keys.PLAN_COST_STRATEGY,
+        horizontal=True,
+        help="Plan measured a learning curve for each labelling strategy: cost either.",
+    )
+    return alternatives[choice]
+
+
 def plan_offer(est: dict | None) -> bool:
     """The Plan page's answer, one click away from "Images to label"; whether only the images
     still missing are counted."""
@@ -157,7 +185,7 @@ def plan_table(inputs: costs.LabelingInputs, est: dict, rest: bool) -> None:
 def cost_section() -> None:
     st.header("What the labels cost")
     st.caption("Every training image needs a correct label, typed by a person. Change any number.")
-    est = plan_views.current_estimate()
+    est = chosen_estimate(plan_views.current_estimate())
     rest = plan_offer(est)
     try:
         inputs = cost_inputs()

@@ -4,8 +4,9 @@
   from the curve shown on Plan or else the newest saved one; Define's calculator uses it.
 - `show_live(snapshot, live)`: a measurement while it runs (progress, points as they finish,
   a provisional fit) and how it ended; `ui.follow_job` calls it.
-- `show_curve(curve)`: a measured curve: chart, the answer in words, the bigger-model offer
-  when the target lies below the curve's floor, and the honesty check side by side.
+- `show_curve(curve)`: a measured curve: chart (with the other strategies measured with it, and
+  the saving, see `ui.plan_compare`), the answer in words, the bigger-model offer when the
+  target lies below the curve's floor, and the honesty check side by side.
 - `saved_section()`: the saved curves, shown or deleted.
 - `train_page_config()` / `open_train()`: read or set the Train page's controls (session keys
   "train.<field>"), so a curve can measure the Train settings and Train can open on a bigger model.
@@ -28,6 +29,7 @@ from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES, Fit, provisional_fit
 from mnist_core.planning.curve.store import Curve, curves_signature, delete_curve, list_curves
 from mnist_core.training.jobs import JobSnapshot, JobState
+from ui import plan_compare
 from ui import state as keys
 from ui.job_status import show_failed_or_running
 
@@ -84,15 +86,20 @@ def shown_curve() -> Curve | None:
 
 def current_estimate() -> dict[str, Any] | None:
     """The Plan answer at the current target accuracy, kept in session state as keys.PLAN_ESTIMATE; None
-    when no curve has been measured (or the target is one a curve cannot answer)."""
+    when no curve has been measured (or the target is one a curve cannot answer). Its
+    "alternatives" hold the answer of every strategy measured with the shown curve, by strategy."""
     curve = shown_curve()
     if curve is None:
         return None
+    target = ui.target_accuracy()
     try:
-        ss[keys.PLAN_ESTIMATE] = curve_estimate(curve, ui.target_accuracy())
+        est = curve_estimate(curve, target)
+        group = plan_compare.group_of(curve, saved_curves())
+        est["alternatives"] = {s: curve_estimate(c, target) for s, c in group.items()}
     except CurveError:
         return None
-    return ss[keys.PLAN_ESTIMATE]
+    ss[keys.PLAN_ESTIMATE] = est
+    return est
 
 
 # ---------------------------------------------------------------- a measurement while it runs
@@ -106,24 +113,40 @@ def _provisional_fit(points: tuple[tuple[int, float], ...]) -> dict | None:
 
 
 def show_live(snap: JobSnapshot, live: bool) -> None:
-    """Progress and the points so far while it runs; afterwards, how it ended."""
+    """Progress and the points so far while it runs; afterwards, how it ended (each strategy's
+    curve, when several were compared)."""
     points = snap.of_kind("point")
-    final = snap.latest("curve")
+    finals = snap.of_kind("curve")
     if not show_failed_or_running(snap, live, lambda error: f"The measurement failed: {error}"):
-        if final is not None:
+        for final in finals:
             outcome(final)
-        elif snap.state == JobState.STOPPED:
+        if not finals and snap.state == JobState.STOPPED:
             st.warning("Stopped before the first size was measured: nothing was saved.")
-    if live or (final is not None and not final["saved"] and points):
-        fitted = _provisional_fit(tuple((int(p["size"]), float(p["val_error"])) for p in points))
-        fit = Fit.from_dict(fitted) if fitted else None
-        st.altair_chart(
-            curve_charts.curve_chart(points, fit, 1 - ui.target_accuracy(), band=False), width="stretch"
-        )
-        total = next((r["total"] for r in reversed(snap.records) if "total" in r), "…")
+    if live or (any(not f["saved"] for f in finals) and points):
+        strategies = list(dict.fromkeys(p.get("strategy", "random") for p in points))
+        fits = {
+            s: _provisional_fit(
+                tuple(
+                    (int(p["size"]), float(p["val_error"]))
+                    for p in points
+                    if p.get("strategy", "random") == s
+                )
+            )
+            for s in strategies
+        }
+        if len(strategies) > 1:
+            plan_compare.live_chart(points, fits, ui.target_accuracy())
+        else:
+            fitted = fits[strategies[0]] if strategies else None
+            fit = Fit.from_dict(fitted) if fitted else None
+            st.altair_chart(
+                curve_charts.curve_chart(points, fit, 1 - ui.target_accuracy(), band=False), width="stretch"
+            )
+        plan = next((r for r in reversed(snap.records) if "total" in r), None)
+        total = plan["total"] * plan.get("strategies", 1) if plan else "…"  # the same plan each
         st.caption(
             f"{len(points)} of {total} trainings done"
-            + (" · the line is a provisional fit of the points so far" if fit else "")
+            + (" · the lines are provisional fits of the points so far" if any(fits.values()) else "")
         )
 
 
@@ -156,6 +179,10 @@ def show_curve(curve: Curve) -> None:
         f"**{curve.label}**"
         + (" · *stopped early, fitted on the sizes done*" if curve.status == "stopped" else "")
     )
+    group = plan_compare.group_of(curve, saved_curves())
+    if len(group) > 1 and est is not None:
+        plan_compare.show_comparison(group, target)
+        st.markdown(f"**{plan_compare.STRATEGIES[curve.strategy].capitalize()}**, in detail:")
     st.altair_chart(
         curve_charts.curve_chart(curve.points, curve.fit, 1 - target if est else None, needed, curve.honesty),
         width="stretch",

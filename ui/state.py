@@ -173,6 +173,8 @@ DEPLOY_LAST_INPUT = "deploy.last_input28"  # the last prepared input, 28×28 uin
 DEPLOY_BARS = "deploy.bars"
 DEPLOY_SAVED = "deploy.saved"  # {fingerprint of an input: (entry id, label)} stored this session
 DEPLOY_UNDO = "deploy.undo"
+DEPLOY_LATER = "deploy.later"  # save the drawing without a label, for the labelling queue
+DEPLOY_QUEUE_PREFIX = "deploy.queue_"  # + drawing id + digit: the labelling queue's one-click buttons
 
 # Deploy, "Monitor": is the field like the training data?
 DEPLOY_MONITOR_WINDOW = "deploy.monitor_window"  # by day or by N drawings
@@ -212,6 +214,7 @@ PLAN_CONFIG = "plan.config"
 PLAN_SIZES = "plan.sizes"
 PLAN_SEEDS = "plan.seeds"
 PLAN_NAME = "plan.name"
+PLAN_STRATEGIES = "plan.strategies"  # the labelling strategies to measure, in STRATEGIES order
 PLAN_ADOPTED = "plan.adopted_job"  # the finished job whose saved curve this session already showed
 PLAN_CURVE = "plan.curve"  # id of the curve shown (None: the newest saved)
 PLAN_ESTIMATE = "plan.estimate"  # the latest answer: {curve_id, size, low, high, target, …}
@@ -242,6 +245,7 @@ PLAN_COST_REVIEW = "plan.cost_review"
 PLAN_COST_REVIEW_S = "plan.cost_review_s"
 PLAN_COST_REST = "plan.cost_plan_rest"  # count only the images the Plan estimate still needs
 PLAN_COST_USE_PLAN = "plan.cost_use_plan"
+PLAN_COST_STRATEGY = "plan.cost_plan_strategy"  # which strategy's Plan estimate, when Plan compared several
 
 # Tune: the search space (per model family, `tune_param`), the study and its storage.
 TUNE_PREFIX = "tune."
@@ -287,3 +291,7 @@ def tune_more(study: str) -> str:
 
 def tune_delete(study: str) -> str:
     return TUNE_DELETE_PREFIX + study
+
+
+def deploy_queue(drawing_id: int, digit: int) -> str:
+    return f"{DEPLOY_QUEUE_PREFIX}{drawing_id}_{digit}"

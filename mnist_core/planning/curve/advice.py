@@ -82,6 +82,7 @@ def curve_estimate(curve: Curve, target_accuracy: float) -> dict[str, Any]:
     return {
         "curve_id": curve.id,
         "label": curve.label,
+        "strategy": curve.strategy,
         "model": curve.config.summary(),
         "size": est["size"],
         "low": est["low"],

@@ -4,7 +4,8 @@ split, each checked on the same validation set, as a stream of small records (li
 
 A `stop` event ends the measurement within a batch; the point it interrupts is dropped (a
 half-trained point would understate what its size can reach) and the curve is fitted and saved
-when at least three sizes are done. Which images each point trains on is one `Sampler` call.
+when at least three sizes are done. Which images each point trains on is one `Sampler` call:
+the labelling strategy's (`strategies.sampler_for`), unless a sampler is passed in.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from mnist_core.config import TrainConfig, finite_number
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES, fit_points, pct
 from mnist_core.planning.curve.honesty import honesty_check
-from mnist_core.planning.curve.sampling import Labelled, Sampler, random_sample
+from mnist_core.planning.curve.sampling import Labelled, Sampler
 from mnist_core.planning.curve.schedule import CurvePlan, plan_curve
 from mnist_core.planning.curve.store import Curve, check_curves_dir, new_curve_id, save_curve, utc_now
+from mnist_core.planning.curve.strategies import sampler_for
 
 REPORT_EVERY = 5  # batches between progress records
 
@@ -34,9 +36,13 @@ def measure_curve(
     stop: threading.Event | None = None,
     home: Path | None = None,
     name: str = "",
-    sample: Sampler = random_sample,
+    strategy: str = "random",
+    group: str = "",
+    sample: Sampler | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Train `config` on nested subsets picked by `sample`, yield records, fit, save.
+    """Train `config` on nested subsets picked by `strategy` (or by `sample`, when given), yield
+    records, fit, save. The saved curve records `strategy` and `group` (the id shared by the
+    curves of one comparison of strategies).
 
     Records (plain dicts, JSON-safe):
       {"kind": "progress", "progress": 0..1, "text", "index", "total", "size", "seed"}
@@ -51,6 +57,7 @@ def measure_curve(
     from mnist_core.training.train import Trainer
 
     check_curves_dir(home)  # before any training: a curve must never be measured for nothing
+    sample = sample or sampler_for(strategy)
     plan = plan_curve(config, data, sizes, seeds)
     stop = stop or threading.Event()
     split, total = plan.split, len(plan.points)
@@ -97,7 +104,7 @@ def measure_curve(
             break  # a half-trained point would understate what the size can reach
         if end.status == "diverged" or end.best_val_acc is None:
             message = f"Training on {p.size:,} images failed: {end.message}"
-            yield _final(plan, points, "failed", message, home, name, started)
+            yield _final(plan, points, "failed", message, (home, name, strategy, group), started)
             return
         done_cost += p.cost
         labelled[p.seed] = Labelled(picked, trainer.model)
@@ -123,7 +130,7 @@ def measure_curve(
             "text": f"{label}: {pct(1 - end.best_val_acc, 1)} validation error",
         }
     status = "stopped" if len(points) < total else "finished"
-    yield _final(plan, points, status, "", home, name, started)
+    yield _final(plan, points, status, "", (home, name, strategy, group), started)
 
 
 def _final(
@@ -131,12 +138,12 @@ def _final(
     points: list[dict[str, Any]],
     status: str,
     message: str,
-    home: Path | None,
-    name: str,
+    saving: tuple[Path | None, str, str, str],
     started: float,
 ) -> dict[str, Any]:
     """The last record: fit and save when there is enough to fit (a curve is saved whenever it is
-    fitted), else say why not."""
+    fitted), else say why not. `saving`: the home, name, strategy and group to save under."""
+    home, name, strategy, group = saving
     distinct = len({p["size"] for p in points})
     fit, honesty = None, None
     if status != "failed":
@@ -181,12 +188,15 @@ def _final(
             name=name,
             elapsed=round(time.perf_counter() - started, 2),
             schedule=[p.to_dict() for p in plan.points],
+            strategy=strategy,
+            group=group,
         )
         message = curve.message
         save_curve(curve, home)
     text = message + (f" Saved as {curve.id}." if curve else "")
     return {
         "kind": "curve",
+        "strategy": strategy,
         "status": status,
         "saved": curve is not None,
         "id": curve.id if curve else None,

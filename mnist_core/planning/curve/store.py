@@ -74,12 +74,15 @@ class Curve:
     name: str = ""
     elapsed: float = 0.0
     schedule: list[dict[str, Any]] = field(default_factory=list)
+    strategy: str = "random"  # the labelling strategy that picked each size's images
+    group: str = ""  # shared by the curves of one comparison of strategies ("" when alone)
     path: Path | None = None
 
     @property
     def label(self) -> str:
         return (
             f"{self.name or self.config.summary()} · {self.data_name} · {self.created[:16].replace('T', ' ')}"
+            + (f" · {self.strategy} labelling" if self.strategy != "random" else "")
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -101,6 +104,8 @@ class Curve:
             "name": self.name,
             "elapsed": self.elapsed,
             "schedule": self.schedule,
+            "strategy": self.strategy,
+            "group": self.group,
         }
 
     @classmethod
@@ -129,6 +134,8 @@ class Curve:
                 name=str(d.get("name", "")),
                 elapsed=float(d.get("elapsed", 0.0)),
                 schedule=list(d.get("schedule", [])),
+                strategy=str(d.get("strategy", "random")),  # curves saved before strategies were random
+                group=str(d.get("group", "")),
                 path=path,
             )
         except (KeyError, TypeError, ValueError, AttributeError, ConfigError) as exc:

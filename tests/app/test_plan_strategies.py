@@ -1,0 +1,59 @@
+"""AppTest of Plan comparing labelling strategies: two curves measured together through the page,
+drawn on one chart with the saving in words, and either estimate costed on Define.
+
+The job manager is process-wide: the autouse fixture of conftest stops any job a test leaves.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import ui
+from mnist_core.planning.curve.compare import compare_at_target, saving_sentence
+from mnist_core.planning.curve.store import list_curves
+from tests.app.conftest import open_page, texts
+from tests.app.test_plan import LOGREG, chart_specs, job_over, poll
+from tests.test_active import group_pair
+
+PAGE = "pages/Plan.py"
+
+
+def test_a_comparison_shows_both_curves_the_saving_and_either_estimate_on_define(isolated_home):
+    rand, unc = group_pair(isolated_home)
+    at = open_page(PAGE, target_accuracy=0.985)
+    page = texts(at)
+    result = compare_at_target({"random": (rand.fit, 3432), "uncertainty": (unc.fit, 3432)}, 0.985)
+    assert result["labels_saved"] > 0
+    assert saving_sentence(result) in page and "fewer" in page
+    assert any("random labelling" in s and "uncertainty sampling" in s for s in chart_specs(at))
+    est = at.session_state["plan.estimate"]
+    assert set(est["alternatives"]) == {"random", "uncertainty"}
+
+    at.switch_page("pages/Define_the_task.py").run()
+    assert not at.exception, at.exception
+    at.radio(key="cost_plan_strategy").set_value("random").run()
+    at.button(key="cost_use_plan").click().run()
+    assert at.number_input(key="cost_samples").value == result["strategies"]["random"]["size"]
+    at.radio(key="cost_plan_strategy").set_value("uncertainty").run()
+    at.button(key="cost_use_plan").click().run()
+    assert at.number_input(key="cost_samples").value == result["strategies"]["uncertainty"]["size"]
+
+
+@pytest.mark.slow
+def test_two_strategies_are_measured_through_the_page_and_saved_as_one_group():
+    at = open_page(PAGE, target_accuracy=0.6)
+    at.selectbox(key="plan.config").set_value(LOGREG)
+    at.text_input(key="plan.sizes").set_value("20, 40, 80")
+    at.number_input(key="plan.seeds").set_value(1)
+    at.multiselect(key="plan.strategies").set_value(["random", "uncertainty"])
+    at.run()
+    at.button(key="plan_measure").click().run()
+    assert not at.exception, at.exception
+    poll(at, job_over)
+    curves = list_curves(ui.home())
+    assert sorted(c.strategy for c in curves) == ["random", "uncertainty"]
+    assert len({c.group for c in curves}) == 1 and curves[0].group
+    shown = at.session_state["plan.curve"]
+    assert next(c for c in curves if c.id == shown).strategy == "random"  # the first measured
+    assert any("random labelling" in s and "uncertainty sampling" in s for s in chart_specs(at))
+    assert texts(at).count("Measured and fitted. Saved as") == 2
