@@ -14,6 +14,7 @@ from mnist_core.planning.curve.store import list_curves
 from tests.app.conftest import open_page, texts
 from tests.app.test_plan import LOGREG, chart_specs, job_over, poll
 from tests.test_active import group_pair
+from ui import state as keys
 
 PAGE = "pages/Plan.py"
 
@@ -31,12 +32,12 @@ def test_a_comparison_shows_both_curves_the_saving_and_either_estimate_on_define
 
     at.switch_page("pages/Define_the_task.py").run()
     assert not at.exception, at.exception
-    at.radio(key="cost_plan_strategy").set_value("random").run()
-    at.button(key="cost_use_plan").click().run()
-    assert at.number_input(key="cost_samples").value == result["strategies"]["random"]["size"]
-    at.radio(key="cost_plan_strategy").set_value("uncertainty").run()
-    at.button(key="cost_use_plan").click().run()
-    assert at.number_input(key="cost_samples").value == result["strategies"]["uncertainty"]["size"]
+    at.radio(key=keys.PLAN_COST_STRATEGY).set_value("random").run()
+    at.button(key=keys.PLAN_COST_USE_PLAN).click().run()
+    assert at.number_input(key=keys.PLAN_COST_SAMPLES).value == result["strategies"]["random"]["size"]
+    at.radio(key=keys.PLAN_COST_STRATEGY).set_value("uncertainty").run()
+    at.button(key=keys.PLAN_COST_USE_PLAN).click().run()
+    assert at.number_input(key=keys.PLAN_COST_SAMPLES).value == result["strategies"]["uncertainty"]["size"]
 
 
 @pytest.mark.slow
