@@ -29,6 +29,7 @@ from mnist_core.planning.curve.strategies import (
     sampler_for,
 )
 from tests.helpers import vega_spec
+from tests.test_curve import TINY_FLAGS
 from tests.test_curve_views import synthetic_curve
 
 
@@ -175,27 +176,6 @@ def test_the_strategies_chart_draws_each_curve_its_band_and_needed_size(tmp_path
 
 
 # ---------------------------------------------------------------- the command
-
-TINY_FLAGS = (
-    "--data",
-    "sample",
-    "--model",
-    "logreg",
-    "--optimizer",
-    "adam",
-    "--lr",
-    "0.01",
-    "--epochs",
-    "2",
-    "--batch-size",
-    "32",
-    "--dropout",
-    "0",
-    "--augment",
-    "false",
-    "--weight-decay",
-    "0",
-)
 
 
 def run_cli(capsys, *argv):

@@ -20,8 +20,10 @@ import torch
 
 from mnist_core.cli.main import main
 from mnist_core.config import TrainConfig
+from mnist_core.files import FileRefused
 from mnist_core.planning.tune import TuneError
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from mnist_core.runs.listing import scan_runs
 from mnist_core.training.models import build_model
 
@@ -388,3 +390,18 @@ def test_every_page_renders_with_a_run_folder_linking_to_itself(isolated_home):
         assert not at.exception, page
         notes = [c.value for c in at.sidebar.caption if "damaged run folder skipped" in c.value]
         assert notes and "loop" in notes[0], page
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo"])
+def test_a_runs_weights_are_read_through_the_guarded_opener(kind):
+    run = make_run()
+    weights = run.path / storage.WEIGHTS
+    weights.unlink()
+    if kind == "device":
+        weights.symlink_to("/dev/null")
+    else:
+        os.mkfifo(weights)
+    with within(10), pytest.raises(StorageError, match="not a regular file"):
+        run.load_model()
+    with within(10), pytest.raises(FileRefused, match="not a regular file"):
+        storage.export_weights(run)

@@ -24,6 +24,7 @@ from mnist_core.files import read_json as guarded_read_json
 MAX_JSON_BYTES = 64_000_000  # a run's history of thousands of epochs is a few MB
 
 WEIGHTS = "model.safetensors"  # a run's weights: safetensors, never pickle
+WEIGHTS_LIMIT = 1 << 30  # 1 GiB: a cap against devices and runaway files, far above these models
 
 
 class StorageError(RuntimeError):

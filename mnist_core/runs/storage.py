@@ -31,12 +31,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mnist_core import files
 from mnist_core.config import ConfigError, TrainConfig, studio_home
 from mnist_core.data.errors import DataError
 from mnist_core.data.sources import Images, load_test, mnist_available, resolve_source
 from mnist_core.files import FileRefused, is_within, real_path
 from mnist_core.runs.files import (
     WEIGHTS,
+    WEIGHTS_LIMIT,
     DamagedRun,
     StorageError,
     damaged,
@@ -284,4 +286,4 @@ def update_meta(run: Run, **changes: Any) -> Run:
 
 def export_weights(run: Run) -> bytes:
     """The safetensors file of a run (for download)."""
-    return (run.path / WEIGHTS).read_bytes()
+    return files.read_bytes(run.path / WEIGHTS, limit=WEIGHTS_LIMIT, what="weights file")
