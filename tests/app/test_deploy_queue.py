@@ -17,7 +17,7 @@ def test_a_drawing_saved_to_label_later_is_labelled_from_the_queue(run, digit): 
     assert store().field_accuracy() == [] and len(store().arrays()[1]) == 0
     assert "Saved to label later" in texts(at)
 
-    at.session_state["deploy_tab"] = COLLECTED
+    at.session_state[keys.DEPLOY_TAB] = COLLECTED
     at.run()
     assert not at.exception, at.exception
     assert "Label these: 1 drawing(s) waiting" in [s.value for s in at.subheader]

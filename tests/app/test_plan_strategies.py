@@ -21,13 +21,13 @@ PAGE = "pages/Plan.py"
 
 def test_a_comparison_shows_both_curves_the_saving_and_either_estimate_on_define(isolated_home):
     rand, unc = group_pair(isolated_home)
-    at = open_page(PAGE, target_accuracy=0.985)
+    at = open_page(PAGE, **{keys.APP_TARGET_ACCURACY: 0.985})
     page = texts(at)
     result = compare_at_target({"random": (rand.fit, 3432), "uncertainty": (unc.fit, 3432)}, 0.985)
     assert result["labels_saved"] > 0
     assert saving_sentence(result) in page and "fewer" in page
     assert any("random labelling" in s and "uncertainty sampling" in s for s in chart_specs(at))
-    est = at.session_state["plan.estimate"]
+    est = at.session_state[keys.PLAN_ESTIMATE]
     assert set(est["alternatives"]) == {"random", "uncertainty"}
 
     at.switch_page("pages/Define_the_task.py").run()
@@ -42,19 +42,19 @@ def test_a_comparison_shows_both_curves_the_saving_and_either_estimate_on_define
 
 @pytest.mark.slow
 def test_two_strategies_are_measured_through_the_page_and_saved_as_one_group():
-    at = open_page(PAGE, target_accuracy=0.6)
-    at.selectbox(key="plan.config").set_value(LOGREG)
-    at.text_input(key="plan.sizes").set_value("20, 40, 80")
-    at.number_input(key="plan.seeds").set_value(1)
-    at.multiselect(key="plan.strategies").set_value(["random", "uncertainty"])
+    at = open_page(PAGE, **{keys.APP_TARGET_ACCURACY: 0.6})
+    at.selectbox(key=keys.PLAN_CONFIG).set_value(LOGREG)
+    at.text_input(key=keys.PLAN_SIZES).set_value("20, 40, 80")
+    at.number_input(key=keys.PLAN_SEEDS).set_value(1)
+    at.multiselect(key=keys.PLAN_STRATEGIES).set_value(["random", "uncertainty"])
     at.run()
-    at.button(key="plan_measure").click().run()
+    at.button(key=keys.PLAN_MEASURE).click().run()
     assert not at.exception, at.exception
     poll(at, job_over)
     curves = list_curves(ui.home())
     assert sorted(c.strategy for c in curves) == ["random", "uncertainty"]
     assert len({c.group for c in curves}) == 1 and curves[0].group
-    shown = at.session_state["plan.curve"]
+    shown = at.session_state[keys.PLAN_CURVE]
     assert next(c for c in curves if c.id == shown).strategy == "random"  # the first measured
     assert any("random labelling" in s and "uncertainty sampling" in s for s in chart_specs(at))
     assert texts(at).count("Measured and fitted. Saved as") == 2
