@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui.markup import REFUSED_FILE_SELECTOR
+from ui.markup import REFUSED_FILE_SELECTOR, key_class
 
 # The uploader's refused files carry an error icon, found by Streamlit's test id (ui/markup.py).
 _WATCH_JS = """
@@ -21,7 +21,7 @@ export default function (component) {
   const {data, parentElement, setStateValue} = component;
   if (WATCHERS.has(parentElement)) return;
   const count = () => {
-    const uploader = document.querySelector(`.st-key-${data.uploader}`);
+    const uploader = document.querySelector(`.${data.uploaderClass}`);
     return uploader ? uploader.querySelectorAll(data.errorChip).length : 0;
   };
   let last = count();
@@ -41,7 +41,7 @@ _watcher = st.components.v2.component("mnist_studio.refused_uploads", js=_WATCH_
 def refused_uploads(uploader_key: str, key: str) -> int:
     """How many refused files the uploader with key `uploader_key` shows now (0 in AppTest)."""
     result: Any = _watcher(
-        data={"uploader": uploader_key, "errorChip": REFUSED_FILE_SELECTOR},
+        data={"uploaderClass": key_class(uploader_key), "errorChip": REFUSED_FILE_SELECTOR},
         key=key,
         default={"refused": 0},
         on_refused_change=lambda: None,
