@@ -51,7 +51,9 @@ def test_progress_metrics_and_both_curves_are_in_view(browser, app_url, width, h
         page.get_by_role("button", name=START).click()
         expect(page.locator(METRICS).first).to_be_visible(timeout=180_000)  # the first epoch has ended
         expect(page.locator(CHARTS)).to_have_count(2, timeout=60_000)
-        expect(page.locator(METRICS).first).to_contain_text("/ 300")  # this run's view, not the last one's
+        expect(page.locator(METRICS).first).to_contain_text(
+            "/ 300", timeout=30_000
+        )  # this run's view, not the last one's
         wait_for_layout(page)
         assert_no_exception(page)
         assert stop_button(page).is_enabled(), "the run ended before the checks: train longer"
