@@ -337,8 +337,12 @@ def test_an_idx_file_declaring_many_images_costs_at_most_its_declared_size(tmp_p
     def cmd(folder: str) -> list[str]:
         return [{"RUN": run.id, "FOLDER": str(tmp_path / folder)}.get(a, a) for a in argv]
 
-    growth = _peak_rss(cmd("big")) - _peak_rss(cmd("small"))
     declared = (big - small) * 784
+    # Peak RSS of one process varies run to run (allocator and thread-pool start-up): a real 4x
+    # cost shows in every pair, so a pair over the bound is measured once more and the lower counts.
+    growth = _peak_rss(cmd("big")) - _peak_rss(cmd("small"))
+    if growth > 1.2 * declared:
+        growth = min(growth, _peak_rss(cmd("big")) - _peak_rss(cmd("small")))
     assert growth <= 1.2 * declared, (
         f"peak RSS grew {growth / 1e6:.0f} MB for {declared / 1e6:.0f} MB declared"
     )
