@@ -37,8 +37,21 @@ from mnist_core.planning.tune.storage import normalize_url, storage_label
 from mnist_core.runs.files import StorageError
 from mnist_core.runs.storage import load_run
 
+
+@pytest.fixture(autouse=True)
+def ieee_floats():
+    """Training sets flush-to-zero for the whole process (`Trainer.run`: denormals slow late epochs
+    on a CPU); Hypothesis refuses to draw floats under it. The parsers under test never train."""
+    import torch
+
+    torch.set_flush_denormal(False)  # the next training sets it again
+
+
 FAST = settings(
-    max_examples=60, deadline=3000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=60,
+    deadline=3000,
+    derandomize=True,  # the same examples on every run: CI is reproducible
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
 JSON = st.recursive(
