@@ -119,7 +119,7 @@ def on_accept_top(audit_id: str) -> None:
 def pick_audit() -> Audit | None:
     audits = list_audits(ui.home())
     if not audits:
-        st.info("No audit yet: start one above (about a minute on the offline sample).")
+        st.info("No audit yet: start one above (it trains one model per fold; the progress bar shows each).")
         return None
     by_id = {a.id: a for a in audits}
     if ss.get(keys.LABELS_AUDIT) not in by_id:

@@ -34,8 +34,7 @@ def honesty() -> None:
         "**The model can be the one that is wrong**: an odd but correctly labelled digit is a "
         "suspect too, so every suspect is a question for you, not a verdict. For scale: on the "
         f"offline sample, which has no planted errors, the default audit flagged {CLEAN_SUSPECTS} "
-        f"of {CLEAN_IMAGES:,} images ({CLEAN_SUSPECTS / CLEAN_IMAGES:.1%}); a well-curated "
-        "dataset gets a handful per thousand, most of them genuinely ambiguous drawings."
+        f"of {CLEAN_IMAGES:,} images ({CLEAN_SUSPECTS / CLEAN_IMAGES:.1%})."
     )
 
 
