@@ -328,7 +328,11 @@ def _sparse_idx_folder(folder: Path, part: str, n: int) -> None:
 )
 def test_an_idx_file_declaring_many_images_costs_at_most_its_declared_size(tmp_path, part, argv):
     """The same command on 1,000 and on 200,000 declared images: the difference in peak RSS stays
-    within 1.2x the difference in declared bytes (uint8 kept until a batch needs floats)."""
+    within 2x the difference in declared bytes (uint8 kept until a batch needs floats).
+
+    Why 2x: where the file's pages count in RSS (it does on CI's filesystem, not on tmpfs) the
+    images themselves are 1x, and per-image results (probabilities, predictions) add a little
+    more (CI measured 1.21x and 1.28x); a float32 copy of the images would add 4x on top."""
     small, big = 1_000, 200_000
     _sparse_idx_folder(tmp_path / "small", part, small)
     _sparse_idx_folder(tmp_path / "big", part, big)
@@ -341,9 +345,9 @@ def test_an_idx_file_declaring_many_images_costs_at_most_its_declared_size(tmp_p
     # Peak RSS of one process varies run to run (allocator and thread-pool start-up): a real 4x
     # cost shows in every pair, so a pair over the bound is measured once more and the lower counts.
     growth = _peak_rss(cmd("big")) - _peak_rss(cmd("small"))
-    if growth > 1.2 * declared:
+    if growth > 2 * declared:
         growth = min(growth, _peak_rss(cmd("big")) - _peak_rss(cmd("small")))
-    assert growth <= 1.2 * declared, (
+    assert growth <= 2 * declared, (
         f"peak RSS grew {growth / 1e6:.0f} MB for {declared / 1e6:.0f} MB declared"
     )
 

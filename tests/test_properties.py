@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -319,8 +319,22 @@ def space_dicts(draw):
     return base
 
 
+_OFF_BATCH_SIZE_WITH_A_LOW = {  # found by Hypothesis on CI: an "off" parameter was never checked
+    "model": "logreg",
+    "epochs": 10,
+    "params": [
+        {"name": "lr", "enabled": True, "low": 0.001, "high": 0.1},
+        {"name": "batch_size", "enabled": False, "choices": [64, 128], "low": []},
+    ],
+}
+
+
 @FAST
 @given(values=st.one_of(space_dicts(), JSON))
+@example(values=_OFF_BATCH_SIZE_WITH_A_LOW)
+@example(
+    values={**_OFF_BATCH_SIZE_WITH_A_LOW, "params": [{"name": "lr", "enabled": False, "low": float("nan")}]}
+)
 def test_space_json_builds_a_space_or_gives_one_tune_error(values):
     with folder() as tmp:
         path = tmp / "space.json"

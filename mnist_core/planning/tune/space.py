@@ -132,10 +132,37 @@ def _validate_space(space: SearchSpace) -> None:
         if p.name in seen:
             raise TuneError(f"Search space: {p.name} is listed twice.")
         seen.add(p.name)
+        _check_shape(p)
         if p.enabled:
             _validate_param(p, space.model)
     if not space.enabled:
         raise TuneError("The search space is empty: enable at least one parameter to search.")
+
+
+def _is_plain_value(value: Any) -> bool:
+    """A JSON scalar that compares equal to itself (NaN does not, so a space holding it
+    would not survive its own round trip)."""
+    if isinstance(value, (bool, str)):
+        return True
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _check_shape(p: Param) -> None:
+    """What every parameter must hold, on or off: a range parameter its two ends (or none yet),
+    a choice parameter its choices; a disabled one is saved and shown too."""
+    if p.spec.kind == "choice":
+        if p.low is not None or p.high is not None:
+            raise TuneError(f"Search space: {p.name} takes a list of choices, not a minimum and maximum.")
+        if not all(_is_plain_value(c) for c in p.choices):
+            raise TuneError(
+                f"Search space: {p.name}'s choices must be numbers, true/false or names, got {list(p.choices)!r}."
+            )
+        return
+    if p.choices:
+        raise TuneError(f"Search space: {p.name} takes a minimum and a maximum, not a list of choices.")
+    for end, value in (("minimum", p.low), ("maximum", p.high)):
+        if value is not None and (isinstance(value, (bool, str)) or not _is_plain_value(value)):
+            raise TuneError(f"Search space: {p.name} needs a finite numeric {end}, got {value!r}.")
 
 
 def _validate_param(p: Param, model: str) -> None:
