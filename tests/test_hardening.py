@@ -347,9 +347,7 @@ def test_an_idx_file_declaring_many_images_costs_at_most_its_declared_size(tmp_p
     growth = _peak_rss(cmd("big")) - _peak_rss(cmd("small"))
     if growth > 2 * declared:
         growth = min(growth, _peak_rss(cmd("big")) - _peak_rss(cmd("small")))
-    assert growth <= 2 * declared, (
-        f"peak RSS grew {growth / 1e6:.0f} MB for {declared / 1e6:.0f} MB declared"
-    )
+    assert growth <= 2 * declared, f"peak RSS grew {growth / 1e6:.0f} MB for {declared / 1e6:.0f} MB declared"
 
 
 # ------------------------------------------------ 12: wrong passwords slow down
