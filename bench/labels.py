@@ -1,7 +1,7 @@
 """`python -m bench.labels`: does the label audit (issue 22) find planted label noise, and does fixing it help?
 
 Printed, never asserted. Planted noise: the offline sample's training pool with 5 % of its labels
-flipped to another digit (seeded); the default audit (quick CNN, 5 folds) ranks suspects; precision
+flipped to another digit (two noise seeds); the default audit (quick CNN, 5 folds) ranks suspects; precision
 and recall of its top k, k = the number flipped. Effect: the default preset trained on the noisy
 pool, then on the same pool after "accept the suggestion for the top k" applied as a Train run with
 reviewed labels applies it (training part only: flips that fell on validation images stay), held-out
@@ -29,6 +29,7 @@ from mnist_core.labels.store import DecisionStore
 from mnist_core.training.train import Trainer
 
 NOISE = 0.05
+NOISE_SEEDS = (0, 1)  # two plantings of the noise, so one lucky draw decides nothing
 SEEDS = (0, 1, 2)
 QUALITY_TARGET = 0.85
 SECONDS_TARGET = 60.0
@@ -104,16 +105,26 @@ def effect(noisy: Images, found: Audit, k: int, flipped: np.ndarray, truth: Imag
 def run() -> None:
     pool = load_train_pool("sample")
     print(f"\n## Label audit: {NOISE:.0%} of the sample's {len(pool):,} training labels flipped (seeded)")
-    noisy, flipped = planted_noise(pool)
-    t = time.perf_counter()
-    found = audit(noisy, "sample, noisy")
-    seconds = time.perf_counter() - t
-    precision, recall, hits = quality(found, flipped)
+    qualities = []
+    for noise_seed in NOISE_SEEDS:
+        noisy, flipped = planted_noise(pool, seed=noise_seed)
+        t = time.perf_counter()
+        found = audit(noisy, "sample, noisy")
+        seconds = time.perf_counter() - t
+        precision, recall, hits = quality(found, flipped)
+        qualities.append((precision, recall))
+        print(
+            f"noise seed {noise_seed}: {len(flipped)} labels flipped; the audit flags {found.n_flagged}; its top "
+            f"{len(flipped)} hold {hits} flips: precision {precision:.2f}, recall {recall:.2f}"
+        )
+        print(f"audit time {seconds:.1f} s (5 folds, quick CNN)   target <= {SECONDS_TARGET:.0f} s")
+        if noise_seed == NOISE_SEEDS[0]:
+            first = (noisy, found, flipped)
     print(
-        f"{len(flipped)} labels flipped; the audit flags {found.n_flagged}; its top {len(flipped)} hold {hits} "
-        f"flips: precision {precision:.2f}, recall {recall:.2f}   target >= {QUALITY_TARGET} each"
+        f"mean over {len(NOISE_SEEDS)} noise seeds: precision {statistics.mean(q[0] for q in qualities):.2f}, "
+        f"recall {statistics.mean(q[1] for q in qualities):.2f}   target >= {QUALITY_TARGET} each"
     )
-    print(f"audit time {seconds:.1f} s (5 folds, quick CNN)   target <= {SECONDS_TARGET:.0f} s")
+    noisy, found, flipped = first
     print("\n## Effect: the default preset on the noisy pool vs after accepting the top k")
     effect(noisy, found, len(flipped), flipped, pool)
     print(f"\n## Clean sample: the default audit of the {len(pool):,} unchanged labels")

@@ -192,8 +192,11 @@ def rank_suspects(labels: np.ndarray, probs: np.ndarray) -> list[tuple[int, int,
     present = np.unique(labels)
     if len(present) < 2:
         raise AuditError("an audit needs images of at least two digits")
+    # prune_by_class: on the bench's planted noise (5 % of the sample's labels flipped, two noise
+    # seeds) its top k held 185 and 200 of the 214 flips, against 168 and 188 for cleanlab's
+    # default prune_by_noise_rate, at higher precision too (same probabilities; README, bench).
     ranked = find_label_issues(
-        labels, probs, return_indices_ranked_by="self_confidence", filter_by="prune_by_noise_rate"
+        labels, probs, return_indices_ranked_by="self_confidence", filter_by="prune_by_class"
     )
     scores = get_label_quality_scores(labels, probs, method="self_confidence")
     return [(int(i), int(np.argmax(probs[i])), float(scores[i])) for i in ranked]
