@@ -17,8 +17,8 @@ import streamlit as st
 import ui
 from mnist_core import config
 from mnist_core.deploy import export
+from mnist_core.jobs.job import JobBusy, JobState
 from mnist_core.runs import storage
-from mnist_core.training.jobs import JobBusy, JobState
 from ui import deploy, deploy_collected, training
 
 RUN, TAB, QUICK_TRAIN, BUILD_ONNX = "deploy_run", "deploy_tab", "deploy_quick_train", "deploy_build_onnx"

@@ -16,9 +16,9 @@ import ui
 from mnist_core.config import DEFAULT_PRESET, LADDER, PRESETS, ConfigError, TrainConfig
 from mnist_core.data.preprocess import split_sizes
 from mnist_core.data.sources import DataError
+from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.planning import curve as lc
 from mnist_core.training import models
-from mnist_core.training.jobs import Job, JobBusy
 from ui import plan as views
 
 K = "plan."

@@ -21,8 +21,8 @@ from mnist_core.config import (
 )
 from mnist_core.data.sources import DataError, Images
 from mnist_core.deploy.collect import CollectError
+from mnist_core.jobs.job import JobBusy
 from mnist_core.training import models
-from mnist_core.training.jobs import JobBusy
 from ui import history, training
 from ui.train_controls import (
     CONTROLS,

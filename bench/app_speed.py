@@ -26,8 +26,11 @@ from pathlib import Path
 
 from mnist_core.charts import training as charts
 from mnist_core.config import TrainConfig
+from mnist_core.jobs.job import JobSnapshot
+from mnist_core.jobs.progress import training_progress
+from mnist_core.jobs.queue import JobManager
+from mnist_core.jobs.training import TrainingJob
 from mnist_core.training import diagnose
-from mnist_core.training.jobs import JobManager, JobSnapshot, TrainingJob, training_progress
 from mnist_core.training.pipeline import train_and_save
 
 POLL_S = 0.5  # the Train page's refresh interval
@@ -96,7 +99,7 @@ import sys, tempfile
 from pathlib import Path
 from bench.app_speed import headless, watched
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.training.jobs import JobManager
+from mnist_core.jobs.queue import JobManager
 
 cfg = PRESETS[DEFAULT_PRESET]
 with tempfile.TemporaryDirectory() as tmp:
@@ -153,7 +156,7 @@ import resource, sys, tempfile
 from pathlib import Path
 from bench.app_speed import watched
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.training.jobs import JobManager
+from mnist_core.jobs.queue import JobManager
 
 def rss_mb():
     with open("/proc/self/statm") as fh:

@@ -32,8 +32,9 @@ from mnist_core.config import studio_home
 from mnist_core.data import access
 from mnist_core.data import sources as core_data
 from mnist_core.deploy.collect import CollectError, DrawingStore
+from mnist_core.jobs.job import Job, JobSnapshot
+from mnist_core.jobs.queue import JobManager
 from mnist_core.runs import storage
-from mnist_core.training.jobs import Job, JobManager, JobSnapshot
 
 APP_NAME = "MNIST Workflow Studio"
 ROOT = Path(__file__).resolve().parent

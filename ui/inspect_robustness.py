@@ -16,8 +16,9 @@ import streamlit as st
 import ui
 from mnist_core.charts import robustness as robustness_charts
 from mnist_core.evaluation import robustness as rob
+from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
+from mnist_core.jobs.progress import job_progress
 from mnist_core.runs import storage
-from mnist_core.training.jobs import Job, JobBusy, JobSnapshot, JobState, job_progress
 from ui import evaluate as views
 from ui.evaluate_inspect import stop_job
 

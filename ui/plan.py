@@ -24,8 +24,8 @@ import streamlit as st
 import ui
 from mnist_core.charts import curve as curve_charts
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig, nearest_option
+from mnist_core.jobs.job import JobSnapshot, JobState
 from mnist_core.planning import curve as lc
-from mnist_core.training.jobs import JobSnapshot, JobState
 from ui.job_status import show_failed_or_running
 
 CURVE = "plan.curve"  # id of the curve shown on Plan (None: the newest saved)

@@ -35,9 +35,9 @@ from sqlalchemy.exc import SQLAlchemyError
 import ui
 from mnist_core.charts import tune as tune_charts
 from mnist_core.config import MODEL_LABELS, TrainConfig, field_info, nearest_option
+from mnist_core.jobs.job import JobSnapshot, JobState, Work
 from mnist_core.planning import tune
 from mnist_core.planning.tune import PARAM_SPECS, Param, SearchSpace, TuneError, default_space
-from mnist_core.training.jobs import JobSnapshot, JobState, Work
 from ui.job_status import show_failed_or_running
 
 K = "tune."

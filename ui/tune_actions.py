@@ -8,9 +8,9 @@ import streamlit as st
 import ui
 from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError
 from mnist_core.data.sources import DataError
+from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.planning import tune
 from mnist_core.planning.tune import TuneError
-from mnist_core.training.jobs import Job, JobBusy
 from ui import tune as views
 
 K = views.K

@@ -45,10 +45,11 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.evaluation.calibration import CalibrationError
     from mnist_core.evaluation.robustness import RobustnessError
     from mnist_core.files import FileRefused
+    from mnist_core.jobs.cluster import ClusterError, SchedulerUnreachable
+    from mnist_core.jobs.job import JobBusy
     from mnist_core.labels.audit import AuditError
     from mnist_core.planning.costs import CostError
     from mnist_core.runs.storage import StorageError
-    from mnist_core.training.jobs import JobBusy
 
     # OSError: disk full, permission denied; MemoryError: an input too large for this machine
     return (
@@ -67,6 +68,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
         RobustnessError,
         FileRefused,
         AuditError,
+        SchedulerUnreachable,
+        ClusterError,
     )
 
 

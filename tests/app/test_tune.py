@@ -23,10 +23,10 @@ import ui
 from mnist_core.config import TrainConfig, nearest_option
 from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
+from mnist_core.jobs.job import Job
 from mnist_core.planning import tune
 from mnist_core.planning.tune import default_space
 from mnist_core.runs.storage import list_runs
-from mnist_core.training.jobs import Job
 from tests.app.conftest import open_page, texts
 
 PAGE = "app_pages/tune.py"
