@@ -179,32 +179,48 @@ class Job:
     def _remote(self, work: Work) -> Any:
         """Run `work` as one task; add its records as they come; return its result (None if
         stopped before a worker took it)."""
+        return self._remote_all([work])[0]
+
+    def _remote_all(self, works: list[Work]) -> list[Any]:
+        """Run independent works as parallel tasks (as many at once as the cluster has
+        threads); add their records as they come; return their results in order. One failing
+        task fails the job and cancels the rest; a stop cancels those not started yet."""
         from distributed import Event, Queue
 
         client, threads = self._cluster.client, self._cluster.torch_threads
-        self._tasks += 1
-        key = f"mnist-job-{self.id}-{self._tasks}"
-        records = Queue(remote.records_name(key), client=client)
+        keys = [f"mnist-job-{self.id}-{self._tasks + i + 1}" for i in range(len(works))]
+        self._tasks += len(works)
+        queues = [Queue(remote.records_name(key), client=client) for key in keys]
+        futures = [
+            client.submit(remote.run_work, work, key, self.id, threads, key=key, pure=False)
+            for work, key in zip(works, keys)
+        ]
         stop_sent = False
-        future = client.submit(remote.run_work, work, key, self.id, threads, key=key, pure=False)
         try:
             while True:
                 if self._stop.is_set() and not stop_sent:
                     stop_sent = True
-                    Event(remote.stop_name(self.id), client=client).set()  # in case it just began
+                    Event(remote.stop_name(self.id), client=client).set()
                     if self._state == JobState.QUEUED:
-                        future.cancel()
-                        return None
-                done = future.done()  # read before the queue: records precede the result
-                for batch in records.get(batch=True):
-                    for record in pickle.loads(batch):
-                        self._add(record)
-                if done:
-                    return future.result()
+                        client.cancel(futures)
+                        return [None] * len(works)
+                done = [f.done() for f in futures]  # read before the queues: records come first
+                for queue in queues:
+                    for batch in queue.get(batch=True):
+                        for record in pickle.loads(batch):
+                            self._add(record)
+                for future, over in zip(futures, done):
+                    if over and future.status == "error":
+                        client.cancel(futures)
+                        future.result()  # raises the task's error
+                if all(done):
+                    return [f.result() for f in futures]
                 time.sleep(POLL_S)
         finally:
-            records.close()
-            Event(remote.started_name(key), client=client).clear()
+            for queue in queues:
+                queue.close()
+            for key in keys:
+                Event(remote.started_name(key), client=client).clear()
             if stop_sent:
                 Event(remote.stop_name(self.id), client=client).clear()
 
@@ -215,6 +231,10 @@ class Job:
                 if self._tasks == 1:
                     self.started = time.time()
             return
+        self._append(record)
+
+    def _append(self, record: dict[str, Any]) -> None:
+        """Keep a record (from a worker, or one the app adds itself, e.g. "saved")."""
         if self._on_record is not None:
             self._on_record(record)
         with self._lock:

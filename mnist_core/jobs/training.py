@@ -69,6 +69,6 @@ class TrainingJob(Job):
                 continue  # stopped before anything was learned: nothing worth saving
             who = {"session": self.owner, "started_by": self.nickname} if self.owner else {}
             saved = save_trained(trained, name, self.home, **who)
+            self._append({**saved.to_dict(), "run": i})
             with self._lock:
-                self._records.append({**saved.to_dict(), "run": i})
                 self._saved.append(saved.run_id)

@@ -1,0 +1,188 @@
+"""Jobs on a real Dask cluster (a scheduler and two workers on loopback): sessions see and stop
+only their own jobs, the per-session limit, the queue's order, a worker killed mid-training,
+an unreachable scheduler, and folds run in parallel giving the sequential result."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_core.config import TrainConfig
+from mnist_core.data.sources import load_train_pool
+from mnist_core.jobs import cluster
+from mnist_core.jobs.audit import AuditJob
+from mnist_core.jobs.cluster import SchedulerUnreachable
+from mnist_core.jobs.job import Job, JobBusy
+from mnist_core.jobs.queue import JobQueue
+from mnist_core.labels.audit import run_audit
+from mnist_core.runs import storage
+from tests.dask_cluster import dask_cluster
+
+
+@pytest.fixture(scope="module")
+def scheduler():
+    with dask_cluster(workers=2) as address:
+        yield address
+
+
+@pytest.fixture(autouse=True)
+def use_scheduler(scheduler, monkeypatch):
+    """The core points at the test cluster; each test connects afresh."""
+    cluster.shutdown()
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, scheduler)
+    yield
+    cluster.shutdown()
+
+
+def wait_for(predicate, timeout=240.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def steps(stop, n=600, pause=0.02):
+    """A slow work that stops when asked (module level: the workers import it from here)."""
+    for i in range(n):
+        if stop.is_set():
+            return
+        yield {"kind": "step", "progress": (i + 1) / n, "text": f"step {i + 1}"}
+        time.sleep(pause)
+
+
+def quick(stop):
+    yield {"kind": "step", "progress": 1.0, "text": "done"}
+
+
+def test_two_sessions_each_see_and_run_their_own_job():
+    queue = JobQueue()
+    alice, bob = queue.view("alice", "Alice"), queue.view("bob", "Bob")
+    a, b = alice.submit(Job(steps, kind="curve")), bob.submit(Job(steps, kind="curve"))
+    assert wait_for(lambda: a.snapshot().state == "running" and b.snapshot().state == "running")
+    assert alice.jobs() == [a] and bob.jobs() == [b] and alice.job_of("curve") is a
+    assert a.worker_pid != b.worker_pid  # two workers, one each, at the same time
+    assert a.snapshot().nickname == "Alice"
+    alice.stop()
+    a.join(300)
+    assert a.snapshot().state == "stopped" and b.running  # Alice's stop reached only her job
+    bob.stop()
+    b.join(300)
+
+
+def test_stop_from_another_session_is_refused_but_the_presenter_may():
+    queue = JobQueue()
+    alice, bob = queue.view("alice"), queue.view("bob")
+    a = alice.submit(Job(steps, kind="curve"))
+    with pytest.raises(JobBusy, match="another session"):
+        bob.stop(a)
+    assert not a.snapshot().stop_requested
+    presenter = queue.view("bob", presenter=True)
+    assert presenter.jobs() == [a]
+    presenter.stop(a)
+    a.join(300)
+    assert a.snapshot().state == "stopped"
+
+
+def test_the_per_session_limit_and_the_place_in_line():
+    queue = JobQueue(limit=2)
+    alice, bob = queue.view("alice"), queue.view("bob")
+    first, second = alice.submit(Job(steps, kind="curve")), alice.submit(Job(steps, kind="tune"))
+    with pytest.raises(JobBusy, match="limit is 2 jobs per session"):
+        alice.submit(Job(quick, kind="curve"))
+    assert len(alice.jobs()) == 2
+    assert wait_for(lambda: not first.queued and not second.queued)  # both workers busy now
+    waiting = bob.submit(Job(quick, kind="curve"))
+    time.sleep(1.0)
+    snap = waiting.snapshot()
+    assert snap.state == "queued" and snap.place == 1
+    alice.stop()
+    waiting.join(240)
+    assert waiting.snapshot().state == "finished" and waiting.snapshot().place is None
+    bob.submit(Job(quick, kind="curve")).join(240)  # a finished job frees its place
+
+
+def test_a_worker_killed_mid_training_fails_its_job_only():
+    queue = JobQueue()
+    alice, bob = queue.view("alice"), queue.view("bob")
+    doomed = alice.start([TrainConfig(epochs=100, cnn_channels=8)], ["doomed"], data="sample")
+    other = bob.submit(Job(steps, kind="curve"))
+    assert wait_for(lambda: doomed.snapshot().latest("batch") is not None, 300)
+    assert wait_for(lambda: other.snapshot().state == "running")
+    os.kill(doomed.worker_pid, signal.SIGKILL)
+    doomed.join(300)
+    snap = doomed.snapshot()
+    assert snap.state == "failed" and snap.error.startswith("WorkerLost: ") and "\n" not in snap.error
+    assert storage.list_runs() == [] and not list(storage.runs_dir().glob(".tmp-*"))
+    assert other.running or other.snapshot().state == "finished"  # the other job carried on
+    bob.stop()
+    other.join(300)
+    assert other.snapshot().state in ("stopped", "finished") and other.snapshot().error is None
+
+
+def test_a_training_job_saves_in_the_app_with_who_started_it():
+    queue = JobQueue()
+    job = queue.view("alice", "Alice").start([TrainConfig(model="logreg", epochs=1)], ["mine"], data="sample")
+    job.join(300)
+    snap = job.snapshot()
+    assert snap.state == "finished" and len(snap.saved) == 1
+    run = storage.list_runs()[0]
+    assert run.meta["session"] == "alice" and run.meta["started_by"] == "Alice"
+    assert run.evaluation("val").accuracy == pytest.approx(run.meta["val_accuracy"])
+
+
+def test_an_unreachable_scheduler_is_one_line_and_starts_nothing(monkeypatch):
+    with socket_closed() as address:
+        monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+        cluster.shutdown()
+        line = cluster.unreachable()
+        assert line is not None and address in line and "\n" not in line
+        queue = JobQueue()
+        with pytest.raises(SchedulerUnreachable):
+            queue.view("alice").submit(Job(quick, kind="curve"))
+        assert queue.jobs() == []
+
+
+class socket_closed:  # noqa: N801 - used as a context manager
+    """A loopback address nothing listens on."""
+
+    def __enter__(self) -> str:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def test_audit_folds_in_parallel_give_the_sequential_result():
+    pool = load_train_pool("sample")
+    idx = torch.randperm(len(pool), generator=torch.Generator().manual_seed(1))[:300]
+    images, labels = pool.images[idx], pool.labels[idx].clone()
+    config = TrainConfig(model="mlp", mlp_width=32, epochs=2, batch_size=64, augment=False)
+    about = dict(
+        origins=[("training", i) for i in range(300)], data="sample", source_name="sample", preset="t", config=config
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as on the workers: one thread each, so the sums add up alike
+    try:
+        sequential = list(run_audit(images, labels, folds=3, seed=4, **about))[-1]["audit"]
+    finally:
+        torch.set_num_threads(threads)
+    job = JobQueue().view("alice").submit(AuditJob(images, labels, folds=3, seed=4, **about))
+    job.join(400)
+    snap = job.snapshot()
+    assert snap.state == "finished", snap.error
+    parallel = snap.latest("audit")["audit"]
+    assert snap.latest("progress")["progress"] == pytest.approx(1.0)
+    key = [(s.index, s.given, s.suggested, s.score, s.probabilities) for s in sequential.suspects]
+    assert key == [(s.index, s.given, s.suggested, s.score, s.probabilities) for s in parallel.suspects]
+    assert np.isfinite([s.score for s in parallel.suspects]).all()
