@@ -96,6 +96,7 @@ PARTS: dict[str, Callable[[], None]] = {
     "tune": _module_run("tune"),
     "inspect": _module_run("inspect"),
     "app_server": _module_run("app_server"),
+    "monitor": _module_run("monitor"),
 }
 
 

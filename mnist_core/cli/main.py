@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_core.cli import calibrate, evaluate, labels, predict, robustness, runs, train
+from mnist_core.cli import calibrate, evaluate, labels, monitor, predict, robustness, runs, train
 from mnist_core.cli.common import CliError, err
 from mnist_core.config import ConfigError
 
-COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels)
+COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels, monitor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +48,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.jobs.cluster import ClusterError, SchedulerUnreachable
     from mnist_core.jobs.job import JobBusy
     from mnist_core.labels.audit import AuditError
+    from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError
     from mnist_core.runs.storage import StorageError
 
@@ -68,6 +69,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
         RobustnessError,
         FileRefused,
         AuditError,
+        MonitorError,
         SchedulerUnreachable,
         ClusterError,
     )
