@@ -1,7 +1,7 @@
 """MNIST Workflow Studio: `streamlit run app.py`.
 
 The entry point only declares the pages (from the one registry in `ui.STEPS`) and runs the
-one the visitor asked for; each page is a script in `app_pages/`.
+one the visitor asked for; each page is a script in `pages/`, named after its URL path.
 """
 
 from __future__ import annotations
@@ -11,4 +11,4 @@ import streamlit as st
 import ui
 
 st.set_page_config(page_title=ui.APP_NAME, page_icon="🧭", layout="wide")
-st.navigation(ui.navigation_pages()).run()
+ui.navigate()

@@ -16,7 +16,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.data.sources import load_train_pool
 from mnist_core.jobs import cluster
 from mnist_core.jobs.audit import AuditJob
-from mnist_core.jobs.cluster import SchedulerUnreachable
+from mnist_core.jobs.errors import SchedulerUnreachable
 from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.labels.audit import run_audit
@@ -169,7 +169,11 @@ def test_audit_folds_in_parallel_give_the_sequential_result():
     images, labels = pool.images[idx], pool.labels[idx].clone()
     config = TrainConfig(model="mlp", mlp_width=32, epochs=2, batch_size=64, augment=False)
     about = dict(
-        origins=[("training", i) for i in range(300)], data="sample", source_name="sample", preset="t", config=config
+        origins=[("training", i) for i in range(300)],
+        data="sample",
+        source_name="sample",
+        preset="t",
+        config=config,
     )
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as on the workers: one thread each, so the sums add up alike

@@ -1,4 +1,4 @@
-"""Views of the guided demo (app_pages/demo.py) that are more than one headline: the live training's
+"""Views of the guided demo (pages/demo.py) that are more than one headline: the live training's
 outcome, the fallback to the latest saved run, and the canvas for the audience."""
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from typing import Any
 
 import streamlit as st
 
+from ui.markup import REFUSED_FILE_SELECTOR
+
 _JS = """
 const STATES = new WeakMap();
 
@@ -101,8 +103,7 @@ _CSS = """
 
 _canvas = st.components.v2.component("mnist_studio.digit_canvas", js=_JS, css=_CSS)
 
-# The uploader's refused files carry an error icon: Streamlit's own test id (the browser test
-# of the Deploy page fails if it ever changes).
+# The uploader's refused files carry an error icon, found by Streamlit's test id (ui/markup.py).
 _WATCH_JS = """
 const WATCHERS = new WeakMap();
 export default function (component) {
@@ -110,7 +111,7 @@ export default function (component) {
   if (WATCHERS.has(parentElement)) return;
   const count = () => {
     const uploader = document.querySelector(`.st-key-${data.uploader}`);
-    return uploader ? uploader.querySelectorAll('[data-testid="stFileChipIconError"]').length : 0;
+    return uploader ? uploader.querySelectorAll(data.errorChip).length : 0;
   };
   let last = count();
   const report = () => {
@@ -146,7 +147,7 @@ def digit_canvas(size: int, pen: int, colour: str, key: str) -> bytes | None:
 def refused_uploads(uploader_key: str, key: str) -> int:
     """How many refused files the uploader with key `uploader_key` shows now (0 in AppTest)."""
     result: Any = _watcher(
-        data={"uploader": uploader_key},
+        data={"uploader": uploader_key, "errorChip": REFUSED_FILE_SELECTOR},
         key=key,
         default={"refused": 0},
         on_refused_change=lambda: None,

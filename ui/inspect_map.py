@@ -233,7 +233,7 @@ def _on_tsne(features: np.ndarray, key: tuple[str, float], label: str) -> None:
             Job(_tsne_work(features, key, _tsne_maps()), kind="tsne", title=f"t-SNE map of {label}")
         )
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
 
 
 def _weights_version(run: storage.Run) -> float:

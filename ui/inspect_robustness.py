@@ -58,7 +58,7 @@ def _on_sweep(run: storage.Run) -> None:
             )
         )
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
 
 
 def _sweep_job() -> tuple[Job | None, str | None]:

@@ -31,7 +31,7 @@ from ui.job_status import show_failed_or_running
 CURVE = "plan.curve"  # id of the curve shown on Plan (None: the newest saved)
 ESTIMATE = "plan.estimate"  # the latest answer: {curve_id, size, low, high, have, target, reachable, …}
 TRAIN_KEY = "train."
-# The Train page's controls (app_pages/train.py CONTROLS): every field but the split (set on
+# The Train page's controls (pages/Train.py CONTROLS): every field but the split (set on
 # Preprocess) and the run-time ones (mixed precision, device).
 TRAIN_FIELDS = tuple(
     f.name

@@ -71,7 +71,7 @@ def submit(url: str, name: str, **kwargs) -> bool:
             Job(views.search_work(url, name, ss.get(PRUNER, "median"), **kwargs), kind="tune", title=name)
         )
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
         return False
     ss[SHOWN] = name
     views.refresh()
@@ -127,7 +127,7 @@ def on_save_best(url: str, name: str) -> None:
     try:
         ui.job_manager().submit(Job(views.save_work(url, name, title), kind="tune_best", title=title))
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time.")
+        ui.flash("warning", str(exc))
 
 
 def on_show(name: str) -> None:

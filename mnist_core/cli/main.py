@@ -45,8 +45,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.evaluation.calibration import CalibrationError
     from mnist_core.evaluation.robustness import RobustnessError
     from mnist_core.files import FileRefused
-    from mnist_core.jobs.cluster import ClusterError, SchedulerUnreachable
-    from mnist_core.jobs.job import JobBusy
+    from mnist_core.jobs.errors import ClusterError, JobBusy, SchedulerUnreachable
     from mnist_core.labels.audit import AuditError
     from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError

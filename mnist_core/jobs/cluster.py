@@ -15,18 +15,12 @@ import os
 import threading
 from dataclasses import dataclass
 
+from mnist_core.jobs.errors import ClusterError, SchedulerUnreachable
+
 SCHEDULER_ENV = "MNIST_STUDIO_SCHEDULER"
 WORKERS_ENV = "MNIST_STUDIO_WORKERS"
 THREADS_ENV = "MNIST_STUDIO_THREADS"
 CONNECT_TIMEOUT_S = 3.0
-
-
-class SchedulerUnreachable(RuntimeError):
-    """The configured Dask scheduler does not answer (one line, for a page or the CLI)."""
-
-
-class ClusterError(ValueError):
-    """A cluster setting that makes no sense (e.g. MNIST_STUDIO_WORKERS=zero)."""
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,12 @@ from typing import Any
 
 from mnist_core.jobs import cluster as clusters
 from mnist_core.jobs import remote
+from mnist_core.jobs.errors import JobBusy, SchedulerUnreachable
+
+__all__ = ["Job", "JobBusy", "JobSnapshot", "JobState", "Work", "one_line", "release_free_memory"]
 
 Work = Callable[[threading.Event], Iterator[dict[str, Any]]]
 POLL_S = 0.2  # how often the app fetches a running job's records
-
-
-class JobBusy(RuntimeError):
-    """A job cannot be started or stopped by this session (limit reached, someone else's)."""
 
 
 class JobState(StrEnum):
@@ -170,7 +169,7 @@ class Job:
             state = JobState.FAILED
             with self._lock:
                 self._error = one_line(exc)
-            if not isinstance(exc, remote.WorkerLost | clusters.SchedulerUnreachable):
+            if not isinstance(exc, remote.WorkerLost | SchedulerUnreachable):
                 traceback.print_exc()
         release_free_memory()
         with self._lock:

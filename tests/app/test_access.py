@@ -10,7 +10,7 @@ import pytest
 import ui
 from tests.app.conftest import open_page, texts
 
-PAGES = ["app_pages/home.py", *(s.file for s in ui.STEPS)]
+PAGES = ["pages/home.py", *(s.file for s in ui.STEPS)]
 
 
 def test_with_a_password_nothing_shows_until_it_is_given(monkeypatch):
@@ -24,7 +24,7 @@ def test_with_a_password_nothing_shows_until_it_is_given(monkeypatch):
     at.text_input[0].set_value("s3cret demo")
     at.button[0].click().run()
     assert "Where things stand" in texts(at)
-    at.switch_page("app_pages/data.py").run()  # once per session: the next page asks no more
+    at.switch_page("pages/Data.py").run()  # once per session: the next page asks no more
     assert not at.exception and "Pixel intensities" in texts(at)
 
 
@@ -45,13 +45,13 @@ def test_a_damaged_run_folder_is_named_and_every_page_renders(page, isolated_hom
 
 
 def test_shared_app_refuses_folders_outside_the_roots_without_telling_why(monkeypatch, tmp_path):
-    monkeypatch.setattr(ui, "shared", lambda: True)
+    monkeypatch.setattr(ui.access, "shared", lambda: True)
     monkeypatch.setenv("MNIST_STUDIO_DATA_ROOTS", str(tmp_path / "allowed"))
     (tmp_path / "allowed").mkdir()
     (tmp_path / "elsewhere").mkdir()
     answers = []
     for folder in (str(tmp_path / "elsewhere"), "/proc/self", str(tmp_path / "nope"), "../../etc"):
-        at = open_page("app_pages/data.py")
+        at = open_page("pages/Data.py")
         at.radio[0].set_value("folder").run()
         at.text_input[0].set_value(folder).run()
         use = [b for b in at.button if "Use" in b.label]

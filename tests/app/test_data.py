@@ -12,7 +12,7 @@ from mnist_core.data import sources as core_data
 from tests.fakes import fake_mnist
 
 REPO = Path(__file__).resolve().parents[2]
-PAGE = "app_pages/data.py"
+PAGE = "pages/Data.py"
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +72,7 @@ def test_choice_applies_to_the_whole_app():
     at.radio[0].set_value("sample").run()
     assert spec(at) == "sample"
     assert at.success[0].value.startswith("Active: **Offline sample")
-    at.switch_page("app_pages/preprocess.py").run()
+    at.switch_page("pages/Preprocess.py").run()
     assert spec(at) == "sample"
 
 

@@ -13,7 +13,7 @@ from mnist_core.training.models import build_model
 from tests.test_curve_views import synthetic_curve
 
 REPO = Path(__file__).resolve().parents[2]
-PAGE = "app_pages/define.py"
+PAGE = "pages/Define_the_task.py"
 
 
 def open_page() -> AppTest:
@@ -53,7 +53,7 @@ def test_target_slider_sets_session_state_and_survives_a_page_change():
     at.slider(key="define_target_pct").set_value(95.5).run()
     assert at.session_state["target_accuracy"] == 0.955
     assert "95.5%" in at.success[0].value
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("pages/Data.py").run()
     assert at.session_state["target_accuracy"] == 0.955
     at.switch_page(PAGE).run()
     assert at.slider(key="define_target_pct").value == 95.5

@@ -51,7 +51,7 @@ def test_start_next_back_and_resume_after_a_page_switch():
     assert step_text(at).startswith("Step 3 of 7 · Preprocess")
     at.button(key="demo_back").click().run()
     assert step_text(at).startswith("Step 2 of 7 · Data") and not at.exception
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("pages/Train.py").run()
     at.switch_page(ui.DEMO.file).run()
     assert step_text(at).startswith("Step 2 of 7 · Data")
 
@@ -60,7 +60,7 @@ def test_live_training_then_matrix_canvas_and_report(monkeypatch):
     monkeypatch.setattr(config, "quick_config", lambda: TINY)
     at = open_page(ui.DEMO.file, **{"demo.step": 3})
     at.button(key="demo_train").click().run()
-    poll(at, lambda a: "Trained in this demo" in texts(a) or bool(ui.job_manager().job.snapshot().saved))
+    poll(at, lambda a: "Trained in this demo" in texts(a) or bool(ui.all_jobs().job.snapshot().saved))
     at.run()
     at.button(key="demo_next").click().run()
     assert not at.exception and at.get("vega_lite_chart"), texts(at)
@@ -77,7 +77,7 @@ def test_a_failed_training_says_so_and_offers_the_latest_saved_run(monkeypatch, 
     monkeypatch.setattr(config, "quick_config", lambda: TINY)
     at = open_page(ui.DEMO.file, **{"demo.step": 3, ui.DATA_KEY: str(tmp_path)})  # a folder without MNIST
     at.button(key="demo_train").click().run()
-    ui.job_manager().job.join(30)
+    ui.all_jobs().job.join(30)
     poll(at, lambda a: "nothing was saved" in texts(a))
     assert "failed" in texts(at)
     at.button(key="demo_use_latest").click().run()
@@ -92,6 +92,6 @@ def test_stop_during_the_demo_training_is_reported(monkeypatch):
     at = open_page(ui.DEMO.file, **{"demo.step": 3})
     at.button(key="demo_train").click().run()
     at.button(key="demo_stop").click().run()
-    ui.job_manager().job.join(60)
+    ui.all_jobs().job.join(60)
     poll(at, lambda a: "stopped" in texts(a).lower() and not ui.job_running())
     assert not at.exception

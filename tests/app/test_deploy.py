@@ -23,7 +23,7 @@ from mnist_core.training.models import build_model
 from tests.app.conftest import open_page
 from tests.helpers import train_to_run
 
-PAGE = "app_pages/deploy.py"
+PAGE = "pages/Deploy.py"
 CANVAS = "deploy_canvas_0"
 COLLECTED, EXPORT = "🗂️ Collected data", "📦 Export"
 
@@ -89,7 +89,7 @@ def tiny_quick_model(monkeypatch):
         mnist_core.config, "quick_config", lambda: TrainConfig(model="logreg", epochs=2, augment=False)
     )
     yield
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     if job is not None:
         job.stop()
         job.join(timeout=60)

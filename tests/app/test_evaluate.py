@@ -24,7 +24,7 @@ from tests.app.conftest import open_page as open_app_page
 from tests.helpers import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = "app_pages/evaluate.py"
+PAGE = "pages/Evaluate.py"
 CELL_LIMIT = 16  # images of the selected cell beside the matrix (two rows fit a 1280×720 screen)
 
 
@@ -248,7 +248,7 @@ def test_leaving_and_coming_back(home):
     at.switch_page(PAGE).run()
     at.selectbox(key="cm_true").set_value(4)
     at.selectbox(key="cm_pred").set_value(4).run()
-    at.switch_page("app_pages/home.py").run()
+    at.switch_page("pages/home.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception
     val = storage.list_runs(home)[0].evaluation("val")

@@ -8,6 +8,7 @@ import ui
 from mnist_core.config import TrainConfig
 from mnist_core.runs import storage
 from mnist_core.training.models import build_model
+from ui import warmup
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -88,11 +89,11 @@ def test_warm_up_imports_the_heavy_modules_once_in_the_background(monkeypatch):
     import threading
 
     imported, done = [], threading.Event()
-    monkeypatch.setattr(ui, "_warmed", set())
-    monkeypatch.setattr(ui.importlib, "import_module", lambda name: imported.append(name))
-    monkeypatch.setattr(ui, "WARM_MODULES", ("torch", "altair"))
-    real = ui._import_all
-    monkeypatch.setattr(ui, "_import_all", lambda modules: (real(modules), done.set()))
+    monkeypatch.setattr(warmup, "_warmed", set())
+    monkeypatch.setattr(warmup.importlib, "import_module", lambda name: imported.append(name))
+    monkeypatch.setattr(warmup, "WARM_MODULES", ("torch", "altair"))
+    real = warmup._import_all
+    monkeypatch.setattr(warmup, "_import_all", lambda modules: (real(modules), done.set()))
     ui.warm_up()
     ui.warm_up()
     assert done.wait(10)

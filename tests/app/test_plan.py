@@ -20,7 +20,7 @@ from mnist_core.planning import curve as lc
 from tests.app.conftest import open_page, texts
 from tests.test_curve_views import synthetic_curve
 
-PAGE = "app_pages/plan.py"
+PAGE = "pages/Plan.py"
 LOGREG = "ladder:Logistic regression"
 
 
@@ -50,7 +50,7 @@ def poll(at: AppTest, until, timeout: float = 240) -> list[str]:
 
 
 def job_over(at: AppTest) -> bool:
-    job = ui.job_manager().job_of("curve")
+    job = ui.all_jobs().job_of("curve")
     return job is not None and not job.running and not at.get("progress")
 
 
@@ -89,14 +89,14 @@ def test_a_tiny_curve_is_measured_to_the_end_and_reaches_define():
     assert any(m.label == "Measured at 160 images" for m in at.metric)  # the honesty check
     assert saved.label in page and not at.button(key="plan_measure").disabled
 
-    at.switch_page("app_pages/define.py").run()  # Define's target slider starts at the same 75 %
+    at.switch_page("pages/Define_the_task.py").run()  # Define's target slider starts at the same 75 %
     assert not at.exception, at.exception
     at.button(key="cost_use_plan").click().run()
     assert at.number_input(key="cost_samples").value == est["size"]
 
 
 def first_point_in(at: AppTest) -> bool:
-    job = ui.job_manager().job_of("curve")
+    job = ui.all_jobs().job_of("curve")
     return job is not None and bool(job.snapshot().of_kind("point"))
 
 
@@ -110,14 +110,14 @@ def test_points_appear_live_and_stop_saves_nothing_below_three_sizes():
     assert seen and all("of 5" in s or "Measuring" in s for s in seen), seen  # the progress names the plan
     at.run()  # the fragment draws the finished point on the live chart
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and chart_specs(at)
-    at.switch_page("app_pages/data.py").run()  # the job lives in the process, not in the page
+    at.switch_page("pages/Data.py").run()  # the job lives in the process, not in the page
     at.switch_page(PAGE).run()
-    assert ui.job_manager().job_of("curve").running and at.get("progress")
+    assert ui.all_jobs().job_of("curve").running and at.get("progress")
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and at.button(key="plan_measure").disabled
     at.button(key="plan_stop").click().run()
     poll(at, job_over, timeout=120)
     page = texts(at)
-    assert ui.job_manager().job.snapshot().state == "stopped"
+    assert ui.all_jobs().job.snapshot().state == "stopped"
     assert re.search(r"Stopped after [12] of 3 sizes", page) and "nothing was saved" in page
     assert lc.list_curves(ui.home()) == [] and "No learning curve yet" in page
     assert not at.button(key="plan_measure").disabled and at.button(key="plan_stop").disabled
@@ -144,7 +144,7 @@ def test_train_settings_of_a_baseline_are_refused_in_one_line():
     assert any(
         e.value.startswith("Not started: The majority-class baseline does not learn") for e in at.error
     )
-    assert ui.job_manager().job is None
+    assert ui.all_jobs().job is None
 
 
 def test_saved_curves_are_listed_shown_and_deleted(isolated_home):

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from mnist_core.data.sources import load_train_pool
 
 REPO = Path(__file__).resolve().parents[2]
-PAGE = "app_pages/preprocess.py"
+PAGE = "pages/Preprocess.py"
 
 
 def open_page() -> AppTest:
@@ -57,7 +57,7 @@ def test_fraction_and_seed_change_counts_and_settings():
     assert at.session_state["split_settings"] == {"val_fraction": 0.3, "split_seed": 7}
     assert next(c.value for c in at.caption if "percentage points" in c.value) != first_gap
     # The settings outlive a visit to another page, and the widgets show them again.
-    at.switch_page("app_pages/data.py").run()
+    at.switch_page("pages/Data.py").run()
     assert any("validation 30%, seed 7" in c.value for c in at.caption)
     at.switch_page(PAGE).run()
     assert at.slider(key="prep_val_fraction").value == 0.3

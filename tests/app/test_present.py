@@ -25,7 +25,7 @@ def test_the_toggle_turns_it_on_and_it_survives_a_page_switch():
     at = open_page()
     at.toggle(key=ui.PRESENT_KEY).set_value(True).run()
     assert PRESENT_CSS_MARK in styles(at) and at.query_params.get("present") == "1"
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("pages/Train.py").run()
     assert not at.exception
     assert at.toggle(key=ui.PRESENT_KEY).value is True and PRESENT_CSS_MARK in styles(at)
     at.toggle(key=ui.PRESENT_KEY).set_value(False).run()

@@ -24,7 +24,7 @@ from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = "app_pages/train.py"
+PAGE = "pages/Train.py"
 W = "train."
 
 
@@ -61,7 +61,7 @@ def poll(at: AppTest, until, timeout: float = 90) -> list[str]:
 
 
 def job_done(at: AppTest) -> bool:
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     return job is not None and not job.running and not at.get("progress")
 
 
@@ -97,9 +97,9 @@ def test_values_survive_leaving_the_page():
     app.selectbox(key=W + "model").set_value("mlp").run()
     app.select_slider(key=W + "mlp_width").set_value(64)
     app.select_slider(key=W + "epochs").set_value(8).run()
-    app.switch_page("app_pages/preprocess.py").run()
+    app.switch_page("pages/Preprocess.py").run()
     assert not app.exception
-    app.switch_page("app_pages/train.py").run()
+    app.switch_page("pages/Train.py").run()
     assert app.selectbox(key=W + "model").value == "mlp"
     assert app.select_slider(key=W + "mlp_width").value == 64
     assert app.select_slider(key=W + "epochs").value == 8
@@ -155,7 +155,7 @@ def test_stop_ends_a_long_run_as_stopped(at):
     at.button(key="train_start").click().run()
     poll(at, lambda a: any("batch" in t for t in progress_texts(a)))
     assert not at.button(key="train_stop").disabled
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     at.button(key="train_stop").click().run()
     job.join(30)  # how fast it stops is measured in `make bench`, not asserted here
     assert not job.running
@@ -167,18 +167,23 @@ def test_stop_ends_a_long_run_as_stopped(at):
     assert "Stopped by the user" in texts(at)
 
 
-def test_start_while_a_job_runs_says_busy(at):
+def test_two_sessions_each_train_their_own_job(at):
+    """Each browser session has its own jobs (issue 25): a second session's Start queues a job
+    of its own instead of being refused, and neither session follows the other's."""
     other = open_page(PAGE)  # a second browser session
     tiny(at, "cnn", epochs=60, samples=0)
     at.button(key="train_start").click().run()
-    assert ui.job_manager().job.running
-    first = ui.job_manager().job
+    first = ui.all_jobs().job
+    assert first.running
+    tiny(other, "logreg", epochs=1, samples=0)
     other.button(key="train_start").click().run()  # its page was drawn before the job started
-    assert any("already running" in w.value for w in other.warning), texts(other)
-    assert ui.job_manager().job is first  # no second job, not silently either
-    assert other.get("progress")  # and that session now follows the running job
-    assert other.button(key="train_start").disabled
+    second = ui.all_jobs().job
+    assert second is not first and second.owner != first.owner and second.running
+    assert not other.warning, texts(other)
+    assert other.get("progress")  # that session follows its own job
     first.stop()
+    second.join(120)
+    assert second.snapshot().state == "finished"
 
 
 def test_history_delete_asks_first_and_loads_settings(at):
@@ -216,7 +221,7 @@ def test_the_ladder_uses_the_split_settings_and_compares_runs(at):
     at.session_state[ui.SPLIT_KEY] = {"val_fraction": 0.3, "split_seed": 5}
     at.run()
     at.button(key="train_ladder").click().run()
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     assert [c.val_fraction for c in job.configs] == [0.3] * len(LADDER)
     assert {c.split_seed for c in job.configs} == {5}
     assert job.names == [name for name, _ in LADDER]
@@ -240,7 +245,7 @@ def test_collected_drawings_can_join_the_training_set(at):
     assert "3 collected drawings" in box.label
     box.check().run()
     at.button(key="train_start").click().run()
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     assert job.extra is not None and len(job.extra) == 3
     poll(at, job_done)
     assert storage.list_runs()[0].meta["used_collected"] == 3

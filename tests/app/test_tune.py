@@ -29,7 +29,7 @@ from mnist_core.planning.tune import default_space
 from mnist_core.runs.storage import list_runs
 from tests.app.conftest import open_page, texts
 
-PAGE = "app_pages/tune.py"
+PAGE = "pages/Tune.py"
 LOGREG = TrainConfig(
     model="logreg",
     optimizer="adam",
@@ -93,7 +93,7 @@ def poll(at: AppTest, until, timeout: float = 240) -> None:
 
 
 def job_over(at: AppTest) -> bool:
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     return job is not None and not job.running and not at.get("progress")
 
 
@@ -179,7 +179,7 @@ def test_a_tiny_search_runs_through_the_job_fills_the_table_and_resumes(isolated
 
 
 def first_epoch_in(at: AppTest) -> bool:
-    job = ui.job_manager().job_of("tune")
+    job = ui.all_jobs().job_of("tune")
     return job is not None and bool(job.snapshot().of_kind("epoch"))
 
 
@@ -190,13 +190,13 @@ def test_stop_ends_the_search_and_marks_the_running_trial_failed():
     at.button(key="tune_start").click().run()
     poll(at, first_epoch_in, timeout=180)
     assert at.get("progress") and "trial 0" in at.get("progress")[0].proto.text
-    at.switch_page("app_pages/train.py").run()  # leave and come back: the search runs on, shown again
+    at.switch_page("pages/Train.py").run()  # leave and come back: the search runs on, shown again
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     assert at.get("progress") and "Study “logreg-1”" in texts(at) and at.button(key="tune_start").disabled
     at.button(key="tune_stop").click().run()
     poll(at, job_over, timeout=60)
-    snap = ui.job_manager().job.snapshot()
+    snap = ui.all_jobs().job.snapshot()
     assert snap.state == "stopped" and snap.latest("search_end")["stopped"]
     assert "Search stopped" in texts(at)
     rows = table(at)
@@ -220,7 +220,7 @@ def test_use_the_best_sets_the_train_controls(tiny_split):
     assert f"learning rate {best.lr:g}" in message
     assert "Open Train" in [link.value for link in at.page_link]
 
-    at.switch_page("app_pages/train.py").run()  # the Train page's widgets show them
+    at.switch_page("pages/Train.py").run()  # the Train page's widgets show them
     assert not at.exception, at.exception
     assert at.selectbox(key="train.model").value == "logreg"
     assert at.select_slider(key="train.lr").value == nearest_option("lr", best.lr)
@@ -367,7 +367,7 @@ def test_a_second_job_is_refused_with_a_message():
         stop.wait(60)
 
     at = open_page(PAGE)  # Start is enabled: then another session starts a job
-    ui.job_manager().submit(Job(work, kind="curve", title="someone else's"))
+    ui.all_jobs().submit(Job(work, kind="curve", title="someone else's"))
     at.button(key="tune_start").click().run()
     assert [w.value for w in at.warning][0].startswith("A learning-curve measurement is already running")
-    assert ui.job_manager().job_of("curve") is not None and tune.list_studies(None) == []
+    assert ui.all_jobs().job_of("curve") is not None and tune.list_studies(None) == []

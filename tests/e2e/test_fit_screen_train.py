@@ -13,7 +13,7 @@ from tests.e2e.helpers import assert_in_viewport, assert_no_exception, wait_for_
 from tests.e2e.test_train_browser import START, choose, open_train, set_slider, stop_button
 
 SCREENS = [(1400, 1000), (1280, 720), (1920, 1080)]
-LIVE = ".st-key-train_job"  # app_pages/train.py: the live view (the run history below has charts too)
+LIVE = ".st-key-train_job"  # pages/Train.py: the live view (the run history below has charts too)
 CHARTS = f"{LIVE} [data-testid='stVegaLiteChart']"
 METRICS = f"{LIVE} [data-testid='stMetric']"
 

@@ -1,6 +1,6 @@
-"""Every page opens without an error: from the sidebar, by direct URL, and as the first visit
-to a freshly started server. The page list is the app's registry (`ui.STEPS`), so it grows
-with the app. A last test checks that widgets rerun the page in a real browser."""
+"""Every page opens without an error: from the sidebar and by direct URL (as the first visit to a
+freshly started server: test_deep_links.py). The page list is the app's registry (`ui.STEPS`), so
+it grows with the app. A last test checks that widgets rerun the page in a real browser."""
 
 from __future__ import annotations
 
@@ -42,15 +42,6 @@ def test_home(page, app_url):
         assert page.locator("[data-testid='stPageLink-NavLink']", has_text=f"Open {name}").count() == 1
     assert page.get_by_text("Data source", exact=True).is_visible()
     assert page.get_by_text("Where things stand").is_visible()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", PAGES)
-def test_deep_link_to_every_page_on_a_fresh_server(page, fresh_app_url, name):
-    """A bookmarked link is the first request a new server sees: it shows that page."""
-    goto(page, f"{fresh_app_url}/{name}")
-    assert_no_exception(page)
-    expect_title(page, TITLES[name])
 
 
 @pytest.mark.parametrize("name", PAGES)

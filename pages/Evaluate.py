@@ -12,8 +12,9 @@ from mnist_core.evaluation.gallery, charts from mnist_core.charts.evaluation.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import streamlit as st
-from streamlit.delta_generator import DeltaGenerator
 
 import ui
 from mnist_core.charts import evaluation as eval_charts
@@ -55,7 +56,7 @@ def pick_run(runs: list[storage.Run]) -> storage.Run:
     return by_id[run_id]
 
 
-def headline(ev: views.Evaluation, beside: DeltaGenerator) -> None:
+def headline(ev: views.Evaluation, beside: AbstractContextManager) -> None:
     """Validation accuracy and loss against the baselines (`beside` the run picker), and the
     verdict against the target below them."""
     with beside:

@@ -87,7 +87,7 @@ def on_measure() -> None:
     try:
         ui.job_manager().submit(Job(work, kind="curve", title=f"Learning curve of {config.summary()}"))
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
 
 
 def on_stop() -> None:

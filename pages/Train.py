@@ -1,7 +1,7 @@
 """Step 4 · Train: choose hyperparameters, train in the background, watch live curves, read the
 diagnosis, compare saved runs.
 
-The training runs in `mnist_core.training.jobs` (one job per server, shared by every session); this
+The training runs as a job on the Dask cluster (`mnist_core.jobs`, this session's own); this
 page wires widgets to it and draws its snapshot with `ui.follow_job`. While a job runs, the
 progress, the metrics and both curves come first and the controls fold into an expander.
 """
@@ -51,7 +51,7 @@ def start_job(configs: list[TrainConfig], names: list[str]) -> None:
         extra = collected_images() if ss.get(USE_DRAWINGS) else None
         ui.job_manager().start(configs, names, data=ui.data_spec(), extra=extra)
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
     except (CollectError, DataError) as exc:
         ui.flash("error", str(exc))
 
@@ -79,7 +79,7 @@ def on_ladder() -> None:
 
 
 def on_stop() -> None:
-    ui.job_manager().stop()
+    ui.stop_job(ui.job_manager().job_of("train"))
 
 
 def collected_images() -> Images | None:

@@ -1,0 +1,136 @@
+"""The one list of the app's pages: `STEPS` (the workflow, in order), `HOME` and `DEMO`.
+
+`app.py` builds `st.navigation` from it and `link()` points at it. Each page's script is
+`pages/<url path>.py`: a deep link as the first request to a fresh server resolves against the
+`pages/` folder by file stem, so a file named otherwise would show "Page not found".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+APP_NAME = "MNIST Workflow Studio"
+CURRENT_PAGE_KEY = "_current_page"  # the title of the page this run draws (set by `navigate`)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One page of the app: its file, title, icon, what it is for, and its URL path."""
+
+    number: int  # position in the workflow (0 = Home)
+    file: str
+    title: str
+    icon: str
+    blurb: str
+    url_path: str
+
+
+HOME = Step(0, "pages/home.py", "Home", "🧭", "The workflow map and where things stand.", "")
+# Reached from Home's "Start the 3-minute demo", not listed in the sidebar.
+DEMO = Step(0, "pages/demo.py", "Demo", "🎬", "The six steps in three minutes, for an audience.", "demo")
+STEPS: tuple[Step, ...] = (
+    Step(
+        1,
+        "pages/Define_the_task.py",
+        "Define the task",
+        "🎯",
+        "Inputs, outputs and the bar to clear: target accuracy, baselines, labeling cost.",
+        "Define_the_task",
+    ),
+    Step(
+        2,
+        "pages/Data.py",
+        "Data",
+        "🔎",
+        "Choose the data source; inspect class balance, samples, mean digits, pixels, ink.",
+        "Data",
+    ),
+    Step(
+        3,
+        "pages/Preprocess.py",
+        "Preprocess",
+        "🧹",
+        "Scale pixels to 0–1 and split train / validation; the test set stays locked.",
+        "Preprocess",
+    ),
+    Step(
+        4,
+        "pages/Plan.py",
+        "Plan",
+        "📈",
+        "How many labelled images reach the target: measure a learning curve, read the answer.",
+        "Plan",
+    ),
+    Step(
+        5,
+        "pages/Train.py",
+        "Train",
+        "🏋️",
+        "Train baselines, MLPs and CNNs in the background and watch the curves live.",
+        "Train",
+    ),
+    Step(
+        6,
+        "pages/Tune.py",
+        "Tune",
+        "🎛️",
+        "Search learning rate, dropout, weight decay and more with Optuna; prune hopeless trials.",
+        "Tune",
+    ),
+    Step(
+        7,
+        "pages/Evaluate.py",
+        "Evaluate",
+        "📊",
+        "Accuracy against your target, confusions, mistakes; the test set when you are done.",
+        "Evaluate",
+    ),
+    Step(
+        8,
+        "pages/Deploy.py",
+        "Deploy",
+        "🚀",
+        "Draw digits for the model, collect field data, export the model.",
+        "Deploy",
+    ),
+)
+
+
+def step(title: str) -> Step:
+    """The page called `title` (e.g. "Data")."""
+    for s in (HOME, DEMO, *STEPS):
+        if s.title == title:
+            return s
+    raise KeyError(title)
+
+
+def navigation_pages() -> list[st.Page]:
+    """The `st.Page` list handed to `st.navigation`."""
+    pages = [st.Page(HOME.file, title=HOME.title, icon=HOME.icon, default=True)]
+    pages += [st.Page(s.file, title=s.title, icon=s.icon, url_path=s.url_path) for s in STEPS]
+    pages.append(
+        st.Page(DEMO.file, title=DEMO.title, icon=DEMO.icon, url_path=DEMO.url_path, visibility="hidden")
+    )
+    return pages
+
+
+def navigate() -> None:
+    """Run the page the visitor asked for, remembering which one it is: widget callbacks run
+    before the page draws, inside the run of the page that drew the widget, and a message they
+    queue (`ui.flash`) belongs to that page."""
+    chosen = st.navigation(navigation_pages())
+    st.session_state[CURRENT_PAGE_KEY] = chosen.title
+    chosen.run()
+
+
+def current_page() -> str:
+    """The title of the page being drawn ("" outside `navigate`, e.g. a page script run alone)."""
+    return st.session_state.get(CURRENT_PAGE_KEY, "")
+
+
+def link(title: str, label: str | None = None, icon: str | None = None) -> None:
+    """A link to another page of the app."""
+    s = step(title)
+    st.page_link(s.file, label=label or s.title, icon=icon or s.icon)
