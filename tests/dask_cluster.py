@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DASK = Path(sys.executable).parent / "dask"
+PRELOAD = ["--preload", "mnist_core.jobs.warm"]  # as the README tells whoever starts workers
 
 
 def _free_port() -> int:
@@ -56,7 +57,7 @@ def dask_cluster(workers: int = 2) -> Iterator[str]:
         for i in range(workers):
             procs.append(
                 subprocess.Popen(
-                    [str(DASK), "worker", address, "--nthreads", "1", "--name", f"w{i}", *common],
+                    [str(DASK), "worker", address, "--nthreads", "1", "--name", f"w{i}", *common, *PRELOAD],
                     cwd=ROOT,
                     env=env,
                     stdout=subprocess.DEVNULL,

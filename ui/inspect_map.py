@@ -199,12 +199,12 @@ def _caption(p: dict) -> str:
 # ---------------------------------------------------------------- t-SNE in the background
 
 
-def _tsne_work(features: np.ndarray, key: tuple[str, float], store: dict) -> Any:
+def _tsne_work(features: np.ndarray, key: tuple[str, float]) -> Any:
+    """The t-SNE as a job's work (it runs on a cluster worker: plain data in, records out)."""
+
     def work(stop: threading.Event) -> Iterator[dict]:
         yield {"kind": "tsne", "key": key, "progress": 0.0, "text": "starting t-SNE…"}
         for rec in embedding.tsne_records(features, stop=stop):
-            if rec.kind == "done":
-                store[key] = rec.projection  # plain dict, no st.*: safe from the job's thread
             yield {
                 **rec.to_dict(),
                 "kind": "tsne",
@@ -216,6 +216,16 @@ def _tsne_work(features: np.ndarray, key: tuple[str, float], store: dict) -> Any
             }
 
     return work
+
+
+def _keep_map(store: dict) -> Any:
+    """Runs in the app's process for every record: the finished map goes into the cache."""
+
+    def keep(record: dict) -> None:
+        if record.get("done"):
+            store[record["key"]] = record["projection"]  # plain dict, no st.*: safe from a thread
+
+    return keep
 
 
 def _tsne_job(key: tuple[str, float]) -> Job | None:
@@ -230,7 +240,12 @@ def _tsne_job(key: tuple[str, float]) -> Job | None:
 def _on_tsne(features: np.ndarray, key: tuple[str, float], label: str) -> None:
     try:
         ui.job_manager().submit(
-            Job(_tsne_work(features, key, _tsne_maps()), kind="tsne", title=f"t-SNE map of {label}")
+            Job(
+                _tsne_work(features, key),
+                kind="tsne",
+                title=f"t-SNE map of {label}",
+                on_record=_keep_map(_tsne_maps()),
+            )
         )
     except JobBusy as exc:
         ui.flash("warning", str(exc))

@@ -104,6 +104,7 @@ def start_local(layout: Layout | None = None) -> Cluster:
         host="127.0.0.1",
         dashboard_address=None,
         silence_logs=logging.ERROR,
+        preload=["mnist_core.jobs.warm"],
     )
     client = Client(local, set_as_default=False)
     print(f"Jobs run on a local Dask cluster at {local.scheduler_address}: {layout.describe()}.", flush=True)

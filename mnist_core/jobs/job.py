@@ -190,8 +190,9 @@ class Job:
         keys = [f"mnist-job-{self.id}-{self._tasks + i + 1}" for i in range(len(works))]
         self._tasks += len(works)
         queues = [Queue(remote.records_name(key), client=client) for key in keys]
+        env = remote.studio_env()
         futures = [
-            client.submit(remote.run_work, work, key, self.id, threads, key=key, pure=False)
+            client.submit(remote.run_work, work, key, self.id, threads, env, key=key, pure=False)
             for work, key in zip(works, keys)
         ]
         stop_sent = False

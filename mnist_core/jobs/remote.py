@@ -23,6 +23,7 @@ from typing import Any
 
 Work = Callable[[threading.Event], Iterator[dict[str, Any]]]
 FLUSH_EVERY_S = 0.25  # how stale a record may be before it is sent (and the UI can draw it)
+STUDIO_ENV = ("MNIST_STUDIO_HOME", "MNIST_STUDIO_CACHE", "MNIST_STUDIO_STORAGE")
 STOP_POLL_S = 0.5  # how long one wait on the stop event lasts before checking the job is over
 
 
@@ -85,9 +86,17 @@ class _Sender:
         self.flush()  # the last records are in the queue before the task's result is
 
 
-def run_work(work: Work, key: str, job_id: str, torch_threads: int | None) -> Any:
-    """Run `work` on this worker; stream its records; return what the generator returns."""
+def studio_env() -> dict[str, str]:
+    """The app's studio settings ($MNIST_STUDIO_HOME, _CACHE, _STORAGE), for a task to run under."""
+    return {k: os.environ[k] for k in STUDIO_ENV if k in os.environ}
+
+
+def run_work(work: Work, key: str, job_id: str, torch_threads: int | None, env: dict[str, str]) -> Any:
+    """Run `work` on this worker under the app's studio settings `env`; stream its records;
+    return what the generator returns."""
     from distributed import Event, Queue
+
+    os.environ.update(env)  # a worker started before the app changed them (tests) follows it
 
     started = Event(started_name(key))
     if started.is_set():
