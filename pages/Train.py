@@ -158,6 +158,10 @@ def settings(n_drawings: int) -> TrainConfig | None:
 
 
 def buttons(config: TrainConfig | None, data_ok: bool, running: bool) -> None:
+    problem = ui.cluster_problem()
+    if problem:
+        st.warning(problem, icon="🔌")
+        data_ok = False  # nothing can start until the cluster is back
     cols = st.columns([1.2, 1, 1.6, 3], vertical_alignment="center")
     cols[0].button(
         "▶ Start training",
@@ -185,7 +189,7 @@ def buttons(config: TrainConfig | None, data_ok: bool, running: bool) -> None:
     )
     if running:
         cols[3].caption(
-            "Another background job (a learning curve or a search) is running: Start is back "
+            "Another background job of yours (a learning curve or a search) is running: Start is back "
             "when it ends or you stop it on its page."
         )
     ui.show_flash()

@@ -66,7 +66,7 @@ def job_state() -> None:
     mine = [j for j in ui.job_manager().jobs() if j.running]
     everyone = [j for j in ui.all_jobs().jobs() if j.running]
     running = sum(1 for j in everyone if not j.queued)
-    st.metric("Your background jobs", f"{len(mine)} queued or running" if mine else "none")
+    st.metric("Background job", f"{len(mine)} of yours queued or running" if mine else "idle")
     for job in mine:
         snap = job.snapshot()
         where = queued_text(snap.place) if snap.state == "queued" else "running"

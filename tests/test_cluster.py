@@ -21,6 +21,7 @@ from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.labels.audit import run_audit
 from mnist_core.runs import storage
+from tests.cluster_work import quick, steps
 from tests.dask_cluster import dask_cluster
 
 
@@ -46,19 +47,6 @@ def wait_for(predicate, timeout=240.0):
             return True
         time.sleep(0.05)
     return False
-
-
-def steps(stop, n=600, pause=0.02):
-    """A slow work that stops when asked (module level: the workers import it from here)."""
-    for i in range(n):
-        if stop.is_set():
-            return
-        yield {"kind": "step", "progress": (i + 1) / n, "text": f"step {i + 1}"}
-        time.sleep(pause)
-
-
-def quick(stop):
-    yield {"kind": "step", "progress": 1.0, "text": "done"}
 
 
 def test_two_sessions_each_see_and_run_their_own_job():
@@ -97,11 +85,14 @@ def test_the_per_session_limit_and_the_place_in_line():
     with pytest.raises(JobBusy, match="limit is 2 jobs per session"):
         alice.submit(Job(quick, kind="curve"))
     assert len(alice.jobs()) == 2
-    assert wait_for(lambda: not first.queued and not second.queued)  # both workers busy now
+    assert wait_for(
+        lambda: first.snapshot().state == second.snapshot().state == "running"
+    )  # both workers busy
     waiting = bob.submit(Job(quick, kind="curve"))
     time.sleep(1.0)
     snap = waiting.snapshot()
-    assert snap.state == "queued" and snap.place == 1
+    states = [(j.snapshot().state, j.snapshot().error, j.worker_pid) for j in (first, second, waiting)]
+    assert snap.state == "queued" and snap.place == 1, states
     alice.stop()
     waiting.join(240)
     assert waiting.snapshot().state == "finished" and waiting.snapshot().place is None

@@ -74,6 +74,7 @@ __all__ = [
     "allowed_folder",
     "answering_model",
     "clear_data_caches",
+    "cluster_problem",
     "data_spec",
     "drawing_store",
     "drawings_path",

@@ -60,8 +60,9 @@ def local_layout(cores: int | None = None) -> Layout:
 class Cluster:
     """A connected client, and the torch threads a task should use (None: the worker's own)."""
 
-    def __init__(self, client, torch_threads: int | None, where: str, local=None) -> None:
-        self.client, self.torch_threads, self.where, self._local = client, torch_threads, where, local
+    def __init__(self, client, torch_threads: int | None, address: str = "", local=None) -> None:
+        self.client, self.torch_threads, self._local = client, torch_threads, local
+        self.address = address  # as configured: "" for the local cluster
 
     @property
     def alive(self) -> bool:
@@ -89,7 +90,7 @@ def connect(address: str) -> Cluster:
             f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}. "
             "No job can start until it is back."
         ) from None
-    return Cluster(client, None, f"the Dask scheduler at {address}")
+    return Cluster(client, None, address)
 
 
 def start_local(layout: Layout | None = None) -> Cluster:
@@ -108,19 +109,20 @@ def start_local(layout: Layout | None = None) -> Cluster:
     )
     client = Client(local, set_as_default=False)
     print(f"Jobs run on a local Dask cluster at {local.scheduler_address}: {layout.describe()}.", flush=True)
-    return Cluster(client, layout.torch_threads, "the local Dask cluster", local)
+    return Cluster(client, layout.torch_threads, "", local)
 
 
 def cluster() -> Cluster:
-    """The process's cluster, started or connected on first use and again if it went away."""
+    """The process's cluster, started or connected on first use, and again if it went away or
+    $MNIST_STUDIO_SCHEDULER now names another one."""
     global _cluster
+    address = os.environ.get(SCHEDULER_ENV, "").strip()
     with _lock:
-        if _cluster is not None and _cluster.alive:
+        if _cluster is not None and _cluster.alive and _cluster.address == address:
             return _cluster
         if _cluster is not None:
             _cluster.close()
             _cluster = None
-        address = os.environ.get(SCHEDULER_ENV, "").strip()
         _cluster = connect(address) if address else start_local()
         return _cluster
 

@@ -217,12 +217,13 @@ class Job:
                     return [f.result() for f in futures]
                 time.sleep(POLL_S)
         finally:
-            for queue in queues:
-                queue.close()
-            for key in keys:
-                Event(remote.started_name(key), client=client).clear()
-            if stop_sent:
-                Event(remote.stop_name(self.id), client=client).clear()
+            if client.status == "running":  # a closed client (the app shutting down) holds nothing
+                for queue in queues:
+                    queue.close()
+                for key in keys:
+                    Event(remote.started_name(key), client=client).clear()
+                if stop_sent:
+                    Event(remote.stop_name(self.id), client=client).clear()
 
     def _add(self, record: dict[str, Any]) -> None:
         if record["kind"] == "started":

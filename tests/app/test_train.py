@@ -284,3 +284,22 @@ def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):
     assert "Overfitting" in diagnosis, diagnosis
     app.button(key=f"train_apply_run_{run.id}").click().run()
     assert app.slider(key=W + "dropout").value > 0 or app.toggle(key=W + "augment").value
+
+
+def test_an_unreachable_scheduler_is_one_line_and_start_is_off(at, monkeypatch):
+    import socket
+
+    from mnist_core.jobs import cluster
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"  # nothing listens there once closed
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+    try:
+        at.run()
+        assert any(address in w.value and "cannot be reached" in w.value for w in at.warning), texts(at)
+        assert at.button(key="train_start").disabled and at.button(key="train_ladder").disabled
+        assert ui.all_jobs().job is None
+    finally:
+        monkeypatch.delenv(cluster.SCHEDULER_ENV)
+        cluster.shutdown()  # the next test starts its own local cluster again
