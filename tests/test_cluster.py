@@ -85,9 +85,8 @@ def test_the_per_session_limit_and_the_place_in_line():
     with pytest.raises(JobBusy, match="limit is 2 jobs per session"):
         alice.submit(Job(quick, kind="curve"))
     assert len(alice.jobs()) == 2
-    assert wait_for(
-        lambda: first.snapshot().state == second.snapshot().state == "running"
-    )  # both workers busy
+    both = wait_for(lambda: first.snapshot().state == second.snapshot().state == "running")  # workers busy
+    assert both, [(j.snapshot().state, j.snapshot().error) for j in (first, second)]
     waiting = bob.submit(Job(quick, kind="curve"))
     time.sleep(1.0)
     snap = waiting.snapshot()

@@ -211,8 +211,9 @@ class Job:
                             self._add(record)
                 for future, over in zip(futures, done):
                     if over and future.status == "error":
-                        client.cancel(futures)
-                        future.result()  # raises the task's error
+                        error = future.exception()  # before cancelling: a cancelled future forgets it
+                        client.cancel([f for f in futures if f is not future])
+                        raise error
                 if all(done):
                     return [f.result() for f in futures]
                 time.sleep(POLL_S)
