@@ -128,8 +128,9 @@ class SessionJobs:
 
     @property
     def running(self) -> bool:
-        """Whether one of this session's jobs is queued or running."""
-        return any(j.running for j in self.jobs())
+        """Whether one of this session's own jobs is queued or running (the presenter's too:
+        seeing everyone's jobs must not keep the presenter from starting one)."""
+        return any(j.running for j in self.queue.jobs(self.owner))
 
     def can_stop(self, job: Job) -> bool:
         return self.presenter or job.owner == self.owner

@@ -28,6 +28,7 @@ from mnist_core.planning import tune
 from mnist_core.planning.tune import default_space
 from mnist_core.runs.storage import list_runs
 from tests.app.conftest import open_page, texts
+from ui.jobs import OWNER_KEY
 
 PAGE = "pages/Tune.py"
 LOGREG = TrainConfig(
@@ -361,13 +362,17 @@ def test_a_taken_study_name_and_an_unknown_storage_are_refused(tiny_split):
     assert "tune_start" not in [b.key for b in at.button]  # nothing below a storage that cannot open
 
 
-def test_a_second_job_is_refused_with_a_message():
+def test_a_job_over_the_session_limit_is_refused_with_a_message(monkeypatch):
+    """Each session may have MNIST_STUDIO_JOB_LIMIT jobs queued or running (issue 25): one more is
+    refused in one line, and nothing of it (here: no study) is created."""
+
     def work(stop):
         yield {"kind": "busy", "progress": 0.0, "text": "busy"}
         stop.wait(60)
 
-    at = open_page(PAGE)  # Start is enabled: then another session starts a job
-    ui.all_jobs().submit(Job(work, kind="curve", title="someone else's"))
+    monkeypatch.setenv("MNIST_STUDIO_JOB_LIMIT", "1")
+    at = open_page(PAGE)  # Start is enabled: then this session's job starts elsewhere
+    ui.job_queue().view(at.session_state[OWNER_KEY]).submit(Job(work, kind="curve", title="mine"))
     at.button(key="tune_start").click().run()
-    assert [w.value for w in at.warning][0].startswith("A learning-curve measurement is already running")
+    assert [w.value for w in at.warning][0].startswith("You already have a learning-curve measurement")
     assert ui.all_jobs().job_of("curve") is not None and tune.list_studies(None) == []
