@@ -45,6 +45,7 @@ from ui.caches import (
 )
 from ui.jobs import (
     all_jobs,
+    cluster_problem,
     follow_job,
     job_manager,
     job_queue,

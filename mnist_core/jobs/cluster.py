@@ -105,9 +105,10 @@ def start_local(layout: Layout | None = None) -> Cluster:
         host="127.0.0.1",
         dashboard_address=None,
         silence_logs=logging.ERROR,
-        preload=["mnist_core.jobs.warm"],
     )
     client = Client(local, set_as_default=False)
+    for worker in client.scheduler_info()["workers"]:  # torch loads now, in a task thread
+        client.submit(warm_up, workers=[worker], allow_other_workers=False, pure=False)
     print(f"Jobs run on a local Dask cluster at {local.scheduler_address}: {layout.describe()}.", flush=True)
     return Cluster(client, layout.torch_threads, "", local)
 
@@ -127,8 +128,16 @@ def cluster() -> Cluster:
         return _cluster
 
 
+def warm_up() -> None:
+    """Import torch and the trainer on a worker (see jobs.warm), as a task of its own."""
+    import mnist_core.jobs.warm  # noqa: F401
+
+
 def unreachable() -> str | None:
-    """None when jobs can be started; else the one line a page shows instead of starting."""
+    """None when jobs can be started; else the one line a page shows instead of starting. Only a
+    configured scheduler is asked (a page must not wait for a local cluster to start)."""
+    if not os.environ.get(SCHEDULER_ENV, "").strip():
+        return None
     try:
         cluster()
     except (SchedulerUnreachable, ClusterError) as exc:

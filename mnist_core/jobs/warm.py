@@ -1,5 +1,6 @@
 """Imported by every worker as it starts (`dask worker ... --preload mnist_core.jobs.warm`; the
-local cluster does it itself): torch and the trainer load before the worker takes a job.
+local cluster imports it in a first task on each worker): torch and the trainer load before the
+worker takes a job.
 
 A task's function is unpickled on the worker's event loop, so a first job that had to import
 torch there would freeze the worker for seconds (tens of seconds on a busy machine): the job
