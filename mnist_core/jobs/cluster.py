@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 from mnist_core.jobs.errors import ClusterError, SchedulerUnreachable
 
@@ -94,15 +95,24 @@ def connect(address: str) -> Cluster:
 
 
 def start_local(layout: Layout | None = None) -> Cluster:
-    """A LocalCluster of worker processes on 127.0.0.1, no dashboard; its size is printed."""
-    from distributed import Client, LocalCluster
+    """A cluster of worker processes on 127.0.0.1, no dashboard; its size is printed.
+
+    The scheduler and workers are subprocesses of their own (`python -m dask spec`), not
+    multiprocessing children: those re-import the parent's `__main__`, which inside Streamlit is
+    the page script being run, and would run it again in every worker.
+    """
+    from distributed import Client
+    from distributed.deploy.subprocess import SubprocessCluster
 
     layout = layout or local_layout()
-    local = LocalCluster(
+    root = str(Path(__file__).resolve().parents[2])  # the workers import this checkout
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    if root not in paths:
+        os.environ["PYTHONPATH"] = os.pathsep.join([root, *paths])
+    local = SubprocessCluster(
+        host="127.0.0.1",
         n_workers=layout.workers,
         threads_per_worker=layout.threads,
-        processes=True,
-        host="127.0.0.1",
         dashboard_address=None,
         silence_logs=logging.ERROR,
     )
