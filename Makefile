@@ -1,4 +1,5 @@
-# One-command set-up: `make run` starts the app, `make test` runs every test (lint first), `make bench` prints speed figures.
+# One-command set-up: `make run` starts the app, `make test` runs every test (lint and the layer contract
+# first), `make bench` prints speed figures.
 VENV   ?= .venv
 PYTHON ?= python3
 PY     := $(VENV)/bin/python
@@ -29,6 +30,7 @@ browser:
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 test: $(STAMP) browser lint
 	bash scripts/install_postgres.sh

@@ -95,10 +95,12 @@ PARTS: dict[str, Callable[[], None]] = {
     "drawing": _module_run("drawing"),
     "idx_memory": _module_run("idx_memory"),
     "curve": _module_run("curve"),
+    "active": _module_run("active"),
     "tune": _module_run("tune"),
     "inspect": _module_run("inspect"),
     "app_server": _module_run("app_server"),
     "monitor": _module_run("monitor"),
+    "labels": _module_run("labels"),
     "cluster": _module_run("cluster"),
 }
 

@@ -57,7 +57,7 @@ def run() -> None:
         print(f"fresh server, Home rendered in the browser: {first:.2f} s (target <= {HOME_TARGET_S:g} s)")
         page.goto(f"{url}/Deploy", wait_until="domcontentloaded")
         page.get_by_role("button", name="⚡ Train a quick model").first.click()
-        page.locator("canvas.deploy-canvas").wait_for(timeout=300_000)  # the model exists: the canvas shows
+        page.locator("canvas.upper-canvas").wait_for(timeout=300_000)  # the model exists: the canvas shows
         browser.close()
         time.sleep(3)  # let the job thread wind down
         rss = _server_rss_mb(int(url.rsplit(":", 1)[1]))

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from mnist_core.config import DEFAULT_PRESET, PRESETS
 from mnist_core.data.preprocess import make_split
-from mnist_core.planning import curve
+from mnist_core.planning.curve.advice import DEFAULT_TARGET, estimate_sentence
+from mnist_core.planning.curve.fit import RESAMPLES, Fit, fit_points
+from mnist_core.planning.curve.measure import measure_curve
+from mnist_core.planning.curve.schedule import plan_curve
 from mnist_core.training.train import Trainer
 
 TARGET_S = 60.0
@@ -32,7 +35,7 @@ def _one_training() -> float:
 def run() -> None:
     print("\n## Default learning curve on the offline sample (measure + fit + save)")
     cfg = PRESETS[DEFAULT_PRESET]
-    plan = curve.plan_curve(cfg, "sample")
+    plan = plan_curve(cfg, "sample")
     print(
         f"plan: {plan.describe()}; {sum(p.steps for p in plan.points):,} optimizer steps in all "
         f"(one default training: {plan.points[-1].steps:,})"
@@ -41,7 +44,7 @@ def run() -> None:
     with tempfile.TemporaryDirectory() as home:
         start, cpu = time.perf_counter(), time.process_time()
         final = None
-        for rec in curve.measure_curve(cfg, "sample", home=Path(home)):
+        for rec in measure_curve(cfg, "sample", home=Path(home)):
             if rec["kind"] == "point":
                 print(
                     f"  {rec['size']:>5,} images seed {rec['seed'] + 1}: {rec['val_error']:6.2%} error, "
@@ -50,18 +53,18 @@ def run() -> None:
             elif rec["kind"] == "curve":
                 final = rec
         total, cpu = time.perf_counter() - start, time.process_time() - cpu
-    fit = curve.Fit.from_dict(final["fit"])
+    fit = Fit.from_dict(final["fit"])
     fit_start = time.perf_counter()
-    curve.fit_points(final["points"])
+    fit_points(final["points"])
     fit_s = time.perf_counter() - fit_start
     print(
         f"whole curve {total:.1f} s (target ≤ {TARGET_S:g} s; CPU time {cpu:.1f} s); one default "
         f"training {single:.1f} s, so the curve costs {total / single:.1f} trainings; "
-        f"the fit with {curve.RESAMPLES} bootstrap refits {fit_s:.2f} s"
+        f"the fit with {RESAMPLES} bootstrap refits {fit_s:.2f} s"
     )
     print(f"fit {fit.describe()}")
     print(final["honesty"]["text"] if final["honesty"] else "no honesty check (too few sizes)")
-    print(curve.estimate_sentence(fit, curve.DEFAULT_TARGET, final["n_train"], cfg))
+    print(estimate_sentence(fit, DEFAULT_TARGET, final["n_train"], cfg))
 
 
 if __name__ == "__main__":

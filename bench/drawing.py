@@ -13,7 +13,7 @@ import time
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.data.drawing import prepare_digit
 
 TARGET_MS = 10.0
 

@@ -18,7 +18,8 @@ BOMB_EXTRA = 500_000_000  # bytes of zeros beyond the declared size (the file st
 
 _MEASURE = """
 import resource, sys
-from mnist_core.data.sources import DataError, read_idx
+from mnist_core.data.errors import DataError
+from mnist_core.data.idx import read_idx
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     read_idx(sys.argv[1], 3)

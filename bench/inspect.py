@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mnist_core.config import quick_config
-from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.data.drawing import prepare_digit
 from mnist_core.evaluation import calibration, embedding, explain, robustness
 from mnist_core.runs.storage import Run, load_run
 from mnist_core.training.pipeline import SavedRecord, train_and_save

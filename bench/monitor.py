@@ -20,8 +20,8 @@ import torch
 from PIL import Image, ImageFilter
 
 from mnist_core.config import quick_config
+from mnist_core.data.drawing import PreparedDigit, prepare_digit
 from mnist_core.data.sources import load_test
-from mnist_core.deploy.drawing import PreparedDigit, prepare_digit
 from mnist_core.evaluation.embedding import features
 from mnist_core.monitoring.canvas_render import as_drawn, prepare_as_drawn
 from mnist_core.monitoring.field import field_from_prepared

@@ -19,9 +19,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.data.drawing import prepare_digit
 from mnist_core.deploy.predict import answering_thread, predict_digit
-from mnist_core.evaluation.evaluate import inference_device
+from mnist_core.evaluation.inference import inference_device
 from mnist_core.training.models import build_model, for_inference
 
 
@@ -48,7 +48,7 @@ def quantiles_ms(fn: Callable[[], object], n: int = 500, warmup: int = 30) -> tu
 
 def run() -> None:
     cfg = PRESETS[DEFAULT_PRESET]
-    device = inference_device(cfg.device)  # where a saved run's model answers (storage.load_model)
+    device = inference_device(cfg.device)  # where a saved run's model answers (runs.models.load_model)
     print(
         f"\n## One drawn digit server-side: 280x280 canvas -> prepare_digit -> default CNN "
         f"(fp32, batch 1, on {device.type}; this process has {torch.get_num_threads()} CPU threads)"

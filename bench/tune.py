@@ -19,7 +19,10 @@ from pathlib import Path
 
 from mnist_core.config import DEFAULT_PRESET, PRESETS
 from mnist_core.data.preprocess import make_split
-from mnist_core.planning import tune
+from mnist_core.planning.tune.results import study_summary, trials_table
+from mnist_core.planning.tune.space import default_space
+from mnist_core.planning.tune.study import load_study
+from mnist_core.planning.tune.worker import run_search
 from mnist_core.training.train import Trainer
 
 TARGET_SECONDS = 180
@@ -37,7 +40,7 @@ def _default_preset(split) -> tuple[float, float]:
 def run(n_trials: int = 20, epochs: int | None = None) -> None:
     base = PRESETS[DEFAULT_PRESET]
     cap = epochs or base.epochs  # the preset's own budget: trial 0 is the preset itself
-    space = replace(tune.default_space("cnn"), epochs=cap)
+    space = replace(default_space("cnn"), epochs=cap)
     print(
         f"\n## Hyperparameter search: {n_trials} trials, {space.describe()}; TPE + median pruner, "
         "offline sample"
@@ -49,13 +52,13 @@ def run(n_trials: int = 20, epochs: int | None = None) -> None:
         t0 = time.perf_counter()
         ends = [
             r
-            for r in tune.run_search("bench", storage, base, space, n_trials=n_trials, data=split, seed=0)
+            for r in run_search("bench", storage, base, space, n_trials=n_trials, data=split, seed=0)
             if r["kind"] == "trial_end"
         ]
         wall = time.perf_counter() - t0
-        study = tune.load_study("bench", storage)
-        searched = [r for r in tune.trials_table(study) if not r["enqueued"] and r["value"] is not None]
-        summary = tune.study_summary(study)
+        study = load_study("bench", storage)
+        searched = [r for r in trials_table(study) if not r["enqueued"] and r["value"] is not None]
+        summary = study_summary(study)
     pruned = [r for r in ends if r["state"] == "pruned"]
     saved = sum((cap - r["epochs"]) * r["seconds"] / max(r["epochs"], 1) for r in pruned)
     best = summary["best_value"]

@@ -153,7 +153,9 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+            # repr for a name with a newline or control character: the message stays one line
+            shown = (name if name.isprintable() else repr(name) for name in unknown)
+            raise ConfigError(f"Unknown setting(s): {', '.join(shown)}.")
         return cls(**{**ADDED_FIELDS, **values})
 
     def summary(self) -> str:
@@ -170,6 +172,14 @@ class TrainConfig:
 ADDED_FIELDS: dict[str, Any] = {"cnn_hidden": 128}
 
 
+def finite_number(value: Any) -> float | None:
+    """`value` as a float when it is a real, finite number (not a bool, NaN or infinity), else None:
+    the one check for numbers read from files, records and user input."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
 def _check_field(f: dataclasses.Field, value: Any) -> None:
     meta, name = f.metadata, f.name
     expected = {"int": int, "float": float, "bool": bool, "str": str}[str(f.type)]
@@ -177,7 +187,7 @@ def _check_field(f: dataclasses.Field, value: Any) -> None:
         value = float(value)
     if expected is not bool and isinstance(value, bool) or not isinstance(value, expected):
         raise ConfigError(f"{name} must be a {expected.__name__}, got {value!r}.")
-    if expected is float and not math.isfinite(value):
+    if expected is float and finite_number(value) is None:
         raise ConfigError(f"{name} must be a finite number, got {value!r}.")
     if meta.get("choices") and value not in meta["choices"]:
         raise ConfigError(f"{name} must be one of {', '.join(meta['choices'])}; got {value!r}.")

@@ -11,6 +11,8 @@ import ui
 from mnist_core.charts import data as data_charts
 from mnist_core.data import explore, images
 from mnist_core.data import sources as core_data
+from mnist_core.data.errors import DataError
+from ui import state as keys
 
 SOURCES = {
     "auto": "Auto: full MNIST if it is downloaded, otherwise the offline sample",
@@ -18,9 +20,6 @@ SOURCES = {
     "mnist": "Full MNIST: 70,000 images (a one-time download of about 11 MB)",
     "folder": "A local folder of MNIST IDX files",
 }
-FOLDER_KEY = "data_folder_input"
-GRID_SEED_KEY = "data_grid_seed"
-DIGIT_KEY = "data_digit"
 
 
 # ---------------------------------------------------------------- choosing the source
@@ -54,7 +53,7 @@ def download_with_progress() -> None:
     def work() -> None:
         try:
             core_data.download_mnist(progress=progress)
-        except core_data.DataError as exc:
+        except DataError as exc:
             state["error"] = str(exc)
 
     worker = threading.Thread(target=work, name="mnist-download", daemon=True)
@@ -81,12 +80,12 @@ def use_folder(path: str) -> None:
     try:
         info = core_data.resolve_source(ui.allowed_folder(path))
         pool = core_data.load_train_pool(info.key)
-    except core_data.DataError as exc:
+    except DataError as exc:
         st.error(str(exc))
         return
     try:
         core_data.load_test(info.key)
-    except core_data.DataError as exc:
+    except DataError as exc:
         st.warning(
             f"{len(pool):,} training images found, but no usable test set: {exc} "
             "The final test on the Evaluate page will not be possible."
@@ -128,11 +127,11 @@ def source_section() -> None:
 
 def folder_picker() -> None:
     spec = ui.data_spec()
-    if FOLDER_KEY not in st.session_state:
-        st.session_state[FOLDER_KEY] = spec if Path(spec).is_dir() else ""
+    if keys.DATA_FOLDER not in st.session_state:
+        st.session_state[keys.DATA_FOLDER] = spec if Path(spec).is_dir() else ""
     path = st.text_input(
         "Folder with the IDX files",
-        key=FOLDER_KEY,
+        key=keys.DATA_FOLDER,
         placeholder="/path/to/mnist",
         help="train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
         "t10k-labels-idx1-ubyte (each may be .gz).",
@@ -189,12 +188,12 @@ def samples_section(key: str) -> None:
     st.header("Samples of one digit")
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     with left:
-        digit = st.segmented_control("Digit", list(range(10)), default=3, key=DIGIT_KEY, required=True)
+        digit = st.segmented_control("Digit", list(range(10)), default=3, key=keys.DATA_DIGIT, required=True)
     with right:
         if st.button("Shuffle", icon="🔀", width="stretch"):
-            st.session_state[GRID_SEED_KEY] = st.session_state.get(GRID_SEED_KEY, 0) + 1
+            st.session_state[keys.DATA_GRID_SEED] = st.session_state.get(keys.DATA_GRID_SEED, 0) + 1
     digit = 3 if digit is None else int(digit)
-    image, n = grid_image(key, digit, st.session_state.get(GRID_SEED_KEY, 0))
+    image, n = grid_image(key, digit, st.session_state.get(keys.DATA_GRID_SEED, 0))
     st.image(image, caption=f"{n} random training images labelled {digit}")
     st.caption(
         "Look for odd ones: a label can be wrong, and a digit can be written in very "

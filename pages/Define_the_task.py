@@ -12,13 +12,12 @@ import ui
 from mnist_core.charts import evaluation as eval_charts
 from mnist_core.charts import prediction as predict_charts
 from mnist_core.data import explore, images
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 from mnist_core.planning import costs
-from mnist_core.runs.storage import StorageError
+from mnist_core.runs.files import StorageError
 from ui import costs as cost_view
+from ui import state as keys
 
-SAMPLE_KEY = "define_sample_index"
-TARGET_WIDGET = "define_target_pct"
 BEST_PUBLISHED = 0.998  # best published MNIST test accuracies are about 99.7-99.8 %
 
 
@@ -62,13 +61,13 @@ def task_section() -> None:
             "over-confident, and the loss curves of such runs level out near 0.5 instead of 0."
         )
     with right:
-        if st.session_state.get(SAMPLE_KEY, 0) >= len(pool):
-            st.session_state[SAMPLE_KEY] = 0  # the data source changed to a smaller pool
+        if st.session_state.get(keys.DEFINE_SAMPLE_INDEX, 0) >= len(pool):
+            st.session_state[keys.DEFINE_SAMPLE_INDEX] = 0  # the data source changed to a smaller pool
         index = st.number_input(
             "Sample image number",
             0,
             len(pool) - 1,
-            key=SAMPLE_KEY,
+            key=keys.DEFINE_SAMPLE_INDEX,
             help="Any image of the training pool of the active data source.",
         )
         image, label = pool.images[int(index)], int(pool.labels[int(index)])
@@ -89,8 +88,8 @@ def success_section() -> None:
     st.header("What counts as success")
     pool = ui.or_stop(ui.train_pool)
     digit, majority = explore.majority_baseline(pool.labels)
-    if TARGET_WIDGET not in st.session_state:
-        st.session_state[TARGET_WIDGET] = round(ui.target_accuracy() * 100, 1)
+    if keys.DEFINE_TARGET_PCT not in st.session_state:
+        st.session_state[keys.DEFINE_TARGET_PCT] = round(ui.target_accuracy() * 100, 1)
     left, right = st.columns([1, 1.3], gap="large")
     with left:
         pct = st.slider(
@@ -98,11 +97,11 @@ def success_section() -> None:
             50.0,
             99.9,
             step=0.1,
-            key=TARGET_WIDGET,
+            key=keys.DEFINE_TARGET_PCT,
             format="%.1f%%",
             help="Agree on this before training. The Evaluate page checks models against it.",
         )
-        st.session_state[ui.TARGET_KEY] = pct / 100
+        st.session_state[keys.APP_TARGET_ACCURACY] = pct / 100
         st.markdown(
             f"A model must beat two baselines that need no learning at all:\n"
             f"- **chance:** guessing uniformly scores **10 %**;\n"

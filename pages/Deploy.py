@@ -19,11 +19,11 @@ from mnist_core import config
 from mnist_core.deploy import export
 from mnist_core.jobs.job import JobBusy, JobState
 from mnist_core.runs import storage
-from ui import deploy, deploy_collected, training
+from mnist_core.runs.files import StorageError
+from ui import deploy, deploy_collected, monitor, training
+from ui import state as keys
 
-RUN, TAB, QUICK_TRAIN, BUILD_ONNX = "deploy_run", "deploy_tab", "deploy_quick_train", "deploy_build_onnx"
-ONNX_BUILT = "deploy_onnx_built"  # ids of the runs whose ONNX file this session asked for
-TABS = ("✏️ Draw & predict", "🗂️ Collected data", "📦 Export")
+TABS = ("✏️ Draw & predict", "🗂️ Collected data", "📡 Monitor", "📦 Export")
 
 
 # ---------------------------------------------------------------- no model yet: quick training
@@ -51,13 +51,15 @@ def quick_train_section() -> None:
         st.button(
             f"⚡ Train a quick model ({quick.summary()}, {quick.epochs} epochs)",
             type="primary",
-            key=QUICK_TRAIN,
+            key=keys.DEPLOY_QUICK_TRAIN,
             on_click=start_quick_training,
         )
         ui.link("Train", "Train a model with your own settings")
     # a finished job's model is listed already; only a live, stopped or failed job is shown
     if job is not None and (running or job.snapshot().state != JobState.FINISHED):
-        ui.follow_job(job, lambda snap, live: training.show_job(snap, live, job.configs), key="deploy")
+        ui.follow_job(
+            job, lambda snap, live: training.show_job(snap, live, job.configs), key=keys.DEPLOY_FOLLOW
+        )
 
 
 # ---------------------------------------------------------------- the model
@@ -69,7 +71,11 @@ def model_section(runs: list[storage.Run]) -> storage.Run:
     pick, line, more = st.columns([2.2, 3.2, 0.9], vertical_alignment="center")
     run = by_id[
         pick.selectbox(
-            "Model", list(by_id), format_func=lambda i: by_id[i].label, key=RUN, label_visibility="collapsed"
+            "Model",
+            list(by_id),
+            format_func=lambda i: by_id[i].label,
+            key=keys.DEPLOY_RUN,
+            label_visibility="collapsed",
         )
     ]
     # markdown, not a caption: presenter mode hides teaching captions, never this warning
@@ -125,7 +131,7 @@ def onnx_export(run_path: str, version: float) -> tuple[bytes, float]:
 
 
 def build_onnx(run_id: str) -> None:
-    st.session_state.setdefault(ONNX_BUILT, set()).add(run_id)
+    st.session_state.setdefault(keys.DEPLOY_ONNX_BUILT, set()).add(run_id)
 
 
 def export_tab(run: storage.Run) -> None:
@@ -135,7 +141,7 @@ def export_tab(run: storage.Run) -> None:
         problem = export_problem(str(run.path), ui.run_version(run))
         if problem is None:
             weights = storage.export_weights(run)
-    except (storage.StorageError, OSError) as exc:
+    except (StorageError, OSError) as exc:
         problem = f"The weights file cannot be read ({exc}). Train the run again."
     if problem is not None:
         st.error(f"Nothing to export from this run: {problem}")
@@ -146,14 +152,14 @@ def export_tab(run: storage.Run) -> None:
         weights,
         file_name=f"{run.id}.safetensors",
         mime="application/octet-stream",
-        key="deploy_dl_weights",
+        key=keys.DEPLOY_DL_WEIGHTS,
     )
     config_col.download_button(
         "⬇️ Config (.json)",
         json.dumps(run.config.to_dict(), indent=2),
         file_name=f"{run.id}.config.json",
         mime="application/json",
-        key="deploy_dl_config",
+        key=keys.DEPLOY_DL_CONFIG,
     )
     with onnx_col:
         onnx_download(run)
@@ -165,7 +171,7 @@ def export_tab(run: storage.Run) -> None:
         "import numpy as np, onnxruntime as ort\n"
         f"session = ort.InferenceSession('{run.id}.onnx')\n"
         "# x: float32 (N, 1, 28, 28) in [0, 1], white digit on black, MNIST-centred\n"
-        "# (mnist_core.deploy.drawing.prepare_digit does exactly this)\n"
+        "# (mnist_core.data.drawing.prepare_digit does exactly this)\n"
         "logits = session.run(['logits'], {'image': x})[0]\n"
         "digits = logits.argmax(axis=1)",
         language="python",
@@ -174,11 +180,11 @@ def export_tab(run: storage.Run) -> None:
 
 def onnx_download(run: storage.Run) -> None:
     """Build the ONNX file on request (seconds), then offer it with its check."""
-    built = st.session_state.get(ONNX_BUILT, set())
+    built = st.session_state.get(keys.DEPLOY_ONNX_BUILT, set())
     if run.id not in built:
         st.button(
             "🔧 Build the ONNX file",
-            key=BUILD_ONNX,
+            key=keys.DEPLOY_BUILD_ONNX,
             help="Takes a few seconds.",
             on_click=build_onnx,
             args=(run.id,),
@@ -186,7 +192,7 @@ def onnx_download(run: storage.Run) -> None:
         return
     try:
         data, diff = onnx_export(str(run.path), ui.run_version(run))
-    except (export.ExportError, storage.StorageError, OSError) as exc:
+    except (export.ExportError, StorageError, OSError) as exc:
         st.error(str(exc))
         built.discard(run.id)
         return
@@ -195,7 +201,7 @@ def onnx_download(run: storage.Run) -> None:
         data,
         file_name=f"{run.id}.onnx",
         mime="application/octet-stream",
-        key="deploy_dl_onnx",
+        key=keys.DEPLOY_DL_ONNX,
         type="primary",
     )
     st.caption(f"Checked with onnxruntime: the logits match PyTorch within {diff:.1e}.")
@@ -217,7 +223,7 @@ def main() -> None:
     ui.show_flash()
     current = model_section(runs)
     store = ui.drawing_store()
-    draw, collected, exported = st.tabs(TABS, key=TAB, on_change="rerun")
+    draw, collected, watch, exported = st.tabs(TABS, key=keys.DEPLOY_TAB, on_change="rerun")
     # lazy tabs: only the open one runs; within it, a stroke reruns only the drawing fragment
     if draw.open:
         with draw:
@@ -225,6 +231,9 @@ def main() -> None:
     if collected.open:
         with collected:
             deploy_collected.collected_tab(store, runs, current)
+    if watch.open:
+        with watch:
+            monitor.monitor_tab(store, current)
     if exported.open:
         with exported:
             export_tab(current)

@@ -24,13 +24,8 @@ from ui import evaluate as views
 from ui import evaluate_inspect as inside
 from ui import evaluate_sections as sections
 from ui import inspect_confidence, inspect_map, inspect_robustness
+from ui import state as keys
 
-RUN_KEY = "eval_run"  # the run under evaluation
-TRUE_KEY, PRED_KEY = "cm_true", "cm_pred"  # the selected confusion cell
-NORM_KEY = "cm_norm"  # row percentages in the heatmap
-CHART_KEY = "cm_chart"  # the heatmap's click selection
-CELL_RUN_KEY = "_cm_run"  # the run whose top confusion the cell was set to
-CLICK_KEY = "_cm_click"  # the last heatmap click already applied
 HEATMAP_SIZE = 290  # px: with the headline above, the matrix fits a 1280×720 screen
 CELL_LIMIT = 16  # images of one cell beside the matrix: two rows of 8 fit under 720 px
 ss = st.session_state
@@ -42,13 +37,13 @@ ss = st.session_state
 def pick_run(runs: list[storage.Run]) -> storage.Run:
     """The run picker (the latest run unless another is chosen; a deleted choice falls back)."""
     by_id = {r.id: r for r in runs}
-    if ss.get(RUN_KEY) not in by_id:
-        ss.pop(RUN_KEY, None)
+    if ss.get(keys.EVALUATE_RUN) not in by_id:
+        ss.pop(keys.EVALUATE_RUN, None)
     run_id = st.selectbox(
         "Run to evaluate",
         list(by_id),
         format_func=lambda i: by_id[i].label,
-        key=RUN_KEY,
+        key=keys.EVALUATE_RUN,
         help="Newest first. Each saved run keeps its weights, "
         "curves and evaluations. The question here: how good is the model, "
         "where does it fail, would it meet the target on images it has never seen?",
@@ -71,17 +66,21 @@ def headline(ev: views.Evaluation, beside: AbstractContextManager) -> None:
 
 def selected_cell(ev: views.Evaluation) -> tuple[int, int]:
     """The cell to show: the run's most frequent mistake on arrival, then the user's choice."""
-    if ss.get(CELL_RUN_KEY) != ev.run.id or TRUE_KEY not in ss or PRED_KEY not in ss:
+    if (
+        ss.get(keys.EVALUATE_CM_RUN) != ev.run.id
+        or keys.EVALUATE_CM_TRUE not in ss
+        or keys.EVALUATE_CM_PRED not in ss
+    ):
         # a new run, or a return to the page (widget values are dropped on leaving it)
         worst = judge.top_confusions(ev.val, 1)
-        ss[TRUE_KEY], ss[PRED_KEY] = worst[0][:2] if worst else (0, 0)
-        ss[CELL_RUN_KEY], ss[CLICK_KEY] = ev.run.id, None
-    clicked = eval_charts.selected_cell(ss.get(CHART_KEY))
-    if clicked != ss.get(CLICK_KEY):
-        ss[CLICK_KEY] = clicked  # only a new click moves the selectboxes
+        ss[keys.EVALUATE_CM_TRUE], ss[keys.EVALUATE_CM_PRED] = worst[0][:2] if worst else (0, 0)
+        ss[keys.EVALUATE_CM_RUN], ss[keys.EVALUATE_CM_CLICK] = ev.run.id, None
+    clicked = eval_charts.selected_cell(ss.get(keys.EVALUATE_CM_CHART))
+    if clicked != ss.get(keys.EVALUATE_CM_CLICK):
+        ss[keys.EVALUATE_CM_CLICK] = clicked  # only a new click moves the selectboxes
         if clicked:
-            ss[TRUE_KEY], ss[PRED_KEY] = clicked
-    return ss[TRUE_KEY], ss[PRED_KEY]
+            ss[keys.EVALUATE_CM_TRUE], ss[keys.EVALUATE_CM_PRED] = clicked
+    return ss[keys.EVALUATE_CM_TRUE], ss[keys.EVALUATE_CM_PRED]
 
 
 def confusion(ev: views.Evaluation) -> None:
@@ -94,18 +93,20 @@ def confusion(ev: views.Evaluation) -> None:
             help="Rows: the true digit. Columns: what the model answered. Green: right; red: mistakes.",
         )
         st.altair_chart(
-            eval_charts.confusion_heatmap(ev.val, bool(ss.get(NORM_KEY)), cell, size=HEATMAP_SIZE),
-            key=CHART_KEY,
+            eval_charts.confusion_heatmap(
+                ev.val, bool(ss.get(keys.EVALUATE_CM_NORM)), cell, size=HEATMAP_SIZE
+            ),
+            key=keys.EVALUATE_CM_CHART,
             on_select="rerun",
             selection_mode=eval_charts.CELL_PARAM,
             width="stretch",
         )
         c1, c2, c3 = st.columns(3, vertical_alignment="bottom")
-        t = c1.selectbox("True digit", range(10), key=TRUE_KEY)
-        p = c2.selectbox("Predicted as", range(10), key=PRED_KEY)
+        t = c1.selectbox("True digit", range(10), key=keys.EVALUATE_CM_TRUE)
+        p = c2.selectbox("Predicted as", range(10), key=keys.EVALUATE_CM_PRED)
         c3.toggle(
             "Row %",
-            key=NORM_KEY,
+            key=keys.EVALUATE_CM_NORM,
             help="Each row divided by its total: the share of each "
             "true digit given each answer. Counts hide rare digits; shares do not.",
         )

@@ -2,10 +2,12 @@
 
 The page measures a learning curve: one model configuration trained on nested subsets of the
 training split (125, 250, 500, … images, several seeds at the small sizes), each checked on
-the same validation set, in a background job (`mnist_core.planning.curve.measure_curve`, stoppable,
+the same validation set, in a background job (`mnist_core.planning.curve.measure`, stoppable,
 one job at a time, it survives page switches). The inverse power law fitted to the points
 answers in words how many images reach the target; the honesty check shows how well a fit on
-the smaller sizes predicted the largest one. The answer flows into Define's cost calculator.
+the smaller sizes predicted the largest one. Several labelling strategies (random, uncertainty
+sampling) can be measured together, on the same sizes, seeds and validation set, and compared
+(`mnist_core.planning.curve.compare`). The answer flows into Define's cost calculator.
 """
 
 from __future__ import annotations
@@ -13,17 +15,27 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core.config import DEFAULT_PRESET, LADDER, PRESETS, ConfigError, TrainConfig
+from mnist_core.config import DEFAULT_PRESET, ConfigError, TrainConfig
+from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
-from mnist_core.data.sources import DataError
 from mnist_core.jobs.job import Job, JobBusy
-from mnist_core.planning import curve as lc
+from mnist_core.planning.curve.compare import measure_strategies
+from mnist_core.planning.curve.errors import CurveError
+from mnist_core.planning.curve.fit import MIN_SIZES
+from mnist_core.planning.curve.schedule import (
+    MIN_SIZE,
+    check_sizes,
+    default_sizes,
+    measurable_configs,
+    parse_sizes,
+    plan_curve,
+)
+from mnist_core.planning.curve.store import Curve
+from mnist_core.planning.curve.strategies import STRATEGIES
 from mnist_core.training import models
 from ui import plan as views
+from ui import state as keys
 
-K = "plan."
-CONFIG, SIZES, SEEDS, NAME = K + "config", K + "sizes", K + "seeds", K + "name"
-ADOPTED = K + "adopted_job"  # the finished job whose saved curve this session already showed
 TRAIN_OPTION = "train"
 ss = st.session_state
 
@@ -31,32 +43,29 @@ ss = st.session_state
 # ---------------------------------------------------------------- what to measure
 
 
+def option_label(key: str) -> str:
+    """The selectbox label of a `measurable_configs()` key."""
+    kind, name = key.split(":", 1)
+    if kind == "ladder":
+        return f"{name} (baseline ladder)"
+    return f"{name} (preset{', the default' if name == DEFAULT_PRESET else ''})"
+
+
 def config_options() -> dict[str, str]:
     """Option key → label: the presets and ladder rungs that learn, then the Train settings."""
-    options = {
-        f"preset:{name}": f"{name} (preset{', the default' if name == DEFAULT_PRESET else ''})"
-        for name, c in PRESETS.items()
-        if c.model != "baseline"
-    }
-    presets = [c.replace(max_train_samples=0) for c in PRESETS.values()]
-    options |= {
-        f"ladder:{name}": f"{name} (baseline ladder)"
-        for name, c in LADDER
-        if c.model != "baseline" and c not in presets
-    }
+    options = {key: option_label(key) for key in measurable_configs()}
     options[TRAIN_OPTION] = "The current Train page settings"
     return options
 
 
 def chosen_config() -> TrainConfig:
     """The configuration picked (raises ConfigError for bad Train settings)."""
-    key = ss.get(CONFIG, f"preset:{DEFAULT_PRESET}")
-    if key not in config_options():  # a choice kept from an older version of the list
-        key = f"preset:{DEFAULT_PRESET}"
+    key = ss.get(keys.PLAN_CONFIG, f"preset:{DEFAULT_PRESET}")
     if key == TRAIN_OPTION:
         return views.train_page_config()
-    kind, name = key.split(":", 1)
-    base = PRESETS[name] if kind == "preset" else dict(LADDER)[name]
+    configs = measurable_configs()
+    # a choice kept from an older version of the list falls back to the default
+    base = configs.get(key, configs[f"preset:{DEFAULT_PRESET}"])
     return base.replace(**ui.split_settings())
 
 
@@ -67,22 +76,28 @@ def train_size() -> int:
 
 def requested_sizes() -> list[int] | None:
     """The sizes typed in (None: the default ladder of sizes); raises CurveError when unusable."""
-    text = ss.get(SIZES, "").strip()
-    return lc.check_sizes(lc.parse_sizes(text), train_size()) if text else None
+    text = ss.get(keys.PLAN_SIZES, "").strip()
+    return check_sizes(parse_sizes(text), train_size()) if text else None
+
+
+def chosen_strategies() -> list[str]:
+    """The strategies ticked, in STRATEGIES order (random alone when none is)."""
+    ticked = set(ss.get(keys.PLAN_STRATEGIES) or ["random"])
+    return [s for s in STRATEGIES if s in ticked]
 
 
 def on_measure() -> None:
     try:
         config = chosen_config()
-        sizes, seeds = requested_sizes(), int(ss.get(SEEDS, 2))
-        lc.plan_curve(config, ui.data_spec(), sizes, seeds)  # every check, before a thread starts
-    except (ConfigError, lc.CurveError, DataError) as exc:
+        sizes, seeds = requested_sizes(), int(ss.get(keys.PLAN_SEEDS, 2))
+        plan_curve(config, ui.data_spec(), sizes, seeds)  # every check, before a thread starts
+    except (ConfigError, CurveError, DataError) as exc:
         ui.flash("error", f"Not started: {exc}")
         return
-    data, name = ui.data_spec(), ss.get(NAME, "").strip()
+    data, name, strategies = ui.data_spec(), ss.get(keys.PLAN_NAME, "").strip(), chosen_strategies()
 
     def work(stop):
-        return lc.measure_curve(config, data, sizes, seeds, stop=stop, name=name)
+        return measure_strategies(config, data, sizes, seeds, strategies, stop=stop, name=name)
 
     try:
         ui.job_manager().submit(Job(work, kind="curve", title=f"Learning curve of {config.summary()}"))
@@ -102,14 +117,14 @@ def on_stop() -> None:
 def settings_section(running: bool) -> None:
     st.subheader("Measure the learning curve")
     options = config_options()
-    if ss.get(CONFIG) not in options:  # a choice kept from an older version of the list
-        ss[CONFIG] = f"preset:{DEFAULT_PRESET}"
+    if ss.get(keys.PLAN_CONFIG) not in options:  # a choice kept from an older version of the list
+        ss[keys.PLAN_CONFIG] = f"preset:{DEFAULT_PRESET}"
     left, right = st.columns([2, 3], gap="medium")
     left.selectbox(
         "Model configuration",
         list(options),
         format_func=options.get,
-        **ui.persistent(CONFIG, f"preset:{DEFAULT_PRESET}"),
+        **ui.persistent(keys.PLAN_CONFIG, f"preset:{DEFAULT_PRESET}"),
         help="The model whose learning curve is measured. Presets that cap the training "
         "images are measured without the cap: the curve picks the sizes itself.",
     )
@@ -128,28 +143,39 @@ def settings_section(running: bool) -> None:
     a, b, c = st.columns([3, 1, 2])
     a.text_input(
         "Training-set sizes (comma-separated; empty = the default)",
-        **ui.persistent(SIZES, ""),
-        placeholder=", ".join(str(s) for s in lc.default_sizes(n_train)),
-        help=f"Each between {lc.MIN_SIZE} and {n_train:,} (the training split); at least "
-        f"{lc.MIN_SIZES} different ones.",
+        **ui.persistent(keys.PLAN_SIZES, ""),
+        placeholder=", ".join(str(s) for s in default_sizes(n_train)),
+        help=f"Each between {MIN_SIZE} and {n_train:,} (the training split); at least "
+        f"{MIN_SIZES} different ones.",
     )
     b.number_input(
         "Seeds",
         1,
         10,
         step=1,
-        **ui.persistent(SEEDS, 2),
+        **ui.persistent(keys.PLAN_SEEDS, 2),
         help="Trainings per size below half the largest: the spread between seeds shows "
         "how noisy one point is.",
     )
-    c.text_input("Name (optional)", **ui.persistent(NAME, ""), max_chars=60)
+    c.text_input("Name (optional)", **ui.persistent(keys.PLAN_NAME, ""), max_chars=60)
+    st.multiselect(
+        "Labelling strategies to compare",
+        list(STRATEGIES),
+        format_func=STRATEGIES.get,
+        **ui.persistent(keys.PLAN_STRATEGIES, ["random"]),
+        help="Which images get labelled at each size. Random: a class-balanced random pick. "
+        "Uncertainty sampling starts from the same random images, then labels the images the "
+        "model trained so far is least sure about (smallest margin between its top two digits), "
+        "spread over k-means clusters of its features so a batch is not one ambiguous shape "
+        "many times. Each strategy is a curve of its own: two take twice as long.",
+    )
     try:
-        sizes = requested_sizes() or lc.default_sizes(n_train)
+        sizes = requested_sizes() or default_sizes(n_train)
         st.caption(
             f"{len(sizes)} sizes: {', '.join(f'{s:,}' for s in sizes)} of {n_train:,} training "
             f"images, each checked on the same validation set ({ui.source_info().name})."
         )
-    except lc.CurveError as exc:
+    except CurveError as exc:
         problem = problem or str(exc)
     if problem:
         st.error(problem)
@@ -159,8 +185,12 @@ def settings_section(running: bool) -> None:
 def buttons(running: bool, ok: bool) -> None:
     curve_running = ui.job_manager().job_of("curve") is not None and running
     ui.start_stop_row(
-        ("📈 Measure the learning curve", "plan_measure", on_measure, ()),
-        ("plan_stop", on_stop, "Stops within a second; the curve is fitted on the sizes done (at least 3)."),
+        ("📈 Measure the learning curve", keys.PLAN_MEASURE, on_measure, ()),
+        (
+            keys.PLAN_STOP,
+            on_stop,
+            "Stops within a second; the curve is fitted on the sizes done (at least 3).",
+        ),
         can_start=not running and ok,
         can_stop=curve_running,
         busy_note="A job is running; Measure is back when it ends or you stop it." if running else None,
@@ -170,15 +200,15 @@ def buttons(running: bool, ok: bool) -> None:
 
 def adopt_finished(job: Job | None) -> None:
     """Once a measurement ends with a saved curve, show that curve (once per session)."""
-    if job is None or job.running or ss.get(ADOPTED) == job.id:
+    if job is None or job.running or ss.get(keys.PLAN_ADOPTED) == job.id:
         return
-    ss[ADOPTED] = job.id
-    final = job.snapshot().latest("curve")
-    if final is not None and final.get("id"):
-        ss[views.CURVE] = final["id"]
+    ss[keys.PLAN_ADOPTED] = job.id
+    saved = [r for r in job.snapshot().of_kind("curve") if r.get("id")]
+    if saved:  # the first strategy measured: random, when it was among them
+        ss[keys.PLAN_CURVE] = saved[0]["id"]
 
 
-def answer_section(running: bool) -> lc.Curve | None:
+def answer_section(running: bool) -> Curve | None:
     st.subheader("How many labelled images reach the target?")
     if running:
         st.caption("The answer appears here when the measurement ends.")
@@ -212,7 +242,7 @@ def main() -> None:
     settings_section(running)
     job = ui.job_manager().job_of("curve")
     if job is not None:
-        ui.follow_job(job, views.show_live, key="plan")
+        ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
     adopt_finished(job)
     shown = answer_section(job is not None and job.running)
     views.saved_section(shown)

@@ -10,10 +10,8 @@ from mnist_core.charts import data as data_charts
 from mnist_core.config import field_info
 from mnist_core.data import explore
 from mnist_core.data.preprocess import split_sizes
+from ui import state as keys
 
-IMAGE_KEY = "prep_image_index"
-FRACTION_KEY = "prep_val_fraction"
-SEED_KEY = "prep_split_seed"
 CROP = 7  # rows and columns of the pixel-value tables
 
 
@@ -35,11 +33,15 @@ def show_table(table: pd.DataFrame, fmt: str) -> None:
 def scaling_section() -> None:
     st.header("Scaling: 0–255 becomes 0–1")
     pool = ui.or_stop(ui.train_pool)
-    if st.session_state.get(IMAGE_KEY, 0) >= len(pool):
-        st.session_state[IMAGE_KEY] = 0  # the data source changed to a smaller pool
+    if st.session_state.get(keys.PREPROCESS_IMAGE_INDEX, 0) >= len(pool):
+        st.session_state[keys.PREPROCESS_IMAGE_INDEX] = 0  # the data source changed to a smaller pool
     index = int(
         st.number_input(
-            "Image number", 0, len(pool) - 1, key=IMAGE_KEY, help="Any image of the training pool."
+            "Image number",
+            0,
+            len(pool) - 1,
+            key=keys.PREPROCESS_IMAGE_INDEX,
+            help="Any image of the training pool.",
         )
     )
     image = pool.images[index]
@@ -81,8 +83,8 @@ def scaling_section() -> None:
 
 def split_widgets() -> tuple[float, int]:
     settings = ui.split_settings()
-    st.session_state.setdefault(FRACTION_KEY, float(settings["val_fraction"]))
-    st.session_state.setdefault(SEED_KEY, int(settings["split_seed"]))
+    st.session_state.setdefault(keys.PREPROCESS_VAL_FRACTION, float(settings["val_fraction"]))
+    st.session_state.setdefault(keys.PREPROCESS_SPLIT_SEED, int(settings["split_seed"]))
     frac_info, seed_info = field_info("val_fraction"), field_info("split_seed")
     a, b = st.columns([2, 1])
     frac = a.slider(
@@ -90,11 +92,15 @@ def split_widgets() -> tuple[float, int]:
         float(frac_info["min"]),
         float(frac_info["max"]),
         step=0.05,
-        key=FRACTION_KEY,
+        key=keys.PREPROCESS_VAL_FRACTION,
         help=frac_info["help"],
     )
     seed = b.number_input(
-        "Split seed", int(seed_info["min"]), int(seed_info["max"]), key=SEED_KEY, help=seed_info["help"]
+        "Split seed",
+        int(seed_info["min"]),
+        int(seed_info["max"]),
+        key=keys.PREPROCESS_SPLIT_SEED,
+        help=seed_info["help"],
     )
     ui.set_split_settings(frac, int(seed))
     return frac, int(seed)

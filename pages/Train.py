@@ -19,16 +19,16 @@ from mnist_core.config import (
     ConfigError,
     TrainConfig,
 )
-from mnist_core.data.sources import DataError, Images
+from mnist_core.data.errors import DataError
+from mnist_core.data.sources import Images
 from mnist_core.deploy.collect import CollectError
 from mnist_core.jobs.job import JobBusy
+from mnist_core.labels.audit import AuditError
 from mnist_core.training import models
-from ui import history, training
+from ui import history, labels_train, training
+from ui import state as keys
 from ui.train_controls import (
     CONTROLS,
-    PRESET,
-    RUN_NAME,
-    USE_DRAWINGS,
     checked_config,
     current_values,
     data_controls,
@@ -48,11 +48,12 @@ ss = st.session_state
 
 def start_job(configs: list[TrainConfig], names: list[str]) -> None:
     try:
-        extra = collected_images() if ss.get(USE_DRAWINGS) else None
-        ui.job_manager().start(configs, names, data=ui.data_spec(), extra=extra)
+        extra = collected_images() if ss.get(keys.TRAIN_USE_DRAWINGS) else None
+        review = labels_train.review_hook()
+        ui.job_manager().start(configs, names, data=ui.data_spec(), extra=extra, review=review)
     except JobBusy as exc:
         ui.flash("warning", str(exc))
-    except (CollectError, DataError) as exc:
+    except (AuditError, CollectError, DataError) as exc:
         ui.flash("error", str(exc))
 
 
@@ -62,8 +63,8 @@ def on_start() -> None:
     except ConfigError as exc:
         ui.flash("error", f"Not started: {exc}")
         return
-    name = ss.get(RUN_NAME, "").strip()
-    preset = ss.get(PRESET, DEFAULT_PRESET)
+    name = ss.get(keys.TRAIN_RUN_NAME, "").strip()
+    preset = ss.get(keys.TRAIN_PRESET, DEFAULT_PRESET)
     if not name and preset_values(preset) == current_values():
         name = preset
     start_job([config], [name])
@@ -121,15 +122,19 @@ def preset_row() -> None:
     left.selectbox(
         "Preset",
         list(PRESETS),
-        **ui.persistent(PRESET, DEFAULT_PRESET),
+        **ui.persistent(keys.TRAIN_PRESET, DEFAULT_PRESET),
         on_change=on_preset,
         help="Choosing a preset sets all the controls below.",
     )
-    modified = preset_values(ss[PRESET]) != current_values()  # (ss[PRESET] is set by persistent())
+    modified = (
+        preset_values(ss[keys.TRAIN_PRESET]) != current_values()
+    )  # (ss[keys.TRAIN_PRESET] is set by persistent())
     with right:
-        st.caption(PRESET_HELP[ss[PRESET]] + (" *Changed since you picked it.*" if modified else ""))
+        st.caption(
+            PRESET_HELP[ss[keys.TRAIN_PRESET]] + (" *Changed since you picked it.*" if modified else "")
+        )
         if modified:
-            st.button(f"↺ Back to “{ss[PRESET]}”", key="train_reset_preset", on_click=on_preset)
+            st.button(f"↺ Back to “{ss[keys.TRAIN_PRESET]}”", key=keys.TRAIN_RESET_PRESET, on_click=on_preset)
 
 
 def settings(n_drawings: int) -> TrainConfig | None:
@@ -143,6 +148,7 @@ def settings(n_drawings: int) -> TrainConfig | None:
         regularization_controls(model)
     with cols[3].container(border=True, height="stretch"):
         data_controls(n_drawings)
+        labels_train.reviewed_control()
     try:
         config = make_config()
     except ConfigError as exc:
@@ -166,21 +172,21 @@ def buttons(config: TrainConfig | None, data_ok: bool, running: bool) -> None:
     cols[0].button(
         "▶ Start training",
         type="primary",
-        key="train_start",
+        key=keys.TRAIN_START,
         on_click=on_start,
         disabled=running or config is None or not data_ok,
         width="stretch",
     )
     cols[1].button(
         "■ Stop",
-        key="train_stop",
+        key=keys.TRAIN_STOP,
         disabled=True,
         width="stretch",  # nothing trains in this view
         help="Stops within a second; the best weights so far are saved.",
     )
     cols[2].button(
         "🪜 Train the baseline ladder",
-        key="train_ladder",
+        key=keys.TRAIN_LADDER,
         on_click=on_ladder,
         disabled=running or not data_ok,
         width="stretch",
@@ -198,10 +204,10 @@ def buttons(config: TrainConfig | None, data_ok: bool, running: bool) -> None:
 def live_header() -> None:
     """While a training runs: Stop (and Start, back when it ends) in one row above the live view."""
     start, stop, note = st.columns([1.2, 1, 4.6], vertical_alignment="center")
-    start.button("▶ Start training", type="primary", key="train_start", disabled=True, width="stretch")
+    start.button("▶ Start training", type="primary", key=keys.TRAIN_START, disabled=True, width="stretch")
     stop.button(
         "■ Stop",
-        key="train_stop",
+        key=keys.TRAIN_STOP,
         on_click=on_stop,
         width="stretch",
         help="Stops within a second; the best weights so far are saved.",
@@ -224,9 +230,11 @@ def job_section(live: bool) -> None:
         else:
             st.info("No training yet: pick a preset and press **Start training**.")
         return
-    with st.container(key="train_job"):  # the live view's own box (the browser tests look inside it)
+    with st.container(key=keys.TRAIN_LIVE):  # the live view's own box (the browser tests look inside it)
         ui.follow_job(
-            job, lambda snap, live: training.show_job(snap, live, job.configs, on_apply), key="train"
+            job,
+            lambda snap, live: training.show_job(snap, live, job.configs, on_apply),
+            key=keys.TRAIN_FOLLOW,
         )
 
 

@@ -14,17 +14,13 @@ import streamlit as st
 
 import ui
 from mnist_core.config import DEFAULT_PRESET, MODEL_LABELS, PRESETS, ConfigError
-from mnist_core.data.sources import DataError
-from mnist_core.planning import tune
-from mnist_core.planning.tune import OBJECTIVE_LABELS, OBJECTIVES, TuneError, default_space
-from ui import tune as views
+from mnist_core.data.errors import DataError
+from mnist_core.planning.tune import TuneError
+from mnist_core.planning.tune.space import TUNABLE_FAMILIES, default_space
+from mnist_core.planning.tune.study import OBJECTIVE_LABELS, OBJECTIVES, next_name
+from ui import state as keys
 from ui.tune_actions import (
     MAX_LISTED,
-    MODEL,
-    OBJECTIVE,
-    SHOWN,
-    STORAGE,
-    STUDY,
     flash_here,
     new_search,
     on_delete,
@@ -36,6 +32,10 @@ from ui.tune_actions import (
     on_stop,
     on_use_best,
 )
+from ui.tune_jobs import job_storage, show_save, show_search
+from ui.tune_space import limits_row, param_row
+from ui.tune_storage import read_study, refresh, storage_picker, studies
+from ui.tune_study import follow_study, show_study, study_line, workers_hint
 
 ss = st.session_state
 
@@ -47,27 +47,27 @@ def settings(names: list[str]) -> bool:
     a, b, c = st.columns([2, 2, 3])
     model = a.selectbox(
         "Model family",
-        tune.TUNABLE_FAMILIES,
+        TUNABLE_FAMILIES,
         format_func=MODEL_LABELS.get,
-        **ui.persistent(MODEL, PRESETS[DEFAULT_PRESET].model),
+        **ui.persistent(keys.TUNE_MODEL, PRESETS[DEFAULT_PRESET].model),
         on_change=on_model,
         args=(names,),
         help="Changing the family loads its default search space.",
     )
-    b.text_input("Study name", **ui.persistent(STUDY, views.next_name(model, names)), max_chars=60)
+    b.text_input("Study name", **ui.persistent(keys.TUNE_STUDY, next_name(model, names)), max_chars=60)
     c.radio(
         "Objective",
         list(OBJECTIVES),
         horizontal=True,
-        **ui.persistent(OBJECTIVE, "val_acc"),
+        **ui.persistent(keys.TUNE_OBJECTIVE, "val_acc"),
         format_func=lambda o: f"{OBJECTIVE_LABELS[o]} ({OBJECTIVES[o][:3]}.)",
     )
     params = default_space(model).params
     cols = st.columns(len(params) // 2 + len(params) % 2, gap="small")
     for i, p in enumerate(params):
         with cols[i // 2].container(border=True):
-            views.param_row(model, p)
-    views.limits_row(model)
+            param_row(model, p)
+    limits_row(model)
     try:
         plan = new_search(names)
     except (TuneError, ConfigError, DataError) as exc:
@@ -82,9 +82,9 @@ def settings(names: list[str]) -> bool:
 
 def buttons(url: str, names: list[str], ok: bool, running: bool) -> None:
     ui.start_stop_row(
-        ("▶ Start search", "tune_start", on_start, (url, names)),
+        ("▶ Start search", keys.TUNE_START, on_start, (url, names)),
         (
-            "tune_stop",
+            keys.TUNE_STOP,
             on_stop,
             "Stops within a second; the running trial is marked failed, the others are kept.",
         ),
@@ -98,7 +98,7 @@ def buttons(url: str, names: list[str], ok: bool, running: bool) -> None:
 
 def shown_study(names: list[str]) -> str | None:
     job = ui.job_manager().job_of("tune")
-    picked = ss.get(SHOWN)
+    picked = ss.get(keys.TUNE_SHOWN)
     if picked in names or (job is not None and picked == job.title):
         return picked
     return job.title if job is not None else (names[0] if names else None)
@@ -108,10 +108,10 @@ def study_section(url: str, name: str | None) -> None:
     manager = ui.job_manager()
     job, save = manager.job_of("tune"), manager.job_of("tune_best")
     if save is not None:
-        ui.follow_job(save, views.show_save, key="tune")
-    following = job is not None and job.title == name and views.job_storage(job, url) == url
+        ui.follow_job(save, show_save, key=keys.TUNE_FOLLOW)
+    following = job is not None and job.title == name and job_storage(job, url) == url
     if job is not None and not following:
-        ui.follow_job(job, views.show_search, key="tune")  # a search of another study
+        ui.follow_job(job, show_search, key=keys.TUNE_FOLLOW)  # a search of another study
     if name is None:
         st.info("No study yet: choose what to search and press **Start search**.")
         return
@@ -119,22 +119,22 @@ def study_section(url: str, name: str | None) -> None:
     head.subheader(f"Study “{name}”")
     button.button(
         "↻ Refresh",
-        key="tune_refresh",
-        on_click=views.refresh,
+        key=keys.TUNE_REFRESH_BUTTON,
+        on_click=refresh,
         width="stretch",
         help="Re-read the study from its storage (other workers' trials).",
     )
     if following:
 
         def draw(snap, live):
-            views.show_search(snap, live)
-            state = views.read_study(url, name, len(snap.records), quiet=live)
+            show_search(snap, live)
+            state = read_study(url, name, len(snap.records), quiet=live)
             if state is not None:
-                views.show_study(url, name, state)
+                show_study(url, name, state)
 
-        ui.follow_job(job, draw, key="tune")
-    elif (state := views.read_study(url, name)) is not None:
-        views.follow_study(url, name, state)
+        ui.follow_job(job, draw, key=keys.TUNE_FOLLOW)
+    elif (state := read_study(url, name)) is not None:
+        follow_study(url, name, state)
     best_section(url, name)
 
 
@@ -142,7 +142,7 @@ def best_section(url: str, name: str) -> None:
     cols = st.columns([1.3, 1.3, 1, 2.4], vertical_alignment="center")
     cols[0].button(
         "🏋️ Use the best on Train",
-        key="tune_use_best",
+        key=keys.TUNE_USE_BEST,
         on_click=on_use_best,
         args=(url, name),
         width="stretch",
@@ -150,7 +150,7 @@ def best_section(url: str, name: str) -> None:
     )
     cols[1].button(
         "💾 Save the best as a run",
-        key="tune_save_best",
+        key=keys.TUNE_SAVE_BEST,
         on_click=on_save_best,
         args=(url, name),
         disabled=ui.job_running(),
@@ -161,7 +161,7 @@ def best_section(url: str, name: str) -> None:
     with cols[2]:
         ui.link("Train", "Open Train")
     flash_here("best")
-    views.workers_hint(url, name)
+    workers_hint(url, name)
 
 
 def past_studies(url: str, listed: list[dict], shown: str | None, running: bool) -> None:
@@ -174,10 +174,10 @@ def past_studies(url: str, listed: list[dict], shown: str | None, running: bool)
         name = row["name"]
         with st.container(border=True):
             text, show, more, delete = st.columns([6, 1, 1.4, 0.7], vertical_alignment="center")
-            text.markdown(views.study_line(row) + (" · *shown above*" if name == shown else ""))
+            text.markdown(study_line(row) + (" · *shown above*" if name == shown else ""))
             show.button(
                 "Show",
-                key=f"tune_show_{name}",
+                key=keys.tune_show(name),
                 on_click=on_show,
                 args=(name,),
                 disabled=name == shown,
@@ -185,7 +185,7 @@ def past_studies(url: str, listed: list[dict], shown: str | None, running: bool)
             )
             more.button(
                 "＋ More trials",
-                key=f"tune_more_{name}",
+                key=keys.tune_more(name),
                 on_click=on_resume,
                 args=(url, name),
                 disabled=running,
@@ -195,7 +195,7 @@ def past_studies(url: str, listed: list[dict], shown: str | None, running: bool)
             with delete.popover("🗑", help="Delete this study", width="stretch"):
                 st.button(
                     "Delete for good",
-                    key=f"tune_delete_{name}",
+                    key=keys.tune_delete(name),
                     on_click=on_delete,
                     args=(url, name),
                     type="primary",
@@ -220,10 +220,10 @@ def main() -> None:
         "trial trains the model with sampled settings; after every epoch the pruner compares "
         "it with earlier trials and stops it when it lags behind."
     )
-    url = views.storage_picker(STORAGE)
+    url = storage_picker(keys.TUNE_STORAGE)
     if url is None:
         return
-    listed = views.studies(url)
+    listed = studies(url)
     names = [row["name"] for row in listed]
     running = ui.job_running()
     if running:

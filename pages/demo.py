@@ -17,17 +17,18 @@ from mnist_core.charts import data as data_charts
 from mnist_core.charts import evaluation as eval_charts
 from mnist_core.config import quick_config
 from mnist_core.data import explore, images
+from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
-from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
 from mnist_core.jobs.job import JobBusy
 from mnist_core.planning import costs
-from mnist_core.report import html as report
+from mnist_core.report import document as report
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from ui import demo_views, deploy, training
+from ui import state as keys
 from ui.evaluate import validation_table
 
-STEP_KEY, RUN_KEY, JOB_KEY = "demo.step", "demo.run_id", "demo.job_id"
 TITLES = ("Define the task", "Data", "Preprocess", "Train", "Evaluate", "Deploy", "The report")
 NOTES = {
     "Define the task": "Input: a 28×28 grey image. Output: a probability for each digit. Before any "
@@ -54,26 +55,26 @@ ss = st.session_state
 
 def step() -> int:
     """The current step, 0-based, clamped to the steps that exist."""
-    return min(max(int(ss.get(STEP_KEY, 0)), 0), len(TITLES) - 1)
+    return min(max(int(ss.get(keys.DEMO_STEP, 0)), 0), len(TITLES) - 1)
 
 
 def go(delta: int) -> None:
-    ss[STEP_KEY] = min(max(step() + delta, 0), len(TITLES) - 1)
+    ss[keys.DEMO_STEP] = min(max(step() + delta, 0), len(TITLES) - 1)
 
 
 def demo_run() -> storage.Run | None:
     """The run the demo trained (or the saved run it continues with), if it still exists."""
     runs = {r.id: r for r in ui.runs()}
-    return runs.get(ss.get(RUN_KEY))
+    return runs.get(ss.get(keys.DEMO_RUN_ID))
 
 
 def nav_bar() -> None:
     back, where, nxt = st.columns([1, 4, 1], vertical_alignment="center")
-    back.button("◀ Back", key="demo_back", on_click=go, args=(-1,), disabled=step() == 0, width="stretch")
+    back.button("◀ Back", key=keys.DEMO_BACK, on_click=go, args=(-1,), disabled=step() == 0, width="stretch")
     where.progress((step() + 1) / len(TITLES), text=f"Step {step() + 1} of {len(TITLES)} · {TITLES[step()]}")
     nxt.button(
         "Next ▶",
-        key="demo_next",
+        key=keys.DEMO_NEXT,
         on_click=go,
         args=(1,),
         type="primary",
@@ -152,16 +153,18 @@ def split_step() -> None:
 
 def train_step() -> None:
     job = ui.job_manager().job_of("train")
-    mine = job is not None and job.id == ss.get(JOB_KEY)
+    mine = job is not None and job.id == ss.get(keys.DEMO_JOB_ID)
     if mine:
         ui.follow_job(
-            job, lambda snap, live: demo_views.training_outcome(snap, live, job.configs), key="demo"
+            job, lambda snap, live: demo_views.training_outcome(snap, live, job.configs), key=keys.DEMO_FOLLOW
         )
         snap = job.snapshot()
         if snap.saved:
-            ss[RUN_KEY] = snap.saved[-1]
+            ss[keys.DEMO_RUN_ID] = snap.saved[-1]
         elif not job.running:
-            demo_views.offer_latest_run(RUN_KEY, f"The demo's training {snap.state}: nothing was saved.")
+            demo_views.offer_latest_run(
+                keys.DEMO_RUN_ID, f"The demo's training {snap.state}: nothing was saved."
+            )
         return
     run = demo_run()
     if run is not None:
@@ -172,7 +175,7 @@ def train_step() -> None:
     st.button(
         f"▶ Train the quick model live ({cfg.summary()}, {cfg.epochs} epochs)",
         type="primary",
-        key="demo_train",
+        key=keys.DEMO_TRAIN,
         on_click=start_training,
         disabled=ui.job_running(),
     )
@@ -186,8 +189,8 @@ def start_training() -> None:
     except JobBusy as exc:
         ui.flash("warning", str(exc))
         return
-    ss[JOB_KEY] = job.id
-    ss.pop(RUN_KEY, None)
+    ss[keys.DEMO_JOB_ID] = job.id
+    ss.pop(keys.DEMO_RUN_ID, None)
 
 
 def evaluate_step() -> None:
@@ -213,7 +216,7 @@ def evaluate_step() -> None:
             return
         try:
             table, _ = validation_table(run)
-        except (DataError, storage.StorageError) as exc:
+        except (DataError, StorageError) as exc:
             st.info(f"The images of this cell cannot be shown: {exc}")
             return
         examples, _ = gallery.cell_examples(table.probs, table.labels, cell[0], cell[1], limit=8)
@@ -242,7 +245,7 @@ def report_step() -> None:
         type="primary",
         file_name=f"mnist-report-{run.id}.html",
         mime="text/html",
-        key="demo_report",
+        key=keys.DEMO_REPORT,
     )
     ui.link("Home", "Back to the app", icon="🧭")
 
@@ -250,7 +253,7 @@ def report_step() -> None:
 def demo_runs_or_offer() -> storage.Run | None:
     run = demo_run()
     if run is None:
-        demo_views.offer_latest_run(RUN_KEY, "No model from this demo yet: train it at step 4.")
+        demo_views.offer_latest_run(keys.DEMO_RUN_ID, "No model from this demo yet: train it at step 4.")
     return run
 
 

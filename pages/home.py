@@ -5,15 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 from mnist_core.jobs.progress import queued_text
+from ui import state as keys
 
 
 def demo_start() -> None:
     """The guided demo for an audience: six steps, one headline each, about three minutes."""
     left, right = st.columns([1, 3], vertical_alignment="center")
-    if left.button("🎬 Start the 3-minute demo", type="primary", key="home_demo", width="stretch"):
-        st.session_state["demo.step"] = 0
+    if left.button("🎬 Start the 3-minute demo", type="primary", key=keys.HOME_DEMO, width="stretch"):
+        st.session_state[keys.DEMO_STEP] = 0
         st.switch_page(ui.DEMO.file)
     right.caption(
         "Walks the six steps with real data: labeling cost, digits, the split, a live "

@@ -30,12 +30,15 @@ from safetensors.torch import load_file, save_file
 from mnist_core.cli.main import build_parser, main
 from mnist_core.config import TrainConfig
 from mnist_core.data import access
-from mnist_core.data.sources import DataError, read_idx
+from mnist_core.data.drawing import ImageError
+from mnist_core.data.errors import DataError
+from mnist_core.data.idx import read_idx
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.deploy.drawing import ImageError
 from mnist_core.deploy.export import check_run_exportable
 from mnist_core.deploy.predict import prepare_upload
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError, dumps
+from mnist_core.runs.listing import damaged_note, scan_runs
 from mnist_core.training.models import build_model
 from tests.fakes import fake_mnist, idx_bytes
 
@@ -305,12 +308,12 @@ def test_malformed_run_file_is_skipped_with_a_note(capsys, name, filename, conte
         (bad.path / filename).unlink()
     else:
         (bad.path / filename).write_text(content)
-    listing = storage.scan_runs()
+    listing = scan_runs()
     assert [r.id for r in listing.runs] == [good.id]
     assert listing.damaged == [(bad.id, reason)]
     assert listing.note == f"1 damaged run folder skipped: {bad.id} ({reason})"
-    assert [r.id for r in storage.list_runs()] == [good.id]
-    with pytest.raises(storage.StorageError):
+    assert [r.id for r in scan_runs().runs] == [good.id]
+    with pytest.raises(StorageError):
         storage.load_run(bad.id)
     code, out, err = run_cli(capsys, "runs")
     assert code == 0 and good.id in out and bad.id not in out
@@ -324,12 +327,12 @@ def test_note_counts_several_damaged_folders():
     for run_id in ("b-bad", "c-bad"):
         (make_run(run_id=run_id).path / "meta.json").write_text("[]")
     (storage.runs_dir() / "d-empty").mkdir()
-    assert storage.scan_runs().note == (
+    assert scan_runs().note == (
         "3 damaged run folders skipped: b-bad (meta.json is not a JSON "
         "object), c-bad (meta.json is not a JSON object), d-empty "
         "(config.json is missing)"
     )
-    assert storage.damaged_note([]) == ""
+    assert damaged_note([]) == ""
 
 
 WEIGHT_CASES = [
@@ -346,7 +349,7 @@ WEIGHT_CASES = [
 def test_bad_weights_are_refused_at_load_and_export(tmp_path, capsys, name, damage, words):
     run = make_run()
     damage(run)
-    with pytest.raises(storage.StorageError, match=words):
+    with pytest.raises(StorageError, match=words):
         storage.load_run(run.id).load_model()
     reason = check_run_exportable(storage.load_run(run.id))
     assert reason is not None and words in reason
@@ -373,7 +376,7 @@ def test_run_ids_cannot_walk_out_of_the_runs_folder(run_id, monkeypatch, tmp_pat
     )
     (tmp_path / "cwd").mkdir()
     monkeypatch.chdir(tmp_path / "cwd")  # "." and ".." are folders without a run from here
-    with pytest.raises(storage.StorageError, match="No saved run"):
+    with pytest.raises(StorageError, match="No saved run"):
         storage.load_run(run_id)
 
 
@@ -384,7 +387,7 @@ def test_json_files_never_hold_nan():
     meta = json.loads(text, parse_constant=lambda c: pytest.fail(f"bare {c} in meta.json"))
     assert meta["val_loss"] is None and meta["train_seconds"] is None
     assert (
-        storage.dumps({"a": float("nan"), "b": [np.float32("inf")], "c": (1.5,)})
+        dumps({"a": float("nan"), "b": [np.float32("inf")], "c": (1.5,)})
         == '{"a": null, "b": [null], "c": [1.5]}'
     )
 
@@ -617,7 +620,7 @@ def test_streamlit_config_binds_loopback_hides_errors_and_caps_uploads():
 
     from streamlit.config import ShowErrorDetailsConfigOptions
 
-    from mnist_core.deploy.drawing import load_image_file
+    from mnist_core.data.drawing import load_image_file
 
     root = Path(__file__).resolve().parents[1]
     config = tomllib.loads((root / ".streamlit" / "config.toml").read_text())

@@ -12,7 +12,7 @@ import pytest
 from mnist_core.charts import palette
 from mnist_core.charts import training as charts
 from mnist_core.config import TrainConfig
-from mnist_core.runs.storage import list_runs
+from mnist_core.runs.listing import scan_runs
 from mnist_core.training.diagnose import best_record, diagnose
 from tests.helpers import train_to_run
 
@@ -143,7 +143,7 @@ def test_runs_table_from_real_runs(small_split):
     config = TrainConfig(model="logreg", epochs=2, batch_size=64, augment=False, lr=0.005)
     run = train_to_run(config, "sample", split=small_split, name="tiny logreg")
     train_to_run(TrainConfig(model="baseline", epochs=1), "sample", split=small_split)
-    frame = charts.runs_table(list_runs())
+    frame = charts.runs_table(scan_runs().runs)
     assert len(frame) == 2
     row = frame[frame["id"] == run.id].iloc[0]
     assert row["name"] == "tiny logreg" and row["model"] == "Logistic regression"

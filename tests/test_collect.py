@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from mnist_core.config import TrainConfig
-from mnist_core.deploy.collect import CollectError, Drawing, DrawingStore, digit_gaps, field_summary
+from mnist_core.deploy.collect import CollectError, Drawing, DrawingStore
+from mnist_core.deploy.field_accuracy import digit_gaps, field_summary
 from mnist_core.evaluation.evaluate import ClassMetrics
 from mnist_core.runs.storage import Run
 

@@ -10,8 +10,34 @@ import torch
 
 from mnist_core.cli.main import main
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig
-from mnist_core.planning import costs, curve
-from mnist_core.planning.curve import CurveError, Fit, fit_learning_curve, power_law
+from mnist_core.planning import costs
+from mnist_core.planning.curve.advice import (
+    bigger_model,
+    check_target,
+    curve_estimate,
+    estimate_sentence,
+    target_estimate,
+)
+from mnist_core.planning.curve.errors import CurveError
+from mnist_core.planning.curve.fit import Fit, fit_learning_curve, power_law, provisional_fit
+from mnist_core.planning.curve.honesty import honesty_check
+from mnist_core.planning.curve.measure import measure_curve
+from mnist_core.planning.curve.sampling import nested_order, random_sample
+from mnist_core.planning.curve.schedule import (
+    MIN_STEPS,
+    check_sizes,
+    default_sizes,
+    measurable_configs,
+    plan_curve,
+    point_schedule,
+)
+from mnist_core.planning.curve.store import (
+    curves_signature,
+    delete_curve,
+    list_curves,
+    load_curve,
+    save_curve,
+)
 
 A, B, C = 2.0, 0.5, 0.01  # error(n) = 2·n^-0.5 + 1 %: 13.6 % at 250, 1.9 % at 48,000
 # Full-MNIST-like sizes, two seeds each: far enough out for the floor c to show.
@@ -127,7 +153,7 @@ def test_errors_that_do_not_fall_fit_a_flat_curve():
 
 def test_honesty_check_predicts_the_largest_size_from_the_smaller_ones():
     points = [{"size": int(s), "val_error": float(e)} for s, e in zip(SIZES, noisy_errors())]
-    check = curve.honesty_check(points)
+    check = honesty_check(points)
     assert check["max_fit_size"] == 16_000 and check["fit_sizes"] == [
         125,
         250,
@@ -142,9 +168,17 @@ def test_honesty_check_predicts_the_largest_size_from_the_smaller_ones():
     assert check["predicted_error"] == pytest.approx(power_law(48_000, A, B, C), rel=0.1)
     assert check["measured_error"] == pytest.approx(np.mean(noisy_errors()[-2:]))
     assert check["text"].startswith("The curve fitted on ≤ 16,000 images predicted ")
-    assert curve.honesty_check(points, max_fit_size=2000)["fit_sizes"][-1] == 2000
+    assert honesty_check(points, max_fit_size=2000)["fit_sizes"][-1] == 2000
     with pytest.raises(CurveError, match="at least 4 sizes"):
-        curve.honesty_check(points[:6])
+        honesty_check(points[:6])
+
+
+def test_provisional_fit_waits_for_three_sizes_and_a_power_law():
+    points = [{"size": int(s), "val_error": float(e)} for s, e in zip(SIZES, noisy_errors())]
+    assert provisional_fit(points[:4]) is None  # two sizes: nothing to draw yet
+    fit = provisional_fit(points[:6])
+    assert fit is not None and len(fit.boot) == 0 and fit.max_size == 500
+    assert provisional_fit([{"size": s, "val_error": 0.0} for s in (20, 40, 80)]) is None
 
 
 # ---------------------------------------------------------------- the answer in words
@@ -153,34 +187,47 @@ def test_honesty_check_predicts_the_largest_size_from_the_smaller_ones():
 @pytest.mark.parametrize("target", [1.0, 1.2, 98.5, 0.1, 0.05, float("nan")])
 def test_targets_at_or_beyond_100_percent_or_at_chance_are_refused(target):
     with pytest.raises(CurveError):
-        curve.check_target(target)
+        check_target(target)
 
 
 def test_sentence_states_size_range_and_what_we_have(noisy_fit):
-    est = curve.target_estimate(noisy_fit, 0.97, 3432)
+    est = target_estimate(noisy_fit, 0.97, 3432)
     assert est["reachable"] and est["low"] <= est["size"] <= est["high"]
     assert est["size"] >= noisy_fit.size_for(0.03)  # rounded up, never down
-    text = curve.estimate_sentence(noisy_fit, 0.97, 3432)
+    text = estimate_sentence(noisy_fit, 0.97, 3432)
     assert text.startswith(
         f"To reach 97 % you need about {est['size']:,} labelled images (range "
         f"{est['low']:,}–{est['high']:,}). You have 3,432"
     )
     assert "label about" in text
-    enough = curve.estimate_sentence(noisy_fit, 0.9, 3432)
+    enough = estimate_sentence(noisy_fit, 0.9, 3432)
     assert enough.endswith("You have 3,432: enough.")
 
 
 def test_target_below_the_floor_says_more_data_will_not_get_there(noisy_fit):
     logreg = TrainConfig(model="logreg")
-    text = curve.estimate_sentence(noisy_fit, 0.995, 3432, logreg)
+    text = estimate_sentence(noisy_fit, 0.995, 3432, logreg)
     assert "99.5 % is out of reach" in text and "will not get there with this model" in text
     assert f"“{DEFAULT_PRESET}”" in text
-    assert not curve.target_estimate(noisy_fit, 0.995, 3432)["reachable"]
+    assert not target_estimate(noisy_fit, 0.995, 3432)["reachable"]
+
+
+def test_curve_estimate_is_the_target_estimate_of_a_saved_curve(measured):
+    home, _ = measured
+    [saved] = list_curves(home)
+    est = curve_estimate(saved, 0.9)
+    plain = target_estimate(saved.fit, 0.9, saved.n_train)
+    assert est["curve_id"] == saved.id and est["label"] == saved.label and est["target"] == 0.9
+    assert {k: est[k] for k in ("size", "low", "high", "have", "reachable", "enough")} == {
+        k: plain[k] for k in ("size", "low", "high", "have", "reachable", "enough")
+    }
+    with pytest.raises(CurveError):
+        curve_estimate(saved, 1.5)
 
 
 def test_bigger_model_suggestions_are_valid_configs():
-    assert curve.bigger_model(TrainConfig(model="logreg"))["preset"] == DEFAULT_PRESET
-    cnn = curve.bigger_model(PRESETS[DEFAULT_PRESET])
+    assert bigger_model(TrainConfig(model="logreg"))["preset"] == DEFAULT_PRESET
+    cnn = bigger_model(PRESETS[DEFAULT_PRESET])
     assert cnn["preset"] is None and cnn["changes"]["cnn_channels"] > PRESETS[DEFAULT_PRESET].cnn_channels
     PRESETS[DEFAULT_PRESET].replace(**cnn["changes"])  # applies cleanly
 
@@ -200,11 +247,20 @@ def test_curve_estimates_cost_only_the_images_still_to_label():
 
 
 def test_default_sizes_are_log_spaced_up_to_the_whole_split():
-    assert curve.default_sizes(3432) == [125, 250, 500, 1000, 2000, 3432]
-    full = curve.default_sizes(48_000)
+    assert default_sizes(3432) == [125, 250, 500, 1000, 2000, 3432]
+    full = default_sizes(48_000)
     assert full[0] == 125 and full[-1] == 48_000 and len(full) >= 5
-    small = curve.default_sizes(400)
+    small = default_sizes(400)
     assert len(small) == 5 and small[-1] == 400 and small == sorted(set(small))
+
+
+def test_measurable_configs_are_the_presets_and_rungs_that_learn():
+    configs = measurable_configs()
+    assert f"preset:{DEFAULT_PRESET}" in configs and "preset:baseline" not in configs
+    assert all(c.model != "baseline" for c in configs.values())
+    uncapped = [c.replace(max_train_samples=0) for c in PRESETS.values()]
+    ladder = [c for key, c in configs.items() if key.startswith("ladder:")]
+    assert ladder and not any(c in uncapped for c in ladder)
 
 
 @pytest.mark.parametrize(
@@ -218,30 +274,30 @@ def test_default_sizes_are_log_spaced_up_to_the_whole_split():
 )
 def test_bad_sizes_are_refused(sizes, message):
     with pytest.raises(CurveError, match=message):
-        curve.check_sizes(sizes, 3432)
+        check_sizes(sizes, 3432)
 
 
 def test_nested_order_gives_stratified_nested_seeded_subsets():
     labels = torch.arange(2000) % 10
     labels[:300] = 3  # unbalanced: digit 3 is a fifth of the pool
-    order = curve.nested_order(labels, seed=5)
+    order = nested_order(labels, seed=5)
     assert sorted(order.tolist()) == list(range(2000))
     share = torch.bincount(labels, minlength=10).double() / len(labels)
     for n in (20, 125, 500):
         counts = torch.bincount(labels[order[:n]], minlength=10).double()
         assert (counts - n * share).abs().max() <= 2
-    assert torch.equal(order, curve.nested_order(labels, seed=5))
-    assert not torch.equal(order, curve.nested_order(labels, seed=6))
+    assert torch.equal(order, nested_order(labels, seed=5))
+    assert not torch.equal(order, nested_order(labels, seed=6))
 
 
 def test_schedule_trains_the_largest_size_as_configured_and_small_ones_comparably():
     cfg = PRESETS[DEFAULT_PRESET]
-    plans = [curve.point_schedule(cfg, n, 3432, 858) for n in (125, 500, 2000, 3432)]
+    plans = [point_schedule(cfg, n, 3432, 858) for n in (125, 500, 2000, 3432)]
     top = plans[-1]
     assert (top.repeats, top.epochs) == (1, cfg.epochs)
     assert top.steps == cfg.epochs * math.ceil(3432 / cfg.batch_size)
     for p in plans[:-1]:
-        assert curve.MIN_STEPS <= p.steps <= top.steps and p.epochs <= cfg.epochs
+        assert MIN_STEPS <= p.steps <= top.steps and p.epochs <= cfg.epochs
         assert p.cost < top.cost
     assert plans[0].repeats > 1  # 125 images are repeated within an epoch
     # comparable: steps shrink with √size (or stop at MIN_STEPS), never much faster (whole epochs)
@@ -249,14 +305,14 @@ def test_schedule_trains_the_largest_size_as_configured_and_small_ones_comparabl
 
 
 def test_plan_measures_smaller_sizes_with_every_seed_and_the_largest_once():
-    plan = curve.plan_curve(PRESETS[DEFAULT_PRESET], "sample", seeds=2)
+    plan = plan_curve(PRESETS[DEFAULT_PRESET], "sample", seeds=2)
     assert plan.sizes == [125, 250, 500, 1000, 2000, 3432] and plan.n_train == 3432
     per_size = {s: sum(p.size == s for p in plan.points) for s in plan.sizes}
     assert per_size == {125: 2, 250: 2, 500: 2, 1000: 2, 2000: 1, 3432: 1}
     with pytest.raises(CurveError, match="baseline"):
-        curve.plan_curve(PRESETS["baseline"], "sample")
+        plan_curve(PRESETS["baseline"], "sample")
     with pytest.raises(CurveError, match="seeds"):
-        curve.plan_curve(TINY, "sample", TINY_SIZES, seeds=0)
+        plan_curve(TINY, "sample", TINY_SIZES, seeds=0)
 
 
 # ---------------------------------------------------------------- measuring and saving
@@ -265,7 +321,7 @@ def test_plan_measures_smaller_sizes_with_every_seed_and_the_largest_once():
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
     home = tmp_path_factory.mktemp("curve-home")
-    records = list(curve.measure_curve(TINY, "sample", TINY_SIZES, seeds=2, home=home, name="tiny"))
+    records = list(measure_curve(TINY, "sample", TINY_SIZES, seeds=2, home=home, name="tiny"))
     return home, records
 
 
@@ -292,33 +348,67 @@ def test_measurement_yields_progress_points_and_a_saved_curve(measured):
 def test_saved_curve_lists_loads_and_deletes(measured, tmp_path):
     home, records = measured
     final = records[-1]
-    listed = curve.list_curves(home)
+    listed = list_curves(home)
     assert [c.id for c in listed] == [final["id"]]
-    loaded = curve.load_curve(final["id"], home)
+    loaded = load_curve(final["id"], home)
     assert loaded.name == "tiny" and loaded.config == TINY and loaded.n_train == 3432
     assert [p["size"] for p in loaded.points] == [p["size"] for p in final["points"]]
     assert loaded.fit.predict(100) == pytest.approx(Fit.from_dict(final["fit"]).predict(100))
     assert "tiny" in loaded.label
     # a copy elsewhere: deleting it leaves the module's curve alone
     other = tmp_path / "copy"
-    curve.save_curve(loaded, other)
+    save_curve(loaded, other)
     (other / "curves" / "garbage.json").write_text("{not json")
     (other / "curves" / "wrong.json").write_text(json.dumps({"id": "x"}))
-    assert [c.id for c in curve.list_curves(other)] == [loaded.id]  # damaged files skipped
+    assert [c.id for c in list_curves(other)] == [loaded.id]  # damaged files skipped
     with pytest.raises(CurveError, match="damaged"):
-        curve.load_curve("garbage", other)
-    curve.delete_curve(loaded.id, other)
-    assert curve.list_curves(other) == []
+        load_curve("garbage", other)
+    delete_curve(loaded.id, other)
+    assert list_curves(other) == []
     with pytest.raises(CurveError, match="No saved learning curve"):
-        curve.load_curve(loaded.id, other)
+        load_curve(loaded.id, other)
     with pytest.raises(CurveError):
-        curve.delete_curve(loaded.id, other)
+        delete_curve(loaded.id, other)
+
+
+def test_curves_signature_changes_when_a_curve_is_saved_or_deleted(measured, tmp_path):
+    home, _ = measured
+    assert curves_signature(tmp_path) == ()  # no curves folder yet
+    [saved] = list_curves(home)
+    save_curve(saved, tmp_path)
+    after_save = curves_signature(tmp_path)
+    assert [name for name, _ in after_save] == [f"{saved.id}.json"]
+    delete_curve(saved.id, tmp_path)
+    assert curves_signature(tmp_path) == ()
+
+
+def test_each_point_trains_on_the_images_its_sampler_picks(tmp_path):
+    calls = []
+
+    def recording(pool, size, seed, labelled):
+        picked = random_sample(pool, size, seed, labelled)
+        calls.append((size, seed - TINY.seed, labelled, picked))
+        return picked
+
+    records = list(measure_curve(TINY, "sample", [20, 40, 100], seeds=2, home=tmp_path, sample=recording))
+    assert records[-1]["status"] == "finished"
+    assert [(size, seed) for size, seed, _, _ in calls] == [(20, 0), (20, 1), (40, 0), (40, 1), (100, 0)]
+    previous: dict[int, torch.Tensor] = {}
+    for size, seed, labelled, picked in calls:
+        if seed not in previous:
+            assert labelled is None  # the seed's first point: nothing labelled yet
+        else:  # what the same seed labelled at its previous size, and the model trained on it
+            assert torch.equal(labelled.indices, previous[seed])
+            assert isinstance(labelled.model, torch.nn.Module)
+            assert set(previous[seed].tolist()) <= set(picked.tolist())  # nested
+        assert len(picked) == size
+        previous[seed] = picked
 
 
 def test_stopped_after_two_sizes_saves_nothing(tmp_path):
     stop = threading.Event()
     records = []
-    for rec in curve.measure_curve(TINY, "sample", [20, 40, 80], seeds=1, stop=stop, home=tmp_path):
+    for rec in measure_curve(TINY, "sample", [20, 40, 80], seeds=1, stop=stop, home=tmp_path):
         records.append(rec)
         if rec["kind"] == "progress" and rec.get("size") == 80:
             stop.set()  # mid-way through the third size: that point is dropped
@@ -334,14 +424,14 @@ def test_stopped_after_two_sizes_saves_nothing(tmp_path):
 def test_stopped_after_three_sizes_saves_a_curve_fitted_on_those(tmp_path):
     stop = threading.Event()
     records = []
-    for rec in curve.measure_curve(TINY, "sample", TINY_SIZES, seeds=1, stop=stop, home=tmp_path):
+    for rec in measure_curve(TINY, "sample", TINY_SIZES, seeds=1, stop=stop, home=tmp_path):
         records.append(rec)
         if rec["kind"] == "progress" and rec.get("size") == 160:
             stop.set()
     final = records[-1]
     assert final["status"] == "stopped" and final["saved"] and final["fit"]["max_size"] == 80
     assert final["honesty"] is None  # three sizes fit, none is left over to predict
-    saved = curve.load_curve(final["id"], tmp_path)
+    saved = load_curve(final["id"], tmp_path)
     assert saved.status == "stopped" and saved.sizes == TINY_SIZES and len(saved.points) == 3
     assert "Stopped after 3 of 4 sizes" in saved.message
 
@@ -360,7 +450,7 @@ def test_a_diverged_training_fails_the_curve_and_saves_nothing(tmp_path, monkeyp
             yield self.end
 
     monkeypatch.setattr(train, "Trainer", Diverging)
-    final = list(curve.measure_curve(TINY, "sample", [20, 40, 80], seeds=1, home=tmp_path))[-1]
+    final = list(measure_curve(TINY, "sample", [20, 40, 80], seeds=1, home=tmp_path))[-1]
     assert final["status"] == "failed" and not final["saved"] and final["fit"] is None
     assert final["message"].startswith("Training on 20 images failed: Training diverged")
     assert not (tmp_path / "curves").exists()

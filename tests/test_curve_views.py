@@ -15,8 +15,11 @@ import pytest
 from mnist_core.charts import curve as curve_charts
 from mnist_core.charts import palette
 from mnist_core.config import TrainConfig
-from mnist_core.planning import curve as lc
-from mnist_core.report import html as report
+from mnist_core.planning.curve.advice import target_estimate
+from mnist_core.planning.curve.fit import fit_points, power_law
+from mnist_core.planning.curve.honesty import honesty_check
+from mnist_core.planning.curve.store import Curve, save_curve
+from mnist_core.report import document as report
 from tests.helpers import train_to_run, vega_spec
 
 LOGREG = TrainConfig(
@@ -31,7 +34,7 @@ def synthetic_points(a: float = 3.9, b: float = 0.7, c: float = 0.005, seed: int
     points = []
     for size in SIZES:
         for s in range(2 if size * 2 < SIZES[-1] else 1):
-            error = float(lc.power_law(size, a, b, c) * (1 + rng.normal(0, 0.03)))
+            error = float(power_law(size, a, b, c) * (1 + rng.normal(0, 0.03)))
             points.append(
                 {
                     "size": size,
@@ -54,10 +57,10 @@ def synthetic_curve(
     created: str = "2024-05-01T12:00:00+00:00",
     config: TrainConfig = LOGREG,
     data: str = "sample",
-) -> lc.Curve:
+) -> Curve:
     """A saved curve of known shape (default: 98.5 % needs a few thousand images)."""
     points = synthetic_points(a, b, c)
-    curve = lc.Curve(
+    curve = Curve(
         id=f"{created[:19].replace(':', '').replace('-', '')}-{config.model}-{name or 'x'}",
         created=created,
         status="finished",
@@ -70,17 +73,17 @@ def synthetic_curve(
         sizes=list(SIZES),
         seeds=2,
         points=points,
-        fit=lc.fit_points(points, resamples=60),
-        honesty=lc.honesty_check(points),
+        fit=fit_points(points, resamples=60),
+        honesty=honesty_check(points),
         name=name,
     )
-    lc.save_curve(curve, home)
+    save_curve(curve, home)
     return curve
 
 
 def test_chart_has_points_fit_band_target_and_the_needed_size(tmp_path):
     curve = synthetic_curve(tmp_path)
-    needed = lc.target_estimate(curve.fit, 0.97, 3432)["size"]
+    needed = target_estimate(curve.fit, 0.97, 3432)["size"]
     spec = vega_spec(curve_charts.curve_chart(curve.points, curve.fit, 0.03, needed, curve.honesty))
     text = json.dumps(spec, ensure_ascii=False)
     marks = [layer["mark"]["type"] for layer in spec["layer"]]
@@ -115,16 +118,6 @@ def test_size_axis_stretches_to_the_needed_size_but_not_forever():
     assert curve_charts.size_axis(points, 10**9)[1] == pytest.approx(1000 * curve_charts.MAX_STRETCH * 1.4)
 
 
-def test_report_svg_of_the_curve_is_plain_svg():
-    points = synthetic_points()
-    fit = lc.fit_points(points, resamples=30)
-    svg = report.learning_curve_svg(points, fit, 0.02, 6000)
-    assert svg.startswith("<svg") and svg.endswith("</svg>")
-    assert svg.count("<circle") == len(points) and "<polygon" in svg and "<polyline" in svg
-    assert "≈ 6,000 images" in svg and "nan" not in svg.lower() and "inf" not in svg
-    assert "no measured points" in report.learning_curve_svg([], None)
-
-
 @pytest.mark.slow
 def test_report_includes_the_latest_curve_of_the_runs_data(tmp_path):
     run = train_to_run(LOGREG, "sample", name="with curve", home=tmp_path)
@@ -134,7 +127,7 @@ def test_report_includes_the_latest_curve_of_the_runs_data(tmp_path):
     assert "<section id='plan'>" not in report.build_report(run, 0.985)  # another data source's
     curve = synthetic_curve(tmp_path, name="mine")
     page = report.build_report(run, 0.985)
-    est = lc.target_estimate(curve.fit, 0.985, 3432)
+    est = target_estimate(curve.fit, 0.985, 3432)
     assert "<section id='plan'>" in page and curve.id in page
     assert f"To reach 98.5 % you need about {est['size']:,} labelled images" in page
     assert "Honesty check: The curve fitted on ≤ 1,000 images predicted" in page

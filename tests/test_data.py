@@ -10,8 +10,8 @@ import torch
 
 from mnist_core.config import TrainConfig
 from mnist_core.data import sources as data
+from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import make_split, split_train_val, to_float
-from mnist_core.data.sources import DataError
 from tests.fakes import fake_mnist, idx_bytes
 
 

@@ -1,4 +1,4 @@
-"""Tests for drawn-digit preprocessing and safe image upload loading (mnist_core.deploy.drawing)."""
+"""Tests for drawn-digit preprocessing and safe image upload loading (mnist_core.data.drawing)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.deploy.drawing import (
+from mnist_core.data.drawing import (
     ImageError,
     PreparedDigit,
     load_image_file,

@@ -14,7 +14,7 @@ from PIL import Image
 from mnist_core.charts import embedding as embedding_charts
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation import embedding as emb
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 from mnist_core.training.models import MajorityClass, build_model
 from tests.helpers import vega_spec
 from tests.tiny_model import TINY, tiny_run

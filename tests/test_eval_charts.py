@@ -12,7 +12,7 @@ import torch
 from mnist_core.charts import evaluation as eval_charts
 from mnist_core.charts import palette
 from mnist_core.config import TrainConfig
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
 from mnist_core.evaluation import gallery
 from mnist_core.evaluation.evaluate import EvalResult, evaluate
 from mnist_core.runs import storage

@@ -10,9 +10,9 @@ import torch
 
 from mnist_core.charts import explain as explain_charts
 from mnist_core.config import TrainConfig
-from mnist_core.deploy.drawing import PreparedDigit, prepare_digit
+from mnist_core.data.drawing import PreparedDigit, prepare_digit
 from mnist_core.evaluation import explain
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 from mnist_core.training.models import MajorityClass, build_model
 from tests.helpers import vega_spec
 from tests.tiny_model import TINY, tiny_run

@@ -9,7 +9,7 @@ from mnist_core.config import TrainConfig
 from mnist_core.jobs.job import Job, JobBusy, JobSnapshot
 from mnist_core.jobs.progress import format_seconds, job_progress, training_progress
 from mnist_core.jobs.queue import JobQueue
-from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.helpers import train_to_run
 
 
@@ -35,7 +35,7 @@ def test_job_trains_saves_and_reports():
     job.join(60)
     snap = job.snapshot()
     assert snap.state == "finished" and snap.error is None
-    assert len(snap.saved) == 2 and {r.meta["name"] for r in storage.list_runs()} == {"base", "lr"}
+    assert len(snap.saved) == 2 and {r.meta["name"] for r in scan_runs().runs} == {"base", "lr"}
     assert len(snap.epochs(run=1)) == 2 and snap.latest("end", run=0)["status"] == "finished"
 
 
@@ -50,7 +50,7 @@ def test_stop_is_quick_and_second_start_is_refused():
     assert not job.running
     snap = job.snapshot()
     assert snap.state == "stopped" and snap.latest("end")["status"] == "stopped"
-    assert storage.list_runs()[0].meta["status"] == "stopped"  # a stopped run keeps what it learned
+    assert scan_runs().runs[0].meta["status"] == "stopped"  # a stopped run keeps what it learned
     again = manager.start([TrainConfig(model="baseline")], data="sample")  # free again
     again.join(30)
     assert again.snapshot().state == "finished"

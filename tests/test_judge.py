@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from mnist_core.config import TrainConfig
+from mnist_core.data.baselines import baselines
 from mnist_core.evaluation import judge
 from mnist_core.runs.storage import Run
+from mnist_core.text import percent
 from tests.helpers import result_from
 
 
@@ -25,32 +27,32 @@ def test_wilson_interval():
 
 def test_baselines_use_training_majority_when_known():
     eval_counts = [10, 30, 10, 10, 10, 5, 10, 10, 5, 0]  # 100 images
-    base = judge.baselines(eval_counts)
+    base = baselines(eval_counts)
     assert base.majority_digit == 1 and base.majority_accuracy == pytest.approx(0.3)
-    base = judge.baselines(eval_counts, train_counts=[0] * 7 + [99, 0, 0])
+    base = baselines(eval_counts, train_counts=[0] * 7 + [99, 0, 0])
     assert base.majority_digit == 7 and base.majority_accuracy == pytest.approx(0.1)
     assert base.chance == 0.1 and base.chance_loss == pytest.approx(np.log(10))
 
 
 def test_verdict_pass_fail_and_uncertainty():
     good = result_from(np.diag([1000] * 10) + np.eye(10, k=1, dtype=int) * 5)
-    base = judge.baselines(judge.label_counts(good))
+    base = baselines(judge.label_counts(good))
     v = judge.verdict(good, 0.95, base)
     assert v.passed and v.beats_baselines and not v.uncertain
     assert v.headline.startswith("Meets the target") and "99.6%" in v.headline  # 10,000 of 10,045
     v = judge.verdict(good, 0.999, base)
     assert not v.passed and "short of 99.9%" in v.headline
     close = result_from(np.diag([9] * 10) + np.eye(10, k=1, dtype=int))  # 90 of 99 right
-    v = judge.verdict(close, 0.92, judge.baselines(judge.label_counts(close)))
+    v = judge.verdict(close, 0.92, baselines(judge.label_counts(close)))
     assert v.uncertain and "more images are needed" in v.details[2]
     bad = result_from(np.ones((10, 10), dtype=int))  # 10 %: chance level
-    v = judge.verdict(bad, 0.9, judge.baselines(judge.label_counts(bad)))
+    v = judge.verdict(bad, 0.9, baselines(judge.label_counts(bad)))
     assert not v.beats_baselines and "learned nothing" in v.details[0]
 
 
 def test_verdict_without_a_finite_loss_says_so():
     r = result_from(np.diag([10] * 10), loss=float("nan"))
-    v = judge.verdict(r, 0.5, judge.baselines(judge.label_counts(r)))
+    v = judge.verdict(r, 0.5, baselines(judge.label_counts(r)))
     assert v.details[1] == "Loss not available."
 
 
@@ -69,8 +71,9 @@ def test_confusions_weakest_and_test_gap():
     assert "the same" in judge.test_vs_validation(val, val)
 
 
-def test_as_percent():
-    assert judge.as_percent(0.98125) == "98.1%" and judge.as_percent(0.5, 0) == "50%"
+def test_percent():
+    assert percent(0.98125) == "98.1%" and percent(0.5, 0) == "50%"
+    assert percent(0.985, 2, spaced=True, trim=True) == "98.5 %"
 
 
 def test_same_validation_set():

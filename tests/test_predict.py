@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from mnist_core.config import TrainConfig
+from mnist_core.data.drawing import ImageError, prepare_digit
 from mnist_core.data.sources import load_test
 from mnist_core.deploy import predict
-from mnist_core.deploy.drawing import ImageError, prepare_digit
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.inference import predict_proba
 from tests.helpers import train_to_run
 
 

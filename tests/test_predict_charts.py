@@ -7,7 +7,7 @@ import pytest
 
 from mnist_core.charts import palette
 from mnist_core.charts import prediction as predict_charts
-from mnist_core.deploy.drawing import PreparedDigit
+from mnist_core.data.drawing import PreparedDigit
 from mnist_core.deploy.predict import Prediction
 from tests.helpers import dataset_rows, vega_spec
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from datetime import datetime
@@ -15,10 +17,13 @@ import pytest
 from mnist_core.charts import palette
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation import gallery
-from mnist_core.report import html as report
+from mnist_core.evaluation.judge import label_counts
+from mnist_core.report import document as report
+from mnist_core.report import figures, sections, style, tables
 from mnist_core.runs import storage
 from mnist_core.training.pipeline import evaluate_run
 from tests.helpers import result_from, train_to_run
+from tests.test_curve_views import synthetic_curve
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "circle", "line", "rect", "polyline", "path"}
 SECTIONS = ("summary", "task", "data", "model", "curves", "validation", "test", "labeling", "limits")
@@ -89,7 +94,7 @@ def fresh_copy(run: storage.Run) -> storage.Run:
 
 
 def test_labeling_estimate_matches_the_brief():
-    inputs, est = report.labeling_estimate()
+    inputs, est = sections.labeling_estimate()
     assert est.samples == 70_000 and est.hours == pytest.approx(97.22, abs=0.01)
     assert est.days == pytest.approx(4.05, abs=0.01)
 
@@ -97,33 +102,52 @@ def test_labeling_estimate_matches_the_brief():
 # ------------------------------------------------------------------ pieces of HTML
 
 
-def test_line_chart_svg():
-    svg = report.line_chart_svg(
-        {"a": [(1, 0.5), (2, 0.3), (3, 0.2)], "b": [(1, 0.6), (2, float("nan"))]}, "Loss", "loss"
-    )
-    assert svg.startswith("<svg") and svg.count("<polyline") == 1 and svg.count("<circle") == 4
-    one = report.line_chart_svg({"a": [(1, 0.9)]}, "Acc", "acc", percent=True)
-    assert "<circle" in one and "NaN" not in one and "inf" not in one
-    assert "no data" in report.line_chart_svg({"a": []}, "Empty", "x")
-    assert "No training curves" in report.curves_svg([])
-    # the app's colours: the first series is drawn like training, the second like validation
-    assert f"stroke='{palette.TRAIN}'" in svg and f"fill='{palette.VALIDATION}'" in svg
+def test_training_curves_are_the_apps_charts_as_inline_svg():
+    history = [
+        {"epoch": 1, "train_loss": 0.5, "val_loss": 0.6, "train_acc": 0.8, "val_acc": 0.78},
+        {"epoch": 2, "train_loss": 0.3, "val_loss": float("nan"), "train_acc": 0.9, "val_acc": 0.85},
+        {"epoch": 3, "train_loss": 0.2, "val_loss": 0.4, "train_acc": 0.95, "val_acc": 0.9},
+    ]
+    html = figures.training_curves(history)
+    assert html.count("<svg") == 2 and html.count('<svg version="1.1" class="chart" role="img"') == 2
+    assert "Loss (lower is better)" in html and "Accuracy (higher is better)" in html  # the Train page's
+    assert "epoch: 2; cross-entropy loss: 0.30; split: train" in html
+    # a NaN is left out, never drawn or written
+    assert "epoch: 2; cross-entropy loss: 0.60" not in html and "NaN" not in html and "inf" not in html
+    one = figures.training_curves(history[:1])
+    assert one.count("<svg") == 2 and "epoch: 1; accuracy: 78%; split: validation" in one
+    assert "No training curves" in figures.training_curves([])
+    # the app's colours: training drawn like training, validation like validation
+    assert f'stroke="{palette.TRAIN}"' in html and f'stroke="{palette.VALIDATION}"' in html
+
+
+def test_learning_curve_is_the_plan_pages_chart_as_inline_svg(tmp_path):
+    curve = synthetic_curve(tmp_path)
+    svg = figures.learning_curve(curve, 0.02, 6000)
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    # every measured point, the fitted line and its band, the honesty check's line
+    assert svg.count("series: measured (one point per training)") == len(curve.points)
+    assert "series: fitted power law" in svg and "series: range of the fit" in svg
+    assert "series: fitted on the smaller sizes only" in svg
+    assert "≈ 6,000 images" in svg and "nan" not in svg.lower() and "inf" not in svg
+    broken = dataclasses.replace(curve, points=[{**curve.points[0], "val_error": float("nan")}])
+    assert "no measured points" in figures.learning_curve(broken, None, None)
 
 
 def test_report_colours_come_from_the_palette_without_altair():
     code = (
-        "import sys, mnist_core.report.html; "
+        "import sys, mnist_core.report.style, mnist_core.report.tables; "
         "print('altair' in sys.modules, 'mnist_core.charts.evaluation' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
-    assert palette.PASS in report._CSS and palette.FAIL_FILL in report._CSS and "$" not in report._CSS
+    assert palette.PASS in style.CSS and palette.FAIL_FILL in style.CSS and "$" not in style.CSS
 
 
 def test_confusion_table_html():
     cm = np.diag([50] * 10)
     cm[3, 5] = 9
-    page = report.confusion_table_html(result_from(cm))
+    page = tables.confusion_table_html(result_from(cm))
     check = TagChecker()
     check.feed(page)
     assert not check.errors and page.count("<td style=") == 100
@@ -148,9 +172,10 @@ def test_report_sections_numbers_and_offline(run):
     assert ("Meets the target" if val.accuracy >= 0.98 else "Below the target") in page
     assert f"{run.meta['sizes']['train']:,}" in page and f"{run.meta['sizes']['val']:,}" in page
     assert "Offline sample" in page and "Logistic regression" in page
-    for row_total in report.label_counts(val):
+    for row_total in label_counts(val):
         assert f"<td class='num'>{row_total}</td>" in page
-    assert "Loss per epoch" in page and "<polyline" in page
+    assert re.search(r'<svg [^>]*class="chart" role="img" aria-label="Loss per epoch', page)
+    assert "Loss (lower is better)" in page and "Accuracy (higher is better)" in page
     assert "The test set has not been used yet" in page
     assert "70,000" in page and "97.2 hours" in page and "about 4 days" in page
     assert "2024-05-01 12:00" in page
@@ -189,6 +214,42 @@ def test_report_without_saved_evaluation(run):
     page = report.build_report(storage.load_run(r.path), 0.98)
     check_html(page)
     assert "no saved validation evaluation" in page
+
+
+def test_report_renders_with_every_connection_refused(run, monkeypatch):
+    """Python's side: no socket opens while the charts render (a refused one would raise)."""
+    tried: list[object] = []
+
+    def refuse(self, address):
+        tried.append(address)
+        raise OSError("the report must not touch the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    page = report.build_report(run, 0.98)
+    assert not tried and page.count('<svg version="1.1" class="chart"') == 2
+    assert_offline(page)
+
+
+def test_report_renders_inside_a_network_namespace_with_no_network(run):
+    """vl-convert's side (Rust, out of Python's socket module): the report is built in a process
+    whose network namespace has only a loopback that is down, so any fetch of a font, schema or
+    script would fail."""
+    probe = (
+        subprocess.run(["unshare", "-rn", "true"], capture_output=True) if shutil.which("unshare") else None
+    )
+    if probe is None or probe.returncode != 0:
+        pytest.skip("this machine does not allow an unprivileged network namespace (unshare -rn)")
+    code = (
+        "import sys; from mnist_core.runs import storage; from mnist_core.report import document; "
+        "page = document.build_report(storage.load_run(sys.argv[1]), 0.98); "
+        "print(page.count('<svg'), 'report generated' in page)"
+    )
+    out = subprocess.run(
+        ["unshare", "-rn", sys.executable, "-c", code, str(run.path)], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["2", "True"]
 
 
 @pytest.mark.parametrize(

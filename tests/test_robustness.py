@@ -12,11 +12,12 @@ import torch
 
 from mnist_core.charts import robustness as robustness_charts
 from mnist_core.cli.main import main
+from mnist_core.data.drawing import prepare_digit
 from mnist_core.data.sources import Images
-from mnist_core.deploy.drawing import prepare_digit
 from mnist_core.evaluation import robustness as rb
 from mnist_core.evaluation.evaluate import evaluate
 from mnist_core.evaluation.robustness import measure
+from mnist_core.report.svg import chart_svg
 from tests.helpers import vega_spec
 from tests.tiny_model import tiny_run
 
@@ -253,9 +254,9 @@ def test_robustness_charts_and_svg(full_sweep):
     second = rb.Sweep(**{**full_sweep.__dict__, "label": "second"})
     spec = vega_spec(robustness_charts.robustness_chart([full_sweep, second]))
     assert len(spec["concat"]) == len(rb.ORDER)
-    svg = robustness_charts.robustness_svg([full_sweep, second])
+    svg = chart_svg(robustness_charts.robustness_chart([full_sweep, second]), "robustness")
     assert svg.startswith("<svg") and "second" in svg and "nan" not in svg.lower()
-    assert svg.count("<polyline") >= 2 * len(rb.ORDER)
+    assert svg.count('aria-roledescription="line mark"') >= 2 * len(rb.ORDER)
 
 
 # ---------------------------------------------------------------- runs and the CLI

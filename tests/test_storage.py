@@ -16,7 +16,9 @@ from mnist_core.config import TrainConfig
 from mnist_core.data.sources import Images, SourceInfo, images_fingerprint, load_test
 from mnist_core.evaluation.evaluate import evaluate
 from mnist_core.runs import storage
-from mnist_core.runs.storage import StorageError
+from mnist_core.runs.evaluations import evaluation_note, save_evaluation
+from mnist_core.runs.files import StorageError
+from mnist_core.runs.listing import scan_runs
 from mnist_core.training.models import build_model
 
 
@@ -36,13 +38,13 @@ def test_round_trip():
     x = torch.rand(3, 1, 28, 28)
     assert torch.equal(loaded.load_model()(x), model(x))
     assert (run.path / "summary.txt").read_text().startswith("Run ")
-    assert [r.id for r in storage.list_runs()] == [run.id]
+    assert [r.id for r in scan_runs().runs] == [run.id]
 
 
 def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
     """On a machine with a GPU, saved models predict there: `load_model` places them on
-    `evaluate.inference_device()` ("meta" stands in for the GPU this CPU machine lacks)."""
-    from mnist_core.evaluation import evaluate as ev
+    `inference.inference_device()` ("meta" stands in for the GPU this CPU machine lacks)."""
+    from mnist_core.runs import models as ev  # where load_model looks the device up
 
     run, _, _ = saved_run()
     asked = []
@@ -67,7 +69,7 @@ def test_a_saved_model_loads_where_prediction_runs(monkeypatch):
 def test_inference_device_is_the_gpu_unless_there_is_none_or_the_run_asked_for_the_cpu(
     monkeypatch, has_cuda, trained_on, expected
 ):
-    from mnist_core.evaluation.evaluate import inference_device
+    from mnist_core.evaluation.inference import inference_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
     assert inference_device(trained_on) == torch.device(expected)
@@ -94,7 +96,7 @@ def test_interrupted_save_leaves_nothing_half_written(monkeypatch):
         saved_run()
     root = storage.runs_dir()
     assert sorted(p.name for p in root.iterdir()) == [first.id]  # no temp folder left behind
-    assert [r.id for r in storage.list_runs()] == [first.id]
+    assert [r.id for r in scan_runs().runs] == [first.id]
 
 
 def test_interrupted_meta_update_keeps_previous_file(monkeypatch):
@@ -121,7 +123,7 @@ def test_damaged_files_give_clear_errors():
     (run.path / "config.json").write_text("{not json")
     with pytest.raises(StorageError, match="damaged"):
         storage.load_run(run.id)
-    assert storage.list_runs() == []  # damaged runs are skipped, not fatal
+    assert scan_runs().runs == []  # damaged runs are skipped, not fatal
     with pytest.raises(StorageError, match="No saved run"):
         storage.load_run("missing")
 
@@ -129,13 +131,13 @@ def test_damaged_files_give_clear_errors():
 def test_delete_and_evaluations(small_split):
     run, model, _ = saved_run()
     result = evaluate(model, small_split.val, "test")
-    storage.save_evaluation(run, result)
-    storage.save_evaluation(run, result)
+    save_evaluation(run, result)
+    save_evaluation(run, result)
     loaded = storage.load_run(run.id)
     assert loaded.meta["test_evaluations"] == 2
     assert loaded.evaluation("test").confusion == result.confusion
     storage.delete_run(loaded)
-    assert storage.list_runs() == [] and not run.path.exists()
+    assert scan_runs().runs == [] and not run.path.exists()
 
 
 def _dead_pid() -> int:
@@ -163,9 +165,9 @@ def test_orphaned_temporary_folders_are_removed_when_runs_are_listed(name, age_s
     (orphan / "model.safetensors").write_bytes(b"half")
     then = time.time() - age_s
     os.utime(orphan, (then, then))
-    assert [r.id for r in storage.list_runs()] == [run.id]
+    assert [r.id for r in scan_runs().runs] == [run.id]
     assert orphan.exists() is not removed
-    assert storage.scan_runs().damaged == []  # hidden folders are never reported as damaged runs
+    assert scan_runs().damaged == []  # hidden folders are never reported as damaged runs
 
 
 def test_a_run_being_written_names_its_writer(monkeypatch):
@@ -187,22 +189,22 @@ def test_test_evaluations_record_their_data_and_other_data_stays_apart():
     own = load_test("sample")
     other = Images(own.images[:5], (own.labels[:5] + 1) % 10)  # 5 mislabelled images
     folder = SourceInfo("/data/five", "folder", "IDX folder /data/five")
-    storage.save_evaluation(run, evaluate(model, other, "test"), data=other, source=folder)
+    save_evaluation(run, evaluate(model, other, "test"), data=other, source=folder)
     loaded = storage.load_run(run.id)
     assert "test_accuracy" not in loaded.meta and loaded.meta["test_evaluations"] == 0
     assert loaded.evaluation("test") is None
     (entry,) = loaded.meta["other_evaluations"]
     assert entry["source"] == "/data/five" and entry["n"] == 5 and entry["accuracy"] == 0.0
     assert entry["fingerprint"] == images_fingerprint(other) and len(entry["fingerprint"]) == 16
-    assert storage.evaluation_note(entry) == "on folder /data/five, 5 images"
+    assert evaluation_note(entry) == "on folder /data/five, 5 images"
     result = evaluate(model, own, "test")
-    storage.save_evaluation(loaded, result, data=own, source=SourceInfo("sample", "sample", "Offline sample"))
+    save_evaluation(loaded, result, data=own, source=SourceInfo("sample", "sample", "Offline sample"))
     loaded = storage.load_run(run.id)
     assert loaded.meta["test_accuracy"] == result.accuracy and loaded.meta["test_evaluations"] == 1
     assert (loaded.meta["test_source"], loaded.meta["test_n"]) == ("sample", len(own))
     assert loaded.meta["test_fingerprint"] == images_fingerprint(own) != entry["fingerprint"]
     assert (
-        storage.evaluation_note({"source_kind": "sample", "source_name": "Offline sample", "n": 1})
+        evaluation_note({"source_kind": "sample", "source_name": "Offline sample", "n": 1})
         == "on Offline sample, 1 image"
     )
 
@@ -213,7 +215,7 @@ def test_old_runs_without_fingerprints_still_load_and_evaluate():
     )
     loaded = storage.load_run(run.id)
     assert loaded.meta["test_accuracy"] == 0.9 and loaded.meta["val_loss"] is None
-    storage.save_evaluation(loaded, evaluate(model, load_test("sample"), "test"))  # no data, no source
+    save_evaluation(loaded, evaluate(model, load_test("sample"), "test"))  # no data, no source
     assert storage.load_run(run.id).meta["test_evaluations"] == 2
 
 

@@ -1,10 +1,7 @@
 """The training stream: records, stop flag, divergence, early stopping, determinism, best weights."""
 
 import math
-import subprocess
-import sys
 import threading
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +11,7 @@ import mnist_core.training.train as train_module
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data.preprocess import to_float
 from mnist_core.evaluation.evaluate import evaluate
+from mnist_core.training.augment import augment, augment_batch, clean_epochs, sampling_grid
 from mnist_core.training.models import (
     Dropout,
     Dropout2d,
@@ -23,18 +21,13 @@ from mnist_core.training.models import (
     for_inference,
     parameter_count,
 )
+from mnist_core.training.optim import current_lr, make_optimizer
 from mnist_core.training.train import (
     BatchRecord,
     EndRecord,
     EpochRecord,
-    Optimizer,
     Trainer,
-    augment,
-    augment_batch,
-    clean_epochs,
     loss_and_accuracy,
-    one_cycle,
-    sampling_grid,
 )
 
 
@@ -247,71 +240,70 @@ def test_models_map_images_to_ten_logits(model):
     assert net(torch.rand(5, 1, 28, 28)).shape == (5, 10)
 
 
-def _train_steps(model, make_opt, steps=12):
-    gen = torch.Generator().manual_seed(1)
-    opt, sched = make_opt(model)
-    for _ in range(steps):
-        x, y = torch.randn(16, 10, generator=gen), torch.randint(0, 3, (16,), generator=gen)
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x), y).backward()
+def _old_one_cycle(step: int, total_steps: int, max_lr: float) -> tuple[float, float]:
+    """The hand-written schedule the trainer used before torch.optim (issue 21), kept as the
+    reference: (learning rate, momentum) of 0-based `step`."""
+    phases = (
+        (0.3 * total_steps - 1, max_lr / 25, max_lr, 0.95, 0.85),
+        (total_steps - 1, max_lr, max_lr / 25e4, 0.85, 0.95),
+    )
+    begin = 0.0
+    for i, (end, lr0, lr1, m0, m1) in enumerate(phases):
+        if step <= end or i == len(phases) - 1:
+            pct = (step - begin) / max(end - begin, 1e-9)
+            w = (math.cos(math.pi * pct) + 1) / 2
+            return lr1 + (lr0 - lr1) * w, m1 + (m0 - m1) * w
+        begin = end
+    raise AssertionError("unreachable")
+
+
+def _schedule(kind: str, total: int, lr: float = 0.01) -> list[tuple[float, float]]:
+    """(lr, momentum) that each of `total` optimizer steps uses under the trainer's optimizer."""
+    model = torch.nn.Linear(4, 3)
+    opt, sched = make_optimizer(TrainConfig(model="mlp", optimizer=kind, lr=lr), model, total)
+    out = []
+    for _ in range(total):
+        group = opt.param_groups[0]
+        out.append((current_lr(opt), group["momentum"] if kind == "sgd" else group["betas"][0]))
+        model(torch.ones(1, 4)).sum().backward()
         opt.step()
-        if sched is not None:
-            sched.step()
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
+        sched.step()
+    return out
 
 
 @pytest.mark.parametrize("kind", ["adamw", "adam", "sgd"])
-def test_optimizer_is_torch_optim_with_one_cycle(kind):
-    # the trainer's own optimizer must take exactly torch.optim's steps (fused, OneCycleLR)
+@pytest.mark.parametrize("total", [1, 7, 100, 1130])
+def test_schedule_is_the_old_one_cycle_step_for_step(kind, total):
+    ours = _schedule(kind, total)
+    old = [_old_one_cycle(s, total, 0.01) for s in range(total)]
+    flat = [v for pair in ours for v in pair]
+    assert flat == pytest.approx([v for pair in old for v in pair], rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("kind", ["adamw", "adam", "sgd"])
+def test_optimizer_is_fused_torch_optim_on_the_cpu(kind):
     cfg = TrainConfig(model="mlp", optimizer=kind, lr=0.05, weight_decay=0.01)
-
-    def net():
-        torch.manual_seed(0)
-        return torch.nn.Sequential(torch.nn.Linear(10, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
-
-    def reference(model):
-        if kind == "sgd":
-            opt = torch.optim.SGD(
-                model.parameters(), lr=cfg.lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay
-            )
-        else:
-            cls = torch.optim.Adam if kind == "adam" else torch.optim.AdamW
-            opt = cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
-        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=12)
-
-    ours = _train_steps(net(), lambda m: (Optimizer(cfg, list(m.parameters()), 12), None))
-    theirs = _train_steps(net(), reference)
-    assert torch.allclose(ours, theirs, atol=1e-6)
+    opt, _ = make_optimizer(cfg, torch.nn.Linear(10, 3), 12)
+    expected = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[kind]
+    assert type(opt) is expected and opt.defaults["fused"]
+    assert opt.defaults["weight_decay"] == 0.01
+    assert kind != "sgd" or opt.defaults["nesterov"]
 
 
 def test_one_cycle_warms_up_then_anneals():
-    lrs = [one_cycle(s, 100, 0.01)[0] for s in range(100)]
+    lrs = [lr for lr, _ in _schedule("adamw", 100)]
     assert lrs[0] == pytest.approx(0.01 / 25) and max(lrs) == pytest.approx(0.01, rel=1e-3)
     assert lrs.index(max(lrs)) in (28, 29, 30) and lrs[-1] < 1e-5
-    assert one_cycle(0, 1, 0.01)[0] > 0  # a one-step run still gets a usable learning rate
+    assert _schedule("adamw", 1)[0][0] > 0  # a one-step run still gets a usable learning rate
 
 
-def test_training_does_not_import_the_compiler():
-    # torch.optim imports torch._dynamo on first use (~150 MB of memory): the trainer must not
-    code = (
-        "import sys, torch\n"
-        "from mnist_core.config import TrainConfig\n"
-        "from mnist_core.data.sources import Images, SourceInfo\n"
-        "from mnist_core.data.preprocess import DataSplit\n"
-        "from mnist_core.training.train import Trainer\n"
-        "im = Images(torch.randint(0, 256, (64, 28, 28), dtype=torch.uint8), torch.arange(64) % 10)\n"
-        "list(Trainer(TrainConfig(epochs=1, batch_size=32, cnn_channels=8),"
-        " DataSplit(im, im, SourceInfo('x', 'x', 'x'))).run())\n"
-        "print('torch._dynamo' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parent.parent,
-    )
-    assert out.stdout.strip() == "False"
+def test_an_epoch_records_the_rate_of_its_last_step(small_split, fast_config):
+    trainer = Trainer(fast_config, small_split)
+    run_all(trainer)
+    batches = math.ceil(len(small_split.train) / fast_config.batch_size)
+    total = fast_config.epochs * batches
+    expected = [_old_one_cycle(e * batches - 1, total, fast_config.lr)[0] for e in (1, 2)]
+    assert [e.lr for e in trainer.history] == pytest.approx(expected, rel=1e-9)
 
 
 def test_flatten_sends_the_gradient_back_channels_last():

@@ -1,4 +1,4 @@
-"""Hyperparameter search (mnist_core/tune.py): the space as data, the trial loop and its records,
+"""Hyperparameter search (mnist_core/planning/tune/): the space as data, the trial loop and its records,
 pruning and stopping, study helpers, the `tune` CLI, and several workers on one study —
 in an embedded SQLite file and on a real PostgreSQL server — including a worker killed mid-trial."""
 
@@ -22,9 +22,14 @@ from mnist_core.cli.main import main
 from mnist_core.config import TrainConfig
 from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
-from mnist_core.planning import tune
-from mnist_core.planning.tune import SearchSpace, TuneError, default_space
-from mnist_core.runs.storage import list_runs
+from mnist_core.planning.tune import TuneError
+from mnist_core.planning.tune.best import best_config, train_best
+from mnist_core.planning.tune.results import importances, list_studies, trials_table
+from mnist_core.planning.tune.space import TUNABLE_FAMILIES, SearchSpace, default_space, family_base
+from mnist_core.planning.tune.storage import GRACE_FACTOR, STORAGE_ENV, default_storage_url, open_storage
+from mnist_core.planning.tune.study import StudySettings, delete_study, load_study, open_study, space_has_base
+from mnist_core.planning.tune.worker import run_search
+from mnist_core.runs.listing import scan_runs
 from tests import pg
 from tests.fakes import fake_mnist
 
@@ -48,7 +53,7 @@ def logreg_space(epochs: int = 3) -> SearchSpace:
 def search(name: str, storage: str, split, n_trials: int = 3, **kwargs) -> list[dict]:
     kwargs.setdefault("base_config", LOGREG)
     kwargs.setdefault("space", logreg_space())
-    return list(tune.run_search(name, storage, n_trials=n_trials, data=split, seed=0, **kwargs))
+    return list(run_search(name, storage, n_trials=n_trials, data=split, seed=0, **kwargs))
 
 
 @pytest.fixture(scope="module")
@@ -78,20 +83,20 @@ def fake_data(tmp_path) -> str:
 # ------------------------------------------------------------------ the space as data
 
 
-@pytest.mark.parametrize("family", tune.TUNABLE_FAMILIES)
+@pytest.mark.parametrize("family", TUNABLE_FAMILIES)
 def test_default_spaces_validate_and_round_trip_through_json(family):
     space = default_space(family)
     assert space.model == family and space.enabled
     again = SearchSpace.from_dict(json.loads(json.dumps(space.to_dict())))
     assert again == space
     for p in space.params:
-        info = tune.param_info(p.name)
-        assert info["help"] and family in info["families"]
-        assert info["kind"] == "choice" or info["slider"][0] <= p.low <= p.high <= info["slider"][1]
+        spec = p.spec
+        assert spec.help and family in spec.families
+        assert spec.kind == "choice" or spec.slider[0] <= p.low <= p.high <= spec.slider[1]
     # a family's base settings lie inside its default space, so a new study tries them first;
     # not logistic regression's: its weight decay is 0, which a log-uniform range cannot hold
-    settings = tune.StudySettings(space, tune.family_base(family), "val_acc", "sample")
-    assert tune.space_has_base(settings) == (family != "logreg")
+    settings = StudySettings(space, family_base(family), "val_acc", "sample")
+    assert space_has_base(settings) == (family != "logreg")
 
 
 BAD_SPACES = [
@@ -130,7 +135,7 @@ def test_suggestions_become_a_trial_config():
     space = default_space("cnn").with_param("batch_size", enabled=True).with_param("augment", enabled=True)
     values = {"lr": 0.005, "dropout": 0.2, "weight_decay": 1e-4, "batch_size": 128, "augment": False}
     assert space.suggest(optuna.trial.FixedTrial(values)) == values
-    config = space.config_for(tune.family_base("cnn"), values)
+    config = space.config_for(family_base("cnn"), values)
     assert (config.lr, config.batch_size, config.augment, config.epochs) == (0.005, 128, False, space.epochs)
     assert space.contains(config) and not space.contains(config.replace(lr=0.5))
 
@@ -158,35 +163,35 @@ def test_tiny_logreg_search_records_and_study(tiny_split, storage):
     assert end["n_complete"] == 4 and end["n_pruned"] == 0 and end["this_worker"]["complete"] == 4
     assert 0.5 < end["best_value"] <= 1  # logistic regression learns the real digits
 
-    study = tune.load_study("tiny", storage)
-    table = tune.trials_table(study)
+    study = load_study("tiny", storage)
+    table = trials_table(study)
     assert [row["state"] for row in table] == ["complete"] * 4
     best_row = next(row for row in table if row["is_best"])
     assert best_row["value"] == end["best_value"] and best_row["params"] == end["best_params"]
     assert all(row["epochs"] == 3 and len(row["curve"]) == 3 and row["worker"] for row in table)
     assert table[0]["enqueued"] == "base config"
-    config = tune.best_config(study)
+    config = best_config(study)
     assert config.lr == end["best_params"]["lr"] and config.epochs == 3 and config.model == "logreg"
-    assert tune.importances(study) is None  # fewer than 10 complete trials
+    assert importances(study) is None  # fewer than 10 complete trials
 
-    [summary] = tune.list_studies(storage)
+    [summary] = list_studies(storage)
     assert (summary["name"], summary["n_trials"], summary["objective"], summary["model"]) == (
         "tiny",
         4,
         "val_acc",
         "logreg",
     )
-    tune.delete_study("tiny", storage)
-    assert tune.list_studies(storage) == []
+    delete_study("tiny", storage)
+    assert list_studies(storage) == []
     with pytest.raises(TuneError, match="No study named"):
-        tune.load_study("tiny", storage)
+        load_study("tiny", storage)
 
 
 def test_val_loss_objective_minimizes(tiny_split, storage):
     end = search("loss", storage, tiny_split, n_trials=2, objective="val_loss")[-1]
-    study = tune.load_study("loss", storage)
+    study = load_study("loss", storage)
     assert study.direction.name == "MINIMIZE"
-    assert end["best_value"] == min(row["value"] for row in tune.trials_table(study))
+    assert end["best_value"] == min(row["value"] for row in trials_table(study))
 
 
 class AlwaysPrune(optuna.pruners.BasePruner):
@@ -201,7 +206,7 @@ def test_pruning_stops_a_trial_early(tiny_split, storage):
     ends = [r for r in records if r["kind"] == "trial_end"]
     assert [(r["state"], r["epochs"]) for r in ends] == [("pruned", 1), ("pruned", 1)]
     assert [r["epoch"] for r in records if r["kind"] == "epoch"] == [1, 1]  # training really stopped
-    table = tune.trials_table(tune.load_study("pruned", storage))
+    table = trials_table(load_study("pruned", storage))
     assert [(row["state"], row["epochs"]) for row in table] == [("pruned", 1), ("pruned", 1)]
     assert records[-1]["n_pruned"] == 2 and records[-1]["best_value"] is None
 
@@ -209,7 +214,7 @@ def test_pruning_stops_a_trial_early(tiny_split, storage):
 def test_median_pruner_prunes_a_hopeless_trial(tiny_split, storage):
     # three good complete trials, then one with a learning rate far too small to learn in time
     space = logreg_space(epochs=4).with_param("lr", low=1e-6, high=0.05)
-    study, _, _ = tune.open_study("median", storage, space=space, base_config=LOGREG, enqueue_base=False)
+    study, *_ = open_study("median", storage, space=space, base_config=LOGREG, enqueue_base=False)
     for lr in (0.01, 0.02, 0.03):
         study.enqueue_trial({"lr": lr, "weight_decay": 1e-4})
     study.enqueue_trial({"lr": 1e-6, "weight_decay": 1e-4})
@@ -240,7 +245,7 @@ def test_a_diverging_trial_is_pruned_not_complete(tiny_split, storage, monkeypat
 def test_stop_event_stops_the_running_trial_and_marks_it_failed(tiny_split, storage):
     stop = threading.Event()
     records = []
-    for record in tune.run_search(
+    for record in run_search(
         "stopped", storage, LOGREG, logreg_space(epochs=50), n_trials=5, data=tiny_split, stop=stop
     ):
         records.append(record)
@@ -250,65 +255,57 @@ def test_stop_event_stops_the_running_trial_and_marks_it_failed(tiny_split, stor
     assert len(end) == 1 and end[0]["state"] == "failed" and end[0]["status"] == "stopped"
     assert end[0]["epochs"] < 50
     assert records[-1]["kind"] == "search_end" and records[-1]["stopped"]
-    [row] = tune.trials_table(tune.load_study("stopped", storage))
+    [row] = trials_table(load_study("stopped", storage))
     assert row["state"] == "failed"
 
 
 def test_an_abandoned_search_leaves_no_running_trial(tiny_split, storage):
-    records = tune.run_search("closed", storage, LOGREG, logreg_space(epochs=20), n_trials=3, data=tiny_split)
+    records = run_search("closed", storage, LOGREG, logreg_space(epochs=20), n_trials=3, data=tiny_split)
     for record in records:
         if record["kind"] == "epoch":
             break
     records.close()  # the page's job thread died, or the consumer simply stopped reading
-    [row] = tune.trials_table(tune.load_study("closed", storage))
+    [row] = trials_table(load_study("closed", storage))
     assert row["state"] == "failed"
 
 
 def test_resuming_uses_the_stored_settings_and_rejects_others(tiny_split, storage, fake_data):
     search("resume", storage, tiny_split, n_trials=2)
     # nothing but the name: the stored space, base config and objective are used
-    records = list(tune.run_search("resume", storage, n_trials=1, data=tiny_split))
+    records = list(run_search("resume", storage, n_trials=1, data=tiny_split))
     assert records[-1]["n_complete"] + records[-1]["n_pruned"] == 3
     start = next(r for r in records if r["kind"] == "trial_start")
     assert start["number"] == 2 and set(start["params"]) == {"lr", "weight_decay"}
     with pytest.raises(TuneError, match="maximizes"):
-        next(tune.run_search("resume", storage, n_trials=1, data=tiny_split, objective="val_loss"))
+        next(run_search("resume", storage, n_trials=1, data=tiny_split, objective="val_loss"))
     with pytest.raises(TuneError, match="another space"):
-        next(tune.run_search("resume", storage, space=logreg_space(epochs=4), n_trials=1, data=tiny_split))
+        next(run_search("resume", storage, space=logreg_space(epochs=4), n_trials=1, data=tiny_split))
     with pytest.raises(TuneError, match="other base settings"):
-        next(
-            tune.run_search(
-                "resume", storage, base_config=LOGREG.replace(lr=0.02), n_trials=1, data=tiny_split
-            )
-        )
-    records = list(tune.run_search("resume", storage, n_trials=1, data=fake_data))
+        next(run_search("resume", storage, base_config=LOGREG.replace(lr=0.02), n_trials=1, data=tiny_split))
+    records = list(run_search("resume", storage, n_trials=1, data=fake_data))
     assert records[0]["kind"] == "note" and "not comparable" in records[0]["text"]
 
 
 def test_a_study_made_elsewhere_with_another_direction_is_refused(tiny_split, storage):
-    optuna.create_study(study_name="foreign", storage=tune.open_storage(storage), direction="minimize")
+    optuna.create_study(study_name="foreign", storage=open_storage(storage), direction="minimize")
     with pytest.raises(TuneError, match="minimizes"):
         next(
-            tune.run_search(
+            run_search(
                 "foreign", storage, LOGREG, logreg_space(), n_trials=1, data=tiny_split, objective="val_acc"
             )
         )
     # without an objective, the study's own direction decides it
-    end = list(tune.run_search("foreign", storage, LOGREG, logreg_space(), n_trials=1, data=tiny_split))[-1]
+    end = list(run_search("foreign", storage, LOGREG, logreg_space(), n_trials=1, data=tiny_split))[-1]
     assert end["objective"] == "val_loss"
 
 
 def test_data_that_cannot_load_leaves_no_study_behind(storage, tmp_path):
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.errors import DataError
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError):
-        next(
-            tune.run_search(
-                "nodata", storage, LOGREG, logreg_space(), n_trials=1, data=str(tmp_path / "empty")
-            )
-        )
-    assert tune.list_studies(storage) == []
+        next(run_search("nodata", storage, LOGREG, logreg_space(), n_trials=1, data=str(tmp_path / "empty")))
+    assert list_studies(storage) == []
 
 
 @pytest.mark.parametrize(
@@ -323,21 +320,21 @@ def test_data_that_cannot_load_leaves_no_study_behind(storage, tmp_path):
 )
 def test_bad_search_arguments(tiny_split, storage, kwargs, message):
     with pytest.raises(TuneError, match=message):
-        next(tune.run_search("bad", storage, LOGREG, logreg_space(), data=tiny_split, **kwargs))
+        next(run_search("bad", storage, LOGREG, logreg_space(), data=tiny_split, **kwargs))
 
 
 def test_default_storage_is_a_sqlite_file_in_the_studio_home(
     isolated_home, tiny_split, monkeypatch, tmp_path
 ):
-    monkeypatch.delenv(tune.STORAGE_ENV, raising=False)
-    assert tune.default_storage_url() == f"sqlite:///{isolated_home.resolve() / 'studies.db'}"
+    monkeypatch.delenv(STORAGE_ENV, raising=False)
+    assert default_storage_url() == f"sqlite:///{isolated_home.resolve() / 'studies.db'}"
     search("home", None, tiny_split, n_trials=1)
     assert (isolated_home / "studies.db").is_file()
-    assert [s["name"] for s in tune.list_studies()] == ["home"]
+    assert [s["name"] for s in list_studies()] == ["home"]
     # the app and workers can share another store without passing a URL around
-    monkeypatch.setenv(tune.STORAGE_ENV, str(tmp_path / "shared.db"))
-    assert tune.default_storage_url() == f"sqlite:///{(tmp_path / 'shared.db').resolve()}"
-    assert tune.list_studies() == []
+    monkeypatch.setenv(STORAGE_ENV, str(tmp_path / "shared.db"))
+    assert default_storage_url() == f"sqlite:///{(tmp_path / 'shared.db').resolve()}"
+    assert list_studies() == []
 
 
 @pytest.mark.parametrize(
@@ -349,24 +346,24 @@ def test_default_storage_is_a_sqlite_file_in_the_studio_home(
 )
 def test_unknown_storage_schemes(url, message):
     with pytest.raises(TuneError, match=message):
-        tune.open_storage(url)
+        open_storage(url)
 
 
 @pytest.mark.slow
 def test_importances_once_ten_trials_are_complete(tiny_split, storage):
     space = logreg_space(epochs=1)
     search("imp", storage, tiny_split, n_trials=10, space=space, pruner="none")
-    result = tune.importances(tune.load_study("imp", storage))
+    result = importances(load_study("imp", storage))
     assert set(result) == {"lr", "weight_decay"} and sum(result.values()) == pytest.approx(1.0)
 
 
 @pytest.mark.slow
 def test_best_trial_saved_as_a_normal_run(tiny_split, storage, isolated_home):
     search("keep", storage, tiny_split, n_trials=2)
-    study = tune.load_study("keep", storage)
-    records = list(tune.train_best(study))
+    study = load_study("keep", storage)
+    records = list(train_best(study))
     assert records[-1].kind == "saved"
-    [run] = list_runs()
+    [run] = scan_runs().runs
     best = study.best_trial
     assert (run.meta["study"], run.meta["trial"]) == ("keep", best.number)
     assert run.config.lr == best.params["lr"] and run.meta["name"] == f"keep trial {best.number}"
@@ -536,7 +533,7 @@ def finish(proc: subprocess.Popen) -> dict:
 
 
 def check_shared_study(storage: str, study: str, expected: int) -> list[dict]:
-    table = tune.trials_table(tune.load_study(study, storage))
+    table = trials_table(load_study(study, storage))
     assert sorted(row["number"] for row in table) == list(range(expected))  # none lost, none twice
     assert all(row["state"] in ("complete", "pruned") for row in table)
     return table
@@ -575,7 +572,7 @@ def pg_server():
 def test_two_workers_share_a_postgresql_study(pg_server, fake_data):
     url = pg.create_database(pg_server, "two_workers")
     two_workers(url, fake_data)
-    [summary] = tune.list_studies(url)
+    [summary] = list_studies(url)
     assert summary["n_trials"] == 8
 
 
@@ -589,12 +586,12 @@ def test_a_worker_killed_mid_trial_leaves_a_usable_study(storage, fake_data):
     finally:
         if victim.poll() is None:
             victim.kill()
-    table = tune.trials_table(tune.load_study("crash", storage))
+    table = trials_table(load_study("crash", storage))
     [running] = [row["number"] for row in table if row["state"] == "running"]  # killed mid-trial
-    time.sleep(tune.GRACE_FACTOR * 1 + 1)  # the dead worker's heartbeat goes stale
+    time.sleep(GRACE_FACTOR * 1 + 1)  # the dead worker's heartbeat goes stale
     result = finish(start_worker("crash", storage, fake_data, 2, "--epochs", "30"))
     assert result["this_worker"]["complete"] + result["this_worker"]["pruned"] == 2
-    table = tune.trials_table(tune.load_study("crash", storage))
+    table = trials_table(load_study("crash", storage))
     states = {row["number"]: row["state"] for row in table}
     assert states[running] == "failed" and "running" not in states.values()
     assert sorted(states) == list(range(len(states)))
@@ -607,7 +604,7 @@ def _wait_for_running_trial(storage: str, study: str, proc: subprocess.Popen) ->
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read()[-2000:]
         try:
-            rows = tune.trials_table(tune.load_study(study, storage))
+            rows = trials_table(load_study(study, storage))
         except TuneError:  # the worker has not created the study yet
             rows = []
         for row in rows:

@@ -18,10 +18,7 @@ from __future__ import annotations
 
 from ui.access import allowed_folder, shared
 from ui.caches import (
-    DATA_KEY,
     DRAWINGS_DB,
-    SPLIT_KEY,
-    TARGET_KEY,
     answering_model,
     clear_data_caches,
     data_spec,
@@ -56,21 +53,17 @@ from ui.jobs import (
 )
 from ui.layout import page
 from ui.messages import flash, show_flash
-from ui.presenter import PRESENT_KEY, presenting, teach
+from ui.presenter import presenting, teach
 from ui.registry import APP_NAME, DEMO, HOME, STEPS, link, navigate, step
 from ui.warmup import warm_up
 from ui.widgets import persistent
 
 __all__ = [
     "APP_NAME",
-    "DATA_KEY",
     "DEMO",
     "DRAWINGS_DB",
     "HOME",
-    "PRESENT_KEY",
-    "SPLIT_KEY",
     "STEPS",
-    "TARGET_KEY",
     "all_jobs",
     "allowed_folder",
     "answering_model",

@@ -17,15 +17,14 @@ import streamlit as st
 from mnist_core.config import studio_home
 from mnist_core.data import sources as core_data
 from mnist_core.deploy.collect import CollectError, DrawingStore
-from mnist_core.runs import storage
+from mnist_core.files import is_dir
+from mnist_core.runs import listing, storage
+from ui import state as keys
 from ui.registry import link
 
 DRAWINGS_DB = "drawings.db"
 
-# Session-state keys shared by several pages (each page names its own keys at its top).
-DATA_KEY = "data_spec"  # "auto", "sample", "mnist" or a folder path
-SPLIT_KEY = "split_settings"  # {"val_fraction": float, "split_seed": int}
-TARGET_KEY = "target_accuracy"  # set on "Define the task", shown on "Evaluate"
+# Defaults of the shared session state (its keys are in ui.state).
 DEFAULT_TARGET = 0.98
 DEFAULT_SPLIT = {"val_fraction": 0.2, "split_seed": 0}
 
@@ -36,23 +35,23 @@ T = TypeVar("T")
 
 
 def data_spec() -> str:
-    return st.session_state.get(DATA_KEY, "auto")
+    return st.session_state.get(keys.APP_DATA_SPEC, "auto")
 
 
 def set_data_spec(spec: str) -> None:
-    st.session_state[DATA_KEY] = spec
+    st.session_state[keys.APP_DATA_SPEC] = spec
 
 
 def split_settings() -> dict:
-    return dict(st.session_state.get(SPLIT_KEY, DEFAULT_SPLIT))
+    return dict(st.session_state.get(keys.APP_SPLIT, DEFAULT_SPLIT))
 
 
 def set_split_settings(val_fraction: float, split_seed: int) -> None:
-    st.session_state[SPLIT_KEY] = {"val_fraction": float(val_fraction), "split_seed": int(split_seed)}
+    st.session_state[keys.APP_SPLIT] = {"val_fraction": float(val_fraction), "split_seed": int(split_seed)}
 
 
 def target_accuracy() -> float:
-    return float(st.session_state.get(TARGET_KEY, DEFAULT_TARGET))
+    return float(st.session_state.get(keys.APP_TARGET_ACCURACY, DEFAULT_TARGET))
 
 
 def source_info() -> core_data.SourceInfo:
@@ -126,18 +125,27 @@ def _runs_signature(root: Path) -> tuple:
     """Changes whenever a run folder is added, removed or rewritten (files are replaced
     atomically, so the folder's mtime moves), without parsing anything."""
     try:
-        entries = sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(root) if e.is_dir())
+        entries = list(os.scandir(root))
     except FileNotFoundError:
         return ()
-    return tuple(entries)
+    signature = []
+    for entry in entries:
+        kind = is_dir(entry.path)  # None: a symlink loop, listed below as a damaged run
+        if kind is False:
+            continue
+        try:
+            signature.append((entry.name, entry.stat(follow_symlinks=bool(kind)).st_mtime_ns))
+        except OSError:  # removed while listing
+            continue
+    return tuple(sorted(signature))
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _run_listing(root: str, signature: tuple) -> storage.RunListing:
-    return storage.scan_runs(Path(root).parent)
+def _run_listing(root: str, signature: tuple) -> listing.RunListing:
+    return listing.scan_runs(Path(root).parent)
 
 
-def run_listing() -> storage.RunListing:
+def run_listing() -> listing.RunListing:
     """Every readable saved run (newest first) and the damaged folders skipped; parsed once per
     change of the runs folder."""
     root = storage.runs_dir(home())

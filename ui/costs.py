@@ -1,5 +1,6 @@
 """The labeling-cost calculator of the Define page: how many images, how long, how much — in
-house or outsourced — and, once a learning curve exists, for the Plan page's estimate."""
+house or outsourced — and, once a learning curve exists, for the Plan page's estimate (either
+strategy's, when Plan compared labelling strategies)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,9 @@ import streamlit as st
 import ui
 from mnist_core.charts import data as data_charts
 from mnist_core.planning import costs
+from mnist_core.planning.curve.strategies import STRATEGIES
 from ui import plan as plan_views
-
-SAMPLES_KEY = "cost_samples"  # the calculator's "Images to label"
-PLAN_REST_KEY = "cost_plan_rest"  # count only the images the Plan estimate still needs
-
+from ui import state as keys
 
 # ---------------------------------------------------------------- labeling cost
 
@@ -23,10 +22,10 @@ def cost_inputs() -> costs.LabelingInputs:
     c1, c2, c3 = st.columns(3)
     with c1:
         samples = st.number_input(
-            "Images to label", 0, 10_000_000, step=1_000, **ui.persistent(SAMPLES_KEY, d.samples)
+            "Images to label", 0, 10_000_000, step=1_000, **ui.persistent(keys.PLAN_COST_SAMPLES, d.samples)
         )
         seconds = st.number_input(
-            "Seconds per label", 0.5, 600.0, d.seconds_per_sample, 0.5, key="cost_seconds"
+            "Seconds per label", 0.5, 600.0, d.seconds_per_sample, 0.5, key=keys.PLAN_COST_SECONDS
         )
         poc = st.number_input(
             "Proof of concept: images",
@@ -34,14 +33,18 @@ def cost_inputs() -> costs.LabelingInputs:
             10_000_000,
             d.poc_samples,
             1_000,
-            key="cost_poc",
+            key=keys.PLAN_COST_POC,
             help="Label a small set first to check the idea works before paying for all of it.",
         )
     with c2:
-        annotators = st.number_input("Annotators (in house)", 1, 1_000, d.annotators, key="cost_annotators")
-        hours_day = st.number_input("Hours per day each", 0.5, 24.0, d.hours_per_day, 0.5, key="cost_hours")
+        annotators = st.number_input(
+            "Annotators (in house)", 1, 1_000, d.annotators, key=keys.PLAN_COST_ANNOTATORS
+        )
+        hours_day = st.number_input(
+            "Hours per day each", 0.5, 24.0, d.hours_per_day, 0.5, key=keys.PLAN_COST_HOURS
+        )
         wage = st.number_input(
-            "Cost of an annotator hour ($)", 0.0, 1_000.0, d.hourly_wage, 1.0, key="cost_wage"
+            "Cost of an annotator hour ($)", 0.0, 1_000.0, d.hourly_wage, 1.0, key=keys.PLAN_COST_WAGE
         )
     with c3:
         price = st.number_input(
@@ -51,18 +54,23 @@ def cost_inputs() -> costs.LabelingInputs:
             d.price_per_sample,
             0.01,
             format="%.3f",
-            key="cost_price",
+            key=keys.PLAN_COST_PRICE,
         )
         review = st.slider(
             "Share re-checked in house (%)",
             0,
             100,
             int(d.review_share * 100),
-            key="cost_review",
+            key=keys.PLAN_COST_REVIEW,
             help="Outsourced labels still need a quality review by your own people.",
         )
         review_s = st.number_input(
-            "Seconds to re-check a label", 0.0, 600.0, d.review_seconds_per_sample, 0.5, key="cost_review_s"
+            "Seconds to re-check a label",
+            0.0,
+            600.0,
+            d.review_seconds_per_sample,
+            0.5,
+            key=keys.PLAN_COST_REVIEW_S,
         )
     return costs.LabelingInputs(
         int(samples),
@@ -78,7 +86,33 @@ def cost_inputs() -> costs.LabelingInputs:
 
 
 def use_plan_estimate(n: int) -> None:
-    st.session_state[SAMPLES_KEY] = n
+    st.session_state[keys.PLAN_COST_SAMPLES] = n
+
+
+def chosen_estimate(est: dict | None) -> dict | None:
+    """The Plan estimate to cost: the shown curve's, or, when Plan compared labelling strategies,
+    the one picked here."""
+    alternatives = (est or {}).get("alternatives") or {}
+    if len(alternatives) < 2:
+        return est
+    if st.session_state.get(keys.PLAN_COST_STRATEGY) not in alternatives:  # a pick from another comparison
+        st.session_state[keys.PLAN_COST_STRATEGY] = est["strategy"]
+
+    def label(s: str) -> str:
+        a = alternatives[s]
+        return (
+            f"{STRATEGIES[s]} ({a['size']:,} images)" if a["reachable"] else f"{STRATEGIES[s]} (out of reach)"
+        )
+
+    choice = st.radio(
+        "Which Plan estimate",
+        list(alternatives),
+        format_func=label,
+        key=keys.PLAN_COST_STRATEGY,
+        horizontal=True,
+        help="Plan measured a learning curve for each labelling strategy: cost either.",
+    )
+    return alternatives[choice]
 
 
 def plan_offer(est: dict | None) -> bool:
@@ -103,14 +137,14 @@ def plan_offer(est: dict | None) -> bool:
     have = est["have"]
     rest = st.checkbox(
         f"Count only the images still to label (you already have {have:,})",
-        key=PLAN_REST_KEY,
+        key=keys.PLAN_COST_REST,
         help="The Plan estimate is the total number of labelled "
         "training images; the ones you have need no new label.",
     )
     n = max(est["size"] - have, 0) if rest else est["size"]
     st.button(
         f"Use the Plan estimate ({n:,} images)",
-        key="cost_use_plan",
+        key=keys.PLAN_COST_USE_PLAN,
         on_click=use_plan_estimate,
         args=(n,),
         help=f"From the learning curve of {est['label']}, at the {est['target']:.1%} target.",
@@ -151,7 +185,7 @@ def plan_table(inputs: costs.LabelingInputs, est: dict, rest: bool) -> None:
 def cost_section() -> None:
     st.header("What the labels cost")
     st.caption("Every training image needs a correct label, typed by a person. Change any number.")
-    est = plan_views.current_estimate()
+    est = chosen_estimate(plan_views.current_estimate())
     rest = plan_offer(est)
     try:
         inputs = cost_inputs()

@@ -8,13 +8,14 @@ import streamlit as st
 import ui
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.job import JobSnapshot
+from ui import state as keys
 from ui import training
 
 
 def training_outcome(snapshot: JobSnapshot, live: bool, configs: list[TrainConfig]) -> None:
     """The demo's training as it runs (curves), then how it ended."""
     if live:
-        st.button("■ Stop", key="demo_stop", on_click=ui.job_manager().stop)
+        st.button("■ Stop", key=keys.DEMO_STOP, on_click=ui.job_manager().stop)
     training.show_job(snapshot, live, configs, compact=True)
 
 
@@ -25,7 +26,7 @@ def offer_latest_run(run_key: str, why: str) -> None:
     if runs:
         st.button(
             f"Continue with the latest saved run ({runs[0].label})",
-            key="demo_use_latest",
+            key=keys.DEMO_USE_LATEST,
             on_click=lambda: st.session_state.__setitem__(run_key, runs[0].id),
         )
     else:

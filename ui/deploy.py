@@ -2,17 +2,18 @@
 photo on the left; on the right the model's answer, its ten probabilities and the buttons that
 label the answer (`ui.deploy_labels`).
 
-`draw_view(run, store)` is one fragment: a stroke on the canvas, a label click or Clear reruns
-only this view, never the page heading, the sidebar or the other tabs. Per input, the work is
-cached: the model (`ui.load_model`), the preprocessing and prediction of each input's bytes
-(`_predicted`), run on one single-threaded worker (`_predictor`); the probability bars reuse
-one Vega-Lite spec per answer colour and swap only their data, so no chart is rebuilt per stroke.
+`draw_view(run, store)` is one fragment: a stroke on the canvas (streamlit-drawable-canvas), a
+label click or the canvas' reset reruns only this view, never the page heading, the sidebar or
+the other tabs. Per input, the work is cached: the model (`ui.load_model`), the preprocessing
+and prediction of each input's bytes (`_predicted`), run on one single-threaded worker
+(`_predictor`); the probability bars reuse one Vega-Lite spec per answer colour and swap only
+their data, so no chart is rebuilt per stroke.
 The answer and the picture the model saw arrive as one element, first.
 
 The answer applies the run's own calibration (`calibration.predict_options`: its temperature and
 "not sure" threshold). Explanations of an answer are in `answer_details`, below the labels: the
 preprocessing steps, and "why did it say that?" (`ui.deploy_explain`, computed only while open).
-The last prepared input is kept in session state (`LAST_INPUT`) for the Evaluate page's map.
+The last prepared input is kept in session state (`keys.DEPLOY_LAST_INPUT`) for the Evaluate page's map.
 """
 
 from __future__ import annotations
@@ -25,14 +26,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 from PIL import Image
+from streamlit_drawable_canvas import st_canvas
 from torch import nn
 
 import ui
 from mnist_core.charts import palette
 from mnist_core.charts import prediction as predict_charts
 from mnist_core.data import images
+from mnist_core.data.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.deploy.drawing import UPLOAD_TYPES, ImageError, PreparedDigit
 from mnist_core.deploy.predict import (
     Prediction,
     answer_text,
@@ -43,18 +45,16 @@ from mnist_core.deploy.predict import (
 )
 from mnist_core.evaluation import calibration
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
+from ui import state as keys
 from ui.deploy_explain import explain_view, warm_up
 from ui.deploy_labels import label_panel
-from ui.deploy_widgets import digit_canvas, refused_uploads
+from ui.deploy_widgets import refused_uploads
 
 CANVAS_PX = 280  # 10× MNIST: big enough to draw comfortably, small enough to prepare in a blink
 UPLOAD_MB = 5
 BARS_HEIGHT = 200  # the answer row, these bars and the canvas fit a 1280×720 screen together
 SEEN_PX = 84  # "what the model saw", 3× its 28×28
-MODE, PEN, CANVAS_N, UPLOAD = "deploy_mode", "deploy_pen", "deploy_canvas_n", "deploy_upload"
-REFUSED = "deploy_refused"  # (refused files the uploader showed last run, id of the file they made stale)
-LAST_INPUT = "deploy.last_input28"  # the last prepared input, 28×28 uint8 (the Evaluate page's star)
-CANVAS_KEY = "deploy_canvas_{}"  # a new key per Clear: a fresh, empty canvas
 DRAW, PHOTO = "Draw", "Upload"
 STAGES = {
     "ink": "Your ink",
@@ -86,8 +86,8 @@ def _predicted(
     model with its calibration `options` (`predict_digit`'s keywords), or why the input cannot be
     read; cached, so a label click repeats no work."""
     try:
-        if source == "canvas":  # decoded as the canvas decodes it: RGBA, the ink in alpha
-            image = np.asarray(Image.open(io.BytesIO(data)))
+        if source == "canvas":  # a transparent canvas: `prepare_digit` reads the ink from alpha
+            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
         else:
             image = prepare_upload(data, max_bytes=UPLOAD_MB * 1_000_000)
         return _predictor().submit(predict_digit, _model, image, **dict(options)).result()
@@ -100,18 +100,24 @@ def _predicted(
 # ---------------------------------------------------------------- the inputs
 
 
-def clear_canvas() -> None:
-    st.session_state[CANVAS_N] = st.session_state.get(CANVAS_N, 0) + 1
-
-
 def canvas_input() -> bytes | None:
-    """The canvas; its PNG bytes (None before the first stroke). A stroke reruns this fragment
-    at once (`ui.deploy_widgets`)."""
-    pen = st.session_state.get(PEN, 20)
-    with st.container(border=True, width=CANVAS_PX + 34):
-        return digit_canvas(
-            CANVAS_PX, pen, palette.PEN, key=CANVAS_KEY.format(st.session_state.get(CANVAS_N, 0))
-        )
+    """The canvas (streamlit-drawable-canvas); the PNG bytes of the drawing, None while it has no
+    strokes. A stroke, an undo or a move in its edit mode reruns this fragment once the canvas has
+    sent (200 ms after the last change, its own debounce). Its toolbar's reset sends no strokes
+    and an all-transparent picture, not None: blank, like a picture with no ink in it."""
+    result = st_canvas(
+        stroke_width=st.session_state.get(keys.DEPLOY_PEN, 20),
+        stroke_color=palette.PEN,
+        background_color="",  # transparent: the ink is the alpha channel
+        height=CANVAS_PX,
+        width=CANVAS_PX,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=keys.DEPLOY_CANVAS,
+    )
+    if not (result.json_data or {}).get("objects"):
+        return None
+    return result.image_bytes
 
 
 def upload_input() -> bytes | None:
@@ -120,7 +126,7 @@ def upload_input() -> bytes | None:
     file = st.file_uploader(
         f"A photo or scan of one digit (PNG, JPEG…, up to {UPLOAD_MB} MB)",
         type=list(UPLOAD_TYPES),
-        key=UPLOAD,
+        key=keys.DEPLOY_UPLOAD,
         max_upload_size=UPLOAD_MB,
         help="Works best with one dark digit on plain light paper, filling most of the picture.",
     )
@@ -137,21 +143,25 @@ def upload_input() -> bytes | None:
 def stale_upload(current: str | None) -> str | None:
     """The id of the uploaded file whose answer a refusal made stale, if any: the uploader keeps
     its previous file after refusing a new one (`refused_uploads`)."""
-    refused = refused_uploads(UPLOAD, key="deploy_upload_watch")
-    seen, stale = st.session_state.get(REFUSED, (0, None))
+    refused = refused_uploads(keys.DEPLOY_UPLOAD, key=keys.DEPLOY_UPLOAD_WATCH)
+    seen, stale = st.session_state.get(keys.DEPLOY_REFUSED, (0, None))
     if refused == 0:
         stale = None  # no refusal on screen (removed, or none yet)
     elif refused > seen:
         stale = current  # a new refusal: the file still held is not the one the user chose
-    st.session_state[REFUSED] = (refused, stale)
+    st.session_state[keys.DEPLOY_REFUSED] = (refused, stale)
     return stale
 
 
 def input_controls(mode: str) -> None:
-    """Under the input: draw or upload, the pen, Clear."""
+    """Under the input: draw or upload, the pen, and how to move, scale or rotate the digit."""
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.segmented_control(
-            "Input", [DRAW, PHOTO], **ui.persistent(MODE, DRAW), required=True, label_visibility="collapsed"
+            "Input",
+            [DRAW, PHOTO],
+            **ui.persistent(keys.DEPLOY_MODE, DRAW),
+            required=True,
+            label_visibility="collapsed",
         )
         if mode == DRAW:
             with st.popover("✒️ Pen", help="The pen's width"):
@@ -159,10 +169,15 @@ def input_controls(mode: str) -> None:
                     "Pen width",
                     8,
                     40,
-                    **ui.persistent(PEN, 20),
+                    **ui.persistent(keys.DEPLOY_PEN, 20),
                     help="MNIST strokes are thick: about a tenth of the digit's height.",
                 )
-            st.button("🧽 Clear", on_click=clear_canvas, key="deploy_clear")
+    if mode == DRAW:
+        # markdown, not a caption: presenter mode hides captions, and this is the live demo's cue
+        st.markdown(
+            ":small[Hover over the canvas for its toolbar. Its **✏️ Edit** lets you move, scale or "
+            "rotate your digit: the answer follows.]"
+        )
 
 
 # ---------------------------------------------------------------- the answer
@@ -219,7 +234,7 @@ def show_answer(p: Prediction, prompt: str, hint: str) -> None:
     )
     (verdict.warning if p.is_unsure else verdict.success)(answer_text(p))
     st.vega_lite_chart(
-        bars_frame(p), copy.deepcopy(_bars_spec(p.is_unsure)), width="stretch", key="deploy_bars"
+        bars_frame(p), copy.deepcopy(_bars_spec(p.is_unsure)), width="stretch", key=keys.DEPLOY_BARS
     )
 
 
@@ -245,7 +260,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
     """Input on the left, answer on the right; reruns by itself on every stroke."""
     ui.show_flash()  # a label's toast: its click reruns only this fragment
     warm_up()  # Captum's import, once per process, in the background (from the page's first run)
-    mode = st.session_state.get(MODE, DRAW)
+    mode = st.session_state.get(keys.DEPLOY_MODE, DRAW)
     row = st.container(horizontal=True, gap="large")
     left, right = row.container(width=CANVAS_PX + 40), row.container()
     with left:
@@ -255,7 +270,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
     with right:
         try:
             model = ui.load_model(run)
-        except storage.StorageError as exc:
+        except StorageError as exc:
             st.error(str(exc))
             return
         options = tuple(sorted(calibration.predict_options(run).items()))
@@ -278,7 +293,7 @@ def draw_view(run: storage.Run, store: DrawingStore | None) -> None:
         else:
             show_answer(result, "✏️ Draw a digit", result.prepared.message)
         if not result.is_blank:
-            st.session_state[LAST_INPUT] = result.prepared.stages["centered"]
+            st.session_state[keys.DEPLOY_LAST_INPUT] = result.prepared.stages["centered"]
             if store is not None:
                 label_panel(store, result, run, source, raw)
             answer_details(result, run, model)

@@ -1,5 +1,6 @@
-"""The Deploy page's "Collected data" tab: the labelled drawings users gave the model, their
-downloads, field accuracy against MNIST accuracy (data drift), and the drawings themselves.
+"""The Deploy page's "Collected data" tab: the labelling queue (drawings saved to label later,
+the current model's least certain first, one click each), the labelled drawings users gave the
+model, their downloads, field accuracy against MNIST accuracy (data drift), and the drawings.
 
 The numbers come from `mnist_core.deploy.collect` (the drawings store, `field_summary`, `digit_gaps`),
 the charts from `mnist_core.charts.prediction`.
@@ -14,13 +15,16 @@ import ui
 from mnist_core.charts import prediction as predict_charts
 from mnist_core.data import images
 from mnist_core.deploy import export
-from mnist_core.deploy.collect import CollectError, DrawingStore, digit_gaps, field_summary
+from mnist_core.deploy.collect import CollectError, DrawingStore
+from mnist_core.deploy.collect_queue import labelling_queue
+from mnist_core.deploy.field_accuracy import digit_gaps, field_summary
 from mnist_core.runs import storage
+from ui import state as keys
 
 GRID_LIMIT = 48  # drawings shown in the grid; the downloads hold all of them
+QUEUE_LIMIT = 8  # queued drawings shown at once; labelling one brings up the next
 GRID_COLS = 8
 FEW_DRAWINGS = 30  # below this, per-digit field accuracy is mostly noise
-GAP_MODEL, GRID_FILTER = "deploy_gap_model", "deploy_grid_filter"
 
 
 def collected_tab(store: DrawingStore | None, runs: list[storage.Run], current: storage.Run) -> None:
@@ -39,28 +43,67 @@ def collected_view(store: DrawingStore, runs: list[storage.Run], current: storag
             "No drawings collected yet: draw a digit in the first tab and tell the model whether it was right."
         )
         return
+    queue_section(store, current)
     chart, side = st.columns([2, 1], gap="large")
     chart.altair_chart(predict_charts.drawings_chart(store.counts_per_label()), width="stretch")
     with side:
-        st.metric("Drawings collected", n)
+        st.metric("Drawings labelled", store.count(labelled=True))
         st.download_button(
             "⬇️ MNIST IDX files (.zip)",
             export.zip_bytes(store.export_idx()),
             file_name="collected-idx.zip",
             mime="application/zip",
-            key="deploy_dl_idx",
+            key=keys.DEPLOY_DL_IDX,
         )
         st.download_button(
             "⬇️ NumPy arrays (.npz)",
             store.export_npz(),
             file_name="collected.npz",
             mime="application/octet-stream",
-            key="deploy_dl_npz",
+            key=keys.DEPLOY_DL_NPZ,
         )
         st.caption("Add them to training with the checkbox on the Train page:")
         ui.link("Train", "Train with the collected drawings")
     field_section(store, runs, current)
     drawings_grid(store)
+
+
+def set_label(store_path: str, entry: int, digit: int) -> None:
+    try:
+        DrawingStore(store_path).set_label(entry, digit)
+    except CollectError as exc:
+        ui.flash("toast", f"⚠️ Not labelled: {exc}")
+        return
+    ui.flash("toast", f"✅ Drawing #{entry} labelled a {digit}.")
+
+
+def queue_section(store: DrawingStore, current: storage.Run) -> None:
+    """The drawings saved to label later, the current model's least certain first, one click each."""
+    waiting = store.count(labelled=False)
+    if not waiting:
+        return
+    st.subheader(f"Label these: {waiting} drawing(s) waiting")
+    st.caption(
+        f"Ordered by how unsure {current.label} is about them (smallest margin between its top two "
+        "digits first): a label teaches most where the model hesitates. Until labelled, a drawing "
+        "counts in neither field accuracy nor training."
+    )
+    path = str(store.path)
+    for q in labelling_queue(store, ui.load_model(current))[:QUEUE_LIMIT]:
+        picture, buttons = st.columns([1, 5], vertical_alignment="center")
+        picture.image(images.upscale_to(q.drawing.image28, 56), caption=f"#{q.drawing.id}")
+        with buttons:
+            st.caption(f"The model guesses {q.guess} · uncertainty {q.uncertainty:.2f}")
+            for digit, col in enumerate(st.columns(10, gap="small")):
+                col.button(
+                    str(digit),
+                    key=keys.deploy_queue(q.drawing.id, digit),
+                    on_click=set_label,
+                    args=(path, q.drawing.id, digit),
+                    width="stretch",
+                )
+    if waiting > QUEUE_LIMIT:
+        st.caption(f"The {QUEUE_LIMIT} most uncertain are shown; labelling one brings up the next.")
 
 
 def field_section(store: DrawingStore, runs: list[storage.Run], current: storage.Run) -> None:
@@ -91,7 +134,7 @@ def field_section(store: DrawingStore, runs: list[storage.Run], current: storage
     chosen = st.selectbox(
         "Per digit, for model",
         ids,
-        key=GAP_MODEL,
+        key=keys.DEPLOY_GAP_MODEL,
         index=ids.index(current.id) if current.id in ids else 0,
         format_func=lambda i: by_id[i].label if i in by_id else f"{i} (deleted)",
     )
@@ -121,7 +164,7 @@ def drawings_grid(store: DrawingStore) -> None:
     only = st.selectbox(
         "Show",
         ["all digits", *range(10)],
-        key=GRID_FILTER,
+        key=keys.DEPLOY_GRID_FILTER,
         format_func=lambda v: v if isinstance(v, str) else f"only {v}s",
     )
     label = None if isinstance(only, str) else only
@@ -133,13 +176,17 @@ def drawings_grid(store: DrawingStore) -> None:
     cols = st.columns(GRID_COLS)
     for i, d in enumerate(drawings):
         with cols[i % GRID_COLS]:
-            said = (
-                "—" if d.predicted is None else f"{d.predicted} {'✓' if d.predicted == d.true_label else '✗'}"
-            )
-            st.image(images.upscale_to(d.image28, 84), caption=f"#{d.id} · is {d.true_label} · said {said}")
+            if d.predicted is None:
+                said = "—"
+            elif d.true_label is None:
+                said = str(d.predicted)
+            else:
+                said = f"{d.predicted} {'✓' if d.predicted == d.true_label else '✗'}"
+            truth = "not labelled yet" if d.true_label is None else f"is {d.true_label}"
+            st.image(images.upscale_to(d.image28, 84), caption=f"#{d.id} · {truth} · said {said}")
             st.button(
                 "Delete",
-                key=f"deploy_del_{d.id}",
+                key=keys.deploy_delete(d.id),
                 on_click=delete_drawing,
                 args=(path, d.id),
                 type="tertiary",

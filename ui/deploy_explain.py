@@ -33,12 +33,8 @@ from mnist_core.data import images
 from mnist_core.deploy.predict import Prediction, percent
 from mnist_core.evaluation import explain
 from mnist_core.runs import storage
+from ui import state as keys
 
-EXPANDER, TAB, DIGIT = "deploy_explain", "deploy_explain_tab", "deploy_explain_digit"
-OPEN = "deploy.explain_open"  # the expander's last state (it survives a blank canvas)
-TAB_SHOWN = "deploy.explain_tab"  # the tab last shown
-DIGIT_FOR = "deploy.explain_digit_for"  # fingerprint of the drawing the picked digit belongs to
-OVERLAY = "deploy_explain_overlay"  # the overlay's container (CSS class st-key-…, for browser tests)
 TABS = ("🎯 Where it looked", "🧠 Inside the network")
 OVERLAY_SCALE = 9  # 28 px → 252 px: the colours stay readable next to the digit picker
 MAPS_PER_BLOCK = 16
@@ -140,9 +136,12 @@ def fingerprint(p: Prediction) -> str:
 def explain_view(run: storage.Run, model: nn.Module, p: Prediction, worker: Executor) -> None:
     """The expander; its tabs compute only while open."""
     box = st.expander(
-        "🔍 Why did it say that?", expanded=bool(st.session_state.get(OPEN)), key=EXPANDER, on_change="rerun"
+        "🔍 Why did it say that?",
+        expanded=bool(st.session_state.get(keys.DEPLOY_EXPLAIN_OPEN)),
+        key=keys.DEPLOY_EXPLAIN,
+        on_change="rerun",
     )
-    st.session_state[OPEN] = bool(box.open)
+    st.session_state[keys.DEPLOY_EXPLAIN_OPEN] = bool(box.open)
     if not box.open:
         return
     with box:
@@ -153,9 +152,12 @@ def explain_view(run: storage.Run, model: nn.Module, p: Prediction, worker: Exec
             )
             return
         where, inner = st.tabs(
-            TABS, default=st.session_state.get(TAB_SHOWN) or TABS[0], key=TAB, on_change="rerun"
+            TABS,
+            default=st.session_state.get(keys.DEPLOY_EXPLAIN_TAB_SHOWN) or TABS[0],
+            key=keys.DEPLOY_EXPLAIN_TAB,
+            on_change="rerun",
         )
-        st.session_state[TAB_SHOWN] = TABS[1] if inner.open else TABS[0]
+        st.session_state[keys.DEPLOY_EXPLAIN_TAB_SHOWN] = TABS[1] if inner.open else TABS[0]
         key = (str(run.path), ui.run_version(run), fingerprint(p))
         if where.open:
             with where:
@@ -167,10 +169,15 @@ def explain_view(run: storage.Run, model: nn.Module, p: Prediction, worker: Exec
 
 def picked_digit(p: Prediction, drawing: str) -> int:
     """The digit to explain: the answer for a new drawing, else the one picked for this drawing."""
-    if st.session_state.get(DIGIT_FOR) != drawing or st.session_state.get(DIGIT) is None:
-        st.session_state[DIGIT] = p.digit  # before the picker is drawn: its value for this run
-        st.session_state[DIGIT_FOR] = drawing
-    return int(st.session_state[DIGIT])
+    if (
+        st.session_state.get(keys.DEPLOY_EXPLAIN_DIGIT_FOR) != drawing
+        or st.session_state.get(keys.DEPLOY_EXPLAIN_DIGIT) is None
+    ):
+        st.session_state[keys.DEPLOY_EXPLAIN_DIGIT] = (
+            p.digit
+        )  # before the picker is drawn: its value for this run
+        st.session_state[keys.DEPLOY_EXPLAIN_DIGIT_FOR] = drawing
+    return int(st.session_state[keys.DEPLOY_EXPLAIN_DIGIT])
 
 
 def where_tab(model: nn.Module, worker: Executor, key: tuple[str, float, str], p: Prediction) -> None:
@@ -178,7 +185,7 @@ def where_tab(model: nn.Module, worker: Executor, key: tuple[str, float, str], p
     st.segmented_control(
         "Explain the digit",
         list(range(10)),
-        key=DIGIT,
+        key=keys.DEPLOY_EXPLAIN_DIGIT,
         required=True,
         format_func=lambda d: f"{d} ✓" if d == p.digit else str(d),
         help="The answer is ticked; pick another digit to ask “why not a …?”",
@@ -188,7 +195,7 @@ def where_tab(model: nn.Module, worker: Executor, key: tuple[str, float, str], p
         st.info(result)
         return
     picture, words = st.columns([1, 1.25], gap="medium")
-    with picture.container(key=OVERLAY):
+    with picture.container(key=keys.DEPLOY_EXPLAIN_OVERLAY):
         title = f"Why a {target}?" if target == p.digit else f"Why not a {target}?"
         st.image(result.overlay, caption=title, width=result.overlay.shape[1])
     with words:

@@ -1,5 +1,6 @@
 """The labels under an answer on the Deploy page: "Correct" or "It was a …" stores the input
-once in the drawings database (field accuracy, and training data later), with Undo.
+once in the drawings database (field accuracy, and training data later), with Undo; "Label
+later" stores it unlabelled, for the labelling queue of the Collected data tab.
 
 Each input is known by the fingerprint of its bytes, so the same drawing labelled twice (a
 double click, a rerun replaying the click) is stored once. Saving happens in button callbacks,
@@ -12,20 +13,19 @@ import streamlit as st
 
 import ui
 from mnist_core.data import images
+from mnist_core.data.drawing import ImageError, load_image_file
 from mnist_core.deploy.collect import CollectError, DrawingStore
-from mnist_core.deploy.drawing import ImageError, load_image_file
 from mnist_core.deploy.predict import Prediction
 from mnist_core.runs import storage
-
-SAVED = "deploy_saved"  # {fingerprint of an input: (entry id, label)} stored this session
-
-
-def saved_map() -> dict[str, tuple[int, int]]:
-    return st.session_state.setdefault(SAVED, {})
+from ui import state as keys
 
 
-def save_drawing(store_path: str, payload: dict, label: int) -> None:
-    """Button callback: store one labelled drawing once, remember it, queue a toast."""
+def saved_map() -> dict[str, tuple[int, int | None]]:
+    return st.session_state.setdefault(keys.DEPLOY_SAVED, {})
+
+
+def save_drawing(store_path: str, payload: dict, label: int | None) -> None:
+    """Button callback: store one drawing once (`label` None: to label later), remember it, queue a toast."""
     key = payload["fingerprint"]
     if key in saved_map():
         return  # a double click, or a rerun replaying the click
@@ -50,6 +50,9 @@ def save_drawing(store_path: str, payload: dict, label: int) -> None:
         ui.flash("toast", f"⚠️ Not saved: {exc}")
         return
     saved_map()[key] = (entry, label)
+    if label is None:
+        ui.flash("toast", f"🕓 Saved drawing #{entry} to label later, in the Collected data tab's queue.")
+        return
     right = (
         "the model was right" if label == payload["predicted"] else f"the model said {payload['predicted']}"
     )
@@ -81,8 +84,11 @@ def label_panel(store: DrawingStore, p: Prediction, run: storage.Run, source: st
             saved_map().pop(key, None)
             done = None
     if done is not None:
-        st.success(f"Saved as a **{done[1]}** (drawing #{done[0]}). Clear the canvas and draw the next one.")
-        st.button("↩️ Undo", on_click=undo_save, args=(path, key), key="deploy_undo")
+        saved_as = "to label later" if done[1] is None else f"as a **{done[1]}**"
+        st.success(
+            f"Saved {saved_as} (drawing #{done[0]}). Reset the canvas (🗑 in its toolbar) and draw the next one."
+        )
+        st.button("↩️ Undo", on_click=undo_save, args=(path, key), key=keys.DEPLOY_UNDO)
         return
     payload = {
         "fingerprint": key,
@@ -101,15 +107,23 @@ def label_panel(store: DrawingStore, p: Prediction, run: storage.Run, source: st
         st.button(
             f"✓ Correct, it is a {p.digit}",
             type="primary",
-            key="deploy_correct",
+            key=keys.DEPLOY_CORRECT,
             on_click=save_drawing,
             args=(path, payload, p.digit),
+        )
+        st.button(
+            "🕓 Label later",
+            key=keys.DEPLOY_LATER,
+            on_click=save_drawing,
+            args=(path, payload, None),
+            help="Save the drawing without a label: the Collected data tab lists it for labelling, "
+            "the drawings the model is least sure about first. Until labelled it counts nowhere.",
         )
     st.markdown(":small[It was a …]")
     for digit, col in enumerate(st.columns(10, gap="small")):
         col.button(
             str(digit),
-            key=f"deploy_label_{digit}",
+            key=keys.deploy_label(digit),
             on_click=save_drawing,
             args=(path, payload, digit),
             width="stretch",

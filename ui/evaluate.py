@@ -15,15 +15,18 @@ import streamlit as st
 
 import ui
 from mnist_core.config import ConfigError
+from mnist_core.data.baselines import Baselines, baselines
+from mnist_core.data.errors import DataError
 from mnist_core.data.images import upscale
-from mnist_core.data.sources import DataError
 from mnist_core.evaluation import gallery, judge
 from mnist_core.evaluation.evaluate import EvalResult
 from mnist_core.runs import storage
+from mnist_core.runs.evaluations import evaluation_note
+from mnist_core.runs.files import StorageError
 from mnist_core.training import pipeline
 
 # What loading a run's images or evaluating it can raise, each with a message fit for users.
-KNOWN_ERRORS = (DataError, storage.StorageError, ConfigError, OSError)
+KNOWN_ERRORS = (DataError, StorageError, ConfigError, OSError)
 CELL_SCALE = 2  # 28 px → 56 px: a cell's images fit beside the matrix on a 1280×720 screen
 GALLERY_SCALE = 4  # 28 px → 112 px: whole-pixel blocks stay crisp on a projector
 
@@ -40,8 +43,8 @@ class Evaluation:
     target: float
 
     @property
-    def base(self) -> judge.Baselines:
-        return judge.baselines(judge.label_counts(self.val), self.train_counts)
+    def base(self) -> Baselines:
+        return baselines(judge.label_counts(self.val), self.train_counts)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Predicting every validation image…")
@@ -90,13 +93,11 @@ def other_evaluations(run: storage.Run) -> list[str]:
         score = f"{acc:.2%} accuracy" if isinstance(acc, (int, float)) else "no accuracy"
         kind = {"val": "Validation", "test": "Test"}.get(record.get("split"), "An")
         when = f" · {record['created']}" if record.get("created") else ""
-        lines.append(f"{kind} evaluation {storage.evaluation_note(record)}: {score}{when}")
+        lines.append(f"{kind} evaluation {evaluation_note(record)}: {score}{when}")
     return lines
 
 
-def metric_row(
-    result: EvalResult, base: judge.Baselines, name: str, target: float, deltas: bool = True
-) -> None:
+def metric_row(result: EvalResult, base: Baselines, name: str, target: float, deltas: bool = True) -> None:
     """Accuracy and loss of `result` next to what a model that learned nothing scores."""
     gap = f"{(result.accuracy - target) * 100:+.1f} pts vs target {target * 100:g}%"
     loss_gap = f"{result.loss - base.chance_loss:+.3f} vs uniform guess"
@@ -124,7 +125,7 @@ def metric_row(
     )
 
 
-def verdict(result: EvalResult, base: judge.Baselines, target: float) -> None:
+def verdict(result: EvalResult, base: Baselines, target: float) -> None:
     """Pass or fail against the target in one line; the reasons in a popover beside it."""
     v = judge.verdict(result, target, base)
     left, right = st.columns([6, 1], vertical_alignment="center")

@@ -21,8 +21,8 @@ import streamlit as st
 import ui
 from mnist_core.evaluation import calibration as cal
 from mnist_core.runs import storage
+from ui import state as keys
 
-TAB_KEY = "evaluate.inspect"  # which of the three tabs is open
 TABS = ("🗺️ Where do its images sit?", "🎯 Can we trust its confidence?", "🧪 Where does it break?")
 
 
@@ -33,7 +33,7 @@ def tabs() -> tuple[Any, Any, Any]:
         "Three questions stakeholders ask: where do its images sit in what it has learned, how far "
         "can its confidence be trusted, and what happens when people write differently."
     )
-    where, trust, breaks = st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")
+    where, trust, breaks = st.tabs(list(TABS), key=keys.EVALUATE_INSPECT, on_change="rerun")
     return where, trust, breaks
 
 

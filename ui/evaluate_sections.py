@@ -12,16 +12,16 @@ import streamlit as st
 
 import ui
 from mnist_core.charts import evaluation as eval_charts
+from mnist_core.data.baselines import baselines
 from mnist_core.evaluation import gallery, judge
-from mnist_core.report import html as report
+from mnist_core.report import document as report
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
 from mnist_core.training import pipeline
 from ui import evaluate as views
 from ui import evaluate_inspect as inside
+from ui import state as keys
 
-OTHER_KEY = "eval_other"  # the second run of the comparison
-MISTAKES_KEY = "n_mistakes"  # how many confident mistakes to show
-UNLOCK_KEY, AGAIN_KEY, REPORT_KEY = "test_unlock", "test_again", "report_download"
 ROLES = [
     {"Set": "Training", "Decides": "the weights", "Used": "every step of training"},
     {
@@ -77,7 +77,7 @@ def mistakes(ev: views.Evaluation) -> None:
             column_config={"confidence": st.column_config.NumberColumn("Confidence", format="percent")},
         )
         return
-    n_show = st.select_slider("How many", options=[6, 12, 24, 48], value=12, key=MISTAKES_KEY)
+    n_show = st.select_slider("How many", options=[6, 12, 24, 48], value=12, key=keys.EVALUATE_MISTAKES)
     worst = gallery.confident_mistakes(ev.table.probs, ev.table.labels, n_show)
     if worst:
         views.examples(ev.table, worst, [e.caption() for e in worst])
@@ -92,13 +92,13 @@ def compare(ev: views.Evaluation, runs: list[storage.Run]) -> None:
     if not by_id:
         st.caption("Only one run so far: train another one to compare them here.")
         return
-    if ss.get(OTHER_KEY) not in by_id:
-        ss.pop(OTHER_KEY, None)  # deleted, or now the run under evaluation
+    if ss.get(keys.EVALUATE_OTHER) not in by_id:
+        ss.pop(keys.EVALUATE_OTHER, None)  # deleted, or now the run under evaluation
     other_id = st.selectbox(
         "Second run",
         list(by_id),
         index=None,
-        key=OTHER_KEY,
+        key=keys.EVALUATE_OTHER,
         format_func=lambda i: by_id[i].label,
         placeholder="Pick a run…",
     )
@@ -107,7 +107,7 @@ def compare(ev: views.Evaluation, runs: list[storage.Run]) -> None:
     other = by_id[other_id]
     try:
         other_val = other.evaluation("val")
-    except storage.StorageError as exc:
+    except StorageError as exc:
         other_val = None
         st.warning(str(exc))
     if other_val is None:
@@ -163,13 +163,15 @@ def final_test(ev: views.Evaluation) -> None:
             "test, changing the model because of the test score turns it into a second "
             "validation set."
         )
-        if st.button("Final evaluation on the test set", type="primary", key=UNLOCK_KEY, icon="🔓"):
+        if st.button(
+            "Final evaluation on the test set", type="primary", key=keys.EVALUATE_TEST_UNLOCK, icon="🔓"
+        ):
             run_test_evaluation(ev.run)
     else:
         test_figures(ev, looks)
         if st.button(
             "Evaluate on the test set again",
-            key=AGAIN_KEY,
+            key=keys.EVALUATE_TEST_AGAIN,
             help="Allowed, but it is counted and the report says so.",
         ):
             run_test_evaluation(ev.run)
@@ -183,7 +185,7 @@ def test_figures(ev: views.Evaluation, looks: int) -> None:
     """The test figures on the run's own test set, with how often it was looked at."""
     try:
         test = ev.run.evaluation("test")  # on the run's own test set only
-    except storage.StorageError as exc:
+    except StorageError as exc:
         test = None
         st.error(str(exc))
     if looks > 1:
@@ -196,7 +198,7 @@ def test_figures(ev: views.Evaluation, looks: int) -> None:
         st.caption(f"Test set used {looks} time: the estimate below is unbiased.")
     if test is None:
         return
-    base = judge.baselines(judge.label_counts(test), ev.train_counts)
+    base = baselines(judge.label_counts(test), ev.train_counts)
     views.metric_row(test, base, "Test", ev.target)
     views.verdict(test, base, ev.target)
     st.caption(judge.test_vs_validation(ev.val, test))
@@ -233,5 +235,5 @@ def report_download(ev: views.Evaluation) -> None:
         mime="text/html",
         icon="📄",
         on_click="ignore",
-        key=REPORT_KEY,
+        key=keys.EVALUATE_REPORT,
     )

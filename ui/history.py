@@ -9,9 +9,10 @@ import streamlit as st
 import ui
 from mnist_core.charts import training as charts
 from mnist_core.runs import storage
+from mnist_core.runs.files import StorageError
+from ui import state as keys
 from ui.training import Apply
 
-CONFIRM = "train.confirm_delete"  # the run ids waiting for "Yes, delete"
 ss = st.session_state
 
 
@@ -20,11 +21,11 @@ def run_label(run: storage.Run) -> str:
 
 
 def on_confirm_delete() -> None:
-    ids, failed = ss.pop(CONFIRM, []), []
+    ids, failed = ss.pop(keys.TRAIN_CONFIRM_DELETE, []), []
     for run_id in ids:
         try:
             storage.delete_run(run_id)
-        except storage.StorageError as exc:
+        except StorageError as exc:
             failed.append(str(exc))
     if failed:
         ui.flash("error", "Some runs could not be deleted: " + " ".join(failed))
@@ -39,14 +40,14 @@ def history_section(controls: tuple[str, ...], on_apply: Apply) -> None:
     if not runs:
         st.info("Every run you train is saved here, with its settings and curves.")
         return
-    if st.toggle("Only mine", key="train_runs_mine", help="Runs trained from this browser session"):
+    if st.toggle("Only mine", key=keys.TRAIN_RUNS_MINE, help="Runs trained from this browser session"):
         runs = [r for r in runs if r.meta.get("session") == ui.session_owner()]
         if not runs:
             st.info("No run of this session yet: the runs above the switch were trained by others.")
             return
     ids = "".join(r.id for r in runs)
     # The key changes with the set of runs, so a selection never points at shifted rows.
-    key = "train_runs_" + hashlib.sha1(ids.encode()).hexdigest()[:10]
+    key = keys.train_runs_table(hashlib.sha1(ids.encode()).hexdigest()[:10])
     event = st.dataframe(
         charts.runs_table(runs),
         key=key,
@@ -80,25 +81,25 @@ def history_actions(selected: list[storage.Run], controls: tuple[str, ...], on_a
         values = {k: getattr(selected[0].config, k) for k in controls}
         cols[0].button(
             "Load its settings",
-            key="train_load_run",
+            key=keys.TRAIN_LOAD_RUN,
             on_click=on_apply,
             args=(values, f"Loaded the settings of {run_label(selected[0])}"),
         )
     cols[1].button(
         f"🗑 Delete {len(selected)} selected",
-        key="train_delete",
-        on_click=lambda ids: ss.__setitem__(CONFIRM, ids),
+        key=keys.TRAIN_DELETE,
+        on_click=lambda ids: ss.__setitem__(keys.TRAIN_CONFIRM_DELETE, ids),
         args=([r.id for r in selected],),
     )
-    pending = ss.get(CONFIRM)
+    pending = ss.get(keys.TRAIN_CONFIRM_DELETE)
     if pending:
         st.warning(
             f"Delete {len(pending)} run{'s' * (len(pending) != 1)} for good? Their weights, "
             "curves and evaluations are removed from disk."
         )
         yes, no, _ = st.columns([1.4, 1, 4])
-        yes.button("Yes, delete", type="primary", key="train_confirm", on_click=on_confirm_delete)
-        no.button("Cancel", key="train_cancel", on_click=lambda: ss.pop(CONFIRM, None))
+        yes.button("Yes, delete", type="primary", key=keys.TRAIN_CONFIRM, on_click=on_confirm_delete)
+        no.button("Cancel", key=keys.TRAIN_CANCEL, on_click=lambda: ss.pop(keys.TRAIN_CONFIRM_DELETE, None))
 
 
 TABLE_COLUMNS = {

@@ -18,9 +18,8 @@ from mnist_core.deploy import predict
 from mnist_core.evaluation import calibration as cal
 from mnist_core.runs import storage
 from ui import evaluate as views
+from ui import state as keys
 
-THRESHOLD_KEY = "evaluate.threshold"  # the coverage slider
-THRESHOLD_RUN_KEY = "_evaluate.threshold_run"  # the run the slider was set for
 ss = st.session_state
 
 
@@ -94,7 +93,7 @@ def calibration(ev: views.Evaluation, tab: Any) -> None:
             if st.button(
                 label,
                 type="secondary" if fitted else "primary",
-                key="evaluate.fit_temperature",
+                key=keys.EVALUATE_FIT_TEMPERATURE,
                 icon="🌡️",
                 help=f"One number fitted on the {rep.n:,} validation images (~1 s).",
             ):
@@ -130,7 +129,7 @@ def _on_clear_threshold(run: storage.Run) -> None:
 
 
 def _on_suggest(value: float) -> None:
-    ss[THRESHOLD_KEY] = value
+    ss[keys.EVALUATE_THRESHOLD] = value
 
 
 def _default_rule() -> str:
@@ -154,10 +153,10 @@ def coverage(ev: views.Evaluation, tab: Any) -> None:
             return
         options = _threshold_options()
         current = cal.run_threshold(ev.run)
-        if ss.get(THRESHOLD_RUN_KEY) != ev.run.id or ss.get(THRESHOLD_KEY) not in options:
+        if ss.get(keys.EVALUATE_THRESHOLD_RUN) != ev.run.id or ss.get(keys.EVALUATE_THRESHOLD) not in options:
             start = current if current is not None else predict.UNSURE_BELOW
-            ss[THRESHOLD_KEY] = min(options, key=lambda v: abs(v - start))
-            ss[THRESHOLD_RUN_KEY] = ev.run.id
+            ss[keys.EVALUATE_THRESHOLD] = min(options, key=lambda v: abs(v - start))
+            ss[keys.EVALUATE_THRESHOLD_RUN] = ev.run.id
         probs = cal.apply_temperature(ev.table.probs, cal.run_temperature(ev.run))
         curve = cal.coverage_curve(probs, ev.table.labels, options)
         _coverage_view(ev, curve, current)
@@ -172,7 +171,7 @@ def _coverage_view(ev: views.Evaluation, curve: list[dict], current: float | Non
             t = st.select_slider(
                 "Answer only when the top probability is at least",
                 list(by_t),
-                key=THRESHOLD_KEY,
+                key=keys.EVALUATE_THRESHOLD,
                 format_func=lambda v: f"{v:.3f}",
             )
             row = by_t[t]
@@ -200,7 +199,7 @@ def _coverage_view(ev: views.Evaluation, curve: list[dict], current: float | Non
                 )
                 st.button(
                     "Use it",
-                    key="evaluate.threshold_suggest",
+                    key=keys.EVALUATE_THRESHOLD_SUGGEST,
                     on_click=_on_suggest,
                     args=(best["threshold"],),
                 )
@@ -212,7 +211,7 @@ def _coverage_view(ev: views.Evaluation, curve: list[dict], current: float | Non
             st.button(
                 f"Save {t:.3f} as this run's “not sure” line",
                 type="primary",
-                key="evaluate.threshold_save",
+                key=keys.EVALUATE_THRESHOLD_SAVE,
                 on_click=_on_save_threshold,
                 args=(ev.run, row),
                 disabled=acc is None,
@@ -251,5 +250,8 @@ def _current_line(run: storage.Run) -> None:
     if cal.threshold_is_stale(run):
         st.warning("It was chosen under another temperature than the one saved now: choose it again.")
     st.button(
-        "Back to the default rule", key="evaluate.threshold_clear", on_click=_on_clear_threshold, args=(run,)
+        "Back to the default rule",
+        key=keys.EVALUATE_THRESHOLD_CLEAR,
+        on_click=_on_clear_threshold,
+        args=(run,),
     )

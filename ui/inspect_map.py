@@ -3,7 +3,7 @@ penultimate layer (`mnist_core.evaluation.embedding`), in 2-D.
 
 PCA at once, or t-SNE as a background job (kind "tsne") whose finished maps are kept per
 weights file (a temperature fit rewrites meta.json but moves no point); an interval selection
-lists its images below; the Deploy page's last prepared drawing (`DRAWING_KEY`) is the star.
+lists its images below; the Deploy page's last prepared drawing (`keys.DEPLOY_LAST_INPUT`) is the star.
 """
 
 from __future__ import annotations
@@ -24,12 +24,10 @@ from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
 from mnist_core.jobs.progress import job_progress
 from mnist_core.runs import storage
 from ui import evaluate as views
+from ui import state as keys
 from ui.evaluate_inspect import stop_job
 
-METHOD_KEY = "evaluate.map_method"  # "PCA" or "t-SNE"
-MAP_KEY = "evaluate.map"  # the map's interval selection
 # The Deploy page writes the last prepared drawing here: 28×28, uint8 (or floats in 0..1).
-DRAWING_KEY = "deploy.last_input28"
 METHODS = ("PCA", "t-SNE")
 MAP_POINTS = embedding.TSNE_MAX_POINTS  # a bigger map would ship megabytes of thumbnails
 SELECTION_LIMIT = 40  # images listed under the map for a selection
@@ -66,7 +64,7 @@ def _tsne_maps() -> dict[tuple[str, float], embedding.Projection]:
 
 def _drawing() -> np.ndarray | None:
     """The Deploy page's last prepared drawing as uint8 28×28, or None."""
-    value = ss.get(DRAWING_KEY)
+    value = ss.get(keys.DEPLOY_LAST_INPUT)
     if value is None:
         return None
     try:
@@ -109,12 +107,12 @@ def embedding_map(ev: views.Evaluation, tab: Any) -> None:
             "Projection",
             METHODS,
             horizontal=True,
-            **ui.persistent(METHOD_KEY, METHODS[0]),
+            **ui.persistent(keys.EVALUATE_MAP_METHOD, METHODS[0]),
             help="PCA: the two directions along which the features vary most; exact and instant. "
             f"t-SNE: keeps neighbours together, so clusters stand out; on up to {MAP_POINTS:,} "
             "images, computed in the background (tens of seconds).",
         )
-        if ss.get(METHOD_KEY) == "t-SNE":
+        if ss.get(keys.EVALUATE_MAP_METHOD) == "t-SNE":
             proj = _tsne_section(ev, feats.features)
             if proj is None:
                 return
@@ -137,7 +135,7 @@ def _map_view(ev: views.Evaluation, proj: embedding.Projection, version: float) 
         with left:
             chart = embedding_charts.embedding_chart(points, star=star[0] if star else None, title=title)
             event = st.altair_chart(
-                chart, key=MAP_KEY, on_select="rerun", selection_mode=embedding_charts.BRUSH
+                chart, key=keys.EVALUATE_MAP, on_select="rerun", selection_mode=embedding_charts.BRUSH
             )
         with right:
             wrong = sum(not p["correct"] for p in points)
@@ -267,8 +265,8 @@ def _tsne_section(ev: views.Evaluation, features: np.ndarray) -> embedding.Proje
     job = _tsne_job(key)
     ui.show_flash()
     if job is not None and job.running:
-        st.button("Stop", key="evaluate.tsne_stop", on_click=stop_job, args=("tsne",), icon="⏹️")
-        ui.follow_job(job, _tsne_drawer(ev.table), key="tsne")
+        st.button("Stop", key=keys.EVALUATE_TSNE_STOP, on_click=stop_job, args=("tsne",), icon="⏹️")
+        ui.follow_job(job, _tsne_drawer(ev.table), key=keys.EVALUATE_FOLLOW_TSNE)
         return None
     if job is not None and job.snapshot().state in (JobState.FAILED, JobState.STOPPED):
         snap = job.snapshot()
@@ -277,7 +275,7 @@ def _tsne_section(ev: views.Evaluation, features: np.ndarray) -> embedding.Proje
     st.button(
         f"Compute the t-SNE map ({n:,} images)",
         type="primary",
-        key="evaluate.tsne_start",
+        key=keys.EVALUATE_TSNE_START,
         on_click=_on_tsne,
         args=(features, key, ev.run.label),
         disabled=ui.job_running(),

@@ -20,9 +20,9 @@ from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
 from mnist_core.jobs.progress import job_progress
 from mnist_core.runs import storage
 from ui import evaluate as views
+from ui import state as keys
 from ui.evaluate_inspect import stop_job
 
-OTHER_KEY = "evaluate.robust_other"  # the second run on the robustness chart
 ROBUSTNESS_N = rob.DEFAULT_N  # validation images perturbed
 ROBUSTNESS_PERTURBATIONS: tuple[str, ...] | None = None  # None: all of them
 ss = st.session_state
@@ -112,15 +112,15 @@ def robustness(ev: views.Evaluation, runs: list[storage.Run], tab: Any) -> None:
         if job is not None and job_run in (None, ev.run.id):
             if job.running:
                 st.button(
-                    "Stop", key="evaluate.sweep_stop", on_click=stop_job, args=("robustness",), icon="⏹️"
+                    "Stop", key=keys.EVALUATE_SWEEP_STOP, on_click=stop_job, args=("robustness",), icon="⏹️"
                 )
-            ui.follow_job(job, _draw_sweep, key="robustness")
+            ui.follow_job(job, _draw_sweep, key=keys.EVALUATE_FOLLOW_SWEEP)
             if job.running:
                 return
         mine = rob.load_sweep(ev.run)
         if mine is None:
             st.markdown("Not measured yet for this run.")
-            _sweep_button(ev.run, "Measure robustness", "evaluate.sweep_start")
+            _sweep_button(ev.run, "Measure robustness", keys.EVALUATE_SWEEP_START)
             return
         second = _second_sweep(ev, runs, job, job_run)
         # three panels a row fit the page's column at 1280 px
@@ -135,7 +135,7 @@ def robustness(ev: views.Evaluation, runs: list[storage.Run], tab: Any) -> None:
             f"{mine.app_accuracy:.1%} through the app's preprocessing (where the curves start). "
             "An image the app finds blank counts as wrong."
         )
-        _sweep_button(ev.run, "Measure again", "evaluate.sweep_again", primary=False)
+        _sweep_button(ev.run, "Measure again", keys.EVALUATE_SWEEP_AGAIN, primary=False)
 
 
 def _second_sweep(
@@ -145,13 +145,13 @@ def _second_sweep(
     by_id = {r.id: r for r in runs if r.id != ev.run.id}
     if not by_id:
         return None
-    if ss.get(OTHER_KEY) not in by_id:
-        ss.pop(OTHER_KEY, None)
+    if ss.get(keys.EVALUATE_ROBUST_OTHER) not in by_id:
+        ss.pop(keys.EVALUATE_ROBUST_OTHER, None)
     other_id = st.selectbox(
         "Compare with",
         list(by_id),
         index=None,
-        key=OTHER_KEY,
+        key=keys.EVALUATE_ROBUST_OTHER,
         format_func=lambda i: by_id[i].label,
         placeholder="Pick a second run…",
         help="e.g. the same model trained with and without augmentation.",
@@ -160,10 +160,10 @@ def _second_sweep(
         return None
     other = by_id[other_id]
     if job is not None and job_run == other.id and job.running:
-        ui.follow_job(job, _draw_sweep, key="robustness_other")
+        ui.follow_job(job, _draw_sweep, key=keys.EVALUATE_FOLLOW_SWEEP_OTHER)
         return None
     found = rob.load_sweep(other)
     if found is None:
         st.caption("That run has not been measured yet.")
-        _sweep_button(other, "Measure the second run", "evaluate.sweep_other", primary=False)
+        _sweep_button(other, "Measure the second run", keys.EVALUATE_SWEEP_OTHER, primary=False)
     return found

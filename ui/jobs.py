@@ -19,12 +19,9 @@ from mnist_core.data import access as core_access
 from mnist_core.jobs import cluster
 from mnist_core.jobs.job import Job, JobBusy, JobSnapshot
 from mnist_core.jobs.queue import JobQueue, SessionJobs
+from ui import state as keys
 from ui.messages import flash
 from ui.presenter import presenting
-
-SHOWN_JOB_KEY = "_job_shown"  # {fragment key: id of the finished job already redrawn}
-OWNER_KEY = "_job_owner"  # this session's token on the queue (never shown)
-NICKNAME_KEY = "nickname"  # the name this session gives itself on shared jobs and runs
 
 
 @st.cache_resource
@@ -34,13 +31,13 @@ def job_queue() -> JobQueue:
 
 
 def session_owner() -> str:
-    if OWNER_KEY not in st.session_state:
-        st.session_state[OWNER_KEY] = uuid.uuid4().hex[:8]
-    return st.session_state[OWNER_KEY]
+    if keys.APP_JOB_OWNER not in st.session_state:
+        st.session_state[keys.APP_JOB_OWNER] = uuid.uuid4().hex[:8]
+    return st.session_state[keys.APP_JOB_OWNER]
 
 
 def nickname() -> str:
-    return str(st.session_state.get(NICKNAME_KEY, "")).strip()
+    return str(st.session_state.get(keys.APP_NICKNAME, "")).strip()
 
 
 def sees_all() -> bool:
@@ -115,7 +112,7 @@ def start_stop_row(
 def follow_job(job: Job, draw: Callable[[JobSnapshot, bool], None], key: str, every: float = 0.5) -> None:
     """Draw `job` with `draw(snapshot, live)`, refreshed every `every` s while it is queued or
     runs; when it ends, rerun the whole page once (so buttons re-enable and the polling stops)."""
-    shown = st.session_state.setdefault(SHOWN_JOB_KEY, {})
+    shown = st.session_state.setdefault(keys.APP_JOBS_SHOWN, {})
 
     @st.fragment(run_every=every if job.running else None)
     def live() -> None:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.data import sources as core_data
+from ui import state as keys
 from ui.access import require_password
 from ui.caches import run_listing, source_info
-from ui.jobs import NICKNAME_KEY, job_running
+from ui.jobs import job_running
 from ui.presenter import present_from_url, present_style, present_toggle
 from ui.registry import APP_NAME, step
 from ui.widgets import persistent
@@ -52,5 +53,5 @@ def sidebar() -> None:
             placeholder="e.g. Ada",
             help="Shown with the jobs you start and saved with the runs you train, so people "
             "sharing this app can tell whose is whose.",
-            **persistent(NICKNAME_KEY, ""),
+            **persistent(keys.APP_NICKNAME, ""),
         )

@@ -9,6 +9,8 @@ fails (tests/e2e/test_deploy_browser.py); presenter mode's sizes would merely fa
 
 from __future__ import annotations
 
+import re
+
 # Presenter mode is per browser session, and theme options are per server: no public option sizes
 # metrics, captions or the title for one session, and none hides `st.caption` text. (`teach()`
 # hides the teaching captions it draws; this also hides the captions pages draw themselves.)
@@ -27,3 +29,9 @@ PRESENT_CSS = """
 # file as its value: no public API says that a file was refused. The refused file's chip carries
 # this error icon; ui/deploy_widgets.py counts them inside the keyed (`st-key-<key>`) uploader.
 REFUSED_FILE_SELECTOR = '[data-testid="stFileChipIconError"]'
+
+
+def key_class(key: str) -> str:
+    """The public CSS class Streamlit gives an element with `key`: `st-key-` and the key with every
+    character outside [a-zA-Z0-9_-] made a dash (so "deploy.upload" is `st-key-deploy-upload`)."""
+    return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import state as keys
 from ui.registry import current_page
-
-FLASH_KEY = "_flash"  # {page title: (level, text)}
 
 
 def flash(level: str, text: str) -> None:
     """Queue a message for the next run of this page. `level`: success, info, warning, error or toast."""
-    st.session_state.setdefault(FLASH_KEY, {})[current_page()] = (level, text)
+    st.session_state.setdefault(keys.APP_FLASH, {})[current_page()] = (level, text)
 
 
 def show_flash() -> None:
     """Show (once) the message queued for this page, where this is called."""
-    queued = st.session_state.get(FLASH_KEY, {}).pop(current_page(), None)
+    queued = st.session_state.get(keys.APP_FLASH, {}).pop(current_page(), None)
     if queued is None:
         return
     level, text = queued

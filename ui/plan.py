@@ -4,8 +4,9 @@
   from the curve shown on Plan or else the newest saved one; Define's calculator uses it.
 - `show_live(snapshot, live)`: a measurement while it runs (progress, points as they finish,
   a provisional fit) and how it ended; `ui.follow_job` calls it.
-- `show_curve(curve)`: a measured curve: chart, the answer in words, the bigger-model offer
-  when the target lies below the curve's floor, and the honesty check side by side.
+- `show_curve(curve)`: a measured curve: chart (with the other strategies measured with it, and
+  the saving, see `ui.plan_compare`), the answer in words, the bigger-model offer when the
+  target lies below the curve's floor, and the honesty check side by side.
 - `saved_section()`: the saved curves, shown or deleted.
 - `train_page_config()` / `open_train()`: read or set the Train page's controls (session keys
   "train.<field>"), so a curve can measure the Train settings and Train can open on a bigger model.
@@ -14,7 +15,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +25,14 @@ import ui
 from mnist_core.charts import curve as curve_charts
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig, nearest_option
 from mnist_core.jobs.job import JobSnapshot, JobState
-from mnist_core.planning import curve as lc
+from mnist_core.planning.curve.advice import bigger_model, curve_estimate, estimate_sentence
+from mnist_core.planning.curve.errors import CurveError
+from mnist_core.planning.curve.fit import MIN_SIZES, Fit, provisional_fit
+from mnist_core.planning.curve.store import Curve, curves_signature, delete_curve, list_curves
+from ui import plan_compare
+from ui import state as keys
 from ui.job_status import show_failed_or_running
 
-CURVE = "plan.curve"  # id of the curve shown on Plan (None: the newest saved)
-ESTIMATE = "plan.estimate"  # the latest answer: {curve_id, size, low, high, have, target, reachable, …}
-TRAIN_KEY = "train."
 # The Train page's controls (pages/Train.py CONTROLS): every field but the split (set on
 # Preprocess) and the run-time ones (mixed precision, device).
 TRAIN_FIELDS = tuple(
@@ -48,77 +50,56 @@ ss = st.session_state
 def train_page_config() -> TrainConfig:
     """The configuration the Train page would train now (its defaults when never visited)."""
     base = PRESETS[DEFAULT_PRESET]
-    values = {k: ss.get(TRAIN_KEY + k, nearest_option(k, getattr(base, k))) for k in TRAIN_FIELDS}
+    values = {k: ss.get(keys.train_control(k), nearest_option(k, getattr(base, k))) for k in TRAIN_FIELDS}
     return TrainConfig(**values, **ui.split_settings())
 
 
 def open_train(config: TrainConfig, preset: str | None = None) -> None:
     """Set the Train page's controls to `config` (and its preset box) and go there."""
     if preset is not None:
-        ss[TRAIN_KEY + "preset"] = preset
+        ss[keys.TRAIN_PRESET] = preset
     for k in TRAIN_FIELDS:
-        ss[TRAIN_KEY + k] = nearest_option(k, getattr(config, k))
+        ss[keys.train_control(k)] = nearest_option(k, getattr(config, k))
     st.switch_page(ui.step("Train").file)
 
 
 # ---------------------------------------------------------------- saved curves and the estimate
 
 
-def _signature(root: Path) -> tuple:
-    """Changes whenever a curve file is added, removed or rewritten (writes are atomic renames)."""
-    try:
-        return tuple(sorted((e.name, e.stat().st_mtime_ns) for e in os.scandir(root) if e.is_file()))
-    except FileNotFoundError:
-        return ()
-
-
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _listing(root: str, signature: tuple) -> list[lc.Curve]:
-    return lc.list_curves(Path(root).parent)
+def _listing(home: str, signature: tuple) -> list[Curve]:
+    return list_curves(Path(home))
 
 
-def saved_curves() -> list[lc.Curve]:
+def saved_curves() -> list[Curve]:
     """Every readable saved curve, newest first (parsed once per change of the curves folder)."""
-    root = lc.curves_dir(ui.home())
-    return _listing(str(root), _signature(root))
+    home = ui.home()
+    return _listing(str(home), curves_signature(home))
 
 
-def shown_curve() -> lc.Curve | None:
+def shown_curve() -> Curve | None:
     """The curve picked on Plan, else the newest saved one (a deleted pick falls back)."""
     curves = saved_curves()
-    picked = ss.get(CURVE)
+    picked = ss.get(keys.PLAN_CURVE)
     return next((c for c in curves if c.id == picked), curves[0] if curves else None)
 
 
-def estimate_for(curve: lc.Curve, target: float) -> dict[str, Any]:
-    """The answer of `curve` at `target` (raises CurveError for a target it cannot take)."""
-    est = lc.target_estimate(curve.fit, target, curve.n_train)
-    return {
-        "curve_id": curve.id,
-        "label": curve.label,
-        "model": curve.config.summary(),
-        "size": est["size"],
-        "low": est["low"],
-        "high": est["high"],
-        "have": est["have"],
-        "target": est["target_accuracy"],
-        "reachable": est["reachable"],
-        "floor_accuracy": est["floor_accuracy"],
-        "enough": est["enough"],
-    }
-
-
 def current_estimate() -> dict[str, Any] | None:
-    """The Plan answer at the current target accuracy, kept in session state as ESTIMATE; None
-    when no curve has been measured (or the target is one a curve cannot answer)."""
+    """The Plan answer at the current target accuracy, kept in session state as keys.PLAN_ESTIMATE; None
+    when no curve has been measured (or the target is one a curve cannot answer). Its
+    "alternatives" hold the answer of every strategy measured with the shown curve, by strategy."""
     curve = shown_curve()
     if curve is None:
         return None
+    target = ui.target_accuracy()
     try:
-        ss[ESTIMATE] = estimate_for(curve, ui.target_accuracy())
-    except lc.CurveError:
+        est = curve_estimate(curve, target)
+        group = plan_compare.group_of(curve, saved_curves())
+        est["alternatives"] = {s: curve_estimate(c, target) for s, c in group.items()}
+    except CurveError:
         return None
-    return ss[ESTIMATE]
+    ss[keys.PLAN_ESTIMATE] = est
+    return est
 
 
 # ---------------------------------------------------------------- a measurement while it runs
@@ -126,34 +107,46 @@ def current_estimate() -> dict[str, Any] | None:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _provisional_fit(points: tuple[tuple[int, float], ...]) -> dict | None:
-    """A quick fit (no bootstrap) of the points so far, once three sizes are in."""
-    try:
-        return lc.fit_learning_curve([p[0] for p in points], [p[1] for p in points], resamples=0).to_dict()
-    except lc.CurveError:
-        return None
+    """`provisional_fit` of (size, validation error) pairs, once per set of points."""
+    fit = provisional_fit([{"size": size, "val_error": error} for size, error in points])
+    return fit.to_dict() if fit is not None else None
 
 
 def show_live(snap: JobSnapshot, live: bool) -> None:
-    """Progress and the points so far while it runs; afterwards, how it ended."""
+    """Progress and the points so far while it runs; afterwards, how it ended (each strategy's
+    curve, when several were compared)."""
     points = snap.of_kind("point")
-    final = snap.latest("curve")
+    finals = snap.of_kind("curve")
     if not show_failed_or_running(snap, live, lambda error: f"The measurement failed: {error}"):
-        if final is not None:
+        for final in finals:
             outcome(final)
-        elif snap.state == JobState.STOPPED:
+        if not finals and snap.state == JobState.STOPPED:
             st.warning("Stopped before the first size was measured: nothing was saved.")
-    if live or (final is not None and not final["saved"] and points):
-        fit = None
-        if len({p["size"] for p in points}) >= lc.MIN_SIZES:
-            fitted = _provisional_fit(tuple((int(p["size"]), float(p["val_error"])) for p in points))
-            fit = lc.Fit.from_dict(fitted) if fitted else None
-        st.altair_chart(
-            curve_charts.curve_chart(points, fit, 1 - ui.target_accuracy(), band=False), width="stretch"
-        )
-        total = next((r["total"] for r in reversed(snap.records) if "total" in r), "…")
+    if live or (any(not f["saved"] for f in finals) and points):
+        strategies = list(dict.fromkeys(p.get("strategy", "random") for p in points))
+        fits = {
+            s: _provisional_fit(
+                tuple(
+                    (int(p["size"]), float(p["val_error"]))
+                    for p in points
+                    if p.get("strategy", "random") == s
+                )
+            )
+            for s in strategies
+        }
+        if len(strategies) > 1:
+            plan_compare.live_chart(points, fits, ui.target_accuracy())
+        else:
+            fitted = fits[strategies[0]] if strategies else None
+            fit = Fit.from_dict(fitted) if fitted else None
+            st.altair_chart(
+                curve_charts.curve_chart(points, fit, 1 - ui.target_accuracy(), band=False), width="stretch"
+            )
+        plan = next((r for r in reversed(snap.records) if "total" in r), None)
+        total = plan["total"] * plan.get("strategies", 1) if plan else "…"  # the same plan each
         st.caption(
             f"{len(points)} of {total} trainings done"
-            + (" · the line is a provisional fit of the points so far" if fit else "")
+            + (" · the lines are provisional fits of the points so far" if any(fits.values()) else "")
         )
 
 
@@ -173,12 +166,12 @@ def outcome(final: dict[str, Any]) -> None:
 # ---------------------------------------------------------------- a measured curve
 
 
-def show_curve(curve: lc.Curve) -> None:
+def show_curve(curve: Curve) -> None:
     """Chart, the answer in words, the bigger-model offer, the honesty check, the details."""
     target = ui.target_accuracy()
     try:
-        est = estimate_for(curve, target)
-    except lc.CurveError as exc:
+        est = curve_estimate(curve, target)
+    except CurveError as exc:
         st.error(str(exc))
         est = None
     needed = est["size"] if est and est["reachable"] else None
@@ -186,12 +179,16 @@ def show_curve(curve: lc.Curve) -> None:
         f"**{curve.label}**"
         + (" · *stopped early, fitted on the sizes done*" if curve.status == "stopped" else "")
     )
+    group = plan_compare.group_of(curve, saved_curves())
+    if len(group) > 1 and est is not None:
+        plan_compare.show_comparison(group, target)
+        st.markdown(f"**{plan_compare.STRATEGIES[curve.strategy].capitalize()}**, in detail:")
     st.altair_chart(
         curve_charts.curve_chart(curve.points, curve.fit, 1 - target if est else None, needed, curve.honesty),
         width="stretch",
     )
     if est is not None:
-        sentence = lc.estimate_sentence(curve.fit, target, curve.n_train, curve.config)
+        sentence = estimate_sentence(curve.fit, target, curve.n_train, curve.config)
         if not est["reachable"]:
             st.warning(sentence)
             bigger_offer(curve)
@@ -213,12 +210,12 @@ def show_curve(curve: lc.Curve) -> None:
         st.dataframe(points_table(curve.points), hide_index=True, width="stretch")
 
 
-def bigger_offer(curve: lc.Curve) -> None:
+def bigger_offer(curve: Curve) -> None:
     """The target lies below the floor: offer to open Train on a more capable model."""
-    big = lc.bigger_model(curve.config)
+    big = bigger_model(curve.config)
     if big["preset"] is None and not big["changes"]:
         return
-    if st.button(f"🏋️ Open Train with {big['text']}", key="plan_bigger_model"):
+    if st.button(f"🏋️ Open Train with {big['text']}", key=keys.PLAN_BIGGER_MODEL):
         if big["preset"] is not None:
             open_train(PRESETS[big["preset"]], big["preset"])
         else:
@@ -233,9 +230,7 @@ def honesty_section(h: dict[str, Any] | None) -> None:
     """The curve fitted on the smaller sizes only: its prediction next to the measurement."""
     st.markdown("**Honesty check: does the curve predict what it has not seen?**")
     if not h:
-        st.caption(
-            f"Needs at least {lc.MIN_SIZES + 1} sizes: {lc.MIN_SIZES} to fit and a larger one to predict."
-        )
+        st.caption(f"Needs at least {MIN_SIZES + 1} sizes: {MIN_SIZES} to fit and a larger one to predict.")
         return
     lo, hi = h["predicted_range"]
     cols = st.columns(3)
@@ -280,25 +275,25 @@ def points_table(points: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def on_show(curve_id: str) -> None:
-    ss[CURVE] = curve_id
+    ss[keys.PLAN_CURVE] = curve_id
 
 
 def on_delete(curve_id: str) -> None:
     try:
-        lc.delete_curve(curve_id, ui.home())
-    except lc.CurveError as exc:
+        delete_curve(curve_id, ui.home())
+    except CurveError as exc:
         ui.flash("error", str(exc))
         return
-    if ss.get(CURVE) == curve_id:
-        ss[CURVE] = None
+    if ss.get(keys.PLAN_CURVE) == curve_id:
+        ss[keys.PLAN_CURVE] = None
     ui.flash("success", f"Deleted the learning curve {curve_id}.")
 
 
-def curve_line(curve: lc.Curve, target: float) -> str:
+def curve_line(curve: Curve, target: float) -> str:
     """One line of the saved list: what was measured and its answer at the current target."""
     try:
-        est = estimate_for(curve, target)
-    except lc.CurveError:
+        est = curve_estimate(curve, target)
+    except CurveError:
         answer = ""
     else:
         answer = (
@@ -312,7 +307,7 @@ def curve_line(curve: lc.Curve, target: float) -> str:
     )
 
 
-def saved_section(shown: lc.Curve | None) -> None:
+def saved_section(shown: Curve | None) -> None:
     st.subheader("Saved learning curves")
     curves = saved_curves()
     if not curves:
@@ -325,7 +320,7 @@ def saved_section(shown: lc.Curve | None) -> None:
             text.markdown(curve_line(c, target) + (" · *shown above*" if shown and c.id == shown.id else ""))
             show.button(
                 "Show",
-                key=f"plan_show_{c.id}",
+                key=keys.plan_show(c.id),
                 on_click=on_show,
                 args=(c.id,),
                 disabled=shown is not None and c.id == shown.id,
@@ -334,7 +329,7 @@ def saved_section(shown: lc.Curve | None) -> None:
             with delete.popover("🗑", help="Delete this curve", width="stretch"):
                 st.button(
                     "Delete for good",
-                    key=f"plan_delete_{c.id}",
+                    key=keys.plan_delete(c.id),
                     on_click=on_delete,
                     args=(c.id,),
                     type="primary",

@@ -7,26 +7,24 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import state as keys
 from ui.markup import PRESENT_CSS
 from ui.widgets import persistent
-
-PRESENT_KEY = "present"  # presenter mode on/off (the sidebar toggle)
-PRESENT_URL_KEY = "_present_url_read"  # ?present=1 has been read for this session
 
 
 def presenting() -> bool:
     """Whether this browser session is in presenter mode (off by default)."""
-    return bool(st.session_state.get(PRESENT_KEY, False))
+    return bool(st.session_state.get(keys.APP_PRESENT, False))
 
 
 def present_from_url() -> None:
     """`?present=1` in a bookmarked address opens the session in presenter mode (once: the
     toggle decides after that)."""
-    if st.session_state.get(PRESENT_URL_KEY):
+    if st.session_state.get(keys.APP_PRESENT_URL_READ):
         return
-    st.session_state[PRESENT_URL_KEY] = True
+    st.session_state[keys.APP_PRESENT_URL_READ] = True
     if st.query_params.get("present") in ("1", "true", "yes", "on"):
-        st.session_state[PRESENT_KEY] = True
+        st.session_state[keys.APP_PRESENT] = True
         st.set_page_config(initial_sidebar_state="collapsed")
 
 
@@ -40,7 +38,7 @@ def present_toggle() -> None:
     """The sidebar's switch."""
     st.toggle(
         "🎬 Present",
-        **persistent(PRESENT_KEY, False),
+        **persistent(keys.APP_PRESENT, False),
         on_change=_on_present,
         help="Presenter mode: the sidebar folds away, teaching captions hide and the "
         "headline numbers grow. Bookmark the address to open in it (?present=1).",

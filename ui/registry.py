@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from ui import state as keys
+
 APP_NAME = "MNIST Workflow Studio"
-CURRENT_PAGE_KEY = "_current_page"  # the title of the page this run draws (set by `navigate`)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,14 @@ STEPS: tuple[Step, ...] = (
     ),
     Step(
         3,
+        "pages/Labels.py",
+        "Labels",
+        "🏷️",
+        "Find the labels a model doubts (K-fold audit with cleanlab), review them, train on the reviewed labels.",
+        "Labels",
+    ),
+    Step(
+        4,
         "pages/Preprocess.py",
         "Preprocess",
         "🧹",
@@ -56,7 +65,7 @@ STEPS: tuple[Step, ...] = (
         "Preprocess",
     ),
     Step(
-        4,
+        5,
         "pages/Plan.py",
         "Plan",
         "📈",
@@ -64,7 +73,7 @@ STEPS: tuple[Step, ...] = (
         "Plan",
     ),
     Step(
-        5,
+        6,
         "pages/Train.py",
         "Train",
         "🏋️",
@@ -72,7 +81,7 @@ STEPS: tuple[Step, ...] = (
         "Train",
     ),
     Step(
-        6,
+        7,
         "pages/Tune.py",
         "Tune",
         "🎛️",
@@ -80,7 +89,7 @@ STEPS: tuple[Step, ...] = (
         "Tune",
     ),
     Step(
-        7,
+        8,
         "pages/Evaluate.py",
         "Evaluate",
         "📊",
@@ -88,7 +97,7 @@ STEPS: tuple[Step, ...] = (
         "Evaluate",
     ),
     Step(
-        8,
+        9,
         "pages/Deploy.py",
         "Deploy",
         "🚀",
@@ -121,13 +130,13 @@ def navigate() -> None:
     before the page draws, inside the run of the page that drew the widget, and a message they
     queue (`ui.flash`) belongs to that page."""
     chosen = st.navigation(navigation_pages())
-    st.session_state[CURRENT_PAGE_KEY] = chosen.title
+    st.session_state[keys.APP_CURRENT_PAGE] = chosen.title
     chosen.run()
 
 
 def current_page() -> str:
     """The title of the page being drawn ("" outside `navigate`, e.g. a page script run alone)."""
-    return st.session_state.get(CURRENT_PAGE_KEY, "")
+    return st.session_state.get(keys.APP_CURRENT_PAGE, "")
 
 
 def link(title: str, label: str | None = None, icon: str | None = None) -> None:

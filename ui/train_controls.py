@@ -21,9 +21,9 @@ from mnist_core.config import (
     field_info,
     nearest_option,
 )
-from mnist_core.training import diagnose
+from mnist_core.training.advice import describe_changes
+from ui import state as keys
 
-K = "train."  # every control's session key is K + its TrainConfig field (or preset, run_name…)
 CONTROLS = (
     "model",
     "mlp_depth",
@@ -44,7 +44,6 @@ CONTROLS = (
     "seed",
     "max_train_samples",
 )
-PRESET, RUN_NAME, USE_DRAWINGS = K + "preset", K + "run_name", K + "use_drawings"
 ss = st.session_state
 
 
@@ -58,28 +57,31 @@ def preset_values(name: str) -> dict[str, Any]:
 
 def current_values() -> dict[str, Any]:
     defaults = preset_values(DEFAULT_PRESET)
-    return {k: ss.get(K + k, defaults[k]) for k in CONTROLS}
+    return {k: ss.get(keys.train_control(k), defaults[k]) for k in CONTROLS}
 
 
 def control(name: str) -> dict[str, Any]:
     """Widget kwargs of a control: its persistent key and its help text."""
-    return {**ui.persistent(K + name, preset_values(DEFAULT_PRESET)[name]), "help": field_info(name)["help"]}
+    return {
+        **ui.persistent(keys.train_control(name), preset_values(DEFAULT_PRESET)[name]),
+        "help": field_info(name)["help"],
+    }
 
 
 def set_controls(changes: dict[str, Any]) -> None:
     """Set controls from code; only call from callbacks (before the widgets are drawn)."""
     for name, value in changes.items():
         if name in CONTROLS:
-            ss[K + name] = nearest_option(name, value)
+            ss[keys.train_control(name)] = nearest_option(name, value)
 
 
 def on_preset() -> None:
-    set_controls(preset_values(ss[PRESET]))
+    set_controls(preset_values(ss[keys.TRAIN_PRESET]))
 
 
 def on_apply(changes: dict[str, Any], what: str) -> None:
     set_controls(changes)
-    ui.flash("success", f"{what}: {diagnose.describe_changes(changes)}. Press Start to train with them.")
+    ui.flash("success", f"{what}: {describe_changes(changes)}. Press Start to train with them.")
 
 
 def make_config() -> TrainConfig:
@@ -152,14 +154,14 @@ def data_controls(n_drawings: int) -> None:
     st.number_input("Seed", step=1, **control("seed"))
     st.text_input(
         "Run name (optional)",
-        **ui.persistent(RUN_NAME, ""),
+        **ui.persistent(keys.TRAIN_RUN_NAME, ""),
         max_chars=60,
         placeholder="e.g. big MLP, no dropout",
     )
     if n_drawings:
         st.checkbox(
             f"Train on the {n_drawings:,} collected drawings too",
-            **ui.persistent(USE_DRAWINGS, False),
+            **ui.persistent(keys.TRAIN_USE_DRAWINGS, False),
             help="Your labelled drawings from the Deploy page are added to the training set "
             "(never to validation), so the model learns your handwriting.",
         )

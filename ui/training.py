@@ -19,7 +19,9 @@ from mnist_core.jobs.job import JobSnapshot
 from mnist_core.jobs.progress import training_progress
 from mnist_core.runs import storage
 from mnist_core.training import diagnose
+from mnist_core.training.advice import describe_changes
 from mnist_core.training.train import RunStatus
+from ui import state as keys
 
 LIVE_HEIGHT = 190  # the live curves' plot height: progress, metrics and both curves fit a 720-px screen
 
@@ -51,7 +53,7 @@ def show_job(
             configs[run],
             labels[run],
             live,
-            key=f"job_{snapshot.id}_{run}",
+            key=keys.train_apply(f"job_{snapshot.id}_{run}"),
             on_apply=on_apply,
             compact=compact,
         )
@@ -152,8 +154,8 @@ def show_diagnosis(d: diagnose.Diagnosis, key: str, on_apply: Apply = None) -> N
     box(text, icon="🩺")
     if d.changes and on_apply is not None:
         st.button(
-            f"Try this: {diagnose.describe_changes(d.changes)}",
-            key=f"train_apply_{key}",
+            f"Try this: {describe_changes(d.changes)}",
+            key=key,
             on_click=on_apply,
             args=(d.changes, "Applied the suggestion"),
         )
@@ -195,6 +197,6 @@ def show_saved_run(run: storage.Run, on_apply: Apply = None) -> None:
     show_end(run.meta.get("status", ""), run.meta.get("message", ""))
     show_diagnosis(
         diagnose.diagnose(run.history, run.config, run.meta.get("status", RunStatus.FINISHED)),
-        key=f"run_{run.id}",
+        key=keys.train_apply(f"run_{run.id}"),
         on_apply=on_apply,
     )

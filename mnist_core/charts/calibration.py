@@ -1,20 +1,17 @@
 """The Evaluate page's confidence charts: the reliability diagram and the coverage-vs-accuracy curve.
 
-Altair for the app (`reliability_chart`, `coverage_chart`), and the same figures as static SVG
-strings for the HTML report (`reliability_svg`, `coverage_svg`). Builders take the plain data of
-`evaluation.calibration`; they never import Streamlit.
+Altair charts (`reliability_chart`, `coverage_chart`) for the page and, rendered to SVG by
+mnist_core.report.svg, for the report. Builders take the plain data of `evaluation.calibration`;
+they never import Streamlit.
 """
 
 from __future__ import annotations
-
-import math
 
 import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.charts.svg import Plot, legend, pct, svg, text
-from mnist_core.evaluation.calibration import CalibrationReport
+from mnist_core.evaluation.calibration.scaling import CalibrationReport
 
 BEFORE, AFTER = palette.BASELINE, palette.MODEL  # calibration before / after temperature scaling
 _PERFECT = palette.ZERO_RULE  # the diagonal of a reliability diagram
@@ -158,69 +155,3 @@ def coverage_chart(
             .encode(x="x:Q", tooltip=alt.Tooltip("label:N", title="chosen"))
         )
     return alt.layer(*layers).properties(width=width, height=height, title="Coverage vs accuracy")
-
-
-def reliability_svg(report: CalibrationReport, *, width: int = 420, height: int = 360) -> str:
-    """The reliability diagram (before and after scaling) as a static SVG string."""
-    title = (
-        f"Reliability (ECE {report.ece_before:.1%} → {report.ece_after:.1%}, T = {report.temperature:.2f})"
-    )
-    p = Plot(50, 40, width - 70, height - 130, (0, 1), (0, 1))
-    body = [
-        text(10, 18, title, size=13, weight="bold"),
-        p.frame([0, 0.25, 0.5, 0.75, 1], [0, 0.25, 0.5, 0.75, 1], lambda v: f"{v:.2f}", pct),
-        p.polyline([(0, 0), (1, 1)], _PERFECT, 1, "4 4"),
-    ]
-    for bins, colour in ((report.bins_before, BEFORE), (report.bins_after, AFTER)):
-        pts = [(b["confidence"], b["accuracy"]) for b in bins if b["count"]]
-        body += [p.polyline(pts, colour), p.dots(pts, colour)]
-    # counts per bin below, on a log scale so a handful of low-confidence images stays visible
-    q_top = p.y0 + p.h + 26
-    q_h = 50
-    peak = max([b["count"] for b in report.bins_before + report.bins_after] + [1])
-    bw = p.w / max(len(report.bins_before), 1) / 2
-    for k, (bins, colour) in enumerate(((report.bins_before, BEFORE), (report.bins_after, AFTER))):
-        for b in bins:
-            if b["count"]:
-                h = q_h * math.log1p(b["count"]) / math.log1p(peak)
-                body.append(
-                    f"<rect x='{p.sx(b['lower']) + k * bw:.1f}' y='{q_top + q_h - h:.1f}' width='{bw:.1f}' "
-                    f"height='{h:.1f}' fill='{colour}'><title>{b['count']} images</title></rect>"
-                )
-    body.append(text(p.x0 - 4, q_top + q_h, "images", "end", size=10))
-    body.append(legend(p.x0, height - 8, [("before", BEFORE), ("after scaling", AFTER)]))
-    return svg(width, height, title, body)
-
-
-def coverage_svg(
-    curve: list[dict], *, chosen: float | None = None, width: int = 420, height: int = 280
-) -> str:
-    """Coverage and accuracy against the threshold as a static SVG string."""
-    title = "Coverage vs accuracy" + (f" (threshold {chosen:.3f})" if chosen is not None else "")
-    ys = [r["coverage"] for r in curve] + [r["accuracy"] for r in curve if r["accuracy"] is not None]
-    lo = max(0.0, math.floor(min(ys + [1.0]) * 10) / 10)
-    p = Plot(50, 40, width - 70, height - 90, (0, 1), (lo, 1))
-    ticks = [lo + (1 - lo) * i / 4 for i in range(5)]
-    body = [
-        text(10, 18, title, size=13, weight="bold"),
-        p.frame([0, 0.25, 0.5, 0.75, 1], ticks, lambda v: f"{v:.2f}", pct),
-        p.polyline([(r["threshold"], r["coverage"]) for r in curve], palette.TRAIN),
-        p.polyline(
-            [(r["threshold"], r["accuracy"]) for r in curve if r["accuracy"] is not None], palette.MODEL
-        ),
-    ]
-    if chosen is not None:
-        body.append(p.polyline([(chosen, lo), (chosen, 1)], palette.UNSURE, 2, "3 3"))
-    body.append(
-        text(
-            p.x0 + p.w / 2,
-            p.y0 + p.h + 30,
-            "threshold t (answer only when top probability ≥ t)",
-            "middle",
-            10,
-        )
-    )
-    body.append(
-        legend(p.x0, height - 8, [("answered", palette.TRAIN), ("accuracy when answering", palette.MODEL)])
-    )
-    return svg(width, height, title, body)

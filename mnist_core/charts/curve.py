@@ -1,6 +1,7 @@
 """Altair chart of a learning curve: how the validation error falls with the training-set size.
 
-One layered chart for the Plan page: the measured points (one per training, so every seed
+One layered chart for the Plan page (and `strategies_chart`, the curves of several labelling
+strategies on one chart): the measured points (one per training, so every seed
 shows), the fitted power law error(n) = a·n^(−b) + c with its bootstrap band, the target
 error as a horizontal rule, the size the target needs as a vertical one, and optionally the
 honesty check's curve (fitted on the smaller sizes only). Sizes sit on a log axis, as
@@ -18,7 +19,7 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.planning.curve import Fit, power_law
+from mnist_core.planning.curve.fit import Fit, power_law
 
 MEASURED = "measured (one point per training)"
 FITTED = "fitted power law"
@@ -176,5 +177,101 @@ def curve_chart(
                 fontWeight="bold",
             )
             .encode(x=x, y=alt.value(12), text="label:N")
+        )
+    return alt.layer(*layers).properties(height=height)
+
+
+# ---------------------------------------------------------------- strategies compared
+
+STRATEGY_COLOURS = (palette.MODEL, palette.VALIDATION, palette.TRAIN)  # in the order measured
+
+
+def strategies_chart(
+    curves: Mapping[str, tuple[Sequence[Mapping[str, Any]], Fit | None]],
+    target_error: float | None = None,
+    needed: Mapping[str, int | None] | None = None,
+    band: bool = True,
+    height: int = 340,
+) -> alt.LayerChart:
+    """Several labelling strategies' learning curves on one chart: per strategy (the keys, as
+    legend labels, in order) its measured points, fitted line and band, and a dashed vertical rule
+    at the size it needs for the target (`needed`); the target error as a horizontal rule."""
+    names = list(curves)
+    colours = dict(zip(names, STRATEGY_COLOURS * (1 + len(names) // len(STRATEGY_COLOURS))))
+    all_points = [p for points, _ in curves.values() for p in points]
+    reach = [n for n in (needed or {}).values() if n is not None]
+    x_lo, x_hi = size_axis(all_points, max(reach) if reach else None)
+    x = alt.X(
+        "size:Q",
+        scale=alt.Scale(type="log", domain=[x_lo, x_hi], nice=False),
+        title="labelled training images (log scale)",
+        axis=alt.Axis(format="~s"),
+    )
+    colour = alt.Color(
+        "strategy:N",
+        scale=alt.Scale(domain=names, range=[colours[n] for n in names]),
+        title=None,
+        legend=alt.Legend(orient="bottom", direction="horizontal", symbolOpacity=1, labelLimit=320),
+    )
+    layers: list[alt.Chart] = []
+    for name, (points, fit) in curves.items():
+        if fit is not None:
+            rows = pd.DataFrame(fit.rows(x_lo, x_hi, count=LINE_POINTS)).assign(strategy=name)
+            if band and len(fit.boot):
+                layers.append(
+                    alt.Chart(rows)
+                    .mark_area(opacity=0.15)
+                    .encode(x=x, y=alt.Y("low:Q"), y2="high:Q", color=colour)
+                )
+            layers.append(
+                alt.Chart(rows)
+                .mark_line(strokeWidth=2.5)
+                .encode(
+                    x=x,
+                    y=alt.Y("error:Q"),
+                    color=colour,
+                    tooltip=[
+                        "strategy:N",
+                        alt.Tooltip("size:Q", format=",.0f", title="images"),
+                        alt.Tooltip("error:Q", format=".2%", title="fitted error"),
+                    ],
+                )
+            )
+        frame = pd.DataFrame(
+            point_rows(points), columns=["size", "seed", "val_error", "val_acc", "series"]
+        ).assign(strategy=name)
+        layers.append(
+            alt.Chart(frame)
+            .mark_point(filled=True, size=60, opacity=0.9)
+            .encode(
+                x=x,
+                y=alt.Y("val_error:Q", title="validation error", axis=alt.Axis(format=".0%")),
+                color=colour,
+                tooltip=[
+                    "strategy:N",
+                    alt.Tooltip("size:Q", format=",", title="images"),
+                    "seed:Q",
+                    alt.Tooltip("val_error:Q", format=".2%", title="validation error"),
+                ],
+            )
+        )
+    if target_error is not None and math.isfinite(target_error):
+        layers.append(
+            alt.Chart(pd.DataFrame([{"val_error": target_error}]))
+            .mark_rule(strokeDash=[4, 3], strokeWidth=1.5, color=palette.TARGET)
+            .encode(y="val_error:Q")
+        )
+    rules = [
+        {"size": n, "strategy": name}
+        for name, n in (needed or {}).items()
+        if n is not None and x_lo < n < x_hi
+    ]
+    if rules:
+        layers.append(
+            alt.Chart(pd.DataFrame(rules))
+            .mark_rule(strokeDash=[4, 3])
+            .encode(
+                x=x, color=colour, tooltip=["strategy:N", alt.Tooltip("size:Q", format=",", title="needs")]
+            )
         )
     return alt.layer(*layers).properties(height=height)

@@ -16,8 +16,8 @@ import pandas as pd
 
 from mnist_core.charts import palette
 from mnist_core.charts.palette import cell_colour
+from mnist_core.data.baselines import CHANCE_ACCURACY
 from mnist_core.evaluation.evaluate import EvalResult
-from mnist_core.evaluation.judge import CHANCE_ACCURACY
 
 CELL_PARAM = "cell"  # name of the click selection on the heatmap (the page reads it back)
 METRICS = ("precision", "recall", "f1")

@@ -2,7 +2,7 @@
 next to an untrained one and the training target, and how its answers on users' drawings
 compare with MNIST (drawings per digit, field against validation accuracy).
 
-Builders take a `predict.Prediction` or plain rows (of `collect.digit_gaps`, counts per
+Builders take a `predict.Prediction` or plain rows (of `field_accuracy.digit_gaps`, counts per
 digit) and return Altair charts; colours come from `palette`. No Streamlit here.
 """
 
@@ -117,7 +117,7 @@ def drawings_chart(counts: Mapping[int, int], height: int = 200) -> alt.LayerCha
 
 def field_gap_chart(rows: Sequence[Mapping], height: int = 230) -> alt.Chart:
     """Per digit, validation accuracy on MNIST next to accuracy on users' drawings
-    (`collect.digit_gaps` rows; a digit without a value has no bar)."""
+    (`field_accuracy.digit_gaps` rows; a digit without a value has no bar)."""
     df = pd.DataFrame(
         [
             {"digit": str(r["digit"]), "set": name, "accuracy": r[key]}

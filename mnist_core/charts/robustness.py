@@ -1,8 +1,8 @@
 """The Evaluate page's robustness charts: small multiples of accuracy against each perturbation's strength.
 
-Altair for the app (`robustness_chart`) and the same figure as a static SVG string for the
-HTML report (`robustness_svg`), one line per run. Builders take `evaluation.robustness`
-sweeps; they never import Streamlit.
+One Altair chart (`robustness_chart`), one line per run, for the page and (rendered to SVG by
+mnist_core.report.svg) for the report. Builders take `evaluation.robustness` sweeps; they never
+import Streamlit.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.charts.svg import Plot, legend, pct, svg, text
-from mnist_core.evaluation.robustness import PERTURBATIONS, Sweep, default_bar
+from mnist_core.evaluation.robustness.perturbations import PERTURBATIONS
+from mnist_core.evaluation.robustness.results import Sweep, default_bar
 
 RUN_COLOURS = (palette.TRAIN, palette.VALIDATION)  # first and second run of a comparison
 
@@ -93,44 +93,3 @@ def robustness_chart(
         title = spec.label + ("" if spec.through_app else " (model only)")
         panels.append((lines + rule).properties(width=panel, height=panel * 0.75, title=title))
     return alt.concat(*panels, columns=columns)
-
-
-def robustness_svg(sweeps: Sweep | Sequence[Sweep], *, columns: int = 4, panel: int = 190) -> str:
-    """The robustness small multiples (one or two runs) as one static SVG string."""
-    sweeps = [sweeps] if isinstance(sweeps, Sweep) else list(sweeps)
-    names = list(dict.fromkeys(c.name for s in sweeps for c in s.curves))
-    bar = default_bar(sweeps[0])
-    all_acc = [a for s in sweeps for c in s.curves for a in c.accuracy]
-    lo = max(0.0, math.floor(min(all_acc + [bar]) * 10) / 10)
-    rows = -(-len(names) // columns)
-    ph = int(panel * 0.62)
-    cell_w, cell_h = panel + 20, ph + 62
-    width, height = columns * cell_w + 40, rows * cell_h + 56
-    title = "Accuracy as the validation images are perturbed"
-    body = [text(10, 18, title, size=13, weight="bold")]
-    body.append(legend(10, 38, [(s.label, RUN_COLOURS[k % 2]) for k, s in enumerate(sweeps)]))
-    for i, name in enumerate(names):
-        r, c = divmod(i, columns)
-        spec = PERTURBATIONS[name]
-        vals = spec.values
-        p = Plot(40 + c * cell_w + 20, 56 + r * cell_h + 16, panel - 20, ph, (min(vals), max(vals)), (lo, 1))
-        label = spec.label + ("" if spec.through_app else " (model only)")
-        body.append(text(p.x0, p.y0 - 5, label, size=11, weight="bold"))
-        xt = [vals[0], vals[len(vals) // 2], vals[-1]]
-        body.append(
-            p.frame(
-                xt,
-                [lo, (lo + 1) / 2, 1],
-                lambda v: f"{v:g}{spec.unit if spec.unit in ('°', '%') else ''}",
-                pct,
-            )
-        )
-        body.append(p.polyline([(min(vals), bar), (max(vals), bar)], palette.ZERO_RULE, 1, "4 3"))
-        for k, s in enumerate(sweeps):
-            try:
-                curve = s.curve(name)
-            except KeyError:
-                continue
-            pts = list(zip(curve.values, curve.accuracy))
-            body += [p.polyline(pts, RUN_COLOURS[k % 2]), p.dots(pts, RUN_COLOURS[k % 2], 2)]
-    return svg(width, height, title, body)

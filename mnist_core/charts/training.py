@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import functools
-import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
+from mnist_core.config import finite_number
 from mnist_core.training.diagnose import best_record
 
 if TYPE_CHECKING:
@@ -34,13 +34,6 @@ SPLIT_SCALE = alt.Scale(domain=["train", "validation"], range=[palette.TRAIN, pa
 FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
-def _num(value: Any) -> float | None:
-    """A finite float, or None (Vega-Lite has no NaN/inf)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
 def curves_frame(epochs: Sequence[Mapping[str, Any]], metric: str = "loss") -> pd.DataFrame:
     """Long format, one row per epoch and split: epoch, split ("train"/"validation"), value."""
     return pd.DataFrame(_curve_rows(epochs, metric), columns=["epoch", "split", "value"])
@@ -48,7 +41,7 @@ def curves_frame(epochs: Sequence[Mapping[str, Any]], metric: str = "loss") -> p
 
 def _curve_rows(epochs: Sequence[Mapping[str, Any]], metric: str) -> list[dict[str, Any]]:
     return [
-        {"epoch": float(e["epoch"]), "split": split, "value": _num(e.get(f"{prefix}_{metric}"))}
+        {"epoch": float(e["epoch"]), "split": split, "value": finite_number(e.get(f"{prefix}_{metric}"))}
         for e in epochs
         for split, prefix in (("train", "train"), ("validation", "val"))
     ]
@@ -61,7 +54,7 @@ def batches_frame(batches: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def _batch_rows(batches: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {"epoch": b["epoch"] - 1 + b["batch"] / max(b["batches"], 1), "value": _num(b["train_loss"])}
+        {"epoch": b["epoch"] - 1 + b["batch"] / max(b["batches"], 1), "value": finite_number(b["train_loss"])}
         for b in batches
     ]
 
@@ -266,7 +259,7 @@ def accuracy_bars(
     """Horizontal bars of validation accuracy per model, in the given order, labelled in %;
     `target` (the task's accuracy goal) as a dashed line."""
     frame = pd.DataFrame(
-        [{"model": m, "accuracy": _num(a), "order": i} for i, (m, a) in enumerate(rows)],
+        [{"model": m, "accuracy": finite_number(a), "order": i} for i, (m, a) in enumerate(rows)],
         columns=["model", "accuracy", "order"],
     )
     base = alt.Chart(frame).encode(
@@ -306,7 +299,7 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
             {
                 "name": m.get("name") or run.id,
                 "model": c.summary(),
-                "val accuracy": _num(m.get("val_accuracy")),
+                "val accuracy": finite_number(m.get("val_accuracy")),
                 "best epoch": m.get("best_epoch"),
                 "epochs": m.get("epochs_run", len(run.history)),
                 "of": c.epochs,
@@ -317,7 +310,7 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
                 "weight decay": c.weight_decay,
                 "augment": c.augment,
                 "train images": (m.get("sizes") or {}).get("train"),
-                "seconds": _num(m.get("train_seconds")),
+                "seconds": finite_number(m.get("train_seconds")),
                 "status": m.get("status", ""),
                 "created": _created(m.get("created")),
                 "data": m.get("data_name") or m.get("data", ""),

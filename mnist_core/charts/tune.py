@@ -1,11 +1,11 @@
-"""Altair charts of a hyperparameter search (the Tune page), drawn from `tune.trials_table` rows.
+"""Altair charts of a hyperparameter search (the Tune page), drawn from `tune.results.trials_table` rows.
 
 - `best_so_far_chart`: every trial's result against its number, and the best result so far
   as a step line: does the search still improve?
 - `intermediate_chart`: the objective after every epoch of every trial, pruned ones greyed,
   so one sees where the pruner cut the hopeless trials off.
 - `importance_chart`: how much of the objective's variation each parameter explains
-  (`tune.importances`).
+  (`tune.results.importances`).
 - `slice_chart`: one small scatter per searched parameter (three to a row), objective
   against its value (log axes for log-uniform parameters): where the good values lie.
 
@@ -15,7 +15,6 @@ values are dropped so a diverged trial never breaks a spec. No Streamlit here.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,7 +22,9 @@ import altair as alt
 import pandas as pd
 
 from mnist_core.charts import palette
-from mnist_core.planning.tune import OBJECTIVES, PARAM_SPECS
+from mnist_core.config import finite_number
+from mnist_core.planning.tune.params import PARAM_SPECS
+from mnist_core.planning.tune.study import OBJECTIVES
 
 STATE_ORDER = ("complete", "running", "pruned", "failed")
 STATE_COLOURS = {
@@ -45,12 +46,6 @@ PARAM_LABELS = {
 FIT_X = alt.AutoSizeParams(type="fit-x", contains="padding")
 
 
-def _num(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
 def objective_axis(objective: str) -> tuple[str, str]:
     """Axis title and number format of an objective."""
     return ("validation accuracy", ".0%") if objective == "val_acc" else ("validation loss", ".3f")
@@ -69,9 +64,9 @@ def best_so_far_rows(rows: Sequence[Mapping[str, Any]], objective: str) -> list[
     out = []
     for r in sorted(rows, key=lambda r: r["number"]):
         if r["state"] == "complete":
-            value = _num(r.get("value"))
+            value = finite_number(r.get("value"))
         elif r["state"] == "pruned" and r.get("curve"):
-            value = _num(r["curve"][-1].get("value"))
+            value = finite_number(r["curve"][-1].get("value"))
         else:
             value = None
         if value is None:
@@ -122,7 +117,7 @@ def curve_rows(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         }
         for r in rows
         for p in r.get("curve", ())
-        if (v := _num(p.get("value"))) is not None
+        if (v := finite_number(p.get("value"))) is not None
     ]
 
 
@@ -159,7 +154,7 @@ def importance_chart(importances: Mapping[str, float], height: int | None = None
         [
             {"parameter": PARAM_LABELS.get(k, k), "importance": v}
             for k, v in importances.items()
-            if _num(v) is not None
+            if finite_number(v) is not None
         ],
         columns=["parameter", "importance"],
     )
@@ -185,7 +180,7 @@ def slice_rows(rows: Sequence[Mapping[str, Any]], name: str) -> list[dict[str, A
     """Complete trials' (value of `name`, objective) pairs."""
     out = []
     for r in rows:
-        value = _num(r.get("value"))
+        value = finite_number(r.get("value"))
         if r["state"] != "complete" or value is None or name not in r.get("params", {}):
             continue
         x = r["params"][name]

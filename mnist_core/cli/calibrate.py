@@ -10,7 +10,7 @@ from mnist_core.cli.common import add_run_command, print_json
 
 def add_parser(sub: Any) -> None:
     """`python -m mnist_core calibrate RUN [--bins 15] [--dry-run]`."""
-    from mnist_core.evaluation.calibration import N_BINS
+    from mnist_core.evaluation.calibration.scaling import N_BINS
 
     p = add_run_command(
         sub,
@@ -23,12 +23,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_core.evaluation.calibration import (
-        CalibrationError,
-        calibrate_run,
-        run_threshold,
-        threshold_is_stale,
-    )
+    from mnist_core.evaluation.calibration.saved import calibrate_run, run_threshold, threshold_is_stale
+    from mnist_core.evaluation.calibration.scaling import CalibrationError
     from mnist_core.runs.storage import load_run
 
     if not 2 <= args.bins <= 100:

@@ -80,7 +80,7 @@ def err(text: str) -> None:
 
 def print_json(obj: Any) -> None:
     """One JSON line on stdout; NaN and infinities become null (JSON has no NaN)."""
-    from mnist_core.runs.storage import dumps
+    from mnist_core.runs.files import dumps
 
     print(dumps(obj), flush=True)
 

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 from typing import Any
 
-from mnist_core.cli.common import add_run_command, err, print_json
+from mnist_core.cli.common import CliError, add_run_command, err, print_json
 
 
 def add_parser(sub: Any) -> None:
@@ -20,16 +20,16 @@ def run(args: argparse.Namespace) -> int:
     from mnist_core.data.preprocess import make_split
     from mnist_core.data.sources import load_test, resolve_source
     from mnist_core.evaluation.evaluate import evaluate
-    from mnist_core.runs.storage import (
-        evaluation_note,
-        evaluation_record,
-        is_own_source,
-        load_run,
-        save_evaluation,
-    )
+    from mnist_core.runs.evaluations import evaluation_note, evaluation_record, is_own_source, save_evaluation
+    from mnist_core.runs.storage import load_run
 
     run = load_run(args.run)
     source = resolve_source(args.data) if args.data else None  # checked before any work
+    if source is None and not run.meta.get("data"):
+        raise CliError(
+            f"Run {run.id} does not record which data it was trained on (its meta.json is missing "
+            "or damaged): name the data to evaluate it on with --data."
+        )
     own = is_own_source(run, source)
     spec = source.key if source else run.meta.get("data", "auto")
     model = run.load_model()

@@ -50,36 +50,24 @@ def run(args: Any) -> int:
 
 
 def _audit(args: Any, home: Path | None) -> int:
-    from mnist_core.config import PRESETS
-    from mnist_core.labels.audit import audit_config, fold_indices, run_audit
-    from mnist_core.labels.source import audit_input
-    from mnist_core.labels.store import save_audit
+    from mnist_core.labels.job import audit_work
+    from mnist_core.labels.store import load_audit
 
-    config = audit_config(PRESETS[args.preset] if args.preset else None)
-    data = audit_input(args.data, args.include_drawings, home)
-    fold_indices(len(data.labels), args.folds)  # bad --folds is refused before any training
-    err(f"auditing {len(data.labels):,} labels of {data.source_name} with {args.folds} folds")
     stop = threading.Event()
     with ctrl_c_stops(stop):
-        for rec in run_audit(
-            data.images,
-            data.labels,
-            origins=data.origins,
-            data=data.data,
-            source_name=data.source_name,
-            preset=args.preset or "quick CNN",
-            config=config,
+        for rec in audit_work(
+            stop,
+            args.data,
+            preset=args.preset or "",
             folds=args.folds,
             seed=args.seed,
-            stop=stop,
+            include_drawings=args.include_drawings,
+            home=str(home) if home else None,
         ):
-            if rec["kind"] == "audit":
-                audit = rec["audit"]
-                save_audit(audit, home)
-                err(f"{audit.n_flagged} suspects among {audit.n_images:,} images in {audit.seconds:.1f} s")
-                print_json(audit.to_json())
-                return 0
             err(rec["text"])
+            if rec["kind"] == "saved":
+                print_json(load_audit(rec["audit_id"], home).to_json())
+                return 0
     raise CliError("the audit was stopped before its last fold: nothing was saved")
 
 

@@ -13,11 +13,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from mnist_core.cli import calibrate, evaluate, labels, monitor, predict, robustness, runs, train
+from mnist_core.cli import calibrate, curve, evaluate, labels, monitor, predict, robustness, runs, train, tune
 from mnist_core.cli.common import CliError, err
 from mnist_core.config import ConfigError
 
-COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels, monitor)
+COMMANDS = (train, evaluate, predict, runs, calibrate, robustness, labels, monitor, tune, curve)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,29 +27,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
-    from mnist_core.planning.tune import add_parser as add_tune_parser
-
-    add_tune_parser(sub)
-    from mnist_core.planning.curve import add_parser as add_curve_parser
-
-    add_curve_parser(sub)
     return parser
 
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Every error type the core raises for bad input: printed as one line, exit status 2."""
-    from mnist_core.data.sources import DataError
+    from mnist_core.data.drawing import ImageError
+    from mnist_core.data.errors import DataError
     from mnist_core.deploy.collect import CollectError
-    from mnist_core.deploy.drawing import ImageError
     from mnist_core.deploy.export import ExportError
-    from mnist_core.evaluation.calibration import CalibrationError
-    from mnist_core.evaluation.robustness import RobustnessError
+    from mnist_core.evaluation.calibration.scaling import CalibrationError
+    from mnist_core.evaluation.robustness.perturbations import RobustnessError
     from mnist_core.files import FileRefused
     from mnist_core.jobs.errors import ClusterError, JobBusy, SchedulerUnreachable
     from mnist_core.labels.audit import AuditError
     from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError
-    from mnist_core.runs.storage import StorageError
+    from mnist_core.planning.curve.errors import CurveError
+    from mnist_core.planning.tune import TuneError
+    from mnist_core.runs.files import StorageError
 
     # OSError: disk full, permission denied; MemoryError: an input too large for this machine
     return (
@@ -69,6 +65,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
         FileRefused,
         AuditError,
         MonitorError,
+        TuneError,
+        CurveError,
         SchedulerUnreachable,
         ClusterError,
     )
@@ -77,11 +75,7 @@ def user_errors() -> tuple[type[BaseException], ...]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from mnist_core.planning.curve import cmd_curve
-    from mnist_core.planning.tune import cmd_tune
-
-    legacy = {"tune": cmd_tune, "curve": cmd_curve}
-    command = args.handler if args.command not in legacy else legacy[args.command]
+    command = args.handler
     try:
         return command(args)
     except user_errors() as exc:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from mnist_core.cli.common import add_run_command, print_json
+
+
+def _cli_wording(message: str) -> str:
+    """The Deploy page's blank-input sentences speak of drawing; a file has no canvas."""
+    from mnist_core.data.drawing import BLANK_MESSAGE, TOO_SMALL_MESSAGE
+
+    return {
+        BLANK_MESSAGE: "No digit found: the image is blank.",
+        TOO_SMALL_MESSAGE: "No digit found: the marks in the image are too small or faint to read.",
+    }.get(message, message)
 
 
 def add_parser(sub: Any) -> None:
@@ -17,9 +26,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_core.deploy.drawing import ImageError
-    from mnist_core.deploy.predict import answer_text, predict_digit, prepare_upload
-    from mnist_core.evaluation.calibration import predict_options
+    from mnist_core.data.drawing import ImageError
+    from mnist_core.deploy.predict import answer_text, predict_digit, prepare_image_file
+    from mnist_core.evaluation.calibration.saved import predict_options
+    from mnist_core.files import FileRefused
     from mnist_core.runs.storage import load_run
 
     run = load_run(args.run)
@@ -27,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     failed = 0
     for name in args.images:
         try:
-            prediction = predict_digit(model, prepare_upload(Path(name).read_bytes()), **options)
-        except (OSError, ImageError) as exc:
+            prediction = predict_digit(model, prepare_image_file(name), **options)
+        except (OSError, ImageError, FileRefused) as exc:
             print(json.dumps({"file": name, "error": str(exc)}))
             failed += 1
             continue
@@ -39,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
                 "digit": prediction.digit,
                 "probabilities": None if probs is None else [round(float(p), 6) for p in probs],
                 "unsure": prediction.is_unsure,
-                "message": answer_text(prediction),
+                "message": _cli_wording(answer_text(prediction)),
             }
         )
     return 2 if failed else 0

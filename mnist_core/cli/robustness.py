@@ -10,7 +10,8 @@ from mnist_core.cli.common import add_run_command, err, print_json
 
 def add_parser(sub: Any) -> None:
     """`python -m mnist_core robustness RUN [--perturbation rotate ...] [--n 2000] [--compare RUN2]`."""
-    from mnist_core.evaluation.robustness import DEFAULT_N, ORDER
+    from mnist_core.evaluation.robustness.measure import DEFAULT_N
+    from mnist_core.evaluation.robustness.perturbations import ORDER
 
     p = add_run_command(
         sub,
@@ -37,15 +38,10 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_core.evaluation.robustness import (
-        ORDER,
-        PERTURBATIONS,
-        RobustnessError,
-        compare,
-        save_sweep,
-        sweep_run,
-        weakest,
-    )
+    from mnist_core.evaluation.robustness.measure import sweep_run
+    from mnist_core.evaluation.robustness.perturbations import ORDER, PERTURBATIONS, RobustnessError
+    from mnist_core.evaluation.robustness.results import compare, weakest
+    from mnist_core.evaluation.robustness.store import save_sweep
     from mnist_core.runs.storage import load_run
 
     def progress(name: str, done: int, total: int) -> None:

@@ -19,7 +19,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mnist_core.runs.storage import scan_runs
+    from mnist_core.runs.listing import scan_runs
 
     home = Path(args.out).expanduser() if args.out else None
     if home is not None and home.exists() and not home.is_dir():
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     for r in runs:
         acc = r.meta.get("val_accuracy")
         print(
-            f"{r.id:34} {r.config.summary():28} {str(r.meta.get('status')):13} "
-            f"{(f'{acc:.2%}' if isinstance(acc, float) else '-'):>8}  {r.meta.get('created', '')}"
+            f"{r.id:34} {r.config.summary():28} {r.meta.get('status') or '-':13} "
+            f"{(f'{acc:.2%}' if isinstance(acc, float) else '-'):>8}  {r.meta.get('created') or ''}"
         )
     return 0

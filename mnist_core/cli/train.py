@@ -36,6 +36,13 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="add the drawings collected on the Deploy page to the training set",
     )
+    train.add_argument(
+        "--labels",
+        choices=("given", "reviewed"),
+        default="given",
+        help="reviewed: apply the Labels page's decisions (relabel, exclude) to the training part "
+        "only; decisions on validation images are counted, not applied (default: given)",
+    )
     add_config_flags(train)
     train.set_defaults(handler=run)
 
@@ -51,12 +58,20 @@ def run(args: argparse.Namespace) -> int:
     check_home(home)  # every path is checked before the data is loaded and the training starts
     resolve_source(args.data)
     extra = _collected(home) if args.with_collected else None
+    review = _review(args.data, home) if args.labels == "reviewed" else None
     stop = threading.Event()
     saved: SavedRecord | None = None
     end = None
     with ctrl_c_stops(stop):
         for rec in train_and_save(
-            config, args.data, stop=stop, extra=extra, name=args.name, home=home, report_every=50
+            config,
+            args.data,
+            stop=stop,
+            extra=extra,
+            name=args.name,
+            home=home,
+            report_every=50,
+            review=review,
         ):
             if rec.kind == "epoch":
                 err(
@@ -81,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
     run = load_run(saved.path)
     diag = diagnose(run.history, run.config, saved.status)
     verdict = _verdict(diag, saved.val_accuracy, run.config.model)
+    labels = _reviewed_account(run.meta) if review is not None else None
     print_json(
         {
             "run": saved.path,
@@ -92,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
             "diagnosis_kind": diag.kind,
             "advice": diag.advice,
             "changes": diag.changes,
+            **({"labels": labels} if labels else {}),
         }
     )
     err(_status_line(saved, verdict, diag.advice))
@@ -152,3 +169,21 @@ def _collected(home: Path | None):
         raise CliError("--with-collected: no collected drawings yet (label some on the Deploy page)")
     err(f"adding {len(extra)} collected drawings to the training set")
     return extra
+
+
+def _review(spec: str, home: Path | None):
+    """The pipeline's split review that applies the stored decisions for `spec`'s data."""
+    from functools import partial
+
+    from mnist_core.data.sources import resolve_source
+    from mnist_core.labels.apply import review_split, stored_decisions
+
+    return partial(review_split, stored_decisions(resolve_source(spec).key, home))
+
+
+def _reviewed_account(meta: dict) -> dict:
+    from mnist_core.labels.apply import ReviewSummary
+
+    summary = ReviewSummary.from_meta(meta)
+    err(summary.sentence())
+    return summary.to_meta()

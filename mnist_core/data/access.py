@@ -15,10 +15,15 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import threading
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from mnist_core.config import cache_dir
-from mnist_core.data.sources import DataError
+from mnist_core.data.errors import DataError
+from mnist_core.data.idx import IDX_FILES, find_idx
+from mnist_core.files import FileRefused, check_within
 
 ROOTS_ENV = "MNIST_STUDIO_DATA_ROOTS"
 PASSWORD_ENV = "MNIST_STUDIO_PASSWORD"
@@ -64,9 +69,27 @@ def check_data_folder(text: str) -> Path:
             resolved = candidate.resolve(strict=True)
         except (OSError, RuntimeError):  # missing, unreadable, a symlink loop
             continue
-        if resolved.is_dir() and any(resolved.is_relative_to(root) for root in roots):
+        if (
+            resolved.is_dir()
+            and any(resolved.is_relative_to(root) for root in roots)
+            and _files_inside(resolved, roots)
+        ):
             return resolved
     raise DataError(REFUSED)
+
+
+def _files_inside(folder: Path, roots: list[Path]) -> bool:
+    """Whether every IDX file the folder offers really lies inside a root: a file symlink in an
+    allowed folder must not lead out of it either."""
+    for stem in (name for pair in IDX_FILES.values() for name in pair):
+        found = find_idx(folder, stem)
+        if found is None:
+            continue
+        try:
+            check_within(found, roots, what="IDX file")
+        except FileRefused:
+            return False
+    return True
 
 
 def demo_password() -> str | None:
@@ -79,6 +102,48 @@ def password_ok(given: str | None, expected: str | None) -> bool:
     if not given or not expected:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+class PasswordBackoff:
+    """Wrong passwords slow down whoever gives them: each failure of a key (a browser session, a
+    client address) makes that key's next wrong answer wait twice as long, from FIRST_DELAY_S up
+    to MAX_DELAY_S, so guessing runs at a few tries a minute instead of one a second. A right
+    password clears the session's count; the address keeps its own until its failures are
+    FORGET_S old. Thread-safe: the app's sessions share one instance."""
+
+    FIRST_DELAY_S = 0.5
+    MAX_DELAY_S = 30.0
+    FORGET_S = 3600.0
+    MAX_KEYS = 10_000  # a flood of addresses cannot grow the table without bound
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._failures: dict[str, tuple[int, float]] = {}  # key → (count, time of the last)
+        self._lock = threading.Lock()
+
+    def failed(self, keys: Iterable[str]) -> float:
+        """Count one wrong password for each key; the delay (s) to wait before answering it."""
+        now = self._clock()
+        with self._lock:
+            self._forget(now)
+            counts = []
+            for key in keys:
+                count = self._failures.get(key, (0, now))[0] + 1
+                self._failures[key] = (count, now)
+                counts.append(count)
+        worst = max(counts, default=1)
+        return min(self.MAX_DELAY_S, self.FIRST_DELAY_S * 2 ** min(worst - 1, 32))
+
+    def succeeded(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+    def _forget(self, now: float) -> None:
+        stale = [k for k, (_, at) in self._failures.items() if now - at > self.FORGET_S]
+        for key in stale:
+            del self._failures[key]
+        while len(self._failures) >= self.MAX_KEYS:  # oldest first
+            del self._failures[min(self._failures, key=lambda k: self._failures[k][1])]
 
 
 def is_loopback(address: str | None) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from mnist_core.data.baselines import baselines
 from mnist_core.data.images import tile
 from mnist_core.data.preprocess import split_train_val, to_float
 from mnist_core.data.sources import Images
-from mnist_core.evaluation.judge import baselines
 
 DIGITS = tuple(range(10))
 PIXELS = 28 * 28

@@ -7,7 +7,7 @@ Sources (the `spec` string everywhere):
 - a folder path: the four standard IDX files (`train-images-idx3-ubyte[.gz]`, ...).
 - "auto": full MNIST when it is already on disk, otherwise the sample.
 
-Everything is loaded once into uint8 tensors and cached in memory (and, for full MNIST,
+Parsing the IDX files themselves is `idx`'s business. Everything is loaded once into uint8 tensors and cached in memory (and, for full MNIST,
 as one `.npz` per part beside the download folder) so later loads are instant. The test
 set is a separate call, so nothing reads it unless asked to. `label_counts` reads only the
 labels, with NumPy: a page that shows how many images there are (Home) needs no torch, whose
@@ -19,19 +19,19 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
-import os
 import threading
 import urllib.error
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mnist_core.config import cache_dir
+from mnist_core.data.errors import DataError
+from mnist_core.data.idx import IDX_FILES, find_idx, idx_labels, read_idx, read_labels
 
 if TYPE_CHECKING:
     import torch
@@ -39,10 +39,6 @@ if TYPE_CHECKING:
 # (bytes done, bytes expected, message) — a download reports through this.
 ProgressFn = Callable[[int, int, str], None]
 
-IDX_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 # Sizes of the official gzipped files, so a download can show real progress.
 MNIST_GZ_SIZES = {
     "train-images-idx3-ubyte.gz": 9912422,
@@ -52,13 +48,6 @@ MNIST_GZ_SIZES = {
 }
 SAMPLE_TEST_FRACTION = 1 / 7  # MNIST's 60,000 : 10,000
 SAMPLE_SEED = 1234
-# IDX limits: MNIST has 70,000 images; a header declaring more is damaged or hostile.
-MAX_IDX_IMAGES = 1_000_000
-IDX_CHUNK = 1 << 20  # bytes read (and decompressed) per step
-
-
-class DataError(RuntimeError):
-    """Data that cannot be loaded; the message names the file and what to do."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +66,9 @@ class Images:
 
 def images_fingerprint(data: Images) -> str:
     """16 hex digits of SHA-256 over the images' and labels' bytes: the same set, the same print."""
-    digest = hashlib.sha256(np.ascontiguousarray(data.images.numpy()).tobytes())
-    digest.update(np.ascontiguousarray(data.labels.numpy().astype(np.int64)).tobytes())
+    # hashed through the array's own buffer: tobytes() would copy a whole (maybe huge) set
+    digest = hashlib.sha256(memoryview(np.ascontiguousarray(data.images.numpy())).cast("B"))
+    digest.update(memoryview(np.ascontiguousarray(data.labels.numpy().astype(np.int64))).cast("B"))
     return digest.hexdigest()[:16]
 
 
@@ -159,32 +149,12 @@ def label_counts(spec: str = "auto", part: str = "train", cache: Path | None = N
         test = [_holdout_size(int(n), SAMPLE_TEST_FRACTION) for n in per_digit]
         return test if part == "test" else [int(n) - t for n, t in zip(per_digit, test)]
     if source.kind == "mnist" and not mnist_available(cache):
-        raise DataError("Full MNIST is not downloaded yet: download it on the Data page.")
+        raise DataError(
+            "Full MNIST is not downloaded yet: download it (the Data page, or "
+            "`python -m mnist_core train --data mnist`)."
+        )
     folder = mnist_root(cache) / "raw" if source.kind == "mnist" else Path(source.key)
-    return [int(n) for n in np.bincount(_idx_labels(folder, part, source.kind == "mnist"), minlength=10)[:10]]
-
-
-def _idx_labels(folder: Path, part: str, use_npy_cache: bool) -> np.ndarray:
-    npy = folder.parent / f"{part}.npz"
-    if use_npy_cache and npy.is_file():
-        try:
-            with np.load(npy) as z:
-                return z["labels"]
-        except (OSError, ValueError, KeyError):
-            pass  # a damaged cache: the IDX file below still holds the labels
-    stem = IDX_FILES[part][1]
-    path = _find_idx(folder, stem)
-    if path is None:
-        raise DataError(f"{folder} has no {stem}[.gz]: the folder needs the four MNIST IDX files.")
-    return _read_labels(path)
-
-
-def _read_labels(path: Path) -> np.ndarray:
-    """An IDX labels file, checked to hold digits 0-9 only."""
-    labels = read_idx(path, 1)
-    if labels.size and labels.max() > 9:
-        raise DataError(f"{path} holds label {labels.max()}, not a digit 0-9.")
-    return labels
+    return [int(n) for n in np.bincount(idx_labels(folder, part, source.kind == "mnist"), minlength=10)[:10]]
 
 
 def _load(source: SourceInfo, part: str, cache: Path | None, progress: ProgressFn | None) -> Images:
@@ -263,102 +233,6 @@ def stratified_holdout(labels: torch.Tensor, fraction: float, seed: int) -> torc
     return torch.sort(torch.cat(chosen)).values
 
 
-# ---------------------------------------------------------------- IDX files
-
-
-def _find_idx(folder: Path, stem: str) -> Path | None:
-    """The IDX file `stem` in `folder` (plain or .gz; also MNIST/raw below it, as torchvision lays it out)."""
-    for base in (folder, folder / "MNIST" / "raw", folder / "raw"):
-        for name in (stem, stem + ".gz"):
-            if (base / name).is_file():
-                return base / name
-    return None
-
-
-def read_idx(path: Path, expected_ndim: int) -> np.ndarray:
-    """Parse one IDX file (optionally gzipped) of unsigned bytes, with errors that name the file.
-
-    The header is read first and checked against MNIST-like limits; then exactly the declared
-    number of bytes is read from the stream, chunk by chunk, into one buffer whose pages are only
-    touched as data arrives. A gzip bomb or a forged header therefore never costs more than the
-    declared size (at most MAX_IDX_IMAGES images of 28×28), and a stream holding more or less
-    than declared is refused.
-    """
-    path = Path(path)
-    try:
-        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as fh:
-            shape = _idx_header(fh, path, expected_ndim)
-            size = int(np.prod(shape))
-            if path.suffix != ".gz":
-                _check_plain_size(path, fh, size)
-            data = _read_exactly(fh, path, size)
-            if fh.read(1):
-                raise DataError(
-                    f"{path} holds more data than its header declares ({size:,} bytes): "
-                    "the file is damaged or not what its name says. Download or copy "
-                    "it again."
-                )
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(
-            f"{path} could not be read ({exc}). The file is damaged or truncated: "
-            "delete it and download or copy it again."
-        ) from exc
-    return data.reshape(shape)
-
-
-def _idx_header(fh: BinaryIO, path: Path, expected_ndim: int) -> tuple[int, ...]:
-    """The shape an IDX header declares, refused unless MNIST-like (n×28×28 images, n labels)."""
-    magic = fh.read(4)
-    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != 0x08:
-        raise DataError(
-            f"{path} is not an IDX file of unsigned bytes (bad magic number). Use the original MNIST files."
-        )
-    ndim = magic[3]
-    if ndim != expected_ndim:
-        raise DataError(
-            f"{path} has {ndim} dimensions, expected {expected_ndim} "
-            "(images have 3, labels 1): are the file names swapped?"
-        )
-    dims = fh.read(4 * ndim)
-    if len(dims) < 4 * ndim:
-        raise DataError(f"{path} is truncated (incomplete header). Download or copy it again.")
-    shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
-    if shape[0] > MAX_IDX_IMAGES:
-        raise DataError(
-            f"{path} declares {shape[0]:,} entries; at most {MAX_IDX_IMAGES:,} are "
-            "accepted (MNIST has 70,000). The file is damaged or not MNIST."
-        )
-    if ndim == 3 and shape[1:] != (28, 28):
-        raise DataError(f"{path} holds {shape[1]}×{shape[2]} images, not 28×28.")
-    return shape
-
-
-def _check_plain_size(path: Path, fh: BinaryIO, size: int) -> None:
-    # an uncompressed file shows its length up front: refuse before allocating anything
-    held = os.fstat(fh.fileno()).st_size - fh.tell()
-    if held != size:
-        raise DataError(
-            f"{path} is truncated or damaged: the header promises {size:,} bytes of "
-            f"data, the file holds {held:,}. Download or copy it again."
-        )
-
-
-def _read_exactly(fh: BinaryIO, path: Path, size: int) -> np.ndarray:
-    # np.empty leaves pages untouched until written, so a forged size costs no memory until the
-    # data really arrives; small chunks keep the decompressor's own buffer small too
-    out = np.empty(size, dtype=np.uint8)
-    view, got = memoryview(out), 0
-    while got < size:
-        n = fh.readinto(view[got : got + IDX_CHUNK])
-        if not n:
-            raise DataError(
-                f"{path} is truncated or damaged: the header promises {size:,} bytes of "
-                f"data, the file holds {got:,}. Download or copy it again."
-            )
-        got += n
-    return out
-
-
 @lru_cache(maxsize=8)
 def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
     import torch
@@ -374,7 +248,7 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
             pass  # a damaged cache is rebuilt from the IDX files below
     paths = []
     for stem in (img_stem, lbl_stem):
-        found = _find_idx(base, stem)
+        found = find_idx(base, stem)
         if found is None:
             raise DataError(
                 f"{base} has no {stem}[.gz]. The folder needs the MNIST IDX files "
@@ -382,7 +256,12 @@ def _idx_part(folder: str, part: str, use_npy_cache: bool) -> Images:
             )
         paths.append(found)
     images = read_idx(paths[0], 3)
-    labels = _read_labels(paths[1])
+    if len(images) == 0:  # a measure on no images would be stored as n: 0, loss: null
+        raise DataError(
+            f"{paths[0]} holds no {'test' if part == 'test' else 'training'} images "
+            "(its header declares 0): there is nothing to train or evaluate on."
+        )
+    labels = read_labels(paths[1])
     if len(images) != len(labels):
         raise DataError(
             f"{paths[0].name} has {len(images):,} images but {paths[1].name} has "

@@ -1,1 +1,1 @@
-"""Deploy: a drawing becomes a 28x28 input, one prediction, collected drawings and field accuracy, ONNX export."""
+"""Deploy: one prediction for a drawing or an upload, collected drawings and field accuracy, ONNX export."""

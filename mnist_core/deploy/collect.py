@@ -1,10 +1,10 @@
 """SQLite store of digits that users drew and labelled: collect, label, measure.
 
-Each entry keeps the true label, what a model predicted (if anything), the
-28×28 model input and optionally the original drawing as PNG. The store feeds
-three things: field accuracy per model (set against each run's MNIST accuracy by
-`field_summary` and `digit_gaps`), extra training data (`arrays`), and downloads
-(.npz or MNIST IDX).
+Each entry keeps the true label (None for a drawing saved to "label later"), what a model
+predicted (if anything), the 28×28 model input and optionally the original drawing as PNG. The
+labelled entries feed three things: field accuracy per model (set against each run's MNIST
+accuracy in `field_accuracy.py`), extra training data (`arrays`), and downloads (.npz or MNIST
+IDX); unlabelled ones wait in `unlabelled()` until `set_label`. The schema: `collect_schema`.
 Every call opens its own short-lived connection (WAL mode, busy timeout), so
 concurrent Streamlit sessions and threads can share one database file. Creating the schema
 is one write transaction, retried while another process holds the lock, so sessions that
@@ -13,15 +13,12 @@ open a fresh file at the same moment take turns instead of failing.
 
 from __future__ import annotations
 
-import gzip
 import io
-import math
 import operator
 import random
 import sqlite3
-import struct
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,32 +28,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from mnist_core.config import finite_number
+from mnist_core.data.idx import idx_bytes
+from mnist_core.deploy.collect_schema import ensure_schema
+from mnist_core.deploy.field_accuracy import accuracy_entry
+
 if TYPE_CHECKING:
     from mnist_core.data.sources import Images
-    from mnist_core.evaluation.evaluate import ClassMetrics
-    from mnist_core.runs.storage import Run
 
 SOURCES = ("canvas", "upload")
-APPLICATION_ID = 0x4D4E4457  # "MNDW": marks a file as ours, so we never write into someone else's SQLite file
-SCHEMA_VERSION = 1
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SIDE = 28
 _BUSY_CODES = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS drawings (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created TEXT NOT NULL,
-    true_label INTEGER NOT NULL CHECK (true_label BETWEEN 0 AND 9),
-    predicted INTEGER CHECK (predicted BETWEEN 0 AND 9),
-    confidence REAL,
-    model TEXT,
-    source TEXT NOT NULL,
-    image28 BLOB NOT NULL CHECK (length(image28) = 784),
-    original_png BLOB
-);
-CREATE INDEX IF NOT EXISTS drawings_by_label ON drawings (true_label);
-"""
 _COLUMNS = "id, created, true_label, predicted, confidence, model, source, image28"
 
 
@@ -70,7 +53,7 @@ class Drawing:
 
     id: int
     created: str  # UTC, ISO 8601
-    true_label: int
+    true_label: int | None  # None: saved to be labelled later
     predicted: int | None
     confidence: float | None
     model: str | None
@@ -118,7 +101,7 @@ def _confidence(value: Any) -> float | None:
         conf = float(value)
     except (TypeError, ValueError):
         raise CollectError(f"The confidence must be a number between 0 and 1, not {value!r}.") from None
-    if not (math.isfinite(conf) and 0.0 <= conf <= 1.0):
+    if finite_number(conf) is None or not 0.0 <= conf <= 1.0:
         raise CollectError(f"The confidence must be a number between 0 and 1, not {conf}.")
     return conf
 
@@ -224,31 +207,7 @@ class DrawingStore:
             time.sleep(random.uniform(0, min(0.005 * 2**attempt, 0.1)))  # jitter: racers spread out
 
     def _ensure_schema(self, conn: sqlite3.Connection) -> None:
-        if _app_id(conn) == APPLICATION_ID and _journal_mode(conn) == "wal":
-            return  # the usual case: nothing to create, no lock taken
-        # One write transaction decides and creates: every racer sees either no schema or all of
-        # it with our application_id, never the half-way state that looks like a foreign file.
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            app_id = _app_id(conn)
-            n_tables = conn.execute("SELECT count(*) FROM sqlite_schema WHERE type = 'table'").fetchone()[0]
-            if app_id != APPLICATION_ID and (app_id != 0 or n_tables > 0):
-                raise self._unreadable("it is an SQLite database of some other program")
-            if app_id != APPLICATION_ID:
-                # statement by statement: executescript() would COMMIT our BEGIN first
-                for statement in filter(str.strip, _SCHEMA.split(";")):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        # WAL (readers never block the writer) persists in the file; it cannot be switched inside
-        # a transaction, and SQLite reports the old mode when another connection is in the way
-        if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
-            raise sqlite3.OperationalError("database is locked (switching to WAL)")
+        ensure_schema(conn, lambda: self._unreadable("it is an SQLite database of some other program"))
 
     # -- writing
 
@@ -256,21 +215,21 @@ class DrawingStore:
         self,
         *,
         image28: np.ndarray,
-        true_label: int,
+        true_label: int | None,
         predicted: int | None = None,
         confidence: float | None = None,
         model: str | None = None,
         original_png: bytes | None = None,
         source: str = "canvas",
     ) -> int:
-        """Store one labelled drawing; returns its id."""
+        """Store one drawing (`true_label` None: to be labelled later); returns its id."""
         if source not in SOURCES:
             raise CollectError(f"The source must be one of {', '.join(SOURCES)}, not {source!r}.")
         if original_png is not None and not isinstance(original_png, (bytes, bytearray, memoryview)):
             raise CollectError("The original drawing must be PNG bytes.")
         values = (
             datetime.now(UTC).isoformat(timespec="milliseconds"),
-            _digit(true_label, "true label"),
+            None if true_label is None else _digit(true_label, "true label"),
             None if predicted is None else _digit(predicted, "prediction"),
             _confidence(confidence),
             _optional_text(model, "model"),
@@ -285,6 +244,16 @@ class DrawingStore:
                 values,
             )
             return int(cursor.lastrowid)
+
+    def set_label(self, id: int, true_label: int) -> None:
+        """Label a drawing (one saved to label later, or relabel one)."""
+        digit = _digit(true_label, "true label")
+        with self._connect() as conn:
+            if (
+                conn.execute("UPDATE drawings SET true_label = ? WHERE id = ?", (digit, int(id))).rowcount
+                == 0
+            ):
+                raise CollectError(f"There is no drawing with id {id}.")
 
     def delete(self, id: int) -> bool:
         """Remove one drawing; False when there was none with that id."""
@@ -322,22 +291,33 @@ class DrawingStore:
         with self._connect() as conn:
             return [_row_to_drawing(row) for row in conn.execute(sql, params)]
 
-    def count(self) -> int:
+    def unlabelled(self) -> list[Drawing]:
+        """The drawings saved to label later, oldest first."""
+        sql = f"SELECT {_COLUMNS} FROM drawings WHERE true_label IS NULL ORDER BY id"
         with self._connect() as conn:
-            return int(conn.execute("SELECT count(*) FROM drawings").fetchone()[0])
+            return [_row_to_drawing(row) for row in conn.execute(sql)]
+
+    def count(self, *, labelled: bool | None = None) -> int:
+        """Drawings stored: all of them, or only the labelled (True) or unlabelled (False) ones."""
+        where = {None: "", True: " WHERE true_label IS NOT NULL", False: " WHERE true_label IS NULL"}
+        with self._connect() as conn:
+            return int(conn.execute("SELECT count(*) FROM drawings" + where[labelled]).fetchone()[0])
 
     def counts_per_label(self) -> dict[int, int]:
-        """Drawings per true label, all ten digits present (zeros included)."""
+        """Labelled drawings per true label, all ten digits present (zeros included)."""
         counts = dict.fromkeys(range(10), 0)
+        sql = "SELECT true_label, count(*) FROM drawings WHERE true_label IS NOT NULL GROUP BY true_label"
         with self._connect() as conn:
-            for label, n in conn.execute("SELECT true_label, count(*) FROM drawings GROUP BY true_label"):
+            for label, n in conn.execute(sql):
                 counts[int(label)] = int(n)
         return counts
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """All drawings, oldest first, as MNIST-like arrays: images (N, 28, 28) uint8, labels (N,) int64."""
+        """The labelled drawings, oldest first, as MNIST-like arrays: images (N, 28, 28) uint8, labels
+        (N,) int64. Unlabelled drawings are left out: they never enter training or a download."""
+        sql = "SELECT image28, true_label FROM drawings WHERE true_label IS NOT NULL ORDER BY id"
         with self._connect() as conn:
-            rows = conn.execute("SELECT image28, true_label FROM drawings ORDER BY id").fetchall()
+            rows = conn.execute(sql).fetchall()
         images = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.uint8).reshape(-1, _SIDE, _SIDE).copy()
         labels = np.array([r[1] for r in rows], dtype=np.int64)
         return images, labels
@@ -354,7 +334,8 @@ class DrawingStore:
         return Images(torch.from_numpy(images), torch.from_numpy(labels))
 
     def field_accuracy(self) -> list[dict]:
-        """Accuracy on users' drawings per model, over entries with a prediction, most-tested model first.
+        """Accuracy on users' drawings per model, over labelled entries with a prediction, most-tested
+        model first.
 
         Each item: {"model", "n", "accuracy", "per_digit": {0..9: {"n", "accuracy"}}};
         a digit with no drawings has n 0 and accuracy None.
@@ -362,12 +343,12 @@ class DrawingStore:
         with self._connect() as conn:
             rows = conn.execute(
                 "SELECT model, true_label, count(*), sum(predicted = true_label) FROM drawings"
-                " WHERE predicted IS NOT NULL GROUP BY model, true_label"
+                " WHERE predicted IS NOT NULL AND true_label IS NOT NULL GROUP BY model, true_label"
             ).fetchall()
         per_model: dict[str | None, dict[int, tuple[int, int]]] = {}
         for model, label, n, right in rows:
             per_model.setdefault(model, {})[int(label)] = (int(n), int(right))
-        report = [_accuracy_entry(model, digits) for model, digits in per_model.items()]
+        report = [accuracy_entry(model, digits) for model, digits in per_model.items()]
         return sorted(report, key=lambda r: (-r["n"], r["model"] or ""))
 
     # -- export
@@ -383,93 +364,11 @@ class DrawingStore:
         """The drawings in MNIST's own gzipped IDX format, as {file name: bytes}."""
         images, labels = self.arrays()
         return {
-            "collected-images-idx3-ubyte.gz": _idx(images, magic=2051),
-            "collected-labels-idx1-ubyte.gz": _idx(labels.astype(np.uint8), magic=2049),
+            "collected-images-idx3-ubyte.gz": idx_bytes(images, magic=2051),
+            "collected-labels-idx1-ubyte.gz": idx_bytes(labels.astype(np.uint8), magic=2049),
         }
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc)
     return getattr(exc, "sqlite_errorcode", None) in _BUSY_CODES or "locked" in text or "busy" in text
-
-
-def _app_id(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("PRAGMA application_id").fetchone()[0])
-
-
-def _journal_mode(conn: sqlite3.Connection) -> str:
-    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
-
-
-def _accuracy_entry(model: str | None, digits: dict[int, tuple[int, int]]) -> dict:
-    n = sum(c for c, _ in digits.values())
-    right = sum(r for _, r in digits.values())
-    per_digit = {}
-    for d in range(10):
-        d_n, d_right = digits.get(d, (0, 0))
-        per_digit[d] = {"n": d_n, "accuracy": _ratio(d_right, d_n)}
-    return {"model": model, "n": n, "accuracy": _ratio(right, n), "per_digit": per_digit}
-
-
-def _ratio(right: int, n: int) -> float | None:
-    return right / n if n else None
-
-
-# ---------------------------------------------------------------- field accuracy vs MNIST accuracy
-
-
-def _gap(field: float | None, mnist: float | None) -> float | None:
-    return None if field is None or mnist is None else field - mnist
-
-
-def field_summary(field: list[dict], runs: Mapping[str, Run]) -> list[dict]:
-    """One row per model that predicted collected drawings, with its MNIST accuracies next to it.
-
-    `field` is `DrawingStore.field_accuracy()`; `runs` maps run id → storage.Run for the runs
-    that still exist: a deleted run keeps its field numbers but has no validation/test accuracy.
-    """
-    rows = []
-    for entry in field:
-        run = runs.get(entry["model"]) if entry["model"] else None
-        meta = run.meta if run is not None else {}
-        val_acc = meta.get("val_accuracy")
-        rows.append(
-            {
-                "model": run.label if run is not None else f"{entry['model'] or 'unknown'} (deleted)",
-                "run_id": entry["model"],
-                "drawings": entry["n"],
-                "field_accuracy": entry["accuracy"],
-                "val_accuracy": val_acc,
-                "test_accuracy": meta.get("test_accuracy"),
-                "gap": _gap(entry["accuracy"], val_acc),
-            }
-        )
-    return rows
-
-
-def digit_gaps(field_entry: dict, val_per_class: list[ClassMetrics] | None) -> list[dict]:
-    """Per digit: drawings, field accuracy, validation accuracy (recall) and their gap.
-
-    `field_entry` is one item of `DrawingStore.field_accuracy()`; `val_per_class` the
-    `per_class` of the run's validation EvalResult (None when unknown). Missing values are None.
-    """
-    val = {c.digit: c.recall for c in (val_per_class or [])}
-    rows = []
-    for digit in range(10):
-        d = field_entry["per_digit"][digit]
-        rows.append(
-            {
-                "digit": digit,
-                "drawings": d["n"],
-                "field_accuracy": d["accuracy"],
-                "val_accuracy": val.get(digit),
-                "gap": _gap(d["accuracy"], val.get(digit)),
-            }
-        )
-    return rows
-
-
-def _idx(data: np.ndarray, *, magic: int) -> bytes:
-    """IDX: big-endian int32 magic and dimensions, then the raw uint8 values; gzipped (mtime 0: reproducible)."""
-    header = struct.pack(f">{1 + data.ndim}i", magic, *data.shape)
-    return gzip.compress(header + np.ascontiguousarray(data, dtype=np.uint8).tobytes(), mtime=0)

@@ -131,7 +131,7 @@ def check_run_exportable(run) -> str | None:
     from safetensors import safe_open
 
     from mnist_core.config import ConfigError, TrainConfig
-    from mnist_core.runs.storage import WEIGHTS, StorageError
+    from mnist_core.runs.files import WEIGHTS, StorageError
 
     try:
         run.load_model("cpu")  # a check only: no need to take GPU memory for it

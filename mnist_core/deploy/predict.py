@@ -2,7 +2,7 @@
 
 `predict_digit` takes a canvas drawing, a photo or an already prepared digit, runs it
 through `drawing.prepare_digit` (the same MNIST-style preprocessing for every input) and
-the model (`evaluate.predict_proba`: fp32 under `torch.inference_mode`), and returns a
+the model (`inference.predict_proba`: fp32 under `torch.inference_mode`), and returns a
 `Prediction`: no digit at all for a blank input, otherwise the ten probabilities, the top
 digit and whether the model is unsure (top probability low, or the runner-up close behind).
 `answer_text` says that in one hedged sentence. Only prediction lives here: the quick demo
@@ -11,6 +11,7 @@ config is `config.quick_config`, pictures are `images`, field accuracy is `colle
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,18 +20,21 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.deploy.drawing import (
+from mnist_core import text
+from mnist_core.data.drawing import (
     BLANK_MESSAGE,
     PreparedDigit,
     load_image_file,
     prepare_digit,
     to_model_input,
 )
-from mnist_core.evaluation.calibration import apply_temperature
-from mnist_core.evaluation.evaluate import predict_proba
+from mnist_core.evaluation.calibration.scaling import apply_temperature
+from mnist_core.evaluation.inference import predict_proba
+from mnist_core.files import read_bytes
 
 UNSURE_BELOW = 0.6  # top probability under this: the model is guessing
 CLOSE_MARGIN = 0.3  # top minus runner-up under this: two digits compete
+MAX_UPLOAD_BYTES = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -103,9 +107,15 @@ def predict_digit(
     return Prediction(prepared, int(top2[0]), probs, top, int(top2[1]), second, unsure)
 
 
-def prepare_upload(data: bytes, *, max_bytes: int = 5_000_000) -> PreparedDigit:
+def prepare_upload(data: bytes, *, max_bytes: int = MAX_UPLOAD_BYTES) -> PreparedDigit:
     """Uploaded file bytes → prepared digit; ImageError (a user-facing message) for bad files."""
     return prepare_digit(load_image_file(data, max_bytes=max_bytes))
+
+
+def prepare_image_file(path: str | os.PathLike[str], *, max_bytes: int = MAX_UPLOAD_BYTES) -> PreparedDigit:
+    """An image file → prepared digit: its size is checked before reading and the read capped,
+    and only a regular file is read (FileRefused for a pipe, a device, a larger file)."""
+    return prepare_upload(read_bytes(path, limit=max_bytes, what="image"), max_bytes=max_bytes)
 
 
 def percent(p: float) -> str:
@@ -114,7 +124,7 @@ def percent(p: float) -> str:
         return ">99%"
     if 0 < p < 0.005:
         return "<1%"
-    return f"{p:.0%}"
+    return text.percent(p, 0)
 
 
 def answer_text(prediction: Prediction) -> str:

@@ -130,9 +130,9 @@ def features(model: nn.Module, images: Any, *, batch: int = BATCH) -> FeatureSet
 
     The hook records only the calling thread's forward passes, so a model cached for several
     sessions can be used while another session predicts with it; a CNN runs as a channels_last
-    copy (`robustness.inference_copy`), ~1.7× faster on a CPU.
+    copy (`inference.inference_copy`), ~1.7× faster on a CPU.
     """
-    from mnist_core.evaluation.robustness import inference_copy
+    from mnist_core.evaluation.inference import inference_copy
 
     _last_linear(model)  # the baseline has none: say so before copying anything
     model = inference_copy(model)

@@ -1,9 +1,6 @@
 """Judging a trained model: loss, accuracy, confusion matrix, per-class metrics, the mistakes.
 
-Predictions are made in float32 under `torch.inference_mode` (bf16 helps training
-throughput but slows single-image prediction), in large batches for whole sets, on the
-device the model sits on: `inference_device` says where saved models are loaded (CUDA when
-there is a GPU).
+Predictions come from `inference.predict_proba` (float32, large batches, on the model's device).
 What the numbers mean (baselines, the verdict against a target) is `judge`'s business.
 """
 
@@ -16,35 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnist_core.data.preprocess import to_float
 from mnist_core.data.sources import Images
-
-PREDICT_BATCH = 512  # images per forward pass: bigger batches are no faster, only hold more memory
-
-
-def inference_device(trained_on: str = "auto") -> torch.device:
-    """Where a saved model predicts: the CUDA GPU when there is one, unless its run asked for the
-    CPU (`TrainConfig.device = "cpu"`); otherwise the CPU. Apple's MPS trains with device "auto"
-    but predicts on the CPU, where one drawing takes under a millisecond anyway."""
-    if trained_on != "cpu" and torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
-@torch.inference_mode()
-def predict_proba(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """Class probabilities (N, 10) for uint8 (N, 28, 28) or float (N, 1, 28, 28) images."""
-    if any(m.training for m in model.modules()):  # eval() itself costs ~20 µs of a 0.3 ms answer
-        model.eval()
-    device = next(iter(model.buffers()), next(iter(model.parameters()), torch.empty(0))).device
-
-    def batch(i: int) -> torch.Tensor:
-        # scaled a batch at a time: a float copy of a whole set is four times its uint8 size
-        chunk = images[i : i + PREDICT_BATCH].to(device)
-        return to_float(chunk) if chunk.dtype == torch.uint8 else chunk
-
-    out = [F.softmax(model(batch(i)).float(), dim=1).cpu() for i in range(0, len(images), PREDICT_BATCH)]
-    return torch.cat(out) if out else torch.empty(0, 10)
+from mnist_core.evaluation.inference import predict_proba
 
 
 @dataclass

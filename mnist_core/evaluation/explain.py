@@ -51,7 +51,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnist_core.deploy.drawing import PreparedDigit
+from mnist_core.data.drawing import PreparedDigit
 
 METHODS = ("integrated_gradients", "occlusion")
 METHOD_LABELS = {"integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion"}

@@ -23,7 +23,8 @@ from torch import nn
 from mnist_core.data.explore import class_counts
 from mnist_core.data.images import png_data_uri, tile
 from mnist_core.data.sources import Images
-from mnist_core.evaluation.evaluate import EvalResult, confusion_matrix, predict_proba
+from mnist_core.evaluation.evaluate import EvalResult, confusion_matrix
+from mnist_core.evaluation.inference import predict_proba
 from mnist_core.runs.storage import Run
 
 SHEET_SCALE = 2  # report grid: 56 px per digit, whole pixels

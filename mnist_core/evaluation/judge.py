@@ -11,40 +11,17 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from mnist_core.data.baselines import Baselines
 from mnist_core.evaluation.evaluate import EvalResult
+from mnist_core.text import percent
 
 if TYPE_CHECKING:  # type hints only: judging a result needs no run folder code
     from mnist_core.runs.storage import Run
-
-CHANCE_ACCURACY = 0.1
-CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over 10 digits
-
-
-@dataclass(frozen=True)
-class Baselines:
-    """What a model that learned nothing scores: random guessing and the most common digit."""
-
-    chance: float
-    majority_digit: int
-    majority_accuracy: float
-    chance_loss: float = CHANCE_LOSS
 
 
 def label_counts(result: EvalResult) -> list[int]:
     """Images per true digit in the evaluated set (the confusion matrix's row sums)."""
     return [int(sum(row)) for row in result.confusion]
-
-
-def baselines(eval_counts: list[int], train_counts: list[int] | None = None) -> Baselines:
-    """Chance and majority-class accuracy on a set with `eval_counts` images per digit.
-
-    The majority class is the training set's most common digit when its counts are known
-    (that is what a majority-class model learns), else the evaluated set's own.
-    """
-    source = train_counts if train_counts and sum(train_counts) else eval_counts
-    digit = max(range(10), key=lambda d: source[d])
-    n = sum(eval_counts)
-    return Baselines(CHANCE_ACCURACY, digit, eval_counts[digit] / n if n else 0.0)
 
 
 def wilson_interval(accuracy: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -68,11 +45,6 @@ class Verdict:
     details: tuple[str, ...]
 
 
-def as_percent(x: float, digits: int = 1) -> str:
-    """A share as a percentage with `digits` decimals: 0.9812 -> "98.1%"."""
-    return f"{x * 100:.{digits}f}%"
-
-
 def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
     """Judge `result` (validation or test) against `target` and `base`."""
     name = {"val": "validation", "test": "test"}.get(result.split, result.split)
@@ -81,25 +53,22 @@ def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
     passed = acc >= target
     gap = abs(acc - target) * 100
     if passed:
-        headline = (
-            f"Meets the target: {as_percent(acc)} {name} accuracy against a target of {as_percent(target)}."
-        )
+        headline = f"Meets the target: {percent(acc)} {name} accuracy against a target of {percent(target)}."
     else:
         headline = (
-            f"Below the target: {as_percent(acc)} {name} accuracy, {gap:.1f} points short of "
-            f"{as_percent(target)}."
+            f"Below the target: {percent(acc)} {name} accuracy, {gap:.1f} points short of {percent(target)}."
         )
     bar = max(base.chance, base.majority_accuracy)
     beats = acc > bar
     if beats:
         baseline_line = (
-            f"Beats guessing at random ({as_percent(base.chance)}) and always answering "
-            f"{base.majority_digit} ({as_percent(base.majority_accuracy)})."
+            f"Beats guessing at random ({percent(base.chance)}) and always answering "
+            f"{base.majority_digit} ({percent(base.majority_accuracy)})."
         )
     else:
         baseline_line = (
-            f"Does not beat the baselines (random {as_percent(base.chance)}, always "
-            f"{base.majority_digit}: {as_percent(base.majority_accuracy)}): the model has "
+            f"Does not beat the baselines (random {percent(base.chance)}, always "
+            f"{base.majority_digit}: {percent(base.majority_accuracy)}): the model has "
             "learned nothing useful yet."
         )
     loss_line = (
@@ -110,7 +79,7 @@ def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
     uncertain = lo <= target <= hi
     interval_line = (
         f"Measured on {result.n:,} images, so the true accuracy lies between "
-        f"{as_percent(lo)} and {as_percent(hi)} (95 % interval)."
+        f"{percent(lo)} and {percent(hi)} (95 % interval)."
     )
     if uncertain:
         interval_line += " The target lies inside that range: more images are needed to be sure."
@@ -120,7 +89,7 @@ def verdict(result: EvalResult, target: float, base: Baselines) -> Verdict:
 def test_vs_validation(val: EvalResult, test: EvalResult) -> str:
     """One sentence comparing the test score with the validation score, and what it means."""
     gap = (test.accuracy - val.accuracy) * 100
-    head = f"Test {as_percent(test.accuracy, 2)} vs validation {as_percent(val.accuracy, 2)}: "
+    head = f"Test {percent(test.accuracy, 2)} vs validation {percent(val.accuracy, 2)}: "
     if abs(gap) < 0.05:
         return head + "the same. The validation score was an honest guide."
     if gap < 0:
@@ -151,7 +120,7 @@ def weakest_digits(result: EvalResult, k: int = 3) -> list[str]:
     for c in result.weakest(k):
         row = result.confusion[c.digit]
         wrong = max((p for p in range(10) if p != c.digit), key=lambda p: row[p])
-        line = f"{c.digit} (F1 {as_percent(c.f1)}"
+        line = f"{c.digit} (F1 {percent(c.f1)}"
         line += f", most often read as {wrong}: {row[wrong]}×)" if row[wrong] else ")"
         out.append(line)
     return out

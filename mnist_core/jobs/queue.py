@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnist_core.config import TrainConfig
 from mnist_core.data.sources import Images
 from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.jobs.training import TrainingJob
+
+if TYPE_CHECKING:
+    from mnist_core.training.pipeline import SplitReview
 
 LIMIT_ENV = "MNIST_STUDIO_JOB_LIMIT"
 DEFAULT_LIMIT = 2
@@ -103,9 +107,10 @@ class SessionJobs:
         data: str = "auto",
         extra: Images | None = None,
         home: Path | None = None,
+        review: SplitReview | None = None,
     ) -> TrainingJob:
         names = names or [""] * len(configs)
-        job = TrainingJob(list(configs), list(names), data, extra, home)
+        job = TrainingJob(list(configs), list(names), data, extra, home, review)
         self.submit(job)
         return job
 

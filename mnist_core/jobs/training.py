@@ -12,21 +12,29 @@ import threading
 from collections.abc import Generator
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mnist_core.config import TrainConfig
 from mnist_core.data.sources import Images
 from mnist_core.jobs.job import Job
 from mnist_core.runs.storage import check_home
 
+if TYPE_CHECKING:
+    from mnist_core.training.pipeline import SplitReview
+
 
 def train_records(
-    config: TrainConfig, data: str, extra: Images | None, run: int, stop: threading.Event
+    config: TrainConfig,
+    data: str,
+    extra: Images | None,
+    run: int,
+    stop: threading.Event,
+    review: SplitReview | None = None,
 ) -> Generator[dict[str, Any], None, Any]:
     """On a worker: the trainer's records as dicts tagged with `run`; returns the `Trained`."""
     from mnist_core.training.pipeline import train_only  # torch-heavy: imported where it runs
 
-    records = train_only(config, data, stop=stop, extra=extra)
+    records = train_only(config, data, stop=stop, extra=extra, review=review)
     while True:
         try:
             record = next(records)
@@ -45,9 +53,11 @@ class TrainingJob(Job):
         data: str = "auto",
         extra: Images | None = None,
         home: Path | None = None,
+        review: SplitReview | None = None,
     ) -> None:
         self.configs, self.names = list(configs), list(names)
         self.data, self.extra, self.home = data, extra, home
+        self.review = review  # e.g. reviewed labels (labels.apply.review_split): runs on the worker
         self._current = 0
         self._saved: list[str] = []
         super().__init__(None, kind="train", title=self.names[0] if self.names else "")
@@ -64,7 +74,9 @@ class TrainingJob(Job):
                 break
             with self._lock:
                 self._current = i
-            trained = self._remote(partial(train_records, config, self.data, self.extra, i))
+            trained = self._remote(
+                partial(train_records, config, self.data, self.extra, i, review=self.review)
+            )
             if trained is None:
                 continue  # stopped before anything was learned: nothing worth saving
             who = {"session": self.owner, "started_by": self.nickname} if self.owner else {}

@@ -10,5 +10,4 @@ would sit "queued" although a worker had taken it, and Stop could not reach it.
 import torch  # noqa: F401
 
 import mnist_core.jobs.remote  # noqa: F401
-import mnist_core.jobs.training  # noqa: F401
 import mnist_core.training.pipeline  # noqa: F401

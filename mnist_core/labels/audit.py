@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -122,20 +122,20 @@ def fold_indices(n: int, folds: int, seed: int = 0) -> list[np.ndarray]:
     return [part for part in np.array_split(order, folds)]
 
 
-def train_fold(
+def fold_steps(
     images: Any,
     labels: Any,
     held_out: np.ndarray,
     config: TrainConfig,
     stop: threading.Event | None = None,
-    on_batch: Callable[[], None] | None = None,
-) -> np.ndarray | None:
-    """Probabilities (len(held_out), 10) from a model trained on every other image; None if stopped."""
+) -> Generator[tuple[int, int], None, np.ndarray | None]:
+    """Train on every image but `held_out`, yielding (epoch, epochs) after each epoch; returns the
+    held-out probabilities (len(held_out), 10), or None if stopped."""
     import torch
 
     from mnist_core.data.preprocess import DataSplit
     from mnist_core.data.sources import Images, SourceInfo
-    from mnist_core.evaluation.evaluate import predict_proba
+    from mnist_core.evaluation.inference import predict_proba
     from mnist_core.training.train import Trainer
 
     n = len(labels)
@@ -154,8 +154,8 @@ def train_fold(
     trainer = Trainer(config, split)
     stop = stop or threading.Event()
     for rec in trainer.run(stop, report_every=10_000):  # epoch records only
-        if on_batch is not None:
-            on_batch()
+        if getattr(rec, "kind", "") == "epoch":
+            yield rec.epoch, rec.epochs
         if getattr(rec, "kind", "") == "end" and getattr(rec, "status", "") == "stopped":
             return None
     if stop.is_set():
@@ -163,6 +163,22 @@ def train_fold(
     with torch.inference_mode():
         probs = predict_proba(trainer.model, images[torch.from_numpy(held_out)])
     return probs.numpy().astype(np.float64)
+
+
+def train_fold(
+    images: Any,
+    labels: Any,
+    held_out: np.ndarray,
+    config: TrainConfig,
+    stop: threading.Event | None = None,
+) -> np.ndarray | None:
+    """Probabilities (len(held_out), 10) from a model trained on every other image; None if stopped."""
+    steps = fold_steps(images, labels, held_out, config, stop)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
 
 
 def rank_suspects(labels: np.ndarray, probs: np.ndarray) -> list[tuple[int, int, float]]:
@@ -209,7 +225,15 @@ def run_audit(
     done = 0
     for k, held_out in enumerate(parts, start=1):
         yield _progress(k, folds, done, n, f"fold {k} of {folds}: training on {n - len(held_out):,} images")
-        fold_probs = train_fold(images, labels, held_out, config, stop)
+        steps = fold_steps(images, labels, held_out, config, stop)
+        while True:
+            try:
+                epoch, epochs = next(steps)
+            except StopIteration as finished:
+                fold_probs = finished.value
+                break
+            text = f"fold {k} of {folds}: epoch {epoch} of {epochs}; {done:,} of {n:,} images scored"
+            yield _progress(k, folds, done, n, text, (k - 1 + epoch / max(epochs, 1)) / folds)
         if fold_probs is None:
             yield {"kind": "stopped", "text": f"audit stopped during fold {k} of {folds}; nothing saved"}
             return
@@ -272,12 +296,14 @@ def build_audit(
     return audit
 
 
-def _progress(fold: int, folds: int, done: int, n: int, text: str) -> dict[str, Any]:
+def _progress(
+    fold: int, folds: int, done: int, n: int, text: str, share: float | None = None
+) -> dict[str, Any]:
     return {
         "kind": "progress",
         "fold": fold,
         "folds": folds,
         "images_done": done,
-        "progress": done / max(n, 1),
+        "progress": done / max(n, 1) if share is None else share,
         "text": text,
     }

@@ -19,7 +19,7 @@ from pathlib import Path
 from mnist_core.config import studio_home
 from mnist_core.files import FileRefused, read_json
 from mnist_core.labels.audit import SOURCES, Audit, AuditError
-from mnist_core.runs.storage import write_json
+from mnist_core.runs.files import write_json
 
 ACTIONS = ("keep", "relabel", "exclude")
 AUDIT_LIMIT = 64 * 1024 * 1024  # a full-MNIST audit with every suspect is a few MB

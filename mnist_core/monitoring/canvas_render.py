@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 from PIL import Image
 
-from mnist_core.deploy.drawing import PreparedDigit, prepare_digit
+from mnist_core.data.drawing import PreparedDigit, prepare_digit
 
 CANVAS_SIDE = 280  # ui/deploy.py CANVAS_PX: 10× MNIST
 # A pen paints full ink with an anti-aliased rim of a pixel or two; MNIST's scanned strokes fade

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mnist_core.deploy.drawing import PreparedDigit
+from mnist_core.data.drawing import PreparedDigit
 
 STROKE_LEVEL = 0.5  # a pixel at least this bright (0..1) is stroke, for thickness and box
 

@@ -8,19 +8,21 @@ Nothing is written: a missing drawings database is reported, not created, and a 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from mnist_core.data.drawing import UPLOAD_TYPES, ImageError, PreparedDigit, load_image_file, prepare_digit
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.deploy.drawing import UPLOAD_TYPES, ImageError, PreparedDigit, load_image_file, prepare_digit
+from mnist_core.files import FileRefused, read_bytes, read_json
 from mnist_core.monitoring.errors import MonitorError
 from mnist_core.monitoring.features import KEYS, digit_traits, prepared_traits
 
 DRAWINGS = "drawings"  # the --field value that means the collected drawings
 LABELS_FILE = "labels.json"
+MAX_IMAGE_BYTES = 5_000_000  # as for an upload (load_image_file's limit): larger is refused unread
+MAX_LABELS_BYTES = 10_000_000  # a labels file names a few thousand images
 MIN_FIELD = 2  # a two-sample test needs two points on each side
 
 
@@ -92,9 +94,9 @@ def _read_labels(folder: Path, names: set[str]) -> dict[str, int]:
     if not path.is_file():
         return {}
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MonitorError(f"{path} is not readable JSON ({exc}).") from exc
+        raw = read_json(path, limit=MAX_LABELS_BYTES, what="labels file")
+    except FileRefused as exc:
+        raise MonitorError(f"{exc}.") from None
     if not isinstance(raw, dict):
         raise MonitorError(f'{path} must map file names to digits, like {{"a.png": 7}}.')
     unknown = sorted(set(raw) - names)
@@ -131,9 +133,9 @@ def load_folder(folder: Path) -> FieldSet:
     images, names, traits, skipped = [], [], [], []
     for path in files:
         try:
-            prepared = prepare_digit(load_image_file(path.read_bytes()))
-        except OSError as exc:
-            raise MonitorError(f"Cannot read {path} ({exc.strerror or exc}).") from exc
+            prepared = prepare_digit(load_image_file(read_bytes(path, limit=MAX_IMAGE_BYTES, what="image")))
+        except FileRefused as exc:
+            raise MonitorError(str(exc)) from None
         except ImageError as exc:
             raise MonitorError(f"{path}: {exc}") from exc
         if prepared.is_blank:

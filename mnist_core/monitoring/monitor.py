@@ -32,7 +32,8 @@ from mnist_core.monitoring.features import prepared_traits
 from mnist_core.monitoring.field import FieldSet
 from mnist_core.monitoring.mmd import DEFAULT_PERMUTATIONS, MmdResult, mmd_test
 from mnist_core.monitoring.windows import DEFAULT_WINDOW, WindowResult, split_windows, window_results
-from mnist_core.runs.storage import Run, json_safe
+from mnist_core.runs.files import json_safe
+from mnist_core.runs.storage import Run
 
 ALPHA = 0.05
 MAX_REFERENCE = 1000  # validation images drawn on the canvas; full MNIST's 12,000 would take ~40 s

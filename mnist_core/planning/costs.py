@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from mnist_core.config import finite_number
+
 SECONDS_PER_HOUR = 3600.0
 
 
@@ -35,7 +37,7 @@ class LabelingInputs:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if finite_number(value) is None:
                 raise CostError(f"{f.name} must be a number, got {value!r}.")
         positive = ("seconds_per_sample", "annotators", "hours_per_day")
         for name in positive:

@@ -12,18 +12,18 @@ names the situation a learner should recognise:
     good          both curves low and close together
 
 Every diagnosis carries `changes`: a dict of TrainConfig fields that implements its advice,
-so the page can offer a one-click "try this". Thresholds are module constants; they are
+so the page can offer a one-click "try this" (the changes themselves are built in `advice`). Thresholds are module constants; they are
 rules of thumb for MNIST, explained next to each.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mnist_core.config import ConfigError, TrainConfig, field_info
+from mnist_core.config import TrainConfig, finite_number
+from mnist_core.training.advice import clamp, more_capacity, nice_number, regularize
 
 # Fewer epochs than this and the trend is noise; we only say "too early to tell".
 MIN_EPOCHS = 3
@@ -44,13 +44,8 @@ LOSS_GAP = 0.1
 OVERFIT_RISE = 0.10
 OVERFIT_RISE_ABS = 0.03
 RISE_EPOCHS = 2
-# A training subset this small limits accuracy more than anything else once regularized.
-SMALL_DATA = 10_000
 # Validation loss still falling by more than this share over the last 3 epochs: not converged.
 STILL_IMPROVING = 0.05
-# Regularization this strong can cause underfitting on MNIST.
-HEAVY_DROPOUT = 0.5
-HEAVY_WEIGHT_DECAY = 0.05
 
 
 @dataclass(frozen=True)
@@ -102,10 +97,7 @@ def diagnose(
 
 
 def _finite(record: Mapping[str, Any]) -> bool:
-    return all(
-        isinstance(record.get(k), (int, float)) and math.isfinite(record[k])
-        for k in ("train_loss", "val_loss")
-    )
+    return all(finite_number(record.get(k)) is not None for k in ("train_loss", "val_loss"))
 
 
 def _with(d: Diagnosis, preliminary: bool) -> Diagnosis:
@@ -203,7 +195,7 @@ def _stuck(last: Mapping[str, Any], config: TrainConfig | None, preliminary: boo
                 "Try ten times larger."
             )
         else:
-            changes = {"epochs": _clamp("epochs", 2 * config.epochs)}
+            changes = {"epochs": clamp("epochs", 2 * config.epochs)}
             advice = "The model is learning slowly: train for more epochs."
     return Diagnosis("stuck", "The model is barely learning", detail, advice, changes, "error", preliminary)
 
@@ -253,37 +245,8 @@ def _overfitting(
     )
     if status == "early_stopped":
         detail += " Early stopping ended the run when it stopped improving, as it should."
-    changes, advice = _regularize(config)
+    changes, advice = regularize(config)
     return Diagnosis("overfitting", "Overfitting", detail, advice, changes, "warning")
-
-
-def _regularize(config: TrainConfig | None) -> tuple[dict[str, Any], str]:
-    generic = "Add regularization: dropout, weight decay, data augmentation, early stopping, or more data."
-    if config is None:
-        return {}, generic
-    changes: dict[str, Any] = {}
-    words = []
-    if config.model in ("mlp", "cnn") and config.dropout < 0.3:
-        changes["dropout"] = 0.3 if config.model == "cnn" else 0.5
-        words.append(f"dropout {changes['dropout']}")
-    wd = 0.05 if config.optimizer == "adamw" else 5e-4
-    if config.weight_decay < wd:
-        changes["weight_decay"] = wd
-        words.append(f"weight decay {wd:g}")
-    if not config.augment:
-        changes["augment"] = True
-        words.append("augmentation (random shifts, rotations)")
-    if config.patience == 0:
-        changes["patience"] = 5
-        words.append("early stopping after 5 epochs without improvement")
-    if not changes and config.max_train_samples:
-        changes["max_train_samples"] = 0
-        words.append("all the training images instead of a subset")
-    if not changes:
-        return {}, (
-            "Regularization is already on. Try a smaller model or more data (collected drawings, full MNIST)."
-        )
-    return changes, "Try " + ", ".join(words) + "."
 
 
 def _underfitting(
@@ -297,7 +260,7 @@ def _underfitting(
     earlier = epochs[-3]["val_loss"]
     improving = (earlier - last["val_loss"]) / max(earlier, 1e-12) > STILL_IMPROVING
     if improving and status not in ("early_stopped",):
-        changes = {"epochs": _clamp("epochs", 2 * config.epochs)} if config else {}
+        changes = {"epochs": clamp("epochs", 2 * config.epochs)} if config else {}
         return Diagnosis(
             "still_learning",
             "Still learning",
@@ -307,7 +270,7 @@ def _underfitting(
             changes,
             "info",
         )
-    changes, advice = _more_capacity(config)
+    changes, advice = more_capacity(config)
     return Diagnosis(
         "underfitting",
         "Underfitting",
@@ -316,43 +279,6 @@ def _underfitting(
         changes,
         "warning",
     )
-
-
-def _more_capacity(config: TrainConfig | None) -> tuple[dict[str, Any], str]:
-    if config is None:
-        return {}, "Use a bigger model, train longer, or reduce regularization."
-    heavy = config.dropout >= HEAVY_DROPOUT or config.weight_decay >= HEAVY_WEIGHT_DECAY
-    if heavy and 0 < config.max_train_samples < SMALL_DATA:
-        return (
-            {"max_train_samples": 0},
-            f"Regularization closed the gap, so the {config.max_train_samples:,} training images "
-            "are now the limit: train on all of them.",
-        )
-    if heavy:
-        return (
-            {"dropout": 0.1, "weight_decay": 1e-4},
-            "Regularization this strong holds the model back: try dropout 0.1 and weight decay 1e-4.",
-        )
-    if config.model == "logreg":
-        return (
-            {"model": "mlp", "mlp_depth": 2, "mlp_width": 256, "dropout": 0.1},
-            "Logistic regression draws straight lines between digits; an MLP with hidden "
-            "layers can bend them.",
-        )
-    if config.model == "mlp" and config.mlp_width < 1024:
-        width = _clamp("mlp_width", 2 * config.mlp_width)
-        return {"mlp_width": width}, f"Give the MLP more units per layer ({width})."
-    if config.model == "mlp":
-        return (
-            {"model": "cnn", "cnn_blocks": 2, "cnn_channels": 32},
-            "A CNN sees strokes and shapes where an MLP sees separate pixels: try one.",
-        )
-    if config.cnn_channels < 64:
-        return (
-            {"cnn_channels": 2 * config.cnn_channels},
-            f"Give the CNN more channels ({2 * config.cnn_channels}).",
-        )
-    return ({"epochs": _clamp("epochs", 2 * config.epochs)}, "Train for more epochs.")
 
 
 def _good(epochs: Sequence[Mapping[str, Any]], status: str | None, preliminary: bool) -> Diagnosis:
@@ -373,49 +299,6 @@ def _good(epochs: Sequence[Mapping[str, Any]], status: str | None, preliminary: 
         "success",
         preliminary,
     )
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def nice_number(value: float) -> float:
-    """The nearest value of the 1-2-5 series (…, 0.001, 0.002, 0.005, 0.01, …) in log space."""
-    if value <= 0 or not math.isfinite(value):
-        raise ValueError(f"nice_number needs a positive finite value, got {value!r}")
-    decade = math.floor(math.log10(value))
-    candidates = [m * 10.0**e for e in (decade - 1, decade, decade + 1) for m in (1, 2, 5)]
-    best = min(candidates, key=lambda c: abs(math.log(c / value)))
-    return float(f"{best:.3g}")  # 0.30000000000000004 -> 0.3
-
-
-def _clamp(name: str, value: float) -> Any:
-    info = field_info(name)
-    if info["max"] is not None:
-        value = min(value, info["max"])
-    if info["min"] is not None:
-        value = max(value, info["min"])
-    return type(info["default"])(value)
-
-
-def apply_changes(config: TrainConfig, changes: Mapping[str, Any]) -> TrainConfig:
-    """`config` with a diagnosis' changes applied; a change the config refuses raises ConfigError."""
-    try:
-        return config.replace(**changes)
-    except TypeError as exc:  # an unknown field name
-        raise ConfigError(f"Cannot apply {dict(changes)}: {exc}") from exc
-
-
-def describe_changes(changes: Mapping[str, Any]) -> str:
-    """ "lr 0.01 → 0.001"-style words for a button label or caption."""
-    return ", ".join(f"{k.replace('_', ' ')} = {_fmt(v)}" for k, v in changes.items())
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
 
 
 def fmt_loss(value: float) -> str:

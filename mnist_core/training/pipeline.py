@@ -12,7 +12,7 @@ module decides nothing about presentation.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ from mnist_core.config import TrainConfig
 from mnist_core.data.preprocess import DataSplit, make_split
 from mnist_core.data.sources import Images, SourceInfo
 from mnist_core.evaluation.evaluate import EvalResult, evaluate
-from mnist_core.runs.storage import Run, check_home, save_evaluation, save_run
+from mnist_core.runs.evaluations import save_evaluation
+from mnist_core.runs.storage import Run, check_home, save_run
 from mnist_core.training.models import build_model
 from mnist_core.training.train import Record, Trainer
 
@@ -43,6 +44,10 @@ class SavedRecord:
 
 
 PipelineRecord = Record | SavedRecord
+# Changes a split before training and says what it changed, for meta.json: e.g. reviewed labels
+# (mnist_core.labels.apply.review_split), which this layer must not import. It travels to a
+# worker with the task, so it must pickle (a partial over plain data, not a closure over a UI).
+SplitReview = Callable[[DataSplit], tuple[DataSplit, dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,17 @@ def train_only(
     extra: Images | None = None,
     split: DataSplit | None = None,
     report_every: int = 10,
+    review: SplitReview | None = None,
 ) -> Generator[Record, None, Trained | None]:
     """Train `config`, yield the trainer's records, return the weights and what meta.json
-    needs (None when stopped before anything was learned: nothing worth saving)."""
+    needs (None when stopped before anything was learned: nothing worth saving); `review`
+    changes the split first and its account goes into the run's meta."""
     from safetensors.torch import save
 
     split = split or make_split(data, config, extra)
+    reviewed: dict[str, Any] = {}
+    if review is not None:
+        split, reviewed = review(split)
     trainer = Trainer(config, split)
     yield from trainer.run(stop, report_every)
     end = trainer.end
@@ -92,6 +102,7 @@ def train_only(
         "val_accuracy": val.accuracy,
         "val_loss": val.loss,
         "used_collected": split.extra_train,
+        **reviewed,
     }
     state = {k: v.detach().to("cpu").contiguous() for k, v in trainer.model.state_dict().items()}
     history = [h.to_dict() for h in trainer.history]
@@ -120,15 +131,17 @@ def train_and_save(
     home: Path | None = None,
     split: DataSplit | None = None,
     report_every: int = 10,
+    review: SplitReview | None = None,
 ) -> Iterator[PipelineRecord]:
-    """Train `config` on `data` (+ `extra` training images), save the run, yield progress.
+    """Train `config` on `data` (+ `extra` training images), save the run, yield progress;
+    `review` changes the split first (see `train_only`).
 
     The runs folder is checked before any data is loaded, so a run never trains to the end
     only to find it cannot be saved (StorageError).
     """
     check_home(home)
     trained = yield from train_only(
-        config, data, stop=stop, extra=extra, split=split, report_every=report_every
+        config, data, stop=stop, extra=extra, split=split, report_every=report_every, review=review
     )
     if trained is not None:
         yield save_trained(trained, name, home)

@@ -29,7 +29,9 @@ from torch.nn import functional as F
 
 from mnist_core.config import ConfigError, TrainConfig
 from mnist_core.data.preprocess import DataSplit
+from mnist_core.training.augment import augment_batch, clean_epochs
 from mnist_core.training.models import MajorityClass, build_model, count_parameters, uses_channels_last
+from mnist_core.training.optim import current_lr, make_optimizer
 
 EVAL_BATCH = 512  # validation images per forward pass (bigger: more memory, no faster)
 SYNC_EVERY = 10  # batches between reads of the running loss (each read waits for a GPU)
@@ -44,14 +46,6 @@ SYNC_EVERY = 10  # batches between reads of the running loss (each read waits fo
 # augmentation (the overfitting demo) trains and records the plain cross-entropy, as `evaluate`
 # always reports.
 LABEL_SMOOTHING = 0.1
-# Two details of the image augmentation: each batch warps a random three quarters of its images and
-# keeps the rest as they are (a quarter less warping), and the last twelfth of the epochs (5 of 60)
-# trains on the images as they are, so the annealed final steps fit undistorted digits. Measured
-# like label smoothing (default CNN, offline sample, validation accuracy over 12 seeds on each of
-# two train/validation partitions): each alone +0.06 %, paired seed for seed; the default recipe
-# with both (batch 512, 60 epochs) 98.92 % against 98.87 % for last session's batch 256, 50 epochs.
-WARPED_SHARE = 0.75
-CLEAN_EPOCH_SHARE = 1 / 12
 
 
 class RunStatus(StrEnum):
@@ -132,188 +126,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "mps" and not mps:
         raise ConfigError("device = mps, but Apple's MPS backend is not available here: use auto or cpu.")
     return torch.device(name)
-
-
-def _grid_basis() -> torch.Tensor:
-    """(6, 28·28·2): the fixed matrix that maps a batch of flattened 2×3 affine matrices to
-    grid_sample's sampling grid in one plain matrix product, already in the (N, 28, 28, 2) layout.
-
-    Row (k, j) holds the pixel centres' coordinate j (x, y or 1, in grid_sample's [-1, 1] space)
-    in the output slots of coordinate k, zeros elsewhere. F.affine_grid (a batched 3-wide matmul)
-    or a (784, 3) @ (3, 2N) product plus a permuted copy took ~1.3 ms per batch of 256 on a CPU,
-    a fifth of a training step; this takes ~0.05 ms.
-    """
-    lin = (torch.arange(28, dtype=torch.float32) * 2 + 1) / 28 - 1
-    centres = torch.stack([lin.repeat(28), lin.repeat_interleave(28), torch.ones(784)])  # (3, 784)
-    basis = torch.zeros(2, 3, 784, 2)
-    for k in range(2):
-        basis[k, :, :, k] = centres
-    return basis.reshape(6, 784 * 2)
-
-
-# one copy per device, so a GPU step never waits for a host-to-device copy
-_GRID_BASIS = {torch.device("cpu"): _grid_basis()}
-
-
-def _basis(device: torch.device) -> torch.Tensor:
-    if device not in _GRID_BASIS:
-        _GRID_BASIS[device] = _GRID_BASIS[torch.device("cpu")].to(device)
-    return _GRID_BASIS[device]
-
-
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Small random affine jitter (±2 px shift, ±10° rotation, ±10 % scale) for a float batch;
-    `gen` lives on the batch's device."""
-    n = x.shape[0]
-    r = torch.rand(n, 4, generator=gen, device=x.device)
-    angle = (r[:, 0] - 0.5) * (2 * math.pi / 18)
-    scale = 1.0 + (r[:, 1] - 0.5) * 0.2
-    shift = (r[:, 2:] - 0.5) * (2 * 2 / 14)  # ±2 px in normalised [-1, 1] coordinates
-    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([cos, -sin, shift[:, 0], sin, cos, shift[:, 1]], 1)
-    return F.grid_sample(x, sampling_grid(theta), align_corners=False, padding_mode="zeros")
-
-
-def augment_batch(x: torch.Tensor, gen: torch.Generator, share: float = WARPED_SHARE) -> torch.Tensor:
-    """`augment` applied in place to the first `share` of a batch of shuffled images (a random
-    subset, since batches are drawn in random order); the others are left as they are."""
-    k = round(len(x) * share)
-    if k:
-        x[:k] = augment(x[:k], gen)
-    return x
-
-
-def clean_epochs(epochs: int) -> int:
-    """How many of a run's last epochs train without image augmentation (0 for short runs)."""
-    return round(epochs * CLEAN_EPOCH_SHARE)
-
-
-def sampling_grid(theta: torch.Tensor) -> torch.Tensor:
-    """F.affine_grid(theta.view(N, 2, 3), (N, 1, 28, 28), align_corners=False), computed faster."""
-    return (theta.reshape(-1, 6) @ _basis(theta.device)).view(-1, 28, 28, 2)
-
-
-def one_cycle(step: int, total_steps: int, max_lr: float) -> tuple[float, float]:
-    """(learning rate, momentum) of `step` (0-based) under torch's OneCycleLR with its defaults:
-    30 % warm-up from max_lr/25 to max_lr, then cosine down to max_lr/25e4, the momentum (Adam's
-    beta1) moving from 0.95 to 0.85 and back against it."""
-    phases = (
-        (0.3 * total_steps - 1, max_lr / 25, max_lr, 0.95, 0.85),
-        (total_steps - 1, max_lr, max_lr / 25e4, 0.85, 0.95),
-    )
-    begin = 0.0
-    for i, (end, lr0, lr1, m0, m1) in enumerate(phases):
-        if step <= end or i == len(phases) - 1:
-            pct = (step - begin) / max(end - begin, 1e-9)
-            w = (math.cos(math.pi * pct) + 1) / 2
-            return lr1 + (lr0 - lr1) * w, m1 + (m0 - m1) * w
-        begin = end
-    raise AssertionError("unreachable")
-
-
-class Optimizer:
-    """SGD (Nesterov), Adam or AdamW on a one-cycle schedule: the maths and fused kernels of
-    torch.optim (fused=True) with OneCycleLR, one kernel call per step.
-
-    torch.optim itself is not used because its first use imports torch._dynamo, a compiler this
-    project never calls: ~150 MB of resident memory and ~1 s in every process that trains.
-    Devices without fused kernels (MPS) fall back to torch.optim.
-    """
-
-    def __init__(self, cfg: TrainConfig, params: list[nn.Parameter], total_steps: int) -> None:
-        self.kind, self.max_lr, self.total_steps = cfg.optimizer, cfg.lr, max(total_steps, 1)
-        self.weight_decay = cfg.weight_decay
-        self.params = [p for p in params if p.requires_grad]
-        self.steps_done = 0
-        self.lr = one_cycle(0, self.total_steps, self.max_lr)[0]
-        device = self.params[0].device if self.params else torch.device("cpu")
-        self._fallback = None if device.type in ("cpu", "cuda") else self._torch_optimizer()
-        if self._fallback is not None:
-            return
-        zeros = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
-        if self.kind == "sgd":
-            self._buffers = zeros
-        else:
-            self._exp_avgs = zeros
-            self._exp_avg_sqs = [
-                torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params
-            ]
-            self._counts = [torch.zeros((), dtype=torch.float32, device=device) for _ in self.params]
-
-    def _torch_optimizer(self) -> torch.optim.Optimizer:
-        if self.kind == "sgd":
-            return torch.optim.SGD(
-                self.params, lr=self.max_lr, momentum=0.9, nesterov=True, weight_decay=self.weight_decay
-            )
-        cls = torch.optim.Adam if self.kind == "adam" else torch.optim.AdamW
-        return cls(self.params, lr=self.max_lr, weight_decay=self.weight_decay)
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        """One update at the schedule's current learning rate and momentum; then advance it."""
-        lr, momentum = one_cycle(min(self.steps_done, self.total_steps - 1), self.total_steps, self.max_lr)
-        self.lr = lr
-        if self._fallback is not None:
-            self._fallback_step(lr, momentum)
-        else:
-            self._fused_step(lr, momentum)
-        self.steps_done += 1
-
-    def _fused_step(self, lr: float, momentum: float) -> None:
-        have = [i for i, p in enumerate(self.params) if p.grad is not None]
-        if not have:
-            return
-        params = [self.params[i] for i in have]
-        grads = [self.params[i].grad for i in have]
-        if self.kind == "sgd":
-            torch._fused_sgd_(
-                params,
-                grads,
-                [self._buffers[i] for i in have],
-                weight_decay=self.weight_decay,
-                momentum=momentum,
-                lr=lr,
-                dampening=0.0,
-                nesterov=True,
-                maximize=False,
-                is_first_step=self.steps_done == 0,
-            )
-            return
-        counts = [self._counts[i] for i in have]
-        torch._foreach_add_(counts, 1)
-        fused = torch._fused_adam_ if self.kind == "adam" else torch._fused_adamw_
-        fused(
-            params,
-            grads,
-            [self._exp_avgs[i] for i in have],
-            [self._exp_avg_sqs[i] for i in have],
-            [],
-            counts,
-            lr=lr,
-            beta1=momentum,
-            beta2=0.999,
-            weight_decay=self.weight_decay,
-            eps=1e-8,
-            amsgrad=False,
-            maximize=False,
-        )
-
-    def _fallback_step(self, lr: float, momentum: float) -> None:
-        for group in self._fallback.param_groups:
-            group["lr"] = lr
-            if self.kind == "sgd":
-                group["momentum"] = momentum
-            else:
-                group["betas"] = (momentum, group["betas"][1])
-        self._fallback.step()
-
-
-def make_optimizer(cfg: TrainConfig, model: nn.Module, total_steps: int) -> Optimizer:
-    return Optimizer(cfg, list(model.parameters()), total_steps)
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -472,7 +284,8 @@ class Trainer:
         fmt = torch.channels_last if uses_channels_last(cfg) else torch.contiguous_format
         batches = math.ceil(len(yt) / cfg.batch_size)
         warp_until = cfg.epochs - clean_epochs(cfg.epochs) if cfg.augment else 0  # last warped epoch
-        opt = make_optimizer(cfg, self.model, cfg.epochs * batches)
+        opt, schedule = make_optimizer(cfg, self.model, cfg.epochs * batches)
+        lr = current_lr(opt)
         autocast = self._autocast()
         sync_every = max(1, min(report_every, SYNC_EVERY))
         best: tuple[float, int, float, dict] | None = None  # val loss, epoch, val acc, weights
@@ -499,7 +312,9 @@ class Trainer:
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=smoothing)
                 opt.zero_grad()
                 loss.backward()
+                lr = current_lr(opt)  # the rate this step uses: an epoch records its last step's
                 opt.step()
+                schedule.step()
                 loss_sum += loss.detach() * len(y)
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
@@ -544,7 +359,7 @@ class Trainer:
                 val_acc,
                 seconds,
                 seen / max(seconds, 1e-9),
-                opt.lr,
+                lr,
                 is_best,
                 time.perf_counter() - start,
                 partial=not complete,

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.data import sources as core_data
 from tests.fakes import fake_mnist
+from ui import state as keys
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = "pages/Data.py"
@@ -35,7 +36,7 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 def spec(at: AppTest) -> str:
     """The app-wide data source ("auto" until something else is chosen)."""
-    return at.session_state["data_spec"] if "data_spec" in at.session_state else "auto"
+    return at.session_state[keys.APP_DATA_SPEC] if keys.APP_DATA_SPEC in at.session_state else "auto"
 
 
 def button(at: AppTest, label: str):
@@ -59,7 +60,7 @@ def test_digit_picker_and_shuffle_change_the_grid():
     at = open_page()
     assert at.get("image")[0].captions == ["40 random training images labelled 3"]
     grid_3 = at.get("image")[0].value
-    at.segmented_control(key="data_digit").set_value(5).run()
+    at.segmented_control(key=keys.DATA_DIGIT).set_value(5).run()
     assert at.get("image")[0].captions == ["40 random training images labelled 5"]
     grid_5 = at.get("image")[0].value
     button(at, "Shuffle").click().run()
@@ -110,12 +111,12 @@ def test_folder_source_is_validated(tmp_path):
     at.radio[0].set_value("folder").run()
     button(at, "Use this folder").click().run()
     assert "Type the path" in at.error[0].value
-    at.text_input(key="data_folder_input").set_value(str(tmp_path / "nowhere")).run()
+    at.text_input(key=keys.DATA_FOLDER).set_value(str(tmp_path / "nowhere")).run()
     button(at, "Use this folder").click().run()
     assert "not 'auto', 'sample', 'mnist' or an existing folder" in at.error[0].value
     empty = tmp_path / "empty"
     empty.mkdir()
-    at.text_input(key="data_folder_input").set_value(str(empty)).run()
+    at.text_input(key=keys.DATA_FOLDER).set_value(str(empty)).run()
     button(at, "Use this folder").click().run()
     assert "has no train-images-idx3-ubyte" in at.error[0].value
     assert spec(at) == "auto"
@@ -125,7 +126,7 @@ def test_folder_source_is_validated(tmp_path):
     good.mkdir()
     for name, content in fake_mnist(200, 50).items():
         (good / name).write_bytes(content)
-    at.text_input(key="data_folder_input").set_value(str(good)).run()
+    at.text_input(key=keys.DATA_FOLDER).set_value(str(good)).run()
     button(at, "Use this folder").click().run()
     assert not at.exception and not at.error
     assert spec(at) == str(good.resolve())
@@ -135,7 +136,7 @@ def test_folder_source_is_validated(tmp_path):
 
 def test_a_vanished_folder_gives_a_message_not_a_traceback(tmp_path):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    at.session_state["data_spec"] = str(tmp_path / "gone")
+    at.session_state[keys.APP_DATA_SPEC] = str(tmp_path / "gone")
     at.run()
     assert not at.exception
     at.switch_page(PAGE).run()

@@ -11,6 +11,7 @@ from mnist_core.planning import curve as lc
 from mnist_core.runs import storage
 from mnist_core.training.models import build_model
 from tests.test_curve_views import synthetic_curve
+from ui import state as keys
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = "pages/Define_the_task.py"
@@ -50,18 +51,18 @@ def test_renders_the_task_baselines_and_risks():
 
 def test_target_slider_sets_session_state_and_survives_a_page_change():
     at = open_page()
-    at.slider(key="define_target_pct").set_value(95.5).run()
-    assert at.session_state["target_accuracy"] == 0.955
+    at.slider(key=keys.DEFINE_TARGET_PCT).set_value(95.5).run()
+    assert at.session_state[keys.APP_TARGET_ACCURACY] == 0.955
     assert "95.5%" in at.success[0].value
     at.switch_page("pages/Data.py").run()
-    assert at.session_state["target_accuracy"] == 0.955
+    assert at.session_state[keys.APP_TARGET_ACCURACY] == 0.955
     at.switch_page(PAGE).run()
-    assert at.slider(key="define_target_pct").value == 95.5
+    assert at.slider(key=keys.DEFINE_TARGET_PCT).value == 95.5
 
 
 def test_unreachable_target_is_flagged():
     at = open_page()
-    at.slider(key="define_target_pct").set_value(99.9).run()
+    at.slider(key=keys.DEFINE_TARGET_PCT).set_value(99.9).run()
     assert any("best published" in w.value for w in at.warning)
 
 
@@ -69,13 +70,13 @@ def test_calculator_updates_when_inputs_change():
     at = open_page()
     assert metric(at, "Labeling time") == "97.2 h"
     assert metric(at, "In-house team") == "about 4 days"
-    at.number_input(key="cost_samples").set_value(10_000).run()
+    at.number_input(key=keys.PLAN_COST_SAMPLES).set_value(10_000).run()
     assert metric(at, "Labeling time") == "13.9 h"
     assert metric(at, "In-house team") == "about 1 day"
-    at.number_input(key="cost_annotators").set_value(1).run()
+    at.number_input(key=keys.PLAN_COST_ANNOTATORS).set_value(1).run()
     assert metric(at, "In-house team") == "about 2 days"  # 13.9 h / 8 h a day
     before = metric(at, "Outsourced + review")
-    at.slider(key="cost_review").set_value(100).run()
+    at.slider(key=keys.PLAN_COST_REVIEW).set_value(100).run()
     assert metric(at, "Outsourced + review") != before
     table = at.dataframe[0].value
     assert list(table["Hours"]) == [13.9, 13.9]  # proof of concept capped at the full size
@@ -89,7 +90,7 @@ def test_sample_picker_and_a_trained_model_in_the_chart():
     assert chart_outputs(at) == {"Untrained model", "Target: the true label", "Your latest model"}
     pool = load_train_pool("sample")
     assert at.get("image")[0].captions == [f"Label: {int(pool.labels[0])}"]
-    at.number_input(key="define_sample_index").set_value(600).run()
+    at.number_input(key=keys.DEFINE_SAMPLE_INDEX).set_value(600).run()
     assert not at.exception
     assert at.get("image")[0].captions == [f"Label: {int(pool.labels[600])}"]
     assert int(pool.labels[600]) != int(pool.labels[0])  # so the check above saw a change
@@ -105,19 +106,19 @@ def plan_estimate(curve, target: float) -> dict:
 def test_without_a_learning_curve_the_calculator_points_to_plan():
     at = open_page()
     assert "Measure it on Plan" in [link.value for link in at.page_link]
-    assert not [b for b in at.button if b.key == "cost_use_plan"]
+    assert not [b for b in at.button if b.key == keys.PLAN_COST_USE_PLAN]
 
 
 def test_the_plan_estimate_sets_images_to_label_and_costs_its_range(isolated_home):
     curve = synthetic_curve(isolated_home)
     at = open_page()
-    at.slider(key="define_target_pct").set_value(98.5).run()
+    at.slider(key=keys.DEFINE_TARGET_PCT).set_value(98.5).run()
     est = plan_estimate(curve, 0.985)
     assert est["low"] < est["size"] < est["high"] and est["size"] > 3432
-    button = at.button(key="cost_use_plan")
+    button = at.button(key=keys.PLAN_COST_USE_PLAN)
     assert button.label == f"Use the Plan estimate ({est['size']:,} images)"
     button.click().run()
-    assert at.number_input(key="cost_samples").value == est["size"]
+    assert at.number_input(key=keys.PLAN_COST_SAMPLES).value == est["size"]
     assert metric(at, "Labeling time") == f"{est['size'] * 5 / 3600:,.1f} h"
     table = at.dataframe[0].value  # the estimate and its range, before the scenarios
     assert list(table[""]) == ["Low end", "Estimate", "High end"]
@@ -129,14 +130,14 @@ def test_the_plan_estimate_sets_images_to_label_and_costs_its_range(isolated_hom
     assert row["In house ($)"] == round(want.in_house_cost)
     assert row["Outsourced + review ($)"] == round(want.outsourced_cost)
     # fewer annotators: the same hours take more working days
-    at.number_input(key="cost_annotators").set_value(1).run()
+    at.number_input(key=keys.PLAN_COST_ANNOTATORS).set_value(1).run()
     assert at.dataframe[0].value.iloc[1]["Working days"] == round(want.hours / 8, 2)
     # only the images still missing
-    at.checkbox(key="cost_plan_rest").check().run()
+    at.checkbox(key=keys.PLAN_COST_REST).check().run()
     rest = est["size"] - 3432
-    assert at.button(key="cost_use_plan").label == f"Use the Plan estimate ({rest:,} images)"
-    at.button(key="cost_use_plan").click().run()
-    assert at.number_input(key="cost_samples").value == rest
+    assert at.button(key=keys.PLAN_COST_USE_PLAN).label == f"Use the Plan estimate ({rest:,} images)"
+    at.button(key=keys.PLAN_COST_USE_PLAN).click().run()
+    assert at.number_input(key=keys.PLAN_COST_SAMPLES).value == rest
     assert list(at.dataframe[0].value["Images to label"]) == [est["low"] - 3432, rest, est["high"] - 3432]
     assert "the 3,432 you have are not counted" in " ".join(m.value for m in at.markdown)
 
@@ -145,4 +146,4 @@ def test_a_plan_curve_below_the_target_says_no_number_of_images_is_enough(isolat
     synthetic_curve(isolated_home, c=0.08)
     at = open_page()
     assert any("out of reach for that model" in i.value for i in at.info)
-    assert not [b for b in at.button if b.key == "cost_use_plan"]
+    assert not [b for b in at.button if b.key == keys.PLAN_COST_USE_PLAN]

@@ -22,9 +22,10 @@ from mnist_core.runs import storage
 from mnist_core.training.models import build_model
 from tests.app.conftest import open_page
 from tests.helpers import train_to_run
+from ui import state as keys
 
 PAGE = "pages/Deploy.py"
-CANVAS = "deploy_canvas_0"
+CANVAS = keys.DEPLOY_CANVAS  # ui/deploy.py: the st_canvas key
 COLLECTED, EXPORT = "🗂️ Collected data", "📦 Export"
 
 
@@ -38,9 +39,17 @@ def canvas_png(digit28: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def draw(at: AppTest, png: bytes, canvas: str = CANVAS) -> AppTest:
+def draw(at: AppTest, png: bytes) -> AppTest:
+    """Send `png` as streamlit-drawable-canvas does after a stroke (AppTest cannot run its frontend)."""
     url = "data:image/png;base64," + base64.b64encode(png).decode()
-    at.session_state[canvas] = {"drawing": {"raw": {"objects": [{}]}, "data": url}, "backgroundFit": None}
+    at.session_state[CANVAS] = {"drawing": {"raw": {"objects": [{}]}, "data": url}, "backgroundFit": None}
+    return at.run()
+
+
+def reset_canvas(at: AppTest) -> AppTest:
+    """What the canvas' toolbar reset sends: no objects and an all-transparent picture, not None."""
+    url = "data:image/png;base64," + base64.b64encode(canvas_png(np.zeros((28, 28), np.uint8))).decode()
+    at.session_state[CANVAS] = {"drawing": {"raw": {"objects": []}, "data": url}, "backgroundFit": None}
     return at.run()
 
 
@@ -100,7 +109,7 @@ def test_no_model_offers_quick_training_that_ends_with_a_model(tiny_quick_model)
     assert not at.exception
     assert "No trained model yet" in texts(at)
     assert not at.selectbox  # no model picker, no canvas without a model
-    at.button(key="deploy_quick_train").click().run()
+    at.button(key=keys.DEPLOY_QUICK_TRAIN).click().run()
     assert not at.exception
     deadline = time.monotonic() + 120
     while not at.selectbox and time.monotonic() < deadline:
@@ -108,7 +117,7 @@ def test_no_model_offers_quick_training_that_ends_with_a_model(tiny_quick_model)
         at.run()  # AppTest never fires run_every by itself: poll
         assert not at.exception
         assert "Training failed" not in texts(at)
-    assert at.selectbox(key="deploy_run").value  # the quick model is there and selected
+    assert at.selectbox(key=keys.DEPLOY_RUN).value  # the quick model is there and selected
     assert "validation accuracy" in texts(at)
 
 
@@ -121,7 +130,7 @@ def test_drawing_is_predicted_and_stored_once_with_its_label(run, digit):
     assert f">{label}" in texts(at)  # the big answer
     assert at.get("vega_lite_chart"), "the probability chart is missing"
     wrong = (label + 1) % 10
-    at.button(key=f"deploy_label_{wrong}").click().run()  # "It was a …" another digit
+    at.button(key=keys.deploy_label(wrong)).click().run()  # "It was a …" another digit
     assert not at.exception
     entries = store().list()
     assert len(entries) == 1
@@ -134,10 +143,10 @@ def test_drawing_is_predicted_and_stored_once_with_its_label(run, digit):
     at.run()
     draw(at, png)  # the same drawing again: still one entry, and no label buttons
     assert store().count() == 1
-    assert not [b for b in at.button if b.key == "deploy_correct"]
-    at.button(key="deploy_undo").click().run()
+    assert not [b for b in at.button if b.key == keys.DEPLOY_CORRECT]
+    at.button(key=keys.DEPLOY_UNDO).click().run()
     assert store().count() == 0
-    at.button(key="deploy_correct").click().run()
+    at.button(key=keys.DEPLOY_CORRECT).click().run()
     assert [(d.true_label, d.predicted) for d in store().list()] == [(label, label)]
 
 
@@ -146,6 +155,19 @@ def test_blank_canvas_asks_for_a_digit_and_offers_no_labels(run):
     draw(at, canvas_png(np.zeros((28, 28), np.uint8)))
     assert not at.exception
     assert "Draw a digit" in texts(at)
+    assert not [b for b in at.button if b.key and b.key.startswith(keys.DEPLOY_LABEL_PREFIX)]
+    assert not at.get("vega_lite_chart")
+
+
+def test_the_canvas_reset_takes_the_answer_away(run, digit):
+    png, label = digit
+    at = page()
+    assert "Edit" in texts(at)  # the cue to the canvas' edit mode (move, scale, rotate)
+    draw(at, png)
+    assert f">{label}" in texts(at)
+    reset_canvas(at)
+    assert not at.exception
+    assert "Draw a digit" in texts(at) and f">{label}" not in texts(at)
     assert not [b for b in at.button if b.key and b.key.startswith("deploy_label_")]
     assert not at.get("vega_lite_chart")
 
@@ -153,20 +175,20 @@ def test_blank_canvas_asks_for_a_digit_and_offers_no_labels(run):
 def test_uploads_are_predicted_and_bad_files_explained(run, digit):
     png, label = digit
     at = page()
-    at.session_state["deploy_mode"] = "Upload"
+    at.session_state[keys.DEPLOY_MODE] = "Upload"
     at.run()
     assert "Upload a digit" in texts(at) and not at.get("vega_lite_chart")
-    at.file_uploader(key="deploy_upload").set_value(
+    at.file_uploader(key=keys.DEPLOY_UPLOAD).set_value(
         ("notes.png", b"definitely not a picture", "image/png")
     ).run()
     assert not at.exception
     assert any("not a readable image" in e.value for e in at.error)
     photo = io.BytesIO()
     Image.open(io.BytesIO(png)).getchannel("A").point(lambda v: 255 - v).save(photo, format="JPEG")
-    at.file_uploader(key="deploy_upload").set_value(("digit.jpg", photo.getvalue(), "image/jpeg")).run()
+    at.file_uploader(key=keys.DEPLOY_UPLOAD).set_value(("digit.jpg", photo.getvalue(), "image/jpeg")).run()
     assert not at.exception and not at.error
     assert f">{label}" in texts(at)
-    at.button(key="deploy_correct").click().run()
+    at.button(key=keys.DEPLOY_CORRECT).click().run()
     (saved,) = store().list()
     assert saved.source == "upload" and saved.true_label == label
     assert Image.open(io.BytesIO(store().original_png(saved.id))).format == "PNG"
@@ -182,7 +204,7 @@ def test_collected_data_view_counts_measures_and_deletes(run):
         s.add(image28=img, true_label=4, predicted=4, confidence=0.8, model=run.id),
     ]
     at = page()
-    at.session_state["deploy_tab"] = COLLECTED
+    at.session_state[keys.DEPLOY_TAB] = COLLECTED
     at.run()
     assert not at.exception
     assert at.metric[0].value == "3"
@@ -194,7 +216,7 @@ def test_collected_data_view_counts_measures_and_deletes(run):
     assert "data drift" in texts(at)
     downloads = [d.label for d in at.get("download_button")]
     assert any("IDX" in d for d in downloads) and any("npz" in d for d in downloads)
-    at.button(key=f"deploy_del_{ids[1]}").click().run()
+    at.button(key=keys.deploy_delete(ids[1])).click().run()
     assert not at.exception
     assert s.count() == 2 and ids[1] not in [d.id for d in s.list()]
     assert at.metric[0].value == "2"
@@ -202,7 +224,7 @@ def test_collected_data_view_counts_measures_and_deletes(run):
 
 def test_collected_view_is_friendly_when_empty(run):
     at = page()
-    at.session_state["deploy_tab"] = COLLECTED
+    at.session_state[keys.DEPLOY_TAB] = COLLECTED
     at.run()
     assert not at.exception
     assert "No drawings collected yet" in texts(at)
@@ -210,11 +232,11 @@ def test_collected_view_is_friendly_when_empty(run):
 
 def test_export_tab_offers_weights_config_and_a_checked_onnx(run):
     at = page()
-    at.session_state["deploy_tab"] = EXPORT
+    at.session_state[keys.DEPLOY_TAB] = EXPORT
     at.run()
     labels = [d.label for d in at.get("download_button")]
     assert any("safetensors" in d for d in labels) and any("json" in d for d in labels)
-    at.button(key="deploy_build_onnx").click().run()
+    at.button(key=keys.DEPLOY_BUILD_ONNX).click().run()
     assert not at.exception
     assert any("ONNX" in d.label for d in at.get("download_button"))
     assert "match PyTorch within" in texts(at)
@@ -229,17 +251,17 @@ def test_export_tab_offers_nothing_from_a_damaged_run_and_says_why(run):
         str(run.path / storage.WEIGHTS),
     )
     at = page()
-    at.session_state["deploy_tab"] = EXPORT
+    at.session_state[keys.DEPLOY_TAB] = EXPORT
     at.run()
     assert not at.exception
-    assert not at.get("download_button") and not [b for b in at.button if b.key == "deploy_build_onnx"]
+    assert not at.get("download_button") and not [b for b in at.button if b.key == keys.DEPLOY_BUILD_ONNX]
     (error,) = at.error
     assert error.value.startswith("Nothing to export from this run:") and run.id in error.value
 
 
 # ---------------------------------------------------------------- calibration and "why did it say that?"
 
-EXPLAIN, EXPLAIN_TAB, EXPLAIN_DIGIT = "deploy_explain", "deploy_explain_tab", "deploy_explain_digit"
+EXPLAIN, EXPLAIN_TAB, EXPLAIN_DIGIT = keys.DEPLOY_EXPLAIN, keys.DEPLOY_EXPLAIN_TAB, keys.DEPLOY_EXPLAIN_DIGIT
 WHERE, INSIDE = "🎯 Where it looked", "🧠 Inside the network"
 
 
@@ -324,7 +346,7 @@ def test_explain_view_computes_only_when_open_and_shows_attribution_and_feature_
     at = page()
     draw(at, png)
     assert not at.exception
-    seen = at.session_state["deploy.last_input28"]  # for the Evaluate page's embedding map
+    seen = at.session_state[keys.DEPLOY_LAST_INPUT]  # for the Evaluate page's embedding map
     assert np.asarray(seen).shape == (28, 28) and np.asarray(seen).dtype == np.uint8 and seen.max() > 0
     assert explain_box(at) is not None
     assert counted == {"where": 0, "inside": 0}, "the closed explain view computed something"
@@ -356,9 +378,9 @@ def test_explain_view_computes_only_when_open_and_shows_attribution_and_feature_
     at.run()  # a rerun (a label click) repeats no work
     assert counted == {"where": 2, "inside": 1}
 
-    at.button(key="deploy_clear").click().run()  # a blank canvas draws no explain view…
+    reset_canvas(at)  # a blank canvas draws no explain view…
     assert not [e for e in at.expander if e.label.startswith("🔍")]
-    draw(at, png, canvas="deploy_canvas_1")  # …and the next drawing finds it as it was left
+    draw(at, png)  # …and the next drawing finds it as it was left
     assert not at.exception
     assert any(c.startswith("Feature maps, block 1:") for c in captions(explain_box(at)))
     at.session_state[EXPLAIN_TAB] = WHERE
@@ -400,7 +422,7 @@ def test_logistic_regression_and_the_baseline_say_what_applies(run):
     baseline = train_to_run(TrainConfig(model="baseline"), "sample")
     at = page()
     at.session_state[EXPLAIN] = True
-    at.selectbox(key="deploy_run").set_value(baseline.id).run()
+    at.selectbox(key=keys.DEPLOY_RUN).set_value(baseline.id).run()
     draw(at, png)
     assert not at.exception
     assert "there is nothing in the drawing it looked at" in texts(at)

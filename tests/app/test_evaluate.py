@@ -20,8 +20,11 @@ from mnist_core.data.sources import Images, SourceInfo
 from mnist_core.evaluation import judge
 from mnist_core.evaluation.evaluate import evaluate
 from mnist_core.runs import storage
+from mnist_core.runs.evaluations import save_evaluation
+from mnist_core.runs.listing import scan_runs
 from tests.app.conftest import open_page as open_app_page
 from tests.helpers import train_to_run
+from ui import state as keys
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/Evaluate.py"
@@ -65,7 +68,7 @@ def fresh_run(home):
     made: list[Path] = []
 
     def make(**meta) -> storage.Run:
-        src = next(r for r in storage.list_runs(home) if r.meta.get("name") == "second")
+        src = next(r for r in scan_runs(home).runs if r.meta.get("name") == "second")
         path = src.path.parent / f"zz-copy-{uuid.uuid4().hex[:8]}"
         shutil.copytree(src.path, path)
         made.append(path)
@@ -96,8 +99,8 @@ def test_no_runs_points_to_train_page(tmp_path, monkeypatch):
 def test_validation_metrics_against_target(home):
     at = open_page()
     assert not at.exception
-    run = storage.list_runs(home)[0]
-    assert at.selectbox(key="eval_run").value == run.id  # the latest by default
+    run = scan_runs(home).runs[0]
+    assert at.selectbox(key=keys.EVALUATE_RUN).value == run.id  # the latest by default
     val = run.evaluation("val")
     shown = metrics(at)
     assert shown["Validation accuracy"] == f"{val.accuracy:.2%}"
@@ -108,38 +111,41 @@ def test_validation_metrics_against_target(home):
     assert "Weakest digits:" in texts(at)
     assert len(at.get("vega_lite_chart")) >= 2  # heatmap and per-class bars
     # A target it does meet reads as a pass.
-    at = open_page(target_accuracy=0.5)
+    at = open_page(**{keys.APP_TARGET_ACCURACY: 0.5})
     assert at.success and at.success[0].value.startswith("Meets the target")
     assert "50.0%" in at.success[0].value
 
 
 def test_cell_selection_shows_its_images(home):
     at = open_page()
-    run = storage.list_runs(home)[0]
+    run = scan_runs(home).runs[0]
     val = run.evaluation("val")
     # Default: the most frequent mistake.
     t, p, count = judge.top_confusions(val, 1)[0]
-    assert (at.selectbox(key="cm_true").value, at.selectbox(key="cm_pred").value) == (t, p)
+    assert (at.selectbox(key=keys.EVALUATE_CM_TRUE).value, at.selectbox(key=keys.EVALUATE_CM_PRED).value) == (
+        t,
+        p,
+    )
     assert f"**{count:,} images of {t} mistaken for {p}**" in texts(at)
     assert image_count(at)[0] == min(count, CELL_LIMIT)
     # Another mistake cell, picked with the fallback selectboxes.
     t2, p2, count2 = judge.top_confusions(val, 3)[-1]
-    at.selectbox(key="cm_true").set_value(t2)
-    at.selectbox(key="cm_pred").set_value(p2).run()
+    at.selectbox(key=keys.EVALUATE_CM_TRUE).set_value(t2)
+    at.selectbox(key=keys.EVALUATE_CM_PRED).set_value(p2).run()
     assert not at.exception
     assert f"**{count2:,} images of {t2} mistaken for {p2}**" in texts(at)
     assert image_count(at)[0] == min(count2, CELL_LIMIT)
     assert all(": " in img.caption for img in at.get("image")[0].proto.imgs)  # probabilities shown
     # A diagonal cell holds the correct answers.
-    at.selectbox(key="cm_true").set_value(4)
-    at.selectbox(key="cm_pred").set_value(4).run()
+    at.selectbox(key=keys.EVALUATE_CM_TRUE).set_value(4)
+    at.selectbox(key=keys.EVALUATE_CM_PRED).set_value(4).run()
     right = val.confusion[4][4]
     assert f"**{right:,} images of 4 correctly recognised**" in texts(at)
     assert image_count(at)[0] == min(right, CELL_LIMIT)
     # An empty cell says so instead of showing nothing.
     empty = next((a, b) for a in range(10) for b in range(10) if val.confusion[a][b] == 0)
-    at.selectbox(key="cm_true").set_value(empty[0])
-    at.selectbox(key="cm_pred").set_value(empty[1]).run()
+    at.selectbox(key=keys.EVALUATE_CM_TRUE).set_value(empty[0])
+    at.selectbox(key=keys.EVALUATE_CM_PRED).set_value(empty[1]).run()
     assert "nothing to show" in texts(at)
 
 
@@ -151,10 +157,10 @@ def heatmap_cells(at: AppTest):
 
 def test_row_percentages_toggle(home):
     at = open_page()
-    val = storage.list_runs(home)[0].evaluation("val")
+    val = scan_runs(home).runs[0].evaluation("val")
     cells = heatmap_cells(at)
     assert cells.loc[(0, 0), "text"] == str(val.confusion[0][0])
-    at.toggle(key="cm_norm").set_value(True).run()
+    at.toggle(key=keys.EVALUATE_CM_NORM).set_value(True).run()
     assert not at.exception
     cells = heatmap_cells(at)
     assert cells.loc[(0, 0), "text"] == f"{val.confusion[0][0] / sum(val.confusion[0]):.0%}"
@@ -165,10 +171,10 @@ def test_row_percentages_toggle(home):
 
 def test_confident_mistakes_gallery(home):
     at = open_page()
-    run = storage.list_runs(home)[0]
+    run = scan_runs(home).runs[0]
     wrong = sum(run.evaluation("val").confusion[d][e] for d in range(10) for e in range(10) if d != e)
     assert image_count(at)[1] == min(12, wrong)
-    at.select_slider(key="n_mistakes").set_value(24).run()
+    at.select_slider(key=keys.EVALUATE_MISTAKES).set_value(24).run()
     assert image_count(at)[1] == min(24, wrong)
     captions = [img.caption for img in at.get("image")[1].proto.imgs]
     confidences = [int(c.rsplit("(", 1)[1].rstrip("%)")) for c in captions]
@@ -177,8 +183,8 @@ def test_confident_mistakes_gallery(home):
 
 def test_compare_two_runs(home):
     at = open_page()
-    runs = storage.list_runs(home)
-    at.selectbox(key="eval_other").set_value(runs[1].id).run()
+    runs = scan_runs(home).runs
+    at.selectbox(key=keys.EVALUATE_OTHER).set_value(runs[1].id).run()
     assert not at.exception
     shown = metrics(at)
     assert shown["Accuracy (second run)"] == f"{runs[1].evaluation('val').accuracy:.2%}"
@@ -190,13 +196,13 @@ def test_compare_two_runs(home):
 def test_test_set_locked_then_counted(fresh_run):
     run = fresh_run()
     at = open_page()
-    assert at.selectbox(key="eval_run").value == run.id
+    assert at.selectbox(key=keys.EVALUATE_RUN).value == run.id
     assert "Test accuracy" not in metrics(at)
     assert "test set is locked" in texts(at)
-    assert [b.key for b in at.button] == ["test_unlock"]
+    assert [b.key for b in at.button] == [keys.EVALUATE_TEST_UNLOCK]
     assert len(at.table) == 1  # the roles of train / validation / test
 
-    at.button(key="test_unlock").click().run()
+    at.button(key=keys.EVALUATE_TEST_UNLOCK).click().run()
     assert not at.exception
     saved = storage.load_run(run.path)
     assert saved.meta["test_evaluations"] == 1
@@ -205,7 +211,7 @@ def test_test_set_locked_then_counted(fresh_run):
     assert "Test set used 1 time" in texts(at)
     assert not at.warning
 
-    at.button(key="test_again").click().run()
+    at.button(key=keys.EVALUATE_TEST_AGAIN).click().run()
     assert not at.exception
     assert storage.load_run(run.path).meta["test_evaluations"] == 2
     assert at.warning and "looked at **2 times**" in at.warning[0].value
@@ -222,11 +228,11 @@ def test_missing_data_keeps_saved_metrics(fresh_run, monkeypatch, tmp_path):
     run = fresh_run(data="mnist", data_name="Full MNIST (70,000 images)")
     at = open_page()
     assert not at.exception
-    assert at.selectbox(key="eval_run").value == run.id
+    assert at.selectbox(key=keys.EVALUATE_RUN).value == run.id
     assert any("not downloaded" in w.value for w in at.warning)
     assert metrics(at)["Validation accuracy"] == f"{run.evaluation('val').accuracy:.2%}"
     assert not at.get("image")
-    at.button(key="test_unlock").click().run()
+    at.button(key=keys.EVALUATE_TEST_UNLOCK).click().run()
     assert not at.exception
     assert at.error and "test evaluation failed" in at.error[-1].value
     assert storage.load_run(run.path).meta["test_evaluations"] == 0  # nothing was looked at
@@ -235,25 +241,28 @@ def test_missing_data_keeps_saved_metrics(fresh_run, monkeypatch, tmp_path):
 def test_deleted_selection_falls_back_to_latest(home, fresh_run):
     run = fresh_run()
     at = open_page()
-    assert at.selectbox(key="eval_run").value == run.id
+    assert at.selectbox(key=keys.EVALUATE_RUN).value == run.id
     storage.delete_run(run)
     at.run()
     assert not at.exception
-    assert at.selectbox(key="eval_run").value == storage.list_runs(home)[0].id
+    assert at.selectbox(key=keys.EVALUATE_RUN).value == scan_runs(home).runs[0].id
 
 
 def test_leaving_and_coming_back(home):
     """Widget values are dropped on a page switch; the page must rebuild them, not crash."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
     at.switch_page(PAGE).run()
-    at.selectbox(key="cm_true").set_value(4)
-    at.selectbox(key="cm_pred").set_value(4).run()
+    at.selectbox(key=keys.EVALUATE_CM_TRUE).set_value(4)
+    at.selectbox(key=keys.EVALUATE_CM_PRED).set_value(4).run()
     at.switch_page("pages/home.py").run()
     at.switch_page(PAGE).run()
     assert not at.exception
-    val = storage.list_runs(home)[0].evaluation("val")
+    val = scan_runs(home).runs[0].evaluation("val")
     t, p, _ = judge.top_confusions(val, 1)[0]
-    assert (at.selectbox(key="cm_true").value, at.selectbox(key="cm_pred").value) == (t, p)
+    assert (at.selectbox(key=keys.EVALUATE_CM_TRUE).value, at.selectbox(key=keys.EVALUATE_CM_PRED).value) == (
+        t,
+        p,
+    )
 
 
 def test_report_download_is_offered(home):
@@ -269,7 +278,7 @@ def test_evaluation_on_other_data_is_not_the_test_accuracy(fresh_run):
     few = Images(data.images[:5], (data.labels[:5] + 1) % 10)  # 5 mislabelled images
     other = SourceInfo("/data/elsewhere", "folder", "Folder /data/elsewhere")
     result = evaluate(run.load_model(), few, "test")
-    storage.save_evaluation(run, result, data=few, source=other)
+    save_evaluation(run, result, data=few, source=other)
     at = open_page()
     assert not at.exception
     assert "Test accuracy" not in metrics(at)  # the run's own test set is still locked

@@ -24,12 +24,14 @@ from mnist_core.charts import embedding as embedding_charts
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation import calibration, embedding, gallery
 from mnist_core.evaluation import robustness as rob
-from mnist_core.report import html as report
+from mnist_core.report import document as report
 from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
 from ui import evaluate_inspect as inside
-from ui import inspect_confidence, inspect_map, inspect_robustness
+from ui import inspect_map, inspect_robustness
+from ui import state as keys
 
 PAGE = "pages/Evaluate.py"
 WHERE, TRUST, BREAKS = inside.TABS
@@ -57,7 +59,7 @@ def fresh_run(home):
     made: list[Path] = []
 
     def make(source: str = "main", day: int = 31) -> storage.Run:
-        src = next(r for r in storage.list_runs(home) if r.meta.get("name") == source)
+        src = next(r for r in scan_runs(home).runs if r.meta.get("name") == source)
         path = src.path.parent / f"zz-copy-{uuid.uuid4().hex[:8]}"
         shutil.copytree(src.path, path)
         made.append(path)
@@ -71,7 +73,7 @@ def fresh_run(home):
 
 
 def page(tab: str = WHERE, **state) -> AppTest:
-    return open_page(PAGE, **{inside.TAB_KEY: tab, **state})
+    return open_page(PAGE, **{keys.EVALUATE_INSPECT: tab, **state})
 
 
 def charts(at: AppTest) -> list[tuple[dict, list[dict]]]:
@@ -119,7 +121,7 @@ def test_embedding_map_renders_with_thumbnails(home):
     at = page()
     spec, _ = embedding_map(at)
     rows = map_points(at)
-    run = storage.list_runs(home)[0]
+    run = scan_runs(home).runs[0]
     n = run.evaluation("val").n
     assert len(rows) == min(n, inspect_map.MAP_POINTS)
     assert all(r["image"].startswith("data:image/png;base64,") for r in rows[:5])
@@ -130,14 +132,14 @@ def test_embedding_map_renders_with_thumbnails(home):
 
 
 def test_drawing_from_deploy_is_the_star(home):
-    table = validation(storage.list_runs(home)[0])
-    at = page(**{inspect_map.DRAWING_KEY: table.images[0].tolist()})
+    table = validation(scan_runs(home).runs[0])
+    at = page(**{keys.DEPLOY_LAST_INPUT: table.images[0].tolist()})
     assert "Your drawing from Deploy: the model reads a" in texts(at)
     assert any(r.get("label") == "your drawing" for r in embedding_map(at)[1])
     # floats in 0..1 (a prepared drawing as the model sees it) are read the same way
-    at = page(**{inspect_map.DRAWING_KEY: (table.images[0] / 255.0).astype(np.float32)})
+    at = page(**{keys.DEPLOY_LAST_INPUT: (table.images[0] / 255.0).astype(np.float32)})
     assert "Your drawing from Deploy" in texts(at)
-    at = page(**{inspect_map.DRAWING_KEY: [[1, 2], [3, 4]]})  # not a 28×28 drawing: no star
+    at = page(**{keys.DEPLOY_LAST_INPUT: [[1, 2], [3, 4]]})  # not a 28×28 drawing: no star
     assert "appears here as a star" in texts(at)
 
 
@@ -146,7 +148,7 @@ def test_box_selection_lists_its_images(home):
     rows = map_points(at)
     xs = sorted(r["x"] for r in rows)
     box = [xs[0] - 1, xs[len(xs) // 4]]  # the left quarter of the map, every height
-    at.session_state[inspect_map.MAP_KEY] = {"selection": {embedding_charts.BRUSH: {"x": box}}}
+    at.session_state[keys.EVALUATE_MAP] = {"selection": {embedding_charts.BRUSH: {"x": box}}}
     at.run()
     assert not at.exception
     inside_box = [r for r in rows if box[0] <= r["x"] <= box[1]]
@@ -159,9 +161,9 @@ def test_box_selection_lists_its_images(home):
 @pytest.mark.slow
 def test_tsne_runs_as_a_background_job(home, monkeypatch):
     monkeypatch.setattr(embedding, "tsne_records", functools.partial(embedding.tsne_records, iterations=500))
-    at = page(**{inspect_map.METHOD_KEY: "t-SNE"})
+    at = page(**{keys.EVALUATE_MAP_METHOD: "t-SNE"})
     assert embedding_map(at) is None  # nothing computed yet: the button
-    at.button(key="evaluate.tsne_start").click().run()
+    at.button(key=keys.EVALUATE_TSNE_START).click().run()
     assert not at.exception
     wait_idle()
     at.run()  # the job's end reruns the page: the finished map
@@ -181,7 +183,7 @@ def test_fitting_the_temperature_saves_it_and_shows_ece(fresh_run):
     at = page(TRUST)
     assert metrics(at)["ECE after scaling"] == "not fitted"
     before = metrics(at)["ECE before scaling"]
-    at.button(key="evaluate.fit_temperature").click().run()
+    at.button(key=keys.EVALUATE_FIT_TEMPERATURE).click().run()
     assert not at.exception
     saved = storage.load_run(run.path)
     t = calibration.run_temperature(saved)
@@ -201,11 +203,11 @@ def test_saving_a_threshold_stores_it_with_the_run(fresh_run):
     run = fresh_run()
     at = page(TRUST)
     assert "no “not sure” line of its own" in texts(at)
-    at.select_slider(key=inspect_confidence.THRESHOLD_KEY).set_value(0.8).run()
+    at.select_slider(key=keys.EVALUATE_THRESHOLD).set_value(0.8).run()
     table = validation(run)
     row = calibration.coverage_curve(table.probs, table.labels, [0.8])[0]
     assert metrics(at)["Answered"] == f"{row['coverage']:.1%}"
-    at.button(key="evaluate.threshold_save").click().run()
+    at.button(key=keys.EVALUATE_THRESHOLD_SAVE).click().run()
     assert not at.exception
     saved = storage.load_run(run.path)
     assert calibration.run_threshold(saved) == pytest.approx(0.8)
@@ -213,8 +215,8 @@ def test_saving_a_threshold_stores_it_with_the_run(fresh_run):
     assert calibration.predict_options(saved)["unsure_below"] == pytest.approx(0.8)
     assert "not sure” line: **0.800**" in texts(at)
     at = page(TRUST)  # a new visit starts the slider on the saved line
-    assert at.select_slider(key=inspect_confidence.THRESHOLD_KEY).value == pytest.approx(0.8)
-    at.button(key="evaluate.threshold_clear").click().run()
+    assert at.select_slider(key=keys.EVALUATE_THRESHOLD).value == pytest.approx(0.8)
+    at.button(key=keys.EVALUATE_THRESHOLD_CLEAR).click().run()
     assert calibration.run_threshold(storage.load_run(run.path)) is None
     assert "no “not sure” line of its own" in texts(at)
 
@@ -232,7 +234,7 @@ def test_robustness_sweep_shows_chart_and_sentence(fresh_run, quick_sweep):
     run = fresh_run()
     at = page(BREAKS)
     assert "Not measured yet" in texts(at)
-    at.button(key="evaluate.sweep_start").click().run()
+    at.button(key=keys.EVALUATE_SWEEP_START).click().run()
     assert not at.exception
     wait_idle()
     at.run()
@@ -255,7 +257,7 @@ def test_two_runs_on_one_robustness_chart(fresh_run, quick_sweep):
             run, rob.sweep(model, val.images[:100], val.labels[:100], ["rotate"], label=run.meta["name"])
         )
     at = page(BREAKS)
-    at.selectbox(key=inspect_robustness.OTHER_KEY).set_value(other.id).run()
+    at.selectbox(key=keys.EVALUATE_ROBUST_OTHER).set_value(other.id).run()
     assert not at.exception
     a, b = rob.load_sweep(mine), rob.load_sweep(other)
     assert rob.compare(a, b)["sentence"] in texts(at)
@@ -279,12 +281,15 @@ def test_report_gains_calibration_and_robustness_charts(fresh_run):
     run = storage.load_run(run.path)
     saved_only = report.build_report(run, 0.9)  # without the images: the saved figures, no diagram
     assert "<section id='confidence'>" in saved_only and "Expected calibration error" in saved_only
-    assert "Reliability (ECE" not in saved_only
+    assert "Reliability: accuracy per confidence bin (ECE" not in saved_only
     page_html = report.build_report(run, 0.9, **inside.report_extras(run, table))
     for section in ("confidence", "robustness"):
         assert f"<section id='{section}'>" in page_html
     assert page_html.count("<svg") >= 4  # curves, reliability, coverage, robustness
-    assert "Reliability (ECE" in page_html and "Accuracy as the validation images are perturbed" in page_html
+    assert (
+        "Reliability: accuracy per confidence bin (ECE" in page_html
+        and "Accuracy as the validation images are perturbed" in page_html
+    )
     assert rob.load_sweep(run).summary in page_html
     assert "0.700" in page_html  # the run's "not sure" line
     assert re.search(r"https?:", re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", page_html)) is None

@@ -8,6 +8,7 @@ import ui
 from mnist_core.config import TrainConfig
 from mnist_core.runs import storage
 from mnist_core.training.models import build_model
+from ui import state as keys
 from ui import warmup
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def test_home_shows_the_workflow_map_and_fresh_state():
     assert at.title[0].value.endswith("MNIST Workflow Studio")
     cards = [m.value for m in at.markdown if m.value.startswith("##### Step ")]
     assert [c.split("· ")[1].split(" ", 1)[1] for c in cards] == [s.title for s in ui.STEPS]
-    assert [s.title for s in ui.STEPS][:4] == ["Define the task", "Data", "Preprocess", "Plan"]
+    assert [s.title for s in ui.STEPS][:5] == ["Define the task", "Data", "Labels", "Preprocess", "Plan"]
     links = [link.value for link in at.page_link]
     for name in ("Define the task", "Data", "Preprocess"):
         assert f"Open {name}" in links
@@ -43,7 +44,7 @@ def test_home_shows_the_latest_model_and_the_target_set_elsewhere():
     config = TrainConfig(model="baseline", epochs=1, augment=False)
     storage.save_run(build_model(config), config, [], {"name": "demo", "val_accuracy": 0.4321})
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    at.session_state["target_accuracy"] = 0.9
+    at.session_state[keys.APP_TARGET_ACCURACY] = 0.9
     at.run()
     assert not at.exception
     shown = metrics(at)

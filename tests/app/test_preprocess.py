@@ -6,6 +6,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from mnist_core.data.sources import load_train_pool
+from ui import state as keys
 
 REPO = Path(__file__).resolve().parents[2]
 PAGE = "pages/Preprocess.py"
@@ -36,7 +37,7 @@ def test_scaling_shows_raw_and_scaled_values():
 def test_image_picker_changes_the_image():
     pool = load_train_pool("sample")
     at = open_page()
-    at.number_input(key="prep_image_index").set_value(17).run()
+    at.number_input(key=keys.PREPROCESS_IMAGE_INDEX).set_value(17).run()
     assert not at.exception
     assert any(c.value.startswith(f"Label: {int(pool.labels[17])}.") for c in at.caption)
 
@@ -44,21 +45,21 @@ def test_image_picker_changes_the_image():
 def test_default_split_and_its_session_state():
     at = open_page()
     assert "4,290 pool images → 3,432 train / 858 validation, plus 710 test" in split_caption(at)
-    assert at.session_state["split_settings"] == {"val_fraction": 0.2, "split_seed": 0}
+    assert at.session_state[keys.APP_SPLIT] == {"val_fraction": 0.2, "split_seed": 0}
 
 
 def test_fraction_and_seed_change_counts_and_settings():
     at = open_page()
     first_gap = next(c.value for c in at.caption if "percentage points" in c.value)
-    at.slider(key="prep_val_fraction").set_value(0.3).run()
+    at.slider(key=keys.PREPROCESS_VAL_FRACTION).set_value(0.3).run()
     assert "→ 3,003 train / 1,287 validation" in split_caption(at)
-    assert at.session_state["split_settings"] == {"val_fraction": 0.3, "split_seed": 0}
-    at.number_input(key="prep_split_seed").set_value(7).run()
-    assert at.session_state["split_settings"] == {"val_fraction": 0.3, "split_seed": 7}
+    assert at.session_state[keys.APP_SPLIT] == {"val_fraction": 0.3, "split_seed": 0}
+    at.number_input(key=keys.PREPROCESS_SPLIT_SEED).set_value(7).run()
+    assert at.session_state[keys.APP_SPLIT] == {"val_fraction": 0.3, "split_seed": 7}
     assert next(c.value for c in at.caption if "percentage points" in c.value) != first_gap
     # The settings outlive a visit to another page, and the widgets show them again.
     at.switch_page("pages/Data.py").run()
     assert any("validation 30%, seed 7" in c.value for c in at.caption)
     at.switch_page(PAGE).run()
-    assert at.slider(key="prep_val_fraction").value == 0.3
-    assert at.number_input(key="prep_split_seed").value == 7
+    assert at.slider(key=keys.PREPROCESS_VAL_FRACTION).value == 0.3
+    assert at.number_input(key=keys.PREPROCESS_SPLIT_SEED).value == 7

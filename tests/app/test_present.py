@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-import ui
 from tests.app.conftest import REPO, open_page
+from ui import state as keys
 
 PRESENT_CSS_MARK = "stCaptionContainer"  # presenter mode hides the teaching captions
 
@@ -17,18 +17,18 @@ def styles(at: AppTest) -> str:
 
 def test_off_by_default():
     at = open_page()
-    assert at.toggle(key=ui.PRESENT_KEY).value is False
+    assert at.toggle(key=keys.APP_PRESENT).value is False
     assert PRESENT_CSS_MARK not in styles(at)
 
 
 def test_the_toggle_turns_it_on_and_it_survives_a_page_switch():
     at = open_page()
-    at.toggle(key=ui.PRESENT_KEY).set_value(True).run()
+    at.toggle(key=keys.APP_PRESENT).set_value(True).run()
     assert PRESENT_CSS_MARK in styles(at) and at.query_params.get("present") == "1"
     at.switch_page("pages/Train.py").run()
     assert not at.exception
-    assert at.toggle(key=ui.PRESENT_KEY).value is True and PRESENT_CSS_MARK in styles(at)
-    at.toggle(key=ui.PRESENT_KEY).set_value(False).run()
+    assert at.toggle(key=keys.APP_PRESENT).value is True and PRESENT_CSS_MARK in styles(at)
+    at.toggle(key=keys.APP_PRESENT).set_value(False).run()
     assert PRESENT_CSS_MARK not in styles(at) and "present" not in at.query_params
 
 
@@ -37,4 +37,4 @@ def test_a_bookmarked_address_opens_in_presenter_mode():
     at.query_params["present"] = "1"
     at.run()
     assert not at.exception
-    assert at.toggle(key=ui.PRESENT_KEY).value is True and PRESENT_CSS_MARK in styles(at)
+    assert at.toggle(key=keys.APP_PRESENT).value is True and PRESENT_CSS_MARK in styles(at)

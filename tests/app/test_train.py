@@ -19,9 +19,10 @@ import ui
 from mnist_core.config import LADDER, PRESET_HELP, TrainConfig, studio_home
 from mnist_core.data.sources import load_train_pool
 from mnist_core.deploy.collect import DrawingStore
-from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
+from ui import state as keys
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "pages/Train.py"
@@ -69,8 +70,8 @@ def test_page_renders_with_the_default_preset(at):
     assert at.title[0].value.endswith("Train")
     assert at.selectbox(key=W + "preset").value == "fast CNN"
     assert at.selectbox(key=W + "model").value == "cnn"
-    assert not at.button(key="train_start").disabled
-    assert at.button(key="train_stop").disabled
+    assert not at.button(key=keys.TRAIN_START).disabled
+    assert at.button(key=keys.TRAIN_STOP).disabled
     page = texts(at)
     assert "Offline sample" in page and "No training yet" in page
     assert "learned parameters" in page
@@ -87,7 +88,7 @@ def test_a_preset_sets_the_widgets_and_a_change_is_noticed(at):
     assert PRESET_HELP["overfit on purpose"] in texts(at)
     at.select_slider(key=W + "lr").set_value(0.05).run()
     assert "Changed since you picked it" in texts(at)
-    at.button(key="train_reset_preset").click().run()
+    at.button(key=keys.TRAIN_RESET_PRESET).click().run()
     assert at.select_slider(key=W + "lr").value == 0.002
     assert "Changed since" not in texts(at)
 
@@ -116,17 +117,17 @@ def test_an_absurd_value_gives_a_clear_error(at, key, value, words):
     at.number_input(key=W + key).set_value(value).run()
     assert not at.exception
     assert any(words in e.value for e in at.error), [e.value for e in at.error]
-    assert at.button(key="train_start").disabled
+    assert at.button(key=keys.TRAIN_START).disabled
 
 
 def test_a_tiny_run_shows_progress_is_saved_and_listed(at):
     # Long enough (about 500 steps) that polling sees it move, short enough for a test.
     tiny(at, "mlp", epochs=4, samples=0, batch=32)
-    at.button(key="train_start").click().run()
+    at.button(key=keys.TRAIN_START).click().run()
     seen = poll(at, job_done)
     assert len(seen) >= 2, seen  # the progress text moved while the job ran
     assert any("epoch" in t for t in seen), seen
-    runs = storage.list_runs()
+    runs = scan_runs().runs
     assert len(runs) == 1 and runs[0].config.model == "mlp" and runs[0].config.epochs == 4
     assert runs[0].meta["status"] == "finished"
     assert any("Training finished" in s.value for s in at.success)
@@ -135,12 +136,12 @@ def test_a_tiny_run_shows_progress_is_saved_and_listed(at):
     assert runs[0].id in set(table["id"])
     boxes = [e for kind in ("info", "success", "warning", "error") for e in getattr(at, kind)]
     assert any(e.proto.icon == "🩺" for e in boxes), texts(at)  # the diagnosis
-    assert not at.button(key="train_start").disabled  # the end of the job re-enabled Start
+    assert not at.button(key=keys.TRAIN_START).disabled  # the end of the job re-enabled Start
 
 
 def test_the_diagnosis_button_applies_its_suggestion(at):
     tiny(at, "logreg", epochs=2)
-    at.button(key="train_start").click().run()
+    at.button(key=keys.TRAIN_START).click().run()
     poll(at, job_done)
     apply = [b for b in at.button if b.label.startswith("Try this:")]
     assert apply, texts(at)
@@ -152,17 +153,17 @@ def test_the_diagnosis_button_applies_its_suggestion(at):
 
 def test_stop_ends_a_long_run_as_stopped(at):
     tiny(at, "cnn", epochs=60, samples=0)
-    at.button(key="train_start").click().run()
+    at.button(key=keys.TRAIN_START).click().run()
     poll(at, lambda a: any("batch" in t for t in progress_texts(a)))
-    assert not at.button(key="train_stop").disabled
+    assert not at.button(key=keys.TRAIN_STOP).disabled
     job = ui.all_jobs().job
-    at.button(key="train_stop").click().run()
+    at.button(key=keys.TRAIN_STOP).click().run()
     job.join(30)  # how fast it stops is measured in `make bench`, not asserted here
     assert not job.running
     poll(at, job_done, timeout=30)
     end = job.snapshot().latest("end")
     assert end["status"] == "stopped"
-    runs = storage.list_runs()
+    runs = scan_runs().runs
     assert len(runs) == 1 and runs[0].meta["status"] == "stopped"
     assert "Stopped by the user" in texts(at)
 
@@ -172,11 +173,11 @@ def test_two_sessions_each_train_their_own_job(at):
     of its own instead of being refused, and neither session follows the other's."""
     other = open_page(PAGE)  # a second browser session
     tiny(at, "cnn", epochs=60, samples=0)
-    at.button(key="train_start").click().run()
+    at.button(key=keys.TRAIN_START).click().run()
     first = ui.all_jobs().job
     assert first.running
     tiny(other, "logreg", epochs=1, samples=0)
-    other.button(key="train_start").click().run()  # its page was drawn before the job started
+    other.button(key=keys.TRAIN_START).click().run()  # its page was drawn before the job started
     second = ui.all_jobs().job
     assert second is not first and second.owner != first.owner and second.running
     assert not other.warning, texts(other)
@@ -199,28 +200,28 @@ def test_history_delete_asks_first_and_loads_settings(at):
     at.session_state[table.key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
     assert "1 selected" in texts(at)
-    at.button(key="train_load_run").click().run()
+    at.button(key=keys.TRAIN_LOAD_RUN).click().run()
     assert at.selectbox(key=W + "model").value == "logreg"
     assert at.select_slider(key=W + "lr").value == 0.005
     at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
-    at.button(key="train_delete").click().run()
+    at.button(key=keys.TRAIN_DELETE).click().run()
     assert any("for good" in w.value for w in at.warning)
-    at.button(key="train_cancel").click().run()
-    assert len(storage.list_runs()) == 2
+    at.button(key=keys.TRAIN_CANCEL).click().run()
+    assert len(scan_runs().runs) == 2
     at.session_state[at.dataframe[0].key] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
-    at.button(key="train_delete").click().run()
-    at.button(key="train_confirm").click().run()
-    assert [r.meta["name"] for r in storage.list_runs()] == ["first"]
+    at.button(key=keys.TRAIN_DELETE).click().run()
+    at.button(key=keys.TRAIN_CONFIRM).click().run()
+    assert [r.meta["name"] for r in scan_runs().runs] == ["first"]
     assert any("Deleted 1 run" in s.value for s in at.success)
     assert list(at.dataframe[0].value["name"]) == ["first"]
 
 
 def test_the_ladder_uses_the_split_settings_and_compares_runs(at):
-    at.session_state[ui.SPLIT_KEY] = {"val_fraction": 0.3, "split_seed": 5}
+    at.session_state[keys.APP_SPLIT] = {"val_fraction": 0.3, "split_seed": 5}
     at.run()
-    at.button(key="train_ladder").click().run()
+    at.button(key=keys.TRAIN_LADDER).click().run()
     job = ui.all_jobs().job
     assert [c.val_fraction for c in job.configs] == [0.3] * len(LADDER)
     assert {c.split_seed for c in job.configs} == {5}
@@ -230,7 +231,7 @@ def test_the_ladder_uses_the_split_settings_and_compares_runs(at):
     job.stop()
     wait_idle()
     at.run()
-    saved = storage.list_runs()
+    saved = scan_runs().runs
     assert saved and saved[-1].meta["name"] == "Majority class"
     assert saved[-1].meta["sizes"]["val"] == pytest.approx(0.3 * len(load_train_pool("sample")), abs=2)
 
@@ -244,20 +245,20 @@ def test_collected_drawings_can_join_the_training_set(at):
     box = at.checkbox(key=W + "use_drawings")
     assert "3 collected drawings" in box.label
     box.check().run()
-    at.button(key="train_start").click().run()
+    at.button(key=keys.TRAIN_START).click().run()
     job = ui.all_jobs().job
     assert job.extra is not None and len(job.extra) == 3
     poll(at, job_done)
-    assert storage.list_runs()[0].meta["used_collected"] == 3
+    assert scan_runs().runs[0].meta["used_collected"] == 3
 
 
 def test_a_failed_job_shows_its_error(at, tmp_path):
-    at.session_state[ui.DATA_KEY] = str(tmp_path)  # an existing folder without MNIST files
+    at.session_state[keys.APP_DATA_SPEC] = str(tmp_path)  # an existing folder without MNIST files
     at.run()
-    at.button(key="train_start").click().run()
+    at.button(key=keys.TRAIN_START).click().run()
     poll(at, job_done, timeout=30)
     assert any("Training failed" in e.value for e in at.error), texts(at)
-    assert not storage.list_runs()
+    assert not scan_runs().runs
 
 
 def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):
@@ -282,7 +283,7 @@ def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):
     diagnosis = next(e.value for e in boxes if e.proto.icon == "🩺")
     # 800 images, no regularization, 12 epochs: the MLP memorises them.
     assert "Overfitting" in diagnosis, diagnosis
-    app.button(key=f"train_apply_run_{run.id}").click().run()
+    app.button(key=keys.train_apply(f"run_{run.id}")).click().run()
     assert app.slider(key=W + "dropout").value > 0 or app.toggle(key=W + "augment").value
 
 

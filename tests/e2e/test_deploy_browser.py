@@ -1,5 +1,6 @@
 """The Deploy page in a real browser: draw a digit with the mouse, read the answer, label it,
-find it in the collected data; a refused upload takes the previous answer off the screen."""
+find it in the collected data; move a drawn digit in the canvas' edit mode and the answer
+follows; a refused upload takes the previous answer off the screen."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ import ui
 from mnist_core.config import TrainConfig
 from mnist_core.deploy.collect import DrawingStore
 from tests.e2e.helpers import assert_no_exception, wait_for_app
-from tests.e2e.test_deploy_latency import ANSWER, open_deploy
+from tests.e2e.test_deploy_latency import ANSWER, CANVAS, draw_digit, open_deploy, toolbar_button
 from tests.helpers import train_to_run
 
 pytestmark = pytest.mark.browser
 
-CANVAS = "canvas.deploy-canvas"  # ui/deploy_widgets.py (Playwright's CSS reaches into its shadow root)
+SEEN = "img[alt='What the model saw']"
+VERDICT = "[data-testid='stAlert']"  # "A 7, with 93% confidence." or "Not sure: …"
 
 
 def draw_vertical_stroke(page) -> None:
@@ -80,6 +82,37 @@ def test_draw_predict_label_and_find_it_in_the_collected_data(page, app_url, stu
     wait_for_app(page)
     page.get_by_text(f"#{entry.id} · is 1").wait_for(state="visible")
     assert_no_exception(page)
+
+
+def test_moving_the_digit_in_edit_mode_changes_the_answer(page, app_url, run):
+    """The canvas' edit mode (its toolbar's ✏️ Edit): drag the drawn digit half off the canvas and
+    the model's input, its answer and its probabilities follow, with no button pressed."""
+    open_deploy(page, app_url)
+    draw_digit(page, "7")
+    page.locator(ANSWER).wait_for(state="visible", timeout=30_000)
+    wait_for_app(page)
+    before = (page.locator(SEEN).get_attribute("src"), page.locator(VERDICT).first.inner_text())
+
+    edit = toolbar_button(page, "Edit")
+    edit.click()
+    assert edit.get_attribute("aria-pressed") == "true"
+    box = page.locator(CANVAS).bounding_box()
+    grab = (box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.18)  # on the 7's top bar
+    page.mouse.move(*grab)
+    page.mouse.down()
+    for i in range(1, 21):  # to the right, until most of the 7 is past the canvas' edge
+        page.mouse.move(grab[0] + box["width"] * 0.45 * i / 20, grab[1])
+    page.mouse.up()
+
+    page.wait_for_function(
+        "([seen, before]) => { const img = document.querySelector(seen); return img && img.src !== before; }",
+        arg=[SEEN, before[0]],
+        timeout=30_000,
+    )
+    wait_for_app(page)
+    assert_no_exception(page)
+    after = page.locator(VERDICT).first.inner_text()
+    assert after != before[1], f"the answer stayed {after!r} after the digit was moved half off the canvas"
 
 
 def upload(page, path: Path) -> None:

@@ -1,10 +1,11 @@
 """Stroke end → answer on the Deploy page, in a real browser: ten digits drawn with the mouse on
-a trained CNN, each answer checked, the median printed (run with `-s`).
+streamlit-drawable-canvas with a trained CNN, each answer checked, the median printed (run
+with `-s`).
 
 The clock runs inside the page: from the mouse button's release to the frame after the answer
 appears (and, printed too, after the probability bars are drawn).
-The figure is printed next to its target (issue 11: ≤ 250 ms median), never asserted; the
-machine is shared and noisy.
+The figure is printed next to its target (issue 21: ≤ 350 ms median, 200 ms of which is the
+canvas' own debounce before it sends a drawing), never asserted; the machine is shared and noisy.
 """
 
 from __future__ import annotations
@@ -22,10 +23,13 @@ from tests.helpers import train_to_run
 
 pytestmark = pytest.mark.slow
 
-CANVAS = "canvas.deploy-canvas"  # ui/deploy_widgets.py (Playwright's CSS reaches into its shadow root)
+# streamlit-drawable-canvas draws in an open shadow root, which Playwright's CSS reaches into;
+# Fabric.js takes the pointer on its upper canvas.
+COMPONENT = "div[data-testid='stBidiComponentIsolated']"
+CANVAS = f"{COMPONENT} canvas.upper-canvas"
 ANSWER = ".deploy-answer"
 DIGITS = "1702691702"
-TARGET_MS = 250
+TARGET_MS = 350
 
 # One stroke per digit, in canvas units (0..1, y down), shapes the default CNN reads reliably.
 Stroke = list[tuple[float, float]]
@@ -83,7 +87,7 @@ def draw_digit(page: Page, digit: str) -> None:
 # of the first frame after an answer appears and of the first frame after the probability bars
 # are drawn (the previous answer was cleared, so any answer element is the new one).
 CLOCK_JS = """([answer, bars]) => {
-    const clock = {up: null, shown: null, bars: null, text: null};
+    const clock = {up: null, sent: null, shown: null, bars: null, text: null};
     window.__deployClock = clock;
     window.addEventListener('pointerup', () => { clock.up = performance.now(); },
                             {capture: true, once: true});
@@ -107,10 +111,17 @@ CLOCK_JS = """([answer, bars]) => {
 BARS = "[data-testid='stVegaLiteChart'] canvas, [data-testid='stVegaLiteChart'] svg"
 
 # Counts the server's messages that redraw the sidebar (its "Latest model" line): a page-wide
-# rerun sends one, a rerun of the drawing fragment none.
+# rerun sends one, a rerun of the drawing fragment none. Also notes when the page first sends
+# to the server after a stroke ends: the canvas' own share of the wait (its debounce).
 SIDEBAR_JS = """
 window.__sidebarMessages = 0;
 const PlainWebSocket = window.WebSocket;
+const plainSend = PlainWebSocket.prototype.send;
+PlainWebSocket.prototype.send = function (...args) {
+    const clock = window.__deployClock;
+    if (clock && clock.up !== null && clock.sent === null) clock.sent = performance.now();
+    return plainSend.apply(this, args);
+};
 window.WebSocket = function (...args) {
     const ws = new PlainWebSocket(...args);
     ws.addEventListener('message', async (event) => {
@@ -134,22 +145,30 @@ def open_deploy(page: Page, app_url: str) -> None:
     page.get_by_text("Draw a digit").first.wait_for(state="visible")
 
 
+def toolbar_button(page: Page, name: str):
+    """A button of the canvas' toolbar (it shows while the pointer is over the canvas)."""
+    page.locator(CANVAS).hover()
+    return page.locator(COMPONENT).get_by_role("button", name=name, exact=True)
+
+
 def clear_canvas(page: Page) -> None:
-    page.get_by_role("button", name=re.compile("Clear")).click()
+    """The toolbar's reset: it sends an empty canvas at once, and the answer goes."""
+    toolbar_button(page, "Reset canvas & history").click()
     page.locator(ANSWER).wait_for(state="detached")
     wait_for_app(page)
 
 
-def timed_answer(page: Page, digit: str) -> tuple[float, float, str]:
-    """Draw `digit`; ms from mouse-up to the answer on screen and to the bars drawn, and the
-    answer's text."""
+def timed_answer(page: Page, digit: str) -> tuple[float, float, float, str]:
+    """Draw `digit`; ms from mouse-up to the answer on screen, to the bars drawn and to the
+    canvas sending the drawing, and the answer's text."""
     page.evaluate(CLOCK_JS, [ANSWER, BARS])
     draw_digit(page, digit)
     page.wait_for_function(
         "() => window.__deployClock.shown !== null && window.__deployClock.bars > 0", timeout=30_000
     )
     clock = page.evaluate("() => window.__deployClock")
-    return clock["shown"] - clock["up"], clock["bars"] - clock["up"], clock["text"]
+    up = clock["up"]
+    return clock["shown"] - up, clock["bars"] - up, clock["sent"] - up, clock["text"]
 
 
 @pytest.fixture(scope="module")
@@ -174,11 +193,12 @@ def test_answers_follow_each_stroke_quickly_and_correctly(page, app_url, cnn_run
     clear_canvas(page)
     page.evaluate("() => { window.__sidebarMessages = 0; }")
 
-    times, bars, answers = [], [], []
+    times, bars, sent, answers = [], [], [], []
     for digit in DIGITS:
-        ms, bars_ms, text = timed_answer(page, digit)
+        ms, bars_ms, sent_ms, text = timed_answer(page, digit)
         times.append(ms)
         bars.append(bars_ms)
+        sent.append(sent_ms)
         answers.append(text)
         wait_for_app(page)
         assert_no_exception(page)
@@ -191,6 +211,10 @@ def test_answers_follow_each_stroke_quickly_and_correctly(page, app_url, cnn_run
     print(
         f"Deploy, stroke end → probability bars drawn: median {statistics.median(bars):.0f} ms, "
         f"max {max(bars):.0f}"
+    )
+    print(
+        f"Of which the canvas, stroke end → drawing sent: median {statistics.median(sent):.0f} ms; "
+        f"sent → answer on screen: median {statistics.median(t - s for t, s in zip(times, sent)):.0f} ms"
     )
     said = [re.sub(r"\?$", "", a) for a in answers]
     assert said == list(DIGITS), f"drew {DIGITS}, the model said {answers}"

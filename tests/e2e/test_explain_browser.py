@@ -16,9 +16,9 @@ from tests.helpers import train_to_run
 
 pytestmark = pytest.mark.slow
 
-OVERLAY = ".st-key-deploy_explain_overlay"  # ui/deploy_explain.py: the overlay's container
-PICKER = ".st-key-deploy_explain_digit"  # the "explain the digit" picker
-EXPLAIN = ".st-key-deploy_explain"  # the whole expander
+OVERLAY = ".st-key-deploy-explain_overlay"  # ui/deploy_explain.py: the overlay's container
+PICKER = ".st-key-deploy-explain_digit"  # the "explain the digit" picker
+EXPLAIN = ".st-key-deploy-explain"  # the whole expander
 OVERLAY_PX = 252  # 28 px × deploy_explain.OVERLAY_SCALE
 
 

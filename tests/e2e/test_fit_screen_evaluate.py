@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from mnist_core.config import TrainConfig
 from mnist_core.evaluation import judge
 from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.e2e.helpers import assert_in_viewport, assert_no_exception, goto
 from tests.helpers import train_to_run
 
@@ -27,7 +28,7 @@ def newest(studio_home) -> storage.Run:
         name="e2e fit screen",
         home=studio_home,
     )
-    return storage.list_runs(studio_home)[0]
+    return scan_runs(studio_home).runs[0]
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=[f"{w}x{h}" for w, h in SIZES])

@@ -13,7 +13,7 @@ from tests.e2e.helpers import assert_in_viewport, assert_no_exception, wait_for_
 from tests.e2e.test_train_browser import START, choose, open_train, set_slider, stop_button
 
 SCREENS = [(1400, 1000), (1280, 720), (1920, 1080)]
-LIVE = ".st-key-train_job"  # pages/Train.py: the live view (the run history below has charts too)
+LIVE = ".st-key-train-live"  # pages/Train.py: the live view (the run history below has charts too)
 CHARTS = f"{LIVE} [data-testid='stVegaLiteChart']"
 METRICS = f"{LIVE} [data-testid='stMetric']"
 
@@ -51,7 +51,9 @@ def test_progress_metrics_and_both_curves_are_in_view(browser, app_url, width, h
         page.get_by_role("button", name=START).click()
         expect(page.locator(METRICS).first).to_be_visible(timeout=180_000)  # the first epoch has ended
         expect(page.locator(CHARTS)).to_have_count(2, timeout=60_000)
-        expect(page.locator(METRICS).first).to_contain_text("/ 300")  # this run's view, not the last one's
+        expect(page.locator(METRICS).first).to_contain_text(
+            "/ 300", timeout=30_000
+        )  # this run's view, not the last one's
         wait_for_layout(page)
         assert_no_exception(page)
         assert stop_button(page).is_enabled(), "the run ended before the checks: train longer"

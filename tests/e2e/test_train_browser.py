@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.e2e.helpers import assert_no_exception, choose, goto, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -68,7 +69,7 @@ def open_train(page: Page, url: str) -> None:
 
 
 def saved_runs(home: Path) -> list[storage.Run]:
-    return storage.list_runs(home)
+    return scan_runs(home).runs
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mnist_core.config import nearest_option
-from mnist_core.planning import tune
+from mnist_core.planning.tune.best import best_config
+from mnist_core.planning.tune.results import list_studies, study_summary
+from mnist_core.planning.tune.study import load_study
 from tests.e2e.helpers import assert_no_exception, choose, goto, nav, type_in, wait_for_app
 
 pytestmark = pytest.mark.browser
@@ -72,10 +74,10 @@ def test_a_tiny_search_shows_trials_live_stops_and_sends_the_best_to_train(
     # the notice comes first; the rerun that re-enables Start can take a few seconds on a busy CPU
     expect(start).to_be_enabled(timeout=60_000)
     expect(progress).to_have_count(0, timeout=60_000)
-    study = tune.load_study(name, f"sqlite:///{(studio_home / 'studies.db').resolve()}")
-    summary = tune.study_summary(study)
+    study = load_study(name, f"sqlite:///{(studio_home / 'studies.db').resolve()}")
+    summary = study_summary(study)
     assert summary["n_running"] == 0 and summary["n_complete"] >= 2 and summary["n_failed"] <= 1
-    best, number = tune.best_config(study), study.best_trial.number
+    best, number = best_config(study), study.best_trial.number
 
     page.get_by_role("button", name="🏋️ Use the best on Train").click()
     wait_for_app(page)
@@ -100,6 +102,6 @@ def test_a_tiny_search_shows_trials_live_stops_and_sends_the_best_to_train(
     wait_for_app(page)
     expect(page.get_by_text(f"Deleted the study “{name}” and all its trials.")).to_be_visible()
     assert name not in {
-        s["name"] for s in tune.list_studies(f"sqlite:///{(studio_home / 'studies.db').resolve()}")
+        s["name"] for s in list_studies(f"sqlite:///{(studio_home / 'studies.db').resolve()}")
     }
     assert_no_exception(page)

@@ -8,7 +8,6 @@ T = 1 and the default "not sure" rule.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from mnist_core.config import finite_number
 from mnist_core.evaluation.calibration.scaling import (
     N_BINS,
     T_MAX,
@@ -36,22 +36,17 @@ def _meta(run_or_meta: Any) -> Mapping[str, Any]:
     return meta if isinstance(meta, Mapping) else {}
 
 
-def _number(value: Any) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
-
-
 def run_temperature(run_or_meta: Any) -> float:
     """The run's fitted temperature, or 1.0 (no scaling) when it has none or it is unreadable."""
     cal = _meta(run_or_meta).get("calibration")
-    t = _number(cal.get("temperature")) if isinstance(cal, Mapping) else None
+    t = finite_number(cal.get("temperature")) if isinstance(cal, Mapping) else None
     return t if t is not None and T_MIN <= t <= T_MAX else 1.0
 
 
 def run_threshold(run_or_meta: Any) -> float | None:
     """The run's own "not sure" threshold, or None (the default rule applies)."""
     entry = _meta(run_or_meta).get("unsure_threshold")
-    t = _number(entry.get("threshold")) if isinstance(entry, Mapping) else None
+    t = finite_number(entry.get("threshold")) if isinstance(entry, Mapping) else None
     return t if t is not None and 0.0 <= t <= 1.0 else None
 
 
@@ -61,7 +56,7 @@ def threshold_is_stale(run_or_meta: Any) -> bool:
     entry = _meta(run_or_meta).get("unsure_threshold")
     if not isinstance(entry, Mapping) or run_threshold(run_or_meta) is None:
         return False
-    chosen_under = _number(entry.get("temperature"))
+    chosen_under = finite_number(entry.get("temperature"))
     return chosen_under is not None and abs(chosen_under - run_temperature(run_or_meta)) > 1e-9
 
 
@@ -94,15 +89,15 @@ def save_threshold(
     """Store the run's "not sure" threshold (on calibrated probabilities) in meta.json."""
     from mnist_core.runs.storage import update_meta
 
-    t = _number(threshold)
+    t = finite_number(threshold)
     if t is None or not 0.0 <= t <= 1.0:
         raise CalibrationError(f"A threshold is a probability between 0 and 1, got {threshold!r}.")
     return update_meta(
         run,
         unsure_threshold={
             "threshold": t,
-            "coverage": _number(coverage),
-            "accuracy": _number(accuracy),
+            "coverage": finite_number(coverage),
+            "accuracy": finite_number(accuracy),
             "temperature": run_temperature(run),
             "chosen": _now(),
         },

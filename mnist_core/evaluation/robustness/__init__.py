@@ -15,7 +15,6 @@ The command line is `mnist_core.cli.robustness`. Everything public is importable
 from mnist_core.evaluation.robustness.measure import (
     DEFAULT_N,
     SweepStep,
-    inference_copy,
     sweep,
     sweep_records,
     sweep_run,
@@ -63,7 +62,6 @@ __all__ = [
     "compare",
     "default_bar",
     "describe",
-    "inference_copy",
     "load_sweep",
     "noise",
     "pct",

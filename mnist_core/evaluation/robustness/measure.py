@@ -26,7 +26,6 @@ times (~80 µs each on a 56-pixel canvas) while a second thread perturbs and pre
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import threading
 import time
@@ -41,8 +40,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from mnist_core.deploy.drawing import prepare_digit
+from mnist_core.data.drawing import prepare_digit
 from mnist_core.evaluation.explain import one_thread
+from mnist_core.evaluation.inference import inference_copy
 from mnist_core.evaluation.robustness.perturbations import (
     CANVAS,
     ORDER,
@@ -87,14 +87,6 @@ def _prepare_all(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         else:
             out[i] = prepared.image
     return out, blank
-
-
-def inference_copy(model: nn.Module) -> nn.Module:
-    """The model itself, or for a CNN an eval-mode channels_last copy: oneDNN's convolutions run
-    ~1.7× faster in that layout on a CPU (the caller's model, maybe shared, is left alone)."""
-    if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        return model.eval()
-    return copy.deepcopy(model).eval().to(memory_format=torch.channels_last)
 
 
 def _predict(model: nn.Module, x: np.ndarray | torch.Tensor, batch: int = 2048) -> np.ndarray:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch.nn import functional as F
 
-from mnist_core.training.train import sampling_grid
+from mnist_core.training.augment import sampling_grid
 
 CANVAS = 2  # the "canvas" is 2× the MNIST resolution: 56×56
 SEED = 0

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from mnist_core.text import percent
+
 
 @dataclass(frozen=True)
 class Curve:
@@ -61,7 +63,7 @@ def _fmt(v: float) -> str:
 
 def pct(x: float, digits: int = 0) -> str:
     """0.9 → "90 %" (the studio's spacing)."""
-    return f"{x * 100:.{digits}f} %"
+    return percent(x, digits, spaced=True)
 
 
 def describe(name: str, value: float) -> str:
