@@ -4,6 +4,7 @@ an unreachable scheduler, and folds run in parallel giving the sequential result
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from mnist_core.cli.main import main
 from mnist_core.config import TrainConfig
 from mnist_core.data.sources import load_train_pool
 from mnist_core.jobs import cluster
@@ -21,6 +23,7 @@ from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.labels.audit import run_audit
 from mnist_core.runs import storage
+from mnist_core.runs.listing import scan_runs
 from tests.cluster_work import quick, steps
 from tests.dask_cluster import dask_cluster
 
@@ -109,7 +112,7 @@ def test_a_worker_killed_mid_training_fails_its_job_only():
     doomed.join(300)
     snap = doomed.snapshot()
     assert snap.state == "failed" and snap.error.startswith("WorkerLost: ") and "\n" not in snap.error
-    assert storage.list_runs() == [] and not list(storage.runs_dir().glob(".tmp-*"))
+    assert scan_runs().runs == [] and not list(storage.runs_dir().glob(".tmp-*"))
     assert other.running or other.snapshot().state == "finished"  # the other job carried on
     bob.stop()
     other.join(300)
@@ -122,7 +125,7 @@ def test_a_training_job_saves_in_the_app_with_who_started_it():
     job.join(300)
     snap = job.snapshot()
     assert snap.state == "finished" and len(snap.saved) == 1
-    run = storage.list_runs()[0]
+    run = scan_runs().runs[0]
     assert run.meta["session"] == "alice" and run.meta["started_by"] == "Alice"
     assert run.evaluation("val").accuracy == pytest.approx(run.meta["val_accuracy"])
 
@@ -137,6 +140,26 @@ def test_an_unreachable_scheduler_is_one_line_and_starts_nothing(monkeypatch):
         with pytest.raises(SchedulerUnreachable):
             queue.view("alice").submit(Job(quick, kind="curve"))
         assert queue.jobs() == []
+
+
+def test_the_cli_trains_on_the_configured_cluster_and_saves_here(capsys):
+    code = main(["train", "--data", "sample", "--model", "logreg", "--epochs", "1", "--name", "via dask"])
+    out, errors = capsys.readouterr()
+    assert code == 0, errors
+    assert "training on the Dask cluster at tcp://127.0.0.1:" in errors
+    result = json.loads(out.strip().splitlines()[-1])
+    run = scan_runs().runs[0]
+    assert result["run_id"] == run.id and run.meta["name"] == "via dask" and result["val_accuracy"] > 0.5
+
+
+def test_the_cli_with_an_unreachable_scheduler_is_one_line_exit_2(monkeypatch, capsys):
+    with socket_closed() as address:
+        monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+        cluster.shutdown()
+        code = main(["train", "--data", "sample", "--model", "logreg", "--epochs", "1"])
+    errors = capsys.readouterr().err.strip()
+    assert code == 2 and address in errors and len(errors.splitlines()) == 1, errors
+    assert scan_runs().runs == []
 
 
 class socket_closed:  # noqa: N801 - used as a context manager
