@@ -162,6 +162,24 @@ def test_the_cli_with_an_unreachable_scheduler_is_one_line_exit_2(monkeypatch, c
     assert scan_runs().runs == []
 
 
+def test_work_that_cannot_travel_to_a_worker_fails_its_job_in_one_line():
+    import threading
+
+    lock = threading.Lock()
+
+    def holds_a_lock(stop):  # a closure over a lock cannot be pickled
+        with lock:
+            yield {"kind": "step", "progress": 1.0, "text": "never"}
+
+    job = JobQueue().view("alice").submit(Job(holds_a_lock, kind="curve"))
+    job.join(120)
+    snap = job.snapshot()
+    assert snap.state == "failed" and not job.running
+    assert (
+        snap.error.startswith("TypeError: the job could not be sent to a worker") and "\n" not in snap.error
+    )
+
+
 class socket_closed:  # noqa: N801 - used as a context manager
     """A loopback address nothing listens on."""
 

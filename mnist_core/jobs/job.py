@@ -248,6 +248,12 @@ def one_line(exc: BaseException) -> str:
     name = type(exc).__name__
     if name == "KilledWorker":
         return "WorkerLost: the worker running it stopped (killed or out of memory)"
+    if isinstance(exc, TypeError) and "Could not serialize" in str(exc):
+        # A work function that closes over a lock, a file or a Streamlit object cannot travel.
+        return (
+            "TypeError: the job could not be sent to a worker: its work holds something that "
+            "cannot be copied to another process"
+        )
     text = str(exc).strip().splitlines()
     return f"{name}: {text[0]}" if text else name
 
