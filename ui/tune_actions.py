@@ -13,8 +13,9 @@ import ui
 from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, nearest_option
 from mnist_core.data.errors import DataError
 from mnist_core.jobs.job import Job, JobBusy
+from mnist_core.jobs.tune_best import BestTrialJob
 from mnist_core.planning.tune import TuneError
-from mnist_core.planning.tune.best import best_config, save_best_work
+from mnist_core.planning.tune.best import best_config
 from mnist_core.planning.tune.space import TUNABLE_FAMILIES, family_base
 from mnist_core.planning.tune.study import delete_study, load_study, next_name, study_settings
 from mnist_core.planning.tune.worker import search_work
@@ -138,7 +139,7 @@ def on_save_best(url: str, name: str) -> None:
         return
     title = f"Trial {study.best_trial.number} of “{name}”"
     try:
-        ui.job_manager().submit(Job(save_best_work(url, name, title), kind="tune_best", title=title))
+        ui.job_manager().submit(BestTrialJob(url, name, title, ui.home()))
     except JobBusy as exc:
         ui.flash("warning", str(exc))
 

@@ -54,13 +54,20 @@ class TrainingJob(Job):
         extra: Images | None = None,
         home: Path | None = None,
         review: SplitReview | None = None,
+        *,
+        meta: dict[str, Any] | None = None,
+        kind: str = "train",
+        title: str | None = None,
     ) -> None:
         self.configs, self.names = list(configs), list(names)
+        self.meta = dict(meta or {})  # more fields for each saved run's meta.json
         self.data, self.extra, self.home = data, extra, home
         self.review = review  # e.g. reviewed labels (labels.apply.review_split): runs on the worker
         self._current = 0
         self._saved: list[str] = []
-        super().__init__(None, kind="train", title=self.names[0] if self.names else "")
+        super().__init__(
+            None, kind=kind, title=title if title is not None else (self.names[0] if self.names else "")
+        )
 
     def _extra_state(self) -> dict[str, Any]:
         return {"names": list(self.names), "current": self._current, "saved": list(self._saved)}
@@ -80,7 +87,7 @@ class TrainingJob(Job):
             if trained is None:
                 continue  # stopped before anything was learned: nothing worth saving
             who = {"session": self.owner, "started_by": self.nickname} if self.owner else {}
-            saved = save_trained(trained, name, self.home, **who)
+            saved = save_trained(trained, name, self.home, **who, **self.meta)
             self._append({**saved.to_dict(), "run": i})
             with self._lock:
                 self._saved.append(saved.run_id)
