@@ -1,6 +1,7 @@
 """Jobs on a real Dask cluster (a scheduler and two workers on loopback): sessions see and stop
 only their own jobs, the per-session limit, the queue's order, a worker killed mid-training,
-an unreachable scheduler, and folds run in parallel giving the sequential result."""
+an unreachable scheduler, and folds and learning-curve chains run in parallel giving the
+sequential result."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ from mnist_core.config import TrainConfig
 from mnist_core.data.sources import load_train_pool
 from mnist_core.jobs import cluster
 from mnist_core.jobs.audit import AuditJob
+from mnist_core.jobs.curve import CurveJob
 from mnist_core.jobs.errors import SchedulerUnreachable
 from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.labels.audit import run_audit
+from mnist_core.planning.curve.compare import measure_strategies
+from mnist_core.planning.curve.store import list_curves
 from mnist_core.runs import storage
 from mnist_core.runs.listing import scan_runs
 from tests.cluster_work import quick, steps
@@ -221,3 +225,47 @@ def test_audit_folds_in_parallel_give_the_sequential_result():
     key = [(s.index, s.given, s.suggested, s.score, s.probabilities) for s in sequential.suspects]
     assert key == [(s.index, s.given, s.suggested, s.score, s.probabilities) for s in parallel.suspects]
     assert np.isfinite([s.score for s in parallel.suspects]).all()
+
+
+def test_curve_chains_in_parallel_give_the_sequential_points_and_the_app_saves_the_curves(tmp_path):
+    config = TrainConfig(
+        model="logreg", optimizer="adam", lr=0.01, epochs=2, batch_size=32, dropout=0.0, augment=False
+    )
+    # 50 and 100 with both seeds, 200 and 400 with seed 0: four chains (two per strategy), and
+    # uncertainty sampling picks each size's images with the chain's model of the size before
+    sizes, strategies = [50, 100, 200, 400], ["random", "uncertainty"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as on the workers: one thread each, so the sums add up alike
+    try:
+        sequential = list(measure_strategies(config, "sample", sizes, 2, strategies, home=tmp_path / "seq"))[
+            -1
+        ]
+    finally:
+        torch.set_num_threads(threads)
+    home = tmp_path / "app"  # not the workers' studio home ($MNIST_STUDIO_HOME): the app saves
+    job = (
+        JobQueue()
+        .view("alice")
+        .submit(CurveJob(config, "sample", sizes, 2, strategies, name="par", home=home))
+    )
+    job.join(400)
+    snap = job.snapshot()
+    assert snap.state == "finished", snap.error
+    parallel = snap.latest("comparison")
+    assert parallel["status"] == sequential["status"] == "finished" and parallel["group"]
+
+    def key(final):
+        return [(p["size"], p["seed"], p["val_acc"]) for p in final["points"]]
+
+    for s in strategies:
+        assert key(parallel["curves"][s]) == key(sequential["curves"][s]), s
+        assert parallel["curves"][s]["fit"]["a"] == pytest.approx(sequential["curves"][s]["fit"]["a"])
+    saved = {c.strategy: c for c in list_curves(home)}
+    assert {s: c.id for s, c in saved.items()} == {s: parallel["curves"][s]["id"] for s in strategies}
+    assert {c.group for c in saved.values()} == {parallel["group"]} and saved["random"].name == "par"
+    assert key({"points": saved["uncertainty"].points}) == key(sequential["curves"]["uncertainty"])
+    assert list_curves() == []  # nothing saved by a worker
+    assert [r["kind"] for r in snap.records].count("curve") == 2
+    progress = [r["progress"] for r in snap.records]  # one bar over every chain, never stepping back
+    assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
+    assert len(snap.of_kind("point")) == 12 and all(r["strategies"] == 2 for r in snap.of_kind("point"))
