@@ -1,7 +1,9 @@
 """MNIST Workflow Studio: `streamlit run app.py`.
 
 The entry point only declares the pages (from the one registry in `ui.STEPS`) and runs the
-one the visitor asked for; each page is a script in `pages/`, named after its URL path.
+one the visitor asked for; each page is a script in `pages/`, named after its URL path. (A deep
+link as a fresh server's first request skips this file once, in Streamlit's legacy `pages/` mode;
+`ui.page()` then reruns it through here: see ui/registry.py.)
 """
 
 from __future__ import annotations

@@ -48,8 +48,9 @@ ss = st.session_state
 
 def start_job(configs: list[TrainConfig], names: list[str]) -> None:
     try:
-        extra = collected_images() if ss.get(keys.TRAIN_USE_DRAWINGS) else None
-        review = labels_train.review_hook()
+        found = collected_data() if ss.get(keys.TRAIN_USE_DRAWINGS) else None
+        extra, drawing_ids = found if found is not None else (None, [])
+        review = labels_train.review_hook(drawing_ids)
         ui.job_manager().start(configs, names, data=ui.data_spec(), extra=extra, review=review)
     except JobBusy as exc:
         ui.flash("warning", str(exc))
@@ -83,9 +84,10 @@ def on_stop() -> None:
     ui.stop_job(ui.job_manager().job_of("train"))
 
 
-def collected_images() -> Images | None:
+def collected_data() -> tuple[Images, list[int]] | None:
+    """The labelled drawings for training and their ids (reviewed labels may change some)."""
     store = ui.drawing_store(create=False)
-    return store.training_images() if store is not None and store.count() else None
+    return store.training_data() if store is not None and store.count() else None
 
 
 def drawings_count() -> int:

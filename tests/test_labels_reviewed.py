@@ -64,7 +64,30 @@ def test_decisions_change_the_training_part_only():
         "excluded": 1,
         "decisions_on_validation": 1,
         "decisions_stale": 1,
+        "drawings_relabelled": 0,
+        "drawings_excluded": 0,
     }
+
+
+def test_decisions_on_collected_drawings_apply_to_the_appended_drawings():
+    from mnist_core.data.sources import Images
+
+    extra = Images(torch.zeros((3, 28, 28), dtype=torch.uint8), torch.tensor([4, 7, 1]))
+    split = make_split("sample", TrainConfig(max_train_samples=200), extra)
+    store = DecisionStore()
+    store.decide("sample", "drawings", 11, "relabel", 4, 9)  # drawing 11 is the first appended
+    store.decide("sample", "drawings", 12, "exclude", 7)
+    store.decide("sample", "drawings", 13, "relabel", 3, 5)  # recorded when it was labelled 3: stale
+    store.decide("sample", "drawings", 99, "exclude", 1)  # a drawing not in this training set
+    reviewed, summary = apply_decisions(split, store.decisions("sample"), drawing_ids=[11, 12, 13])
+    assert len(reviewed.train) == len(split.train) - 1
+    assert reviewed.train.labels[-2:].tolist() == [9, 1]  # 11 relabelled, 12 gone, 13 unchanged
+    assert torch.equal(reviewed.train.labels[:200], split.train.labels[:200])  # the pool part as it was
+    assert (summary.relabelled, summary.excluded, summary.stale) == (1, 1, 1)
+    assert (summary.drawings_relabelled, summary.drawings_excluded) == (1, 1)
+    assert "collected drawings: 1 relabelled, 1 excluded" in summary.sentence()
+    _, without_ids = apply_decisions(split, store.decisions("sample"))  # ids unknown: nothing applied
+    assert (without_ids.relabelled, without_ids.excluded) == (0, 0)
 
 
 def test_a_split_without_pool_positions_is_refused(small_split):
@@ -102,3 +125,24 @@ def test_cli_train_reviewed_without_decisions_is_one_line(isolated_home, capsys)
     assert main(["train", "--data", "sample", "--labels", "reviewed", "--epochs", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and len(err.splitlines()) == 1 and "no review decisions" in err
+
+
+def test_cli_train_with_collected_drawings_applies_their_decisions(isolated_home, capsys):
+    import numpy as np
+
+    from mnist_core.cli.main import main
+    from mnist_core.deploy.collect import DrawingStore
+    from mnist_core.runs.storage import load_run
+
+    drawings = DrawingStore(isolated_home / "drawings.db")
+    ink = np.zeros((28, 28), dtype=np.uint8)
+    ink[8:20, 12:16] = 255
+    kept, dropped = (drawings.add(image28=ink, true_label=1) for _ in range(2))
+    DecisionStore().decide("sample", "drawings", dropped, "exclude", 1)
+    argv = ["train", "--data", "sample", "--with-collected", "--labels", "reviewed", "--model", "logreg"]
+    assert main([*argv, "--epochs", "1"]) == 0
+    captured = capsys.readouterr()
+    run = load_run(json.loads(captured.out.strip().splitlines()[-1])["run"])
+    assert (run.meta["drawings_excluded"], run.meta["excluded"], run.meta["used_collected"]) == (1, 1, 2)
+    assert run.meta["sizes"]["train"] == len(make_split("sample", TrainConfig()).train) + 1
+    assert "of them collected drawings: 0 relabelled, 1 excluded" in captured.err

@@ -6,6 +6,7 @@ part of each run's split only (mnist_core.labels.apply), and the run's meta reco
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 
 import streamlit as st
@@ -44,8 +45,10 @@ def reviewed_control() -> None:
         )
 
 
-def review_hook():
-    """The pipeline's split review for the current data source, or None when the box is off."""
+def review_hook(drawing_ids: Sequence[int] = ()):
+    """The pipeline's split review for the current data source, or None when the box is off;
+    `drawing_ids`: the collected drawings appended to the training part, in order."""
     if not st.session_state.get(keys.TRAIN_REVIEWED_LABELS):
         return None
-    return partial(review_split, stored_decisions(ui.source_info().key, ui.home()))
+    decisions = stored_decisions(ui.source_info().key, ui.home())
+    return partial(review_split, decisions, drawing_ids=list(drawing_ids))

@@ -11,14 +11,16 @@ from ui.access import require_password
 from ui.caches import run_listing, source_info
 from ui.jobs import job_running
 from ui.presenter import present_from_url, present_style, present_toggle
-from ui.registry import APP_NAME, step
+from ui.registry import APP_NAME, enter_through_app, step
 from ui.widgets import persistent
 
 
 def page(title: str, caption: str | None = None, heading: str | None = None) -> None:
     """Common page set-up: style, heading (the registry's icon and the page title, unless
     given), caption and the sidebar. A shared demo (MNIST_STUDIO_PASSWORD) asks for its
-    password first, once per session."""
+    password first, once per session. A run that skipped app.py (a deep link as a fresh
+    server's first request) is first rerun through it (`enter_through_app`)."""
+    enter_through_app()
     require_password()
     present_from_url()
     present_style()

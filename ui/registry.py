@@ -1,8 +1,16 @@
 """The one list of the app's pages: `STEPS` (the workflow, in order), `HOME` and `DEMO`.
 
-`app.py` builds `st.navigation` from it and `link()` points at it. Each page's script is
-`pages/<url path>.py`: a deep link as the first request to a fresh server resolves against the
-`pages/` folder by file stem, so a file named otherwise would show "Page not found".
+`app.py` builds `st.navigation` from it (`app_navigation`) and `link()` points at it. Each page's
+script is `pages/<url path>.py`.
+
+Why `enter_through_app()`: a `pages/` folder beside app.py starts Streamlit (1.67) in its legacy
+multipage mode, process-wide, until some session calls `st.navigation`. So when a fresh server's
+first request is a deep link (/Data), Streamlit runs pages/Data.py directly, found by file stem (a
+file named otherwise would show "Page not found"): app.py never runs, so no wide layout and the
+folder's own sidebar (app, Data, demo, home, ...). `ui.page()` calls `enter_through_app()` first: in
+a session that has not been through `navigate()` it declares the app's navigation (which ends
+legacy mode, and resolves the requested page by its URL path) and reruns; the rerun goes through
+app.py to the same page, query parameters kept (tests/e2e/test_navigation.py, test_deep_links.py).
 """
 
 from __future__ import annotations
@@ -125,13 +133,34 @@ def navigation_pages() -> list[st.Page]:
     return pages
 
 
+def app_navigation() -> st.Page:
+    """Declare the app's pages to Streamlit (the sidebar) and return the one asked for, not run."""
+    return st.navigation(navigation_pages())
+
+
 def navigate() -> None:
     """Run the page the visitor asked for, remembering which one it is: widget callbacks run
     before the page draws, inside the run of the page that drew the widget, and a message they
     queue (`ui.flash`) belongs to that page."""
-    chosen = st.navigation(navigation_pages())
+    chosen = app_navigation()
     st.session_state[keys.APP_CURRENT_PAGE] = chosen.title
     chosen.run()
+
+
+def enter_through_app() -> None:
+    """If this session has never been through app.py (Streamlit's legacy `pages/` mode ran a
+    deep-linked page script directly, as the session's first run: see the module docstring),
+    declare the app's navigation and rerun: the rerun runs app.py, which draws the same page.
+
+    `navigate()` sets APP_CURRENT_PAGE before it runs a page; so does this, which makes it once per
+    session: a Streamlit that stayed in legacy mode would draw the page as before rather than
+    rerun forever. (Only a session's first run can skip app.py on a server: the first
+    `st.navigation` ends legacy mode for the whole process. AppTest re-enters legacy mode on every
+    run; its sessions start in app.py, so this leaves them alone.)"""
+    if keys.APP_CURRENT_PAGE in st.session_state:
+        return
+    st.session_state[keys.APP_CURRENT_PAGE] = app_navigation().title
+    st.rerun()
 
 
 def current_page() -> str:

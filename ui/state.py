@@ -12,7 +12,7 @@ from __future__ import annotations
 # Shared by every page (the "app." keys).
 APP_AUTHENTICATED = "app.authenticated"  # the session gave the demo password
 APP_PASSWORD_SESSION = "app.password_session"  # this session's name in the wrong-password count
-APP_CURRENT_PAGE = "app.current_page"  # the title of the page this run draws (set by `navigate`)
+APP_CURRENT_PAGE = "app.current_page"  # the page this run draws (`navigate`); unset: never through app.py
 APP_DATA_SPEC = "app.data_spec"  # "auto", "sample", "mnist" or a folder path
 APP_SPLIT = "app.split_settings"  # {"val_fraction": float, "split_seed": int}
 APP_TARGET_ACCURACY = "app.target_accuracy"  # set on "Define the task", shown on "Evaluate"

@@ -65,8 +65,8 @@ def run(args: argparse.Namespace) -> int:
     home = Path(args.out).expanduser() if args.out else None
     check_home(home)  # every path is checked before the data is loaded and the training starts
     resolve_source(args.data)
-    extra = _collected(home) if args.with_collected else None
-    review = _review(args.data, home) if args.labels == "reviewed" else None
+    extra, drawing_ids = _collected(home) if args.with_collected else (None, [])
+    review = _review(args.data, home, drawing_ids) if args.labels == "reviewed" else None
     stop = threading.Event()
     saved: SavedRecord | None = None
     end = None
@@ -203,21 +203,21 @@ def _collected(home: Path | None):
     from mnist_core.config import studio_home
     from mnist_core.deploy.collect import DrawingStore
 
-    extra = DrawingStore((home or studio_home()) / "drawings.db").training_images()
-    if extra is None:
+    found = DrawingStore((home or studio_home()) / "drawings.db").training_data()
+    if found is None:
         raise CliError("--with-collected: no collected drawings yet (label some on the Deploy page)")
-    err(f"adding {len(extra)} collected drawings to the training set")
-    return extra
+    err(f"adding {len(found[0])} collected drawings to the training set")
+    return found
 
 
-def _review(spec: str, home: Path | None):
+def _review(spec: str, home: Path | None, drawing_ids: list[int]):
     """The pipeline's split review that applies the stored decisions for `spec`'s data."""
     from functools import partial
 
     from mnist_core.data.sources import resolve_source
     from mnist_core.labels.apply import review_split, stored_decisions
 
-    return partial(review_split, stored_decisions(resolve_source(spec).key, home))
+    return partial(review_split, stored_decisions(resolve_source(spec).key, home), drawing_ids=drawing_ids)
 
 
 def _reviewed_account(meta: dict) -> dict:

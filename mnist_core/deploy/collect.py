@@ -315,23 +315,34 @@ class DrawingStore:
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """The labelled drawings, oldest first, as MNIST-like arrays: images (N, 28, 28) uint8, labels
         (N,) int64. Unlabelled drawings are left out: they never enter training or a download."""
-        sql = "SELECT image28, true_label FROM drawings WHERE true_label IS NOT NULL ORDER BY id"
+        images, labels, _ = self._labelled()
+        return images, labels
+
+    def _labelled(self) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        sql = "SELECT image28, true_label, id FROM drawings WHERE true_label IS NOT NULL ORDER BY id"
         with self._connect() as conn:
             rows = conn.execute(sql).fetchall()
         images = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.uint8).reshape(-1, _SIDE, _SIDE).copy()
         labels = np.array([r[1] for r in rows], dtype=np.int64)
-        return images, labels
+        return images, labels, [int(r[2]) for r in rows]
 
     def training_images(self) -> Images | None:
         """The labelled drawings as extra training data (uint8 tensors), or None when there are none."""
+        found = self.training_data()
+        return found[0] if found is not None else None
+
+    def training_data(self) -> tuple[Images, list[int]] | None:
+        """The labelled drawings as extra training data and their ids, in the same order (read in
+        one query, so reviewed-label decisions on drawings land on the right images); None when
+        there are none."""
         import torch  # kept out of module import: the database side needs only NumPy
 
         from mnist_core.data.sources import Images
 
-        images, labels = self.arrays()
+        images, labels, ids = self._labelled()
         if len(labels) == 0:
             return None
-        return Images(torch.from_numpy(images), torch.from_numpy(labels))
+        return Images(torch.from_numpy(images), torch.from_numpy(labels)), ids
 
     def field_accuracy(self) -> list[dict]:
         """Accuracy on users' drawings per model, over labelled entries with a prediction, most-tested

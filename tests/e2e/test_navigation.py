@@ -1,6 +1,6 @@
 """Every page opens without an error: from the sidebar and by direct URL (as the first visit to a
-freshly started server: test_deep_links.py). The page list is the app's registry (`ui.STEPS`), so
-it grows with the app. A last test checks that widgets rerun the page in a real browser."""
+freshly started server: here, in the full app; every page in test_deep_links.py). The page list is
+the app's registry (`ui.STEPS`), so it grows with the app. A last test checks that widgets rerun the page in a real browser."""
 
 from __future__ import annotations
 
@@ -24,22 +24,26 @@ def expect_title(page, words: str) -> None:
     assert words.lower() in heading.inner_text().lower(), heading.inner_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect since pages/ replaced app_pages/: on a fresh server whose first request is a "
-    "deep link, Streamlit 1.67 draws the pages/ folder's own sidebar (app, demo, home, ...) instead of "
-    "st.navigation's; the page itself opens (test_deep_links.py). Strict: it fails once fixed.",
-)
-def test_deep_link_on_a_fresh_server(page, fresh_app_url):
-    """The very first request of a new server is a deep link: it must show that page, in the full app."""
-    goto(page, f"{fresh_app_url}/Data")
+@pytest.mark.parametrize("path", ["Data", "Deploy?present=1"])
+def test_deep_link_on_a_fresh_server(page, fresh_app_url, path):
+    """The very first request of a new server is a deep link: it must show that page, in the full
+    app (the registry's sidebar, the wide layout), its query parameters kept. (A pages/ folder
+    starts Streamlit in its legacy mode, which runs the page script alone: ui/registry.py.)"""
+    goto(page, f"{fresh_app_url}/{path}")
     assert_no_exception(page)
-    expect_title(page, "Data")
+    name, _, query = path.partition("?")
+    expect_title(page, TITLES[name])
     nav = page.locator("[data-testid='stSidebarNav'] a")
     assert nav.count() == len(PAGES) + 1, (
         nav.all_inner_texts()
     )  # the home page and every page of the registry
     assert nav.first.inner_text().strip().endswith("Home")
+    assert page.url.endswith(f"/{path}"), page.url
+    # app.py's set_page_config(layout="wide"): the centred layout caps the content at 736 px.
+    content = page.locator("[data-testid='stMainBlockContainer']").bounding_box()
+    assert content is not None and content["width"] > 900, content
+    if query:
+        assert page.locator(".st-key-app-present input[type='checkbox']").is_checked()
 
 
 def test_home(page, app_url):
@@ -89,7 +93,7 @@ def test_widgets_answer_in_the_browser(page, app_url):
     assert_no_exception(page)
 
     goto(page, f"{app_url}/Define_the_task")
-    assert page.get_by_text("97.2 h").is_visible()
+    page.get_by_text("97.2 h").first.wait_for()  # the costs section can land a moment after the run ends
     box = page.get_by_label("Images to label")
     box.fill("10000")
     box.press("Enter")
