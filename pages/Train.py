@@ -215,8 +215,8 @@ def live_header() -> None:
         help="Stops within a second; the best weights so far are saved.",
     )
     note.caption(
-        "Training in the background: leave the page or reload, it goes on. Start is back "
-        "when it ends or you stop it."
+        "Training in the background: leave the page and come back, it goes on (a reload opens a "
+        "new session, which no longer shows it). Start is back when it ends or you stop it."
     )
     ui.show_flash()
 
