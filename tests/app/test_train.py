@@ -299,7 +299,7 @@ def test_an_unreachable_scheduler_is_one_line_and_start_is_off(at, monkeypatch):
     try:
         at.run()
         assert any(address in w.value and "cannot be reached" in w.value for w in at.warning), texts(at)
-        assert at.button(key="train_start").disabled and at.button(key="train_ladder").disabled
+        assert at.button(key=keys.TRAIN_START).disabled and at.button(key=keys.TRAIN_LADDER).disabled
         assert ui.all_jobs().job is None
     finally:
         monkeypatch.delenv(cluster.SCHEDULER_ENV)
