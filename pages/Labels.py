@@ -9,18 +9,16 @@ database, where a Train run with "reviewed labels" applies it to its training pa
 
 from __future__ import annotations
 
-from functools import partial
-
 import streamlit as st
 
 import ui
 from mnist_core.data.preprocess import split_indices
 from mnist_core.data.sources import DataError
 from mnist_core.deploy.collect import CollectError
+from mnist_core.jobs.audit import AuditJob
+from mnist_core.jobs.job import JobBusy
 from mnist_core.labels.audit import DEFAULT_FOLDS, MAX_FOLDS, Audit, AuditError, Suspect
-from mnist_core.labels.job import audit_work
 from mnist_core.labels.store import DecisionStore, list_audits, load_audit
-from mnist_core.training.jobs import Job, JobBusy
 from ui import labels as views
 from ui import state as keys
 
@@ -33,13 +31,13 @@ ss = st.session_state
 
 def on_audit() -> None:
     folds, drawings = int(ss.get(keys.LABELS_FOLDS, DEFAULT_FOLDS)), bool(ss.get(keys.LABELS_DRAWINGS, False))
-    home = str(ui.home())
-    work = partial(audit_work, spec=ui.data_spec(), folds=folds, include_drawings=drawings, home=home)
-    title = f"Label audit of {ui.source_info().name} ({folds} folds)"
     try:
-        ui.job_manager().submit(Job(work, kind="audit", title=title))
+        job = AuditJob.of_source(ui.data_spec(), folds=folds, include_drawings=drawings, home=ui.home())
+        ui.job_manager().submit(job)
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
+    except (AuditError, DataError, CollectError) as exc:
+        ui.flash("error", str(exc))
 
 
 def on_stop() -> None:

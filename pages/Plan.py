@@ -2,10 +2,11 @@
 
 The page measures a learning curve: one model configuration trained on nested subsets of the
 training split (125, 250, 500, … images, several seeds at the small sizes), each checked on
-the same validation set, in a background job (`mnist_core.planning.curve.measure`, stoppable,
-one job at a time, it survives page switches). The inverse power law fitted to the points
-answers in words how many images reach the target; the honesty check shows how well a fit on
-the smaller sizes predicted the largest one. Several labelling strategies (random, uncertainty
+the same validation set, in a background job (`mnist_core.jobs.curve`: each seed's trainings
+are a task of their own, in parallel on the cluster; stoppable, one job at a time, it survives
+page switches). The inverse power law fitted to the points answers in words how many images
+reach the target; the honesty check shows how well a fit on the smaller sizes predicted the
+largest one. Several labelling strategies (random, uncertainty
 sampling) can be measured together, on the same sizes, seeds and validation set, and compared
 (`mnist_core.planning.curve.compare`). The answer flows into Define's cost calculator.
 """
@@ -18,7 +19,8 @@ import ui
 from mnist_core.config import DEFAULT_PRESET, ConfigError, TrainConfig
 from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
-from mnist_core.planning.curve.compare import measure_strategies
+from mnist_core.jobs.curve import CurveJob
+from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES
 from mnist_core.planning.curve.schedule import (
@@ -27,12 +29,10 @@ from mnist_core.planning.curve.schedule import (
     default_sizes,
     measurable_configs,
     parse_sizes,
-    plan_curve,
 )
 from mnist_core.planning.curve.store import Curve
 from mnist_core.planning.curve.strategies import STRATEGIES
 from mnist_core.training import models
-from mnist_core.training.jobs import Job, JobBusy
 from ui import plan as views
 from ui import state as keys
 
@@ -90,19 +90,16 @@ def on_measure() -> None:
     try:
         config = chosen_config()
         sizes, seeds = requested_sizes(), int(ss.get(keys.PLAN_SEEDS, 2))
-        plan_curve(config, ui.data_spec(), sizes, seeds)  # every check, before a thread starts
+        name = ss.get(keys.PLAN_NAME, "").strip()
+        # plans here: every check before anything is submitted
+        job = CurveJob(config, ui.data_spec(), sizes, seeds, chosen_strategies(), name=name, home=ui.home())
     except (ConfigError, CurveError, DataError) as exc:
         ui.flash("error", f"Not started: {exc}")
         return
-    data, name, strategies = ui.data_spec(), ss.get(keys.PLAN_NAME, "").strip(), chosen_strategies()
-
-    def work(stop):
-        return measure_strategies(config, data, sizes, seeds, strategies, stop=stop, name=name)
-
     try:
-        ui.job_manager().submit(Job(work, kind="curve", title=f"Learning curve of {config.summary()}"))
+        ui.job_manager().submit(job)
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
 
 
 def on_stop() -> None:

@@ -1,7 +1,7 @@
 """Step 4 · Train: choose hyperparameters, train in the background, watch live curves, read the
 diagnosis, compare saved runs.
 
-The training runs in `mnist_core.training.jobs` (one job per server, shared by every session); this
+The training runs as a job on the Dask cluster (`mnist_core.jobs`, this session's own); this
 page wires widgets to it and draws its snapshot with `ui.follow_job`. While a job runs, the
 progress, the metrics and both curves come first and the controls fold into an expander.
 """
@@ -22,9 +22,9 @@ from mnist_core.config import (
 from mnist_core.data.errors import DataError
 from mnist_core.data.sources import Images
 from mnist_core.deploy.collect import CollectError
+from mnist_core.jobs.job import JobBusy
 from mnist_core.labels.audit import AuditError
 from mnist_core.training import models
-from mnist_core.training.jobs import JobBusy
 from ui import history, labels_train, training
 from ui import state as keys
 from ui.train_controls import (
@@ -53,7 +53,7 @@ def start_job(configs: list[TrainConfig], names: list[str]) -> None:
         review = labels_train.review_hook(drawing_ids)
         ui.job_manager().start(configs, names, data=ui.data_spec(), extra=extra, review=review)
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
     except (AuditError, CollectError, DataError) as exc:
         ui.flash("error", str(exc))
 
@@ -81,7 +81,7 @@ def on_ladder() -> None:
 
 
 def on_stop() -> None:
-    ui.job_manager().stop()
+    ui.stop_job(ui.job_manager().job_of("train"))
 
 
 def collected_data() -> tuple[Images, list[int]] | None:
@@ -166,6 +166,10 @@ def settings(n_drawings: int) -> TrainConfig | None:
 
 
 def buttons(config: TrainConfig | None, data_ok: bool, running: bool) -> None:
+    problem = ui.cluster_problem()
+    if problem:
+        st.warning(problem, icon="🔌")
+        data_ok = False  # nothing can start until the cluster is back
     cols = st.columns([1.2, 1, 1.6, 3], vertical_alignment="center")
     cols[0].button(
         "▶ Start training",
@@ -193,7 +197,7 @@ def buttons(config: TrainConfig | None, data_ok: bool, running: bool) -> None:
     )
     if running:
         cols[3].caption(
-            "Another background job (a learning curve or a search) is running: Start is back "
+            "Another background job of yours (a learning curve or a search) is running: Start is back "
             "when it ends or you stop it on its page."
         )
     ui.show_flash()
@@ -211,8 +215,8 @@ def live_header() -> None:
         help="Stops within a second; the best weights so far are saved.",
     )
     note.caption(
-        "Training in the background: leave the page or reload, it goes on. Start is back "
-        "when it ends or you stop it."
+        "Training in the background: leave the page and come back, it goes on (a reload opens a "
+        "new session, which no longer shows it). Start is back when it ends or you stop it."
     )
     ui.show_flash()
 

@@ -20,11 +20,11 @@ from mnist_core.data import explore, images
 from mnist_core.data.errors import DataError
 from mnist_core.data.preprocess import split_sizes
 from mnist_core.evaluation import gallery, judge
+from mnist_core.jobs.job import JobBusy
 from mnist_core.planning import costs
 from mnist_core.report import document as report
 from mnist_core.runs import storage
 from mnist_core.runs.files import StorageError
-from mnist_core.training.jobs import JobBusy
 from ui import demo_views, deploy, training
 from ui import state as keys
 from ui.evaluate import validation_table

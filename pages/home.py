@@ -6,6 +6,7 @@ import streamlit as st
 
 import ui
 from mnist_core.data.errors import DataError
+from mnist_core.jobs.progress import queued_text
 from ui import state as keys
 
 
@@ -62,9 +63,16 @@ def model_state() -> None:
 
 
 def job_state() -> None:
-    running = ui.job_running()
-    st.metric("Background job", "running" if running else "idle")
-    st.caption("Follow it live on its page." if running else "Nothing is running now.")
+    """This session's jobs and their place in the server's queue; how busy the server is."""
+    mine = [j for j in ui.job_manager().jobs() if j.running]
+    everyone = [j for j in ui.all_jobs().jobs() if j.running]
+    running = sum(1 for j in everyone if not j.queued)
+    st.metric("Background job", f"{len(mine)} of yours queued or running" if mine else "idle")
+    for job in mine:
+        snap = job.snapshot()
+        where = queued_text(snap.place) if snap.state == "queued" else "running"
+        st.caption(f"{snap.title or snap.kind}: {where}")
+    st.caption(f"On this server: {running} running, {len(everyone) - running} queued.")
 
 
 def target_state() -> None:

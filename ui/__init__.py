@@ -7,7 +7,7 @@ Pages and views call it as `ui.<name>`; the names below come from:
 - `presenter`: presenter mode and `teach()` captions; `access`: the password gate, shared folders.
 - `messages`: `flash()` / `show_flash()`; `widgets`: `persistent()` widget values.
 - `caches`: the session's data choice; cached data, runs, models, the drawings store.
-- `jobs`: the background job manager, the Start/Stop row, `follow_job()`.
+- `jobs`: this session's jobs on the server's queue, the Start/Stop row, `follow_job()`.
 - `warmup`: heavy imports in the background; `markup`: the only CSS on Streamlit's internals.
 
 Home, the first page a fresh server renders, imports no torch: neither may these modules at
@@ -40,7 +40,17 @@ from ui.caches import (
     test_label_counts,
     train_pool,
 )
-from ui.jobs import follow_job, job_manager, job_running, start_stop_row
+from ui.jobs import (
+    all_jobs,
+    cluster_problem,
+    follow_job,
+    job_manager,
+    job_queue,
+    job_running,
+    session_owner,
+    start_stop_row,
+    stop_job,
+)
 from ui.layout import page
 from ui.messages import flash, show_flash
 from ui.presenter import presenting, teach
@@ -54,9 +64,11 @@ __all__ = [
     "DRAWINGS_DB",
     "HOME",
     "STEPS",
+    "all_jobs",
     "allowed_folder",
     "answering_model",
     "clear_data_caches",
+    "cluster_problem",
     "data_spec",
     "drawing_store",
     "drawings_path",
@@ -64,6 +76,7 @@ __all__ = [
     "follow_job",
     "home",
     "job_manager",
+    "job_queue",
     "job_running",
     "link",
     "load_model",
@@ -76,6 +89,7 @@ __all__ = [
     "presenting",
     "run_version",
     "runs",
+    "session_owner",
     "set_data_spec",
     "set_split_settings",
     "shared",
@@ -85,6 +99,7 @@ __all__ = [
     "split_settings",
     "start_stop_row",
     "step",
+    "stop_job",
     "target_accuracy",
     "teach",
     "test_label_counts",

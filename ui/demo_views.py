@@ -7,7 +7,7 @@ import streamlit as st
 
 import ui
 from mnist_core.config import TrainConfig
-from mnist_core.training.jobs import JobSnapshot
+from mnist_core.jobs.job import JobSnapshot
 from ui import state as keys
 from ui import training
 

@@ -40,6 +40,11 @@ def history_section(controls: tuple[str, ...], on_apply: Apply) -> None:
     if not runs:
         st.info("Every run you train is saved here, with its settings and curves.")
         return
+    if st.toggle("Only mine", key=keys.TRAIN_RUNS_MINE, help="Runs trained from this browser session"):
+        runs = [r for r in runs if r.meta.get("session") == ui.session_owner()]
+        if not runs:
+            st.info("No run of this session yet: the runs above the switch were trained by others.")
+            return
     ids = "".join(r.id for r in runs)
     # The key changes with the set of runs, so a selection never points at shifted rows.
     key = keys.train_runs_table(hashlib.sha1(ids.encode()).hexdigest()[:10])

@@ -20,8 +20,9 @@ import ui
 from mnist_core.charts import embedding as embedding_charts
 from mnist_core.data.images import upscale
 from mnist_core.evaluation import embedding
+from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
+from mnist_core.jobs.progress import job_progress
 from mnist_core.runs import storage
-from mnist_core.training.jobs import Job, JobBusy, JobSnapshot, JobState, job_progress
 from ui import evaluate as views
 from ui import state as keys
 from ui.evaluate_inspect import stop_job
@@ -196,12 +197,12 @@ def _caption(p: dict) -> str:
 # ---------------------------------------------------------------- t-SNE in the background
 
 
-def _tsne_work(features: np.ndarray, key: tuple[str, float], store: dict) -> Any:
+def _tsne_work(features: np.ndarray, key: tuple[str, float]) -> Any:
+    """The t-SNE as a job's work (it runs on a cluster worker: plain data in, records out)."""
+
     def work(stop: threading.Event) -> Iterator[dict]:
         yield {"kind": "tsne", "key": key, "progress": 0.0, "text": "starting t-SNE…"}
         for rec in embedding.tsne_records(features, stop=stop):
-            if rec.kind == "done":
-                store[key] = rec.projection  # plain dict, no st.*: safe from the job's thread
             yield {
                 **rec.to_dict(),
                 "kind": "tsne",
@@ -213,6 +214,16 @@ def _tsne_work(features: np.ndarray, key: tuple[str, float], store: dict) -> Any
             }
 
     return work
+
+
+def _keep_map(store: dict) -> Any:
+    """Runs in the app's process for every record: the finished map goes into the cache."""
+
+    def keep(record: dict) -> None:
+        if record.get("done"):
+            store[record["key"]] = record["projection"]  # plain dict, no st.*: safe from a thread
+
+    return keep
 
 
 def _tsne_job(key: tuple[str, float]) -> Job | None:
@@ -227,10 +238,15 @@ def _tsne_job(key: tuple[str, float]) -> Job | None:
 def _on_tsne(features: np.ndarray, key: tuple[str, float], label: str) -> None:
     try:
         ui.job_manager().submit(
-            Job(_tsne_work(features, key, _tsne_maps()), kind="tsne", title=f"t-SNE map of {label}")
+            Job(
+                _tsne_work(features, key),
+                kind="tsne",
+                title=f"t-SNE map of {label}",
+                on_record=_keep_map(_tsne_maps()),
+            )
         )
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
 
 
 def _weights_version(run: storage.Run) -> float:

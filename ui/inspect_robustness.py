@@ -16,8 +16,9 @@ import streamlit as st
 import ui
 from mnist_core.charts import robustness as robustness_charts
 from mnist_core.evaluation import robustness as rob
+from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
+from mnist_core.jobs.progress import job_progress
 from mnist_core.runs import storage
-from mnist_core.training.jobs import Job, JobBusy, JobSnapshot, JobState, job_progress
 from ui import evaluate as views
 from ui import state as keys
 from ui.evaluate_inspect import stop_job
@@ -57,7 +58,7 @@ def _on_sweep(run: storage.Run) -> None:
             )
         )
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
 
 
 def _sweep_job() -> tuple[Job | None, str | None]:

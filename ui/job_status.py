@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from mnist_core.training.jobs import JobSnapshot, job_progress
+from mnist_core.jobs.job import JobSnapshot
+from mnist_core.jobs.progress import job_progress
 
 
 def show_failed_or_running(

@@ -11,9 +11,9 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.data import images
+from mnist_core.jobs.job import JobSnapshot
 from mnist_core.labels.audit import Audit, Suspect
 from mnist_core.labels.store import Decision
-from mnist_core.training.jobs import JobSnapshot
 from ui import state as keys
 
 # The clean offline sample (4,290 training images, nothing planted) flagged this many suspects in

@@ -6,11 +6,13 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.data import sources as core_data
+from ui import state as keys
 from ui.access import require_password
 from ui.caches import run_listing, source_info
 from ui.jobs import job_running
 from ui.presenter import present_from_url, present_style, present_toggle
 from ui.registry import APP_NAME, enter_through_app, step
+from ui.widgets import persistent
 
 
 def page(title: str, caption: str | None = None, heading: str | None = None) -> None:
@@ -46,4 +48,12 @@ def sidebar() -> None:
         if listing.damaged:
             st.caption(f"⚠️ {listing.note}")
         if job_running():
-            st.info("A job is running in the background…", icon="⏳")
+            st.info("A job of yours is queued or running in the background…", icon="⏳")
+        st.text_input(
+            "Your name on shared jobs",
+            max_chars=24,
+            placeholder="e.g. Ada",
+            help="Shown with the jobs you start and saved with the runs you train, so people "
+            "sharing this app can tell whose is whose.",
+            **persistent(keys.APP_NICKNAME, ""),
+        )

@@ -19,12 +19,12 @@ import ui
 from mnist_core.charts import monitor as charts
 from mnist_core.data import images
 from mnist_core.deploy.collect import CollectError, DrawingStore
+from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
 from mnist_core.monitoring.field import MIN_FIELD
 from mnist_core.monitoring.job import KIND, monitor_work
 from mnist_core.monitoring.saved import load_result
 from mnist_core.monitoring.windows import BY_DAY
 from mnist_core.runs import storage
-from mnist_core.training.jobs import Job, JobBusy, JobSnapshot, JobState
 from ui import state as keys
 from ui.job_status import show_failed_or_running
 
@@ -49,7 +49,7 @@ def _start(run_path: str, drawings: str, window: int | str, title: str) -> None:
             Job(partial(monitor_work, run_path, drawings, window), kind=KIND, title=title)
         )
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
 
 
 def _stop() -> None:

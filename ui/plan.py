@@ -24,11 +24,11 @@ import streamlit as st
 import ui
 from mnist_core.charts import curve as curve_charts
 from mnist_core.config import DEFAULT_PRESET, PRESETS, TrainConfig, nearest_option
+from mnist_core.jobs.job import JobSnapshot, JobState
 from mnist_core.planning.curve.advice import bigger_model, curve_estimate, estimate_sentence
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import MIN_SIZES, Fit, provisional_fit
 from mnist_core.planning.curve.store import Curve, curves_signature, delete_curve, list_curves
-from mnist_core.training.jobs import JobSnapshot, JobState
 from ui import plan_compare
 from ui import state as keys
 from ui.job_status import show_failed_or_running

@@ -20,6 +20,8 @@ APP_FLASH = "app.flash"  # {page title: (level, text)} shown once on that page's
 APP_PRESENT = "app.present"  # presenter mode on/off (the sidebar toggle)
 APP_PRESENT_URL_READ = "app.present_url_read"  # ?present=1 has been read for this session
 APP_JOBS_SHOWN = "app.jobs_shown"  # {follow key: id of the finished job already redrawn}
+APP_JOB_OWNER = "app.job_owner"  # this session's token on the job queue (never shown)
+APP_NICKNAME = "app.nickname"  # the name this session gives itself on shared jobs and runs
 
 # `ui.follow_job` keys: which live view of a job a page draws (entries of APP_JOBS_SHOWN).
 TRAIN_FOLLOW = "train.follow"
@@ -96,6 +98,7 @@ TRAIN_STOP = "train.stop"
 TRAIN_LADDER = "train.ladder"  # "train the model ladder"
 TRAIN_LIVE = "train.live"  # the live view's container (browser tests look inside it)
 TRAIN_LOAD_RUN = "train.load_run"
+TRAIN_RUNS_MINE = "train.runs_mine"  # the run history shows only this session's runs
 TRAIN_DELETE = "train.delete"
 TRAIN_CONFIRM = "train.confirm"  # "Yes, delete"
 TRAIN_CANCEL = "train.cancel"

@@ -15,10 +15,11 @@ import streamlit as st
 import ui
 from mnist_core.charts import training as charts
 from mnist_core.config import TrainConfig
+from mnist_core.jobs.job import JobSnapshot
+from mnist_core.jobs.progress import training_progress
 from mnist_core.runs import storage
 from mnist_core.training import diagnose
 from mnist_core.training.advice import describe_changes
-from mnist_core.training.jobs import JobSnapshot, training_progress
 from mnist_core.training.train import RunStatus
 from ui import state as keys
 

@@ -12,12 +12,13 @@ import streamlit as st
 import ui
 from mnist_core.config import DEFAULT_PRESET, PRESETS, ConfigError, TrainConfig, nearest_option
 from mnist_core.data.errors import DataError
+from mnist_core.jobs.job import Job, JobBusy
+from mnist_core.jobs.tune_best import BestTrialJob
 from mnist_core.planning.tune import TuneError
-from mnist_core.planning.tune.best import best_config, save_best_work
+from mnist_core.planning.tune.best import best_config
 from mnist_core.planning.tune.space import TUNABLE_FAMILIES, family_base
 from mnist_core.planning.tune.study import delete_study, load_study, next_name, study_settings
 from mnist_core.planning.tune.worker import search_work
-from mnist_core.training.jobs import Job, JobBusy
 from ui import state as keys
 from ui.tune_space import LABELS, space_from_state
 from ui.tune_storage import refresh
@@ -84,7 +85,7 @@ def submit(url: str, name: str, **kwargs) -> bool:
             Job(search_work(url, name, ss.get(keys.TUNE_PRUNER, "median"), **kwargs), kind="tune", title=name)
         )
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time (two would share the same CPU).")
+        ui.flash("warning", str(exc))
         return False
     ss[keys.TUNE_SHOWN] = name
     refresh()
@@ -138,9 +139,9 @@ def on_save_best(url: str, name: str) -> None:
         return
     title = f"Trial {study.best_trial.number} of “{name}”"
     try:
-        ui.job_manager().submit(Job(save_best_work(url, name, title), kind="tune_best", title=title))
+        ui.job_manager().submit(BestTrialJob(url, name, title, ui.home()))
     except JobBusy as exc:
-        ui.flash("warning", f"{exc} Only one job runs at a time.")
+        ui.flash("warning", str(exc))
 
 
 def on_show(name: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 import ui
-from mnist_core.training.jobs import JobSnapshot, JobState
+from mnist_core.jobs.job import JobSnapshot, JobState
 from ui.job_status import show_failed_or_running
 
 

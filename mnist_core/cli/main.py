@@ -39,13 +39,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from mnist_core.evaluation.calibration.scaling import CalibrationError
     from mnist_core.evaluation.robustness.perturbations import RobustnessError
     from mnist_core.files import FileRefused
+    from mnist_core.jobs.errors import ClusterError, JobBusy, SchedulerUnreachable
     from mnist_core.labels.audit import AuditError
     from mnist_core.monitoring.errors import MonitorError
     from mnist_core.planning.costs import CostError
     from mnist_core.planning.curve.errors import CurveError
     from mnist_core.planning.tune import TuneError
     from mnist_core.runs.files import StorageError
-    from mnist_core.training.jobs import JobBusy
 
     # OSError: disk full, permission denied; MemoryError: an input too large for this machine
     return (
@@ -67,6 +67,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
         MonitorError,
         TuneError,
         CurveError,
+        SchedulerUnreachable,
+        ClusterError,
     )
 
 

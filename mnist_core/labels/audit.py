@@ -243,6 +243,34 @@ def run_audit(
         probs[held_out] = fold_probs
         done += len(held_out)
         yield _progress(k, folds, done, n, f"fold {k} of {folds} done: {done:,} of {n:,} images scored")
+    audit = build_audit(
+        labels,
+        probs,
+        origins=origins,
+        data=data,
+        source_name=source_name,
+        preset=preset,
+        config=config,
+        folds=folds,
+        seconds=time.perf_counter() - start,
+    )
+    yield {"kind": "audit", "audit": audit, "progress": 1.0, "text": f"{audit.n_flagged} suspects found"}
+
+
+def build_audit(
+    labels: Any,
+    probs: np.ndarray,
+    *,
+    origins: Sequence[tuple[str, int]],
+    data: str,
+    source_name: str,
+    preset: str,
+    config: TrainConfig,
+    folds: int,
+    seconds: float,
+) -> Audit:
+    """The audit from every image's out-of-sample probabilities (however the folds were run)."""
+    n = len(labels)
     given = labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels)
     suspects = [
         Suspect(
@@ -263,12 +291,12 @@ def run_audit(
         folds=folds,
         n_images=n,
         suspects=suspects,
-        seconds=round(time.perf_counter() - start, 2),
+        seconds=round(seconds, 2),
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         n_drawings=sum(1 for o in origins if o[0] == "drawings"),
         config=config.to_dict() if hasattr(config, "to_dict") else {},
     )
-    yield {"kind": "audit", "audit": audit, "progress": 1.0, "text": f"{audit.n_flagged} suspects found"}
+    return audit
 
 
 def _progress(

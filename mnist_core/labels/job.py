@@ -1,8 +1,9 @@
-"""An audit as one background job: load the data, run the folds, save the audit, yield plain records.
+"""An audit in one process: load the data, run the folds, save the audit, yield plain records.
 
-`audit_work(stop, spec, ...)` is what the Labels page submits (bound with functools.partial): a
-module-level function whose arguments and records are plain values, so a job runner that moves work
-to another process can pickle both. The audit itself stays in the records only as its id.
+`audit_work(stop, spec, ...)` is what `labels audit` runs (the Labels page runs the same audit
+with its folds as parallel cluster tasks: mnist_core.jobs.audit). Its arguments and records are
+plain values, so it can be bound with functools.partial and run anywhere; the audit itself stays
+in the records only as its id.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Shared AppTest helpers: open a page inside the app (so `st.navigation` and page links
 resolve as in a browser), read the texts a person sees, and leave no background job behind.
 
-The job manager is a process-wide `st.cache_resource`, shared by every AppTest in this
-process: each test starts with a fresh manager and ends with its job stopped.
+The job queue is a process-wide `st.cache_resource`, shared by every AppTest in this process
+(each AppTest is a browser session with its own jobs on it): each test starts with a fresh
+queue and ends with every job stopped.
 """
 
 from __future__ import annotations
@@ -37,8 +38,7 @@ def texts(at: AppTest) -> str:
 
 
 def wait_idle(timeout: float = 60) -> None:
-    job = ui.job_manager().job
-    if job is not None:
+    for job in ui.all_jobs().jobs():
         job.join(timeout)
         assert not job.running, "a background job did not end in time"
 
@@ -47,9 +47,8 @@ def wait_idle(timeout: float = 60) -> None:
 def no_leftover_job():
     """Every test starts as on a fresh server and ends with no job running."""
     wait_idle()
-    ui.job_manager.clear()
+    ui.job_queue.clear()
     yield
-    job = ui.job_manager().job
-    if job is not None:
+    for job in ui.all_jobs().jobs():
         job.stop()
         wait_idle()

@@ -30,7 +30,7 @@ def test_with_a_password_nothing_shows_until_it_is_given(monkeypatch):
 
 def test_without_a_password_no_gate():
     at = open_page()
-    assert not at.text_input and "Where things stand" in texts(at)
+    assert "Password" not in [t.label for t in at.text_input] and "Where things stand" in texts(at)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -61,7 +61,7 @@ def test_live_training_then_matrix_canvas_and_report(monkeypatch):
     monkeypatch.setattr(config, "quick_config", lambda: TINY)
     at = open_page(ui.DEMO.file, **{keys.DEMO_STEP: 3})
     at.button(key=keys.DEMO_TRAIN).click().run()
-    poll(at, lambda a: "Trained in this demo" in texts(a) or bool(ui.job_manager().job.snapshot().saved))
+    poll(at, lambda a: "Trained in this demo" in texts(a) or bool(ui.all_jobs().job.snapshot().saved))
     at.run()
     at.button(key=keys.DEMO_NEXT).click().run()
     assert not at.exception and at.get("vega_lite_chart"), texts(at)
@@ -79,7 +79,7 @@ def test_a_failed_training_says_so_and_offers_the_latest_saved_run(monkeypatch, 
     # a folder without MNIST
     at = open_page(ui.DEMO.file, **{keys.DEMO_STEP: 3, keys.APP_DATA_SPEC: str(tmp_path)})
     at.button(key=keys.DEMO_TRAIN).click().run()
-    ui.job_manager().job.join(30)
+    ui.all_jobs().job.join(30)
     poll(at, lambda a: "nothing was saved" in texts(a))
     assert "failed" in texts(at)
     at.button(key=keys.DEMO_USE_LATEST).click().run()
@@ -94,6 +94,6 @@ def test_stop_during_the_demo_training_is_reported(monkeypatch):
     at = open_page(ui.DEMO.file, **{keys.DEMO_STEP: 3})
     at.button(key=keys.DEMO_TRAIN).click().run()
     at.button(key=keys.DEMO_STOP).click().run()
-    ui.job_manager().job.join(60)
+    ui.all_jobs().job.join(60)
     poll(at, lambda a: "stopped" in texts(a).lower() and not ui.job_running())
     assert not at.exception

@@ -98,7 +98,7 @@ def tiny_quick_model(monkeypatch):
         mnist_core.config, "quick_config", lambda: TrainConfig(model="logreg", epochs=2, augment=False)
     )
     yield
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     if job is not None:
         job.stop()
         job.join(timeout=60)

@@ -170,7 +170,7 @@ def test_tsne_runs_as_a_background_job(home, monkeypatch):
     assert not at.exception
     found = embedding_map(at)
     assert found is not None and "t-SNE of the penultimate layer" in json.dumps(found[0])
-    snap = inside.ui.job_manager().job_of("tsne").snapshot()
+    snap = inside.ui.all_jobs().job_of("tsne").snapshot()
     assert snap.state == "finished" and snap.records[-1]["done"]
     assert [r["progress"] for r in snap.records] == sorted(r["progress"] for r in snap.records)
 

@@ -96,7 +96,7 @@ def test_relabel_exclude_and_accept_the_top_n_are_stored_at_once(isolated_home):
 
 
 def test_an_audit_runs_as_a_job_and_is_picked_when_saved(isolated_home, monkeypatch):
-    from mnist_core.labels import job as audit_job
+    from mnist_core.jobs import audit as audit_job  # the app builds the folds' config, workers train it
 
     # a one-epoch small MLP per fold: the page's flow, not the audit's quality, is under test
     tiny = TrainConfig(model="mlp", mlp_width=32, epochs=1, batch_size=256, augment=False)
@@ -110,11 +110,11 @@ def test_an_audit_runs_as_a_job_and_is_picked_when_saved(isolated_home, monkeypa
         at.run()
         assert not at.exception, at.exception
         seen += [p.proto.text for p in at.get("progress")]
-        job = ui.job_manager().job_of("audit")
+        job = ui.all_jobs().job_of("audit")
         if job is not None and not job.running and not at.get("progress"):
             break
     # the bar shows each fold while it runs (a fast job may end between two polls: its records say the same)
-    records = [r.get("text", "") for r in ui.job_manager().job_of("audit").snapshot().records]
+    records = [r.get("text", "") for r in ui.all_jobs().job_of("audit").snapshot().records]
     assert any("fold" in s.lower() and "of 2" in s for s in seen + records), (seen, records)
     audits = list_audits()
     assert len(audits) == 1 and audits[0].folds == 2
@@ -144,7 +144,7 @@ def test_the_train_page_trains_on_reviewed_labels(isolated_home):
     at.number_input(key=keys.train_control("max_train_samples")).set_value(500).run()
     at.button(key=keys.TRAIN_START).click().run()
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and (ui.job_manager().job is None or ui.job_manager().job.running):
+    while time.monotonic() < deadline and (ui.all_jobs().job is None or ui.all_jobs().job.running):
         time.sleep(0.3)
         at.run()
     assert not at.exception, at.exception

@@ -52,7 +52,7 @@ def poll(at: AppTest, until, timeout: float = 240) -> list[str]:
 
 
 def job_over(at: AppTest) -> bool:
-    job = ui.job_manager().job_of("curve")
+    job = ui.all_jobs().job_of("curve")
     return job is not None and not job.running and not at.get("progress")
 
 
@@ -98,7 +98,7 @@ def test_a_tiny_curve_is_measured_to_the_end_and_reaches_define():
 
 
 def first_point_in(at: AppTest) -> bool:
-    job = ui.job_manager().job_of("curve")
+    job = ui.all_jobs().job_of("curve")
     return job is not None and bool(job.snapshot().of_kind("point"))
 
 
@@ -114,12 +114,12 @@ def test_points_appear_live_and_stop_saves_nothing_below_three_sizes():
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and chart_specs(at)
     at.switch_page("pages/Data.py").run()  # the job lives in the process, not in the page
     at.switch_page(PAGE).run()
-    assert ui.job_manager().job_of("curve").running and at.get("progress")
+    assert ui.all_jobs().job_of("curve").running and at.get("progress")
     assert re.search(r"[1-4] of 5 trainings done", texts(at)) and at.button(key=keys.PLAN_MEASURE).disabled
     at.button(key=keys.PLAN_STOP).click().run()
     poll(at, job_over, timeout=120)
     page = texts(at)
-    assert ui.job_manager().job.snapshot().state == "stopped"
+    assert ui.all_jobs().job.snapshot().state == "stopped"
     assert re.search(r"Stopped after [12] of 3 sizes", page) and "nothing was saved" in page
     assert list_curves(ui.home()) == [] and "No learning curve yet" in page
     assert not at.button(key=keys.PLAN_MEASURE).disabled and at.button(key=keys.PLAN_STOP).disabled
@@ -146,7 +146,7 @@ def test_train_settings_of_a_baseline_are_refused_in_one_line():
     assert any(
         e.value.startswith("Not started: The majority-class baseline does not learn") for e in at.error
     )
-    assert ui.job_manager().job is None
+    assert ui.all_jobs().job is None
 
 
 def test_saved_curves_are_listed_shown_and_deleted(isolated_home):

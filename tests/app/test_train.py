@@ -62,7 +62,7 @@ def poll(at: AppTest, until, timeout: float = 90) -> list[str]:
 
 
 def job_done(at: AppTest) -> bool:
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     return job is not None and not job.running and not at.get("progress")
 
 
@@ -156,7 +156,7 @@ def test_stop_ends_a_long_run_as_stopped(at):
     at.button(key=keys.TRAIN_START).click().run()
     poll(at, lambda a: any("batch" in t for t in progress_texts(a)))
     assert not at.button(key=keys.TRAIN_STOP).disabled
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     at.button(key=keys.TRAIN_STOP).click().run()
     job.join(30)  # how fast it stops is measured in `make bench`, not asserted here
     assert not job.running
@@ -168,18 +168,23 @@ def test_stop_ends_a_long_run_as_stopped(at):
     assert "Stopped by the user" in texts(at)
 
 
-def test_start_while_a_job_runs_says_busy(at):
+def test_two_sessions_each_train_their_own_job(at):
+    """Each browser session has its own jobs (issue 25): a second session's Start queues a job
+    of its own instead of being refused, and neither session follows the other's."""
     other = open_page(PAGE)  # a second browser session
     tiny(at, "cnn", epochs=60, samples=0)
     at.button(key=keys.TRAIN_START).click().run()
-    assert ui.job_manager().job.running
-    first = ui.job_manager().job
+    first = ui.all_jobs().job
+    assert first.running
+    tiny(other, "logreg", epochs=1, samples=0)
     other.button(key=keys.TRAIN_START).click().run()  # its page was drawn before the job started
-    assert any("already running" in w.value for w in other.warning), texts(other)
-    assert ui.job_manager().job is first  # no second job, not silently either
-    assert other.get("progress")  # and that session now follows the running job
-    assert other.button(key=keys.TRAIN_START).disabled
+    second = ui.all_jobs().job
+    assert second is not first and second.owner != first.owner and second.running
+    assert not other.warning, texts(other)
+    assert other.get("progress")  # that session follows its own job
     first.stop()
+    second.join(120)
+    assert second.snapshot().state == "finished"
 
 
 def test_history_delete_asks_first_and_loads_settings(at):
@@ -217,7 +222,7 @@ def test_the_ladder_uses_the_split_settings_and_compares_runs(at):
     at.session_state[keys.APP_SPLIT] = {"val_fraction": 0.3, "split_seed": 5}
     at.run()
     at.button(key=keys.TRAIN_LADDER).click().run()
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     assert [c.val_fraction for c in job.configs] == [0.3] * len(LADDER)
     assert {c.split_seed for c in job.configs} == {5}
     assert job.names == [name for name, _ in LADDER]
@@ -241,7 +246,7 @@ def test_collected_drawings_can_join_the_training_set(at):
     assert "3 collected drawings" in box.label
     box.check().run()
     at.button(key=keys.TRAIN_START).click().run()
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     assert job.extra is not None and len(job.extra) == 3
     poll(at, job_done)
     assert scan_runs().runs[0].meta["used_collected"] == 3
@@ -280,3 +285,22 @@ def test_without_a_job_the_latest_saved_run_is_shown_and_diagnosed(small_split):
     assert "Overfitting" in diagnosis, diagnosis
     app.button(key=keys.train_apply(f"run_{run.id}")).click().run()
     assert app.slider(key=W + "dropout").value > 0 or app.toggle(key=W + "augment").value
+
+
+def test_an_unreachable_scheduler_is_one_line_and_start_is_off(at, monkeypatch):
+    import socket
+
+    from mnist_core.jobs import cluster
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"  # nothing listens there once closed
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, address)
+    try:
+        at.run()
+        assert any(address in w.value and "cannot be reached" in w.value for w in at.warning), texts(at)
+        assert at.button(key=keys.TRAIN_START).disabled and at.button(key=keys.TRAIN_LADDER).disabled
+        assert ui.all_jobs().job is None
+    finally:
+        monkeypatch.delenv(cluster.SCHEDULER_ENV)
+        cluster.shutdown()  # the next test starts its own local cluster again

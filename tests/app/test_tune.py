@@ -23,6 +23,7 @@ import ui
 from mnist_core.config import TrainConfig, nearest_option
 from mnist_core.data.preprocess import make_split
 from mnist_core.data.sources import load_train_pool
+from mnist_core.jobs.job import Job
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.best import best_config
 from mnist_core.planning.tune.params import Param
@@ -32,7 +33,6 @@ from mnist_core.planning.tune.storage import STORAGE_ENV, default_storage_url, n
 from mnist_core.planning.tune.study import load_study, open_study
 from mnist_core.planning.tune.worker import run_search
 from mnist_core.runs.listing import scan_runs
-from mnist_core.training.jobs import Job
 from tests.app.conftest import open_page, texts
 from ui import state as keys
 
@@ -100,7 +100,7 @@ def poll(at: AppTest, until, timeout: float = 240) -> None:
 
 
 def job_over(at: AppTest) -> bool:
-    job = ui.job_manager().job
+    job = ui.all_jobs().job
     return job is not None and not job.running and not at.get("progress")
 
 
@@ -190,7 +190,7 @@ def test_a_tiny_search_runs_through_the_job_fills_the_table_and_resumes(isolated
 
 
 def first_epoch_in(at: AppTest) -> bool:
-    job = ui.job_manager().job_of("tune")
+    job = ui.all_jobs().job_of("tune")
     return job is not None and bool(job.snapshot().of_kind("epoch"))
 
 
@@ -207,7 +207,7 @@ def test_stop_ends_the_search_and_marks_the_running_trial_failed():
     assert at.get("progress") and "Study “logreg-1”" in texts(at) and at.button(key=keys.TUNE_START).disabled
     at.button(key=keys.TUNE_STOP).click().run()
     poll(at, job_over, timeout=60)
-    snap = ui.job_manager().job.snapshot()
+    snap = ui.all_jobs().job.snapshot()
     assert snap.state == "stopped" and snap.latest("search_end")["stopped"]
     assert "Search stopped" in texts(at)
     rows = table(at)
@@ -370,13 +370,17 @@ def test_a_taken_study_name_and_an_unknown_storage_are_refused(tiny_split):
     assert keys.TUNE_START not in [b.key for b in at.button]  # nothing below a storage that cannot open
 
 
-def test_a_second_job_is_refused_with_a_message():
+def test_a_job_over_the_session_limit_is_refused_with_a_message(monkeypatch):
+    """Each session may have MNIST_STUDIO_JOB_LIMIT jobs queued or running (issue 25): one more is
+    refused in one line, and nothing of it (here: no study) is created."""
+
     def work(stop):
         yield {"kind": "busy", "progress": 0.0, "text": "busy"}
         stop.wait(60)
 
-    at = open_page(PAGE)  # Start is enabled: then another session starts a job
-    ui.job_manager().submit(Job(work, kind="curve", title="someone else's"))
+    monkeypatch.setenv("MNIST_STUDIO_JOB_LIMIT", "1")
+    at = open_page(PAGE)  # Start is enabled: then this session's job starts elsewhere
+    ui.job_queue().view(at.session_state[keys.APP_JOB_OWNER]).submit(Job(work, kind="curve", title="mine"))
     at.button(key=keys.TUNE_START).click().run()
-    assert [w.value for w in at.warning][0].startswith("A learning-curve measurement is already running")
-    assert ui.job_manager().job_of("curve") is not None and list_studies(None) == []
+    assert [w.value for w in at.warning][0].startswith("You already have a learning-curve measurement")
+    assert ui.all_jobs().job_of("curve") is not None and list_studies(None) == []

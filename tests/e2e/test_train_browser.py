@@ -1,5 +1,6 @@
 """The Train page in a real browser: a short run updates live without clicks and is saved; a long
-run survives leaving the page and coming back, and the Stop button ends it as "stopped"."""
+run survives leaving the page and coming back, and the Stop button ends it as "stopped". (Several
+sessions, each with its own jobs, and what a reload sees: test_sessions_browser.py.)"""
 
 from __future__ import annotations
 
@@ -144,36 +145,3 @@ def test_a_long_run_survives_leaving_the_page_and_stops(page, app_url, studio_ho
     new = [r for r in saved_runs(studio_home) if r.id not in before]
     assert len(new) == 1 and new[0].meta["status"] == "stopped"
     assert new[0].meta["epochs_run"] < new[0].config.epochs
-
-
-def test_a_second_session_and_a_reload_see_the_same_job(page, browser, app_url, studio_home, stop_job_after):
-    open_train(page, app_url)
-    before = {r.id for r in saved_runs(studio_home)}
-    assert set_slider(page, "Epochs", 100) == "100"
-    page.get_by_role("button", name=START).click()
-    expect(page.locator("[data-testid='stProgress']")).to_contain_text("epoch", timeout=120_000)
-
-    # A reload is a new session: it shows the running job instead of offering a second Start.
-    page.reload(wait_until="domcontentloaded")
-    wait_for_app(page)
-    expect(page.locator("[data-testid='stProgress']")).to_be_visible(timeout=60_000)
-    expect(page.get_by_role("button", name=START)).to_be_disabled()
-
-    # Another browser (its own context and session) sees the same job moving, and can stop it.
-    other = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    try:
-        goto(other, f"{app_url}/Train")
-        bar = other.locator("[data-testid='stProgress']")
-        expect(bar).to_be_visible(timeout=60_000)
-        first = progress_text(other)
-        expect(bar).not_to_have_text(first, timeout=60_000)
-        stop_button(other).click()
-        expect(other.get_by_role("button", name=START)).to_be_enabled(timeout=30_000)
-        assert_no_exception(other)
-    finally:
-        other.context.close()
-
-    expect(page.get_by_role("button", name=START)).to_be_enabled(timeout=30_000)
-    assert_no_exception(page)
-    new = [r for r in saved_runs(studio_home) if r.id not in before]
-    assert len(new) == 1 and new[0].meta["status"] == "stopped"  # one job, never two

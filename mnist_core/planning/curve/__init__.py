@@ -4,6 +4,7 @@ One idea per module, each usable on its own by the Plan page, the CLI, the repor
 
 - `schedule`: which configurations can be measured, the sizes and seeds, how long each point trains.
 - `sampling`: which images get labelled at each size (the seam a labelling strategy replaces).
+- `chain`: one seed's trainings, size after size (a chain runs on its own, e.g. as a cluster task).
 - `measure`: the trainings at each size as a stream of records, stoppable; fits and saves at the end.
 - `fit`: the inverse power law error(n) = a·n^(−b) + c, its bootstrap band, the size for an error.
 - `honesty`: a fit on the smaller sizes predicting the largest one.

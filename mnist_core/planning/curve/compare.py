@@ -5,6 +5,8 @@ seeds and validation set, and what the better strategy saves at the target.
 id; its records are measure_curve's, each tagged with its "strategy" and the number of
 "strategies" (each measures the same plan), with the progress spread over the whole comparison, and one final {"kind": "comparison"} record. `compare_at_target`
 answers in numbers (labels needed by each, the fraction saved) and `saving_sentence` in words.
+The app measures the same comparison as a cluster job (`jobs.curve`), every seed's chain of every
+strategy a task of its own, with the same records.
 """
 
 from __future__ import annotations

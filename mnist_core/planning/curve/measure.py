@@ -6,6 +6,10 @@ A `stop` event ends the measurement within a batch; the point it interrupts is d
 half-trained point would understate what its size can reach) and the curve is fitted and saved
 when at least three sizes are done. Which images each point trains on is one `Sampler` call:
 the labelling strategy's (`strategies.sampler_for`), unless a sampler is passed in.
+
+The trainings themselves are `chain.measure_chain`, one chain of points per seed; this module
+runs the chains in this process (the CLI, tests) and `final_record` fits and saves what they
+measured, here or, for the chains a cluster job ran as parallel tasks, in the app (`jobs.curve`).
 """
 
 from __future__ import annotations
@@ -16,16 +20,15 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from mnist_core.config import TrainConfig, finite_number
+from mnist_core.config import TrainConfig
+from mnist_core.planning.curve.chain import chain_seeds, measure_chain, point_of, start_record
 from mnist_core.planning.curve.errors import CurveError
-from mnist_core.planning.curve.fit import MIN_SIZES, fit_points, pct
+from mnist_core.planning.curve.fit import MIN_SIZES, fit_points
 from mnist_core.planning.curve.honesty import honesty_check
-from mnist_core.planning.curve.sampling import Labelled, Sampler
+from mnist_core.planning.curve.sampling import Sampler
 from mnist_core.planning.curve.schedule import CurvePlan, plan_curve
 from mnist_core.planning.curve.store import Curve, check_curves_dir, new_curve_id, save_curve, utc_now
 from mnist_core.planning.curve.strategies import sampler_for
-
-REPORT_EVERY = 5  # batches between progress records
 
 
 def measure_curve(
@@ -53,87 +56,42 @@ def measure_curve(
        "honesty" (honesty_check() or None), "sizes", "n_train", "n_val", "elapsed"}
     Bad requests raise CurveError on the first `next()`, before anything trains.
     """
-    from mnist_core.data.preprocess import DataSplit
-    from mnist_core.training.train import Trainer
-
     check_curves_dir(home)  # before any training: a curve must never be measured for nothing
     sample = sample or sampler_for(strategy)
     plan = plan_curve(config, data, sizes, seeds)
     stop = stop or threading.Event()
-    split, total = plan.split, len(plan.points)
-    total_cost = sum(p.cost for p in plan.points) or 1.0
-    labelled: dict[int, Labelled] = {}  # per seed: its previous size's images and model
+    saving, started = (home, name, strategy, group), time.perf_counter()
+    yield start_record(plan)
+    # One chain per seed (jobs.curve runs them as parallel tasks). Here they are interleaved in
+    # plan order, every seed at a size before the next size: the order the points always came in.
+    chains = {seed: measure_chain(plan, seed, sample, stop) for seed in chain_seeds(plan)}
+    shares = dict.fromkeys(chains, 0.0)  # each chain's share of the whole cost, done so far
     points: list[dict[str, Any]] = []
-    started, done_cost = time.perf_counter(), 0.0
-    yield {
-        "kind": "progress",
-        "progress": 0.0,
-        "index": 0,
-        "total": total,
-        "size": None,
-        "seed": None,
-        "text": f"Measuring the learning curve: {plan.describe()}",
-    }
-    for i, p in enumerate(plan.points):
-        if stop.is_set():
-            break
-        seed = plan.config.seed + p.seed
-        picked = sample(split.train, p.size, seed, labelled.get(p.seed))
-        subset = DataSplit(split.train.subset(picked.repeat(p.repeats)), split.val, split.source)
-        cfg = plan.config.replace(epochs=p.epochs, seed=seed, patience=p.patience)
-        label = (
-            f"{p.size:,} images"
-            + (f" (seed {p.seed + 1})" if seeds > 1 else "")
-            + f" · training {i + 1} of {total}"
-        )
-        t0 = time.perf_counter()
-        trainer = Trainer(cfg, subset)
-        for rec in trainer.run(stop, REPORT_EVERY):
-            if rec.kind == "batch":
-                yield {
-                    "kind": "progress",
-                    "progress": (done_cost + rec.progress * p.cost) / total_cost,
-                    "index": i,
-                    "total": total,
-                    "size": p.size,
-                    "seed": p.seed,
-                    "text": f"{label} · epoch {rec.epoch}/{rec.epochs}",
-                }
-        end = trainer.end
-        if end is None or end.status == "stopped":
-            break  # a half-trained point would understate what the size can reach
-        if end.status == "diverged" or end.best_val_acc is None:
-            message = f"Training on {p.size:,} images failed: {end.message}"
-            yield _final(plan, points, "failed", message, (home, name, strategy, group), started)
+    for p in plan.points:
+        end = None
+        while True:  # p.seed's chain, up to its next point (or its end: stopped or failed)
+            try:
+                rec = next(chains[p.seed])
+            except StopIteration as done:
+                end = done.value
+                break
+            shares[p.seed] = rec["progress"]
+            yield {**rec, "progress": sum(shares.values())}
+            if rec["kind"] == "point":
+                points.append(point_of(rec))
+                break
+        if end is not None and end.status == "failed":
+            yield final_record(plan, points, "failed", end.message, saving, started)
             return
-        done_cost += p.cost
-        labelled[p.seed] = Labelled(picked, trainer.model)
-        point = {
-            "size": p.size,
-            "seed": p.seed,
-            "val_error": 1.0 - end.best_val_acc,
-            "val_acc": end.best_val_acc,
-            "val_loss": finite_number(end.best_val_loss),
-            "epochs": len(trainer.history),
-            "best_epoch": end.best_epoch,
-            "steps": p.steps,
-            "status": end.status,
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-        points.append(point)
-        yield {
-            "kind": "point",
-            **point,
-            "index": i,
-            "total": total,
-            "progress": done_cost / total_cost,
-            "text": f"{label}: {pct(1 - end.best_val_acc, 1)} validation error",
-        }
-    status = "stopped" if len(points) < total else "finished"
-    yield _final(plan, points, status, "", (home, name, strategy, group), started)
+        if end is not None:
+            break  # stopped
+    for chain in chains.values():
+        chain.close()  # a chain left mid-way keeps its last model alive until closed
+    status = "stopped" if len(points) < len(plan.points) else "finished"
+    yield final_record(plan, points, status, "", saving, started)
 
 
-def _final(
+def final_record(
     plan: CurvePlan,
     points: list[dict[str, Any]],
     status: str,

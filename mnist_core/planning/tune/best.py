@@ -1,6 +1,6 @@
 """The best trial kept: its TrainConfig (base settings + its values + the epochs cap),
-retrained on the study's data and saved as a normal run (meta "study" and "trial"), and that
-retraining as the work of a background job."""
+retrained on the study's data and saved as a normal run (meta "study" and "trial"); the
+records of that retraining as a background job draws them (jobs.tune_best runs it)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,11 @@ from typing import TYPE_CHECKING, Any
 from mnist_core.config import TrainConfig, finite_number
 from mnist_core.planning.tune import TuneError
 from mnist_core.planning.tune.results import best_trial
-from mnist_core.planning.tune.study import load_study, study_settings
+from mnist_core.planning.tune.study import study_settings
 
 if TYPE_CHECKING:  # optuna costs ~0.5 s to import; only the functions that use it import it
     import optuna
 
-    from mnist_core.training.jobs import Work
     from mnist_core.training.pipeline import PipelineRecord
 
 
@@ -31,6 +30,23 @@ def best_config(study: optuna.Study) -> TrainConfig:
     if settings is None:
         raise TuneError(f"Study {study.study_name!r} was not created by this app: it has no base settings.")
     return settings.space.config_for(settings.base_config, dict(best.params))
+
+
+def best_run_plan(
+    study: optuna.Study, name: str | None = None, data: str | None = None
+) -> tuple[TrainConfig, str, str, dict[str, Any]]:
+    """What retraining the best trial needs: its config, the run's name, the data, and the
+    meta.json fields that tie the run to its study and trial."""
+    config = best_config(study)
+    best = best_trial(study)
+    settings = study_settings(study)
+    meta = {
+        "study": study.study_name,
+        "trial": best.number,
+        "study_value": finite_number(best.value),
+        "objective": settings.objective,
+    }
+    return config, name or f"{study.study_name} trial {best.number}", data or settings.data, meta
 
 
 def train_best(
@@ -46,45 +62,22 @@ def train_best(
     from mnist_core.runs.storage import load_run, update_meta
     from mnist_core.training.pipeline import SavedRecord, train_and_save
 
-    config = best_config(study)
-    best = best_trial(study)
-    settings = study_settings(study)
-    label = name or f"{study.study_name} trial {best.number}"
-    for record in train_and_save(
-        config, data or settings.data, stop=stop, name=label, home=home, report_every=50
-    ):
+    config, label, data, meta = best_run_plan(study, name, data)
+    for record in train_and_save(config, data, stop=stop, name=label, home=home, report_every=50):
         if isinstance(record, SavedRecord):
-            update_meta(
-                load_run(record.path),
-                study=study.study_name,
-                trial=best.number,
-                study_value=finite_number(best.value),
-                objective=settings.objective,
-            )
+            update_meta(load_run(record.path), **meta)
         yield record
 
 
-def save_best_work(storage: str | None, name: str, title: str) -> Work:
-    """A job's work: study `name`'s best trial retrained and saved (train_best), as job records
-    each with "progress" and "text"."""
-
-    def work(stop: threading.Event) -> Iterator[dict[str, Any]]:
-        yield {"kind": "save_start", "progress": 0.0, "text": f"{title}: loading the data…"}
-        yield from _job_records(train_best(load_study(name, storage), stop=stop), title)
-
-    return work
-
-
-def _job_records(records: Iterator[PipelineRecord], title: str) -> Iterator[dict[str, Any]]:
-    for record in records:
-        rec = record.to_dict()
-        if rec["kind"] == "batch":
-            rec["text"] = f"{title} · epoch {rec['epoch']}/{rec['epochs']}"
-        elif rec["kind"] == "epoch":
-            rec["progress"] = rec["epoch"] / max(rec["epochs"], 1)
-            rec["text"] = (
-                f"{title} · epoch {rec['epoch']}/{rec['epochs']} done · val acc {rec['val_acc']:.2%}"
-            )
-        elif rec["kind"] == "saved":
-            rec["progress"], rec["text"] = 1.0, f"saved as run {rec['run_id']}"
-        yield {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}
+def best_job_record(record: dict[str, Any], title: str) -> dict[str, Any]:
+    """A retraining record as the Tune page draws it: with "progress" and "text" (a job's
+    records, jobs.tune_best), non-finite numbers as None."""
+    rec = dict(record)
+    if rec["kind"] == "batch":
+        rec["text"] = f"{title} · epoch {rec['epoch']}/{rec['epochs']}"
+    elif rec["kind"] == "epoch":
+        rec["progress"] = rec["epoch"] / max(rec["epochs"], 1)
+        rec["text"] = f"{title} · epoch {rec['epoch']}/{rec['epochs']} done · val acc {rec['val_acc']:.2%}"
+    elif rec["kind"] == "saved":
+        rec["progress"], rec["text"] = 1.0, f"saved as run {rec['run_id']}"
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in rec.items()}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mnist_core.config import TrainConfig
@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # optuna costs ~0.5 s to import; only the functions that use 
     import optuna
 
     from mnist_core.data.preprocess import DataSplit
-    from mnist_core.training.jobs import Work
+
+# What a job runs (mnist_core.jobs, a layer above this one): a stop flag in, records out.
+Work = Callable[[threading.Event], Iterator[dict[str, Any]]]
 
 PRUNERS = ("median", "halving", "none")
 
