@@ -125,20 +125,11 @@ class AuditJob(Job):
             {"kind": "audit", "audit": audit, "progress": 1.0, "text": f"{audit.n_flagged} suspects found"}
         )
         if self.save:
+            from mnist_core.labels.job import saved_record
             from mnist_core.labels.store import save_audit
 
             save_audit(audit, self.home)
-            self._append(
-                {
-                    "kind": "saved",
-                    "audit_id": audit.id,
-                    "n_flagged": audit.n_flagged,
-                    "n_images": audit.n_images,
-                    "seconds": audit.seconds,
-                    "progress": 1.0,
-                    "text": f"{audit.n_flagged} suspects among {audit.n_images:,} images ({audit.seconds:.0f} s)",
-                }
-            )
+            self._append(saved_record(audit))
 
     def _add(self, record: dict[str, Any]) -> None:
         if record["kind"] != "fold_epoch":

@@ -40,7 +40,8 @@ class Layout:
         )
 
 
-def _env_count(name: str) -> int | None:
+def env_count(name: str) -> int | None:
+    """A whole number of at least 1 from $`name`, None when unset; ClusterError otherwise."""
     raw = os.environ.get(name, "").strip()
     if not raw:
         return None
@@ -53,8 +54,8 @@ def local_layout(cores: int | None = None) -> Layout:
     """Workers × threads from the cores: one single-threaded worker per two cores (a training
     runs its batches on two torch threads; more jobs than that would only share the cores)."""
     cores = cores or os.cpu_count() or 1
-    workers = _env_count(WORKERS_ENV) or max(1, cores // 2)
-    threads = _env_count(THREADS_ENV) or 1
+    workers = env_count(WORKERS_ENV) or max(1, cores // 2)
+    threads = env_count(THREADS_ENV) or 1
     return Layout(workers, threads, max(1, cores // (workers * threads)))
 
 

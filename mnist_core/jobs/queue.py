@@ -9,13 +9,13 @@ shared demo (`presenter=True`) sees and may stop everyone's.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnist_core.config import TrainConfig
 from mnist_core.data.sources import Images
+from mnist_core.jobs.cluster import env_count
 from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.jobs.training import TrainingJob
 
@@ -37,12 +37,7 @@ KEEP_FINISHED = 40  # finished jobs kept for drawing; older ones are forgotten (
 
 def job_limit() -> int:
     """Jobs one session may have queued or running: $MNIST_STUDIO_JOB_LIMIT, else 2."""
-    raw = os.environ.get(LIMIT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"${LIMIT_ENV} must be a whole number of at least 1, not {raw!r}.")
-    return int(raw)
+    return env_count(LIMIT_ENV) or DEFAULT_LIMIT
 
 
 class JobQueue:

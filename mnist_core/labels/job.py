@@ -14,9 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from mnist_core.config import PRESETS
-from mnist_core.labels.audit import DEFAULT_FOLDS, audit_config, fold_indices, run_audit
+from mnist_core.labels.audit import DEFAULT_FOLDS, Audit, audit_config, fold_indices, run_audit
 from mnist_core.labels.source import audit_input
 from mnist_core.labels.store import save_audit
+
+
+def saved_record(audit: Audit) -> dict[str, Any]:
+    """The record that ends an audit job once the audit is saved (the Labels page reads it)."""
+    return {
+        "kind": "saved",
+        "audit_id": audit.id,
+        "n_flagged": audit.n_flagged,
+        "n_images": audit.n_images,
+        "seconds": audit.seconds,
+        "progress": 1.0,
+        "text": f"{audit.n_flagged} suspects among {audit.n_images:,} images ({audit.seconds:.0f} s)",
+    }
 
 
 def audit_work(
@@ -58,14 +71,6 @@ def audit_work(
         if rec["kind"] == "audit":
             audit = rec["audit"]
             save_audit(audit, folder)
-            yield {
-                "kind": "saved",
-                "audit_id": audit.id,
-                "n_flagged": audit.n_flagged,
-                "n_images": audit.n_images,
-                "seconds": audit.seconds,
-                "progress": 1.0,
-                "text": f"{audit.n_flagged} suspects among {audit.n_images:,} images ({audit.seconds:.0f} s)",
-            }
+            yield saved_record(audit)
         else:
             yield rec
