@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+from functools import partial
 
 import numpy as np
 import pytest
@@ -88,7 +89,10 @@ def test_stop_from_another_session_is_refused_but_the_presenter_may():
 def test_the_per_session_limit_and_the_place_in_line():
     queue = JobQueue(limit=2)
     alice, bob = queue.view("alice"), queue.view("bob")
-    first, second = alice.submit(Job(steps, kind="curve")), alice.submit(Job(steps, kind="tune"))
+    # ten minutes of steps each (stopped below): on a loaded machine one may start running a minute
+    # after the other, and the first must still be running when the third job's place is read
+    long = partial(steps, n=30_000)
+    first, second = alice.submit(Job(long, kind="curve")), alice.submit(Job(long, kind="tune"))
     with pytest.raises(JobBusy, match="limit is 2 jobs per session"):
         alice.submit(Job(quick, kind="curve"))
     assert len(alice.jobs()) == 2
