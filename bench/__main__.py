@@ -30,8 +30,10 @@ import numpy as np
 import torch
 
 from bench import app_speed, memory, prediction, training
+from mnist_core.config import DEFAULT_PRESET, PRESETS
 from mnist_core.data import sources as data
 from mnist_core.data.preprocess import to_float
+from mnist_core.training.precision import precision_name
 from mnist_core.training.train import resolve_device
 
 
@@ -111,7 +113,8 @@ def header() -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"torch {torch.__version__}, device {resolve_device('auto')}, {torch.get_num_threads()} threads, "
-        f"{os.cpu_count()} CPUs, load average {load}, "
+        f"{os.cpu_count()} CPUs ({torch.backends.cpu.get_cpu_capability()}), load average {load}, "
+        f"default preset trains in {precision_name(PRESETS[DEFAULT_PRESET], resolve_device('auto'))}, "
         f"MALLOC_MMAP_THRESHOLD_={os.environ.get('MALLOC_MMAP_THRESHOLD_', 'unset')}"
     )
     if os.getloadavg()[0] > (os.cpu_count() or 1):

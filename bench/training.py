@@ -25,6 +25,7 @@ from mnist_core.data.sources import Images, SourceInfo
 from mnist_core.training.augment import augment_batch
 from mnist_core.training.models import build_model, uses_channels_last
 from mnist_core.training.optim import make_optimizer
+from mnist_core.training.precision import uses_bf16
 from mnist_core.training.train import (
     BatchRecord,
     EpochRecord,
@@ -96,7 +97,7 @@ def step_shares(cfg: TrainConfig | None = None, steps: int = 60, warmup: int = 1
     gen = torch.Generator(device=device).manual_seed(0)
     pool = torch.randint(0, 256, (4096, 28, 28), dtype=torch.uint8, device=device)
     labels = torch.randint(0, 10, (4096,), device=device)
-    autocast = cfg.mixed_precision and (device.type == "cpu" or torch.cuda.is_bf16_supported())
+    autocast = uses_bf16(cfg, device)
     phases = {"batch": 0.0, "augment": 0.0, "forward": 0.0, "backward": 0.0, "optimizer": 0.0}
 
     def timed(name: str, fn: Callable[[], object], count: bool) -> object:

@@ -127,7 +127,8 @@ class TrainConfig:
     seed: int = _f(0, "Seed for weight initialisation, shuffling and augmentation.", lo=0, hi=2**31 - 1)
     mixed_precision: bool = _f(
         True,
-        "bfloat16 autocast while training (about 2x faster on modern CPUs, same accuracy).",
+        "bfloat16 autocast while training, where the hardware does bf16 natively (CPUs with AVX-512 BF16 "
+        "or AMX, GPUs from Ampere on: up to 2x faster, same accuracy); elsewhere training stays in float32.",
         group="system",
     )
     device: str = _f(

@@ -151,6 +151,8 @@ def model(c: Context) -> str:
         ("Kept weights of epoch", str(meta.get("best_epoch", "?"))),
         ("Training time", f"{meta.get('train_seconds', '?')} s"),
     ]
+    if "precision" in meta:  # runs saved before 2026-12-07 do not say
+        rows.append(("Trained on", f"{meta.get('device', '?')}, {meta['precision']}"))
     hyper = "".join(
         f"<tr><th>{esc(k)}</th><td>{esc(v)}</td><td class='muted'>{esc(field_info(k)['help'])}</td></tr>"
         for k, v in cfg.to_dict().items()

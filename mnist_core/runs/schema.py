@@ -27,6 +27,8 @@ _META_TYPES: dict[str, tuple[type, ...]] = {
     "best_epoch": (int,),
     "epochs_run": (int,),
     "parameters": (int,),
+    "device": (str,),
+    "precision": (str,),
     "train_seconds": _NUMBER,
     "used_collected": (int,),
     "other_evaluations": (list,),

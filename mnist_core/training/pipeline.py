@@ -26,6 +26,7 @@ from mnist_core.evaluation.evaluate import EvalResult, evaluate
 from mnist_core.runs.evaluations import save_evaluation
 from mnist_core.runs.storage import Run, check_home, save_run
 from mnist_core.training.models import build_model
+from mnist_core.training.precision import precision_name
 from mnist_core.training.train import Record, Trainer
 
 
@@ -99,6 +100,8 @@ def train_only(
         "epochs_run": len([h for h in trainer.history if not h.partial]),
         "train_seconds": round(end.elapsed, 2),
         "parameters": trainer.n_parameters,
+        "device": trainer.device.type,
+        "precision": precision_name(config, trainer.device),
         "val_accuracy": val.accuracy,
         "val_loss": val.loss,
         "used_collected": split.extra_train,

@@ -32,6 +32,7 @@ from mnist_core.data.preprocess import DataSplit
 from mnist_core.training.augment import augment_batch, clean_epochs
 from mnist_core.training.models import MajorityClass, build_model, count_parameters, uses_channels_last
 from mnist_core.training.optim import current_lr, make_optimizer
+from mnist_core.training.precision import uses_bf16
 
 EVAL_BATCH = 512  # validation images per forward pass (bigger: more memory, no faster)
 SYNC_EVERY = 10  # batches between reads of the running loss (each read waits for a GPU)
@@ -264,12 +265,6 @@ class Trainer:
         )
         yield self.end
 
-    def _autocast(self) -> bool:
-        if not self.config.mixed_precision or self.device.type not in ("cpu", "cuda"):
-            return False
-        # bf16 needs no loss scaling; GPUs without it (before Ampere) train in fp32
-        return self.device.type == "cpu" or torch.cuda.is_bf16_supported()
-
     def _label_smoothing(self) -> float:
         return LABEL_SMOOTHING if self.config.augment else 0.0
 
@@ -286,7 +281,7 @@ class Trainer:
         warp_until = cfg.epochs - clean_epochs(cfg.epochs) if cfg.augment else 0  # last warped epoch
         opt, schedule = make_optimizer(cfg, self.model, cfg.epochs * batches)
         lr = current_lr(opt)
-        autocast = self._autocast()
+        autocast = uses_bf16(cfg, self.device)
         sync_every = max(1, min(report_every, SYNC_EVERY))
         best: tuple[float, int, float, dict] | None = None  # val loss, epoch, val acc, weights
         status, message = "finished", ""
