@@ -22,6 +22,7 @@ SCHEDULER_ENV = "MNIST_STUDIO_SCHEDULER"
 WORKERS_ENV = "MNIST_STUDIO_WORKERS"
 THREADS_ENV = "MNIST_STUDIO_THREADS"
 CONNECT_TIMEOUT_S = 3.0
+LOCAL_PRELOAD = "mnist_core.jobs.local_worker"  # lower priority, then torch, before the first job
 
 
 @dataclass(frozen=True)
@@ -116,10 +117,9 @@ def start_local(layout: Layout | None = None) -> Cluster:
         threads_per_worker=layout.threads,
         dashboard_address=None,
         silence_logs=logging.ERROR,
+        worker_kwargs={"preload": [LOCAL_PRELOAD]},
     )
     client = Client(local, set_as_default=False)
-    for worker in client.scheduler_info()["workers"]:  # torch loads now, in a task thread
-        client.submit(warm_up, workers=[worker], allow_other_workers=False, pure=False)
     print(f"Jobs run on a local Dask cluster at {local.scheduler_address}: {layout.describe()}.", flush=True)
     return Cluster(client, layout.torch_threads, "", local)
 
@@ -137,11 +137,6 @@ def cluster() -> Cluster:
             _cluster = None
         _cluster = connect(address) if address else start_local()
         return _cluster
-
-
-def warm_up() -> None:
-    """Import torch and the trainer on a worker (see jobs.warm), as a task of its own."""
-    import mnist_core.jobs.warm  # noqa: F401
 
 
 def unreachable() -> str | None:

@@ -1,5 +1,5 @@
 """Imported by every worker as it starts (`dask worker ... --preload mnist_core.jobs.warm`; the
-local cluster imports it in a first task on each worker): torch and the trainer load before the
+app's local cluster preloads it through jobs.local_worker): torch and the trainer load before the
 worker takes a job.
 
 A task's function is unpickled on the worker's event loop, so a first job that had to import
