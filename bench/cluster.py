@@ -58,7 +58,8 @@ if __name__ == "__main__":
                 pass
             print(time.perf_counter() - t)
         else:
-            workers = cluster.cluster().client  # started before any clock
+            workers = cluster.cluster().client  # started, torch loaded on each worker, before any clock
+            workers.wait_for_workers(cluster.local_layout().workers)
             queue = JobQueue(limit=2)
             if mode == "cluster":
                 print(run_jobs(queue, 1, True))
