@@ -1,4 +1,5 @@
-"""The local cluster's workers yield the CPU to the app: every thread of a worker is niced."""
+"""The app's local cluster: its workers yield the CPU to the app (every thread niced), load torch
+before their first job, and get the allocator settings a training needs (not Dask's own)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def test_every_thread_of_the_process_is_lowered_and_new_threads_inherit():
 
 @pytest.mark.slow
 def test_a_local_cluster_runs_its_tasks_below_the_app():
-    from mnist_core.jobs.cluster import Layout, start_local
+    from mnist_core.jobs.cluster import ALLOCATOR_DEFAULT, ALLOCATOR_ENV, Layout, start_local
 
     app = os.getpriority(os.PRIO_PROCESS, 0)
     cluster = start_local(Layout(1, 1, 1))
@@ -52,8 +53,11 @@ def test_a_local_cluster_runs_its_tasks_below_the_app():
         task = cluster.client.submit(os.getpriority, os.PRIO_PROCESS, 0, pure=False).result(timeout=120)
         loop = next(iter(cluster.client.run(os.getpriority, os.PRIO_PROCESS, 0).values()))
         warmed = next(iter(cluster.client.run(lambda: "torch" in sys.modules).values()))
+        env = next(iter(cluster.client.run(lambda: {k: os.environ.get(k) for k in ALLOCATOR_ENV}).values()))
     finally:
         cluster.close()
     assert task == loop == min(19, app + NICENESS)
     assert warmed  # torch was loaded before the first job, not on its way in
+    assert env == {k: os.environ.get(k, ALLOCATOR_DEFAULT) for k in ALLOCATOR_ENV}
+    assert env["MALLOC_TRIM_THRESHOLD_"] != "65536"  # Dask's nanny default
     assert os.getpriority(os.PRIO_PROCESS, 0) == app  # the app itself is untouched
