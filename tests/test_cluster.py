@@ -1,7 +1,7 @@
 """Jobs on a real Dask cluster (a scheduler and two workers on loopback): sessions see and stop
 only their own jobs, the per-session limit, the queue's order, a worker killed mid-training,
-an unreachable scheduler, and folds and learning-curve chains run in parallel giving the
-sequential result."""
+an unreachable scheduler, folds and learning-curve chains run in parallel giving the
+sequential result, and a sweep of a run the workers cannot see, saved by the app."""
 
 from __future__ import annotations
 
@@ -18,12 +18,14 @@ import torch
 from mnist_core.cli.main import main
 from mnist_core.config import TrainConfig
 from mnist_core.data.sources import load_train_pool
-from mnist_core.jobs import cluster
+from mnist_core.evaluation import robustness as rob
+from mnist_core.jobs import cluster, remote
 from mnist_core.jobs.audit import AuditJob
 from mnist_core.jobs.curve import CurveJob
 from mnist_core.jobs.errors import SchedulerUnreachable
 from mnist_core.jobs.job import Job, JobBusy
 from mnist_core.jobs.queue import JobQueue
+from mnist_core.jobs.robustness import RobustnessJob
 from mnist_core.labels.audit import run_audit
 from mnist_core.planning.curve.compare import measure_strategies
 from mnist_core.planning.curve.store import list_curves
@@ -31,6 +33,7 @@ from mnist_core.runs import storage
 from mnist_core.runs.listing import scan_runs
 from tests.cluster_work import quick, steps
 from tests.dask_cluster import dask_cluster
+from tests.helpers import train_to_run
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +276,21 @@ def test_curve_chains_in_parallel_give_the_sequential_points_and_the_app_saves_t
     progress = [r["progress"] for r in snap.records]  # one bar over every chain, never stepping back
     assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
     assert len(snap.of_kind("point")) == 12 and all(r["strategies"] == 2 for r in snap.of_kind("point"))
+
+
+def test_a_sweep_of_a_run_only_the_app_has_is_saved_by_the_app(tmp_path, monkeypatch):
+    run = train_to_run(TrainConfig(model="logreg", epochs=1), "sample")  # in the app's studio home
+    elsewhere = {
+        "MNIST_STUDIO_HOME": str(tmp_path / "worker-home"),
+        "MNIST_STUDIO_CACHE": str(tmp_path / "wc"),
+    }
+    monkeypatch.setattr(remote, "studio_env", lambda: elsewhere)  # the workers' own, empty studio home
+    # by id: a worker looking the run up in its own studio home would not find it
+    job = JobQueue().view("alice").submit(RobustnessJob(run.id, 60, ("rotate",), title="r"))
+    job.join(300)
+    snap = job.snapshot()
+    assert snap.state == "finished", snap.error
+    assert snap.records[0]["run_id"] == run.id and snap.records[-1]["done"]
+    saved = rob.load_sweep(run)
+    assert saved is not None and saved.n == 60 and [c.name for c in saved.curves] == ["rotate"]
+    assert not (tmp_path / "worker-home").exists()

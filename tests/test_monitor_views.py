@@ -59,21 +59,29 @@ def test_the_result_is_saved_with_the_run_and_read_back(home_with_field, tmp_pat
     assert load_result(load_run(damaged)) is None  # another layout
 
 
-def test_the_job_work_is_picklable_reports_progress_and_saves(home_with_field, tmp_path, monkeypatch):
+def test_the_job_work_is_picklable_reports_progress_and_returns_the_report(home_with_field, monkeypatch):
     home, run, reference = home_with_field
-    copy = load_run(shutil.copytree(run.path, tmp_path / run.id))
-    (copy.path / RESULT_FILE).unlink()
-    monkeypatch.setattr(monitor_job, "reference_set", lambda _run: reference)  # the 1,000 drawn take ~10 s
-    work = partial(monitor_job.monitor_work, str(copy.path), str(home / "drawings.db"), 15)
-    pickle.dumps(work)  # a job runner may send it to another process
-    records = list(work(threading.Event()))
+    monkeypatch.setattr(monitor_job, "reference_from_digits", lambda *_: reference)  # 1,000 drawn take ~10 s
+    given = monitor_job.monitor_input(run, home / "drawings.db")  # in the app: plain data
+    work = partial(monitor_job.monitor_work, given, 15)
+    pickle.dumps(work)  # the job sends it to a worker
+    records, steps = [], work(threading.Event())
+    while True:
+        try:
+            records.append(next(steps))
+        except StopIteration as done:
+            report = done.value
+            break
     assert [r["progress"] for r in records] == sorted(r["progress"] for r in records)
-    assert records[-1]["done"] and records[-1]["progress"] == 1.0 and records[-1]["run_id"] == copy.id
-    assert [w["n"] for w in load_result(copy)["windows"]] == [15, 15, 10]
+    assert all(r["run_id"] == run.id for r in records) and not any(r.get("done") for r in records)
+    assert [w.n for w in report.windows] == [15, 15, 10]  # the app saves it (tests/test_remote_results.py)
     stopped = threading.Event()
     stopped.set()
-    (copy.path / RESULT_FILE).unlink()
-    assert len(list(work(stopped))) == 1 and load_result(copy) is None  # stopped: nothing saved
+    steps = work(stopped)
+    assert next(steps)["progress"] < 0.05
+    with pytest.raises(StopIteration) as done:
+        next(steps)
+    assert done.value.value is None  # stopped: no report, nothing to save
 
 
 def test_charts_draw_the_saved_result(home_with_field):

@@ -1,14 +1,12 @@
 """The Evaluate page's "Where does it break?" tab: accuracy as the validation images are perturbed.
 
-The sweep (`mnist_core.evaluation.robustness`) runs as a background job (kind "robustness"),
-streaming a record per curve and stopping on request, and is kept with the run
-(robustness.json); a second run's sweep can join the same chart.
+The sweep (`mnist_core.evaluation.robustness`) runs as a background job (kind "robustness",
+`mnist_core.jobs.robustness`), streaming a record per curve and stopping on request; the app
+keeps it with the run (robustness.json); a second run's sweep can join the same chart.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import streamlit as st
@@ -18,6 +16,7 @@ from mnist_core.charts import robustness as robustness_charts
 from mnist_core.evaluation import robustness as rob
 from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
 from mnist_core.jobs.progress import job_progress
+from mnist_core.jobs.robustness import RobustnessJob
 from mnist_core.runs import storage
 from ui import evaluate as views
 from ui import state as keys
@@ -28,33 +27,11 @@ ROBUSTNESS_PERTURBATIONS: tuple[str, ...] | None = None  # None: all of them
 ss = st.session_state
 
 
-def _sweep_work(run_path: str, n: int, names: tuple[str, ...] | None) -> Any:
-    """The core's sweep of a run as a job: a record after each curve, Stop honoured before the next
-    strength is measured, and the finished sweep saved with the run (a stopped one is not)."""
-
-    def work(stop: threading.Event) -> Iterator[dict]:
-        run = storage.load_run(run_path)
-        record = {"kind": "robustness", "run_id": run.id}
-        yield {**record, "progress": 0.0, "text": "rebuilding the validation set…"}
-        for step in rob.sweep_run_records(run, names, n=n, stop=stop):
-            if step.sweep is None:
-                label = rob.PERTURBATIONS[step.name].label
-                text = f"{label} measured ({step.done} of {step.total})"
-                yield {**record, "progress": step.done / step.total, "text": text}
-            else:
-                rob.save_sweep(run, step.sweep)
-                yield {**record, "progress": 1.0, "text": "saved", "done": True}
-
-    return work
-
-
 def _on_sweep(run: storage.Run) -> None:
     try:
         ui.job_manager().submit(
-            Job(
-                _sweep_work(str(run.path), ROBUSTNESS_N, ROBUSTNESS_PERTURBATIONS),
-                kind="robustness",
-                title=f"Robustness of {run.label}",
+            RobustnessJob(
+                run.path, ROBUSTNESS_N, ROBUSTNESS_PERTURBATIONS, title=f"Robustness of {run.label}"
             )
         )
     except JobBusy as exc:

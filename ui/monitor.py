@@ -1,15 +1,15 @@
 """The Deploy page's "Monitor" tab: is the field (the collected drawings) like the training data?
 
 The check (`mnist_core.monitoring`) draws the run's validation images on a virtual canvas, which
-takes seconds, so it runs as a background job (kind "monitor", a picklable `monitor_work`) and
-keeps its result with the run (monitor.json). The tab itself only reads that file and draws it
-with `mnist_core.charts.monitor`: the verdict, what differs (traits, digit mix, confidence, the
-drawings least like any training image), the windows over time, and what to do about it.
+takes seconds, so it runs as a background job (kind "monitor", `mnist_core.jobs.monitor`: the app
+reads the run and the drawings, a worker compares) and the app keeps the result with the run
+(monitor.json). The tab itself only reads that file and draws it with `mnist_core.charts.monitor`:
+the verdict, what differs (traits, digit mix, confidence, the drawings least like any training
+image), the windows over time, and what to do about it.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import altair as alt
@@ -20,8 +20,9 @@ from mnist_core.charts import monitor as charts
 from mnist_core.data import images
 from mnist_core.deploy.collect import CollectError, DrawingStore
 from mnist_core.jobs.job import Job, JobBusy, JobSnapshot, JobState
+from mnist_core.jobs.monitor import MonitorJob
 from mnist_core.monitoring.field import MIN_FIELD
-from mnist_core.monitoring.job import KIND, monitor_work
+from mnist_core.monitoring.job import KIND
 from mnist_core.monitoring.saved import load_result
 from mnist_core.monitoring.windows import BY_DAY
 from mnist_core.runs import storage
@@ -45,9 +46,7 @@ def window_words(window: Any) -> str:
 
 def _start(run_path: str, drawings: str, window: int | str, title: str) -> None:
     try:
-        ui.job_manager().submit(
-            Job(partial(monitor_work, run_path, drawings, window), kind=KIND, title=title)
-        )
+        ui.job_manager().submit(MonitorJob(run_path, drawings, window, title=title))
     except JobBusy as exc:
         ui.flash("warning", str(exc))
 

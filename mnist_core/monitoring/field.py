@@ -4,6 +4,8 @@ Either way the result is a `FieldSet`, oldest first: the 28×28 inputs the model
 where known (-1 where not), a name per image for the gallery, a date per drawing, and each image's
 traits (see `features`), measured here so the original images need not stay in memory.
 Nothing is written: a missing drawings database is reported, not created, and a folder is only read.
+The drawings are read (`read_drawings`) apart from being measured (`drawings_field`), so a cluster
+job reads them in the app, which holds the database, and measures them on a worker.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mnist_core.data.drawing import UPLOAD_TYPES, ImageError, PreparedDigit, load_image_file, prepare_digit
-from mnist_core.deploy.collect import DrawingStore
+from mnist_core.deploy.collect import Drawing, DrawingStore
 from mnist_core.files import FileRefused, read_bytes, read_json
 from mnist_core.monitoring.errors import MonitorError
 from mnist_core.monitoring.features import KEYS, digit_traits, prepared_traits
@@ -55,8 +57,17 @@ def _checked(fs: FieldSet, what: str) -> FieldSet:
     return fs
 
 
-def load_drawings(path: Path) -> FieldSet:
-    """The drawings collected on the Deploy page (`DrawingStore` at `path`), oldest first."""
+@dataclass(frozen=True)
+class CollectedDrawings:
+    """The drawings database's rows as stored, oldest first, with their original PNGs (None
+    where there is none): read where the database lives, measured anywhere (`drawings_field`)."""
+
+    drawings: list[Drawing]
+    originals: list[bytes | None]
+
+
+def read_drawings(path: Path) -> CollectedDrawings:
+    """The drawings collected on the Deploy page (`DrawingStore` at `path`), oldest first, as stored."""
     if not path.is_file():
         raise MonitorError(
             f"No drawings have been collected yet ({path} does not exist): save some on the "
@@ -64,9 +75,14 @@ def load_drawings(path: Path) -> FieldSet:
         )
     store = DrawingStore(path)
     drawings = store.list()[::-1]  # list() is newest first
+    return CollectedDrawings(drawings, [store.original_png(d.id) for d in drawings])
+
+
+def drawings_field(collected: CollectedDrawings) -> FieldSet:
+    """The field set of collected drawings: their model inputs, labels, dates and traits."""
+    drawings = collected.drawings
     traits = []
-    for d in drawings:
-        original = store.original_png(d.id)
+    for d, original in zip(drawings, collected.originals, strict=True):
         # size and position before centring live only in the original drawing
         ink = _ink_of(original) if original else None
         traits.append(digit_traits(d.image28, ink))
@@ -79,6 +95,11 @@ def load_drawings(path: Path) -> FieldSet:
         [d.created for d in drawings],
     )
     return _checked(fs, "The drawings database")
+
+
+def load_drawings(path: Path) -> FieldSet:
+    """The drawings collected on the Deploy page (`DrawingStore` at `path`), oldest first."""
+    return drawings_field(read_drawings(path))
 
 
 def _ink_of(png: bytes) -> np.ndarray | None:

@@ -1,49 +1,72 @@
-"""The monitor of the collected drawings as a background job: progress records, Stop, the result saved.
+"""The monitor of the collected drawings as a background job's two halves: what the app loads, what a worker computes.
 
-`monitor_work` is module level and takes plain arguments (paths, the window), so a job runner can
-pickle it (`functools.partial(monitor_work, run_path, drawings_path, window)` is the job's work).
-Drawing the reference on the virtual canvas is most of the time; Stop is honoured between steps,
-and a stopped job saves nothing.
+`monitor_input` runs where the studio home is (the app): it opens the run, loads its model,
+picks the validation digits of the reference and reads the drawings database, all as plain
+data. `monitor_work` runs on a worker with only that: it measures the drawings' traits, draws
+the reference on the virtual canvas (most of the time) and compares, yielding progress records
+and returning the `MonitorReport`; the app saves it with the run (`jobs.monitor`), so workers
+need no shared disk. Stop is honoured between steps, and a stopped work returns nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mnist_core.monitoring.field import load_drawings
+import numpy as np
+from torch import nn
+
+from mnist_core.monitoring.field import CollectedDrawings, drawings_field, read_drawings
 from mnist_core.monitoring.mmd import DEFAULT_PERMUTATIONS
-from mnist_core.monitoring.monitor import monitor, reference_set
-from mnist_core.monitoring.saved import save_result
-from mnist_core.runs.storage import load_run
+from mnist_core.monitoring.monitor import MonitorReport, monitor, reference_digits, reference_from_digits
+from mnist_core.runs.storage import Run
 
 KIND = "monitor"
 
 
+@dataclass(frozen=True)
+class MonitorInput:
+    """Everything `monitor_work` needs, loaded in the app; the worker reads no file."""
+
+    run: Run  # for its id only: its folder is not opened on the worker
+    model: nn.Module  # on the CPU
+    digits: np.ndarray  # (M, 28, 28) uint8 validation digits, drawn on the canvas as the reference
+    labels: np.ndarray  # (M,) their labels
+    drawings: CollectedDrawings
+
+
+def monitor_input(run: Run, drawings_path: Path) -> MonitorInput:
+    """In the app: the run's model and reference digits, and the drawings at `drawings_path`.
+
+    MonitorError when there are no drawings; DataError when the run's data cannot be rebuilt.
+    """
+    drawings = read_drawings(Path(drawings_path))  # first: a missing database is the likelier error
+    digits, labels = reference_digits(run)
+    return MonitorInput(run, run.load_model("cpu"), digits, labels, drawings)
+
+
 def monitor_work(
-    run_path: str,
-    drawings_path: str,
+    given: MonitorInput,
     window: int | str | None,
     stop: threading.Event,
     permutations: int = DEFAULT_PERMUTATIONS,
-) -> Iterator[dict[str, Any]]:
-    """Monitor the drawings at `drawings_path` against the run at `run_path` and save the result
-    with the run; yields `{"kind": "monitor", "progress", "text"}` records, the last with "done"."""
-    run = load_run(run_path)
-    record = {"kind": KIND, "run_id": run.id}
-    yield {**record, "progress": 0.0, "text": "reading the collected drawings…"}
-    field_set = load_drawings(Path(drawings_path))
+) -> Generator[dict[str, Any], None, MonitorReport | None]:
+    """On a worker: monitor the drawings against the run; yields `{"kind": "monitor", "run_id",
+    "progress", "text"}` records and returns the report (None if stopped)."""
+    record = {"kind": KIND, "run_id": given.run.id}
+    yield {**record, "progress": 0.02, "text": "measuring the collected drawings…"}
+    field_set = drawings_field(given.drawings)
     if stop.is_set():
-        return
+        return None
     yield {**record, "progress": 0.05, "text": "drawing the validation images on a virtual canvas…"}
-    reference = reference_set(run)
+    reference = reference_from_digits(given.digits, given.labels)
     if stop.is_set():
-        return
+        return None
     yield {**record, "progress": 0.7, "text": f"comparing {len(field_set)} drawings with the training data…"}
-    report = monitor(run, field_set, reference=reference, window=window, permutations=permutations)
-    if stop.is_set():
-        return
-    save_result(run, report, window)
-    yield {**record, "progress": 1.0, "text": "saved", "done": True, "drift": report.drift}
+    report = monitor(
+        given.run, field_set, reference=reference, model=given.model, window=window, permutations=permutations
+    )
+    return None if stop.is_set() else report

@@ -1,10 +1,10 @@
 """Is the field like the training data? One `MonitorReport` from a run and a field sample.
 
-`reference_set` draws the run's validation images on a virtual canvas and prepares them like
-drawings (`canvas_render`); `monitor` puts the field and the reference through the run's model,
-tests the two samples on the model's penultimate features (`mmd`), says what differs
-(`compare`) and repeats the test per window of time (`windows`). The report is plain data with a
-`to_json()` that the CLI prints and a page can draw.
+`reference_set` draws the run's validation images (`reference_digits`) on a virtual canvas and
+prepares them like drawings (`canvas_render`, `reference_from_digits`); `monitor` puts the field
+and the reference through the run's model, tests the two samples on the model's penultimate
+features (`mmd`), says what differs (`compare`) and repeats the test per window of time
+(`windows`). The report is plain data with a `to_json()` that the CLI prints and a page can draw.
 """
 
 from __future__ import annotations
@@ -54,12 +54,18 @@ def reference_set(run: Run, *, limit: int = MAX_REFERENCE, seed: int = 0) -> Ref
 
     Raises DataError when the run's data cannot be read here or changed since training.
     """
+    return reference_from_digits(*reference_digits(run, limit=limit, seed=seed))
+
+
+def reference_digits(run: Run, *, limit: int = MAX_REFERENCE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The validation digits (M, 28, 28) uint8 and labels that `reference_set` draws: at most
+    `limit` of the run's own, a seeded random choice. DataError as for `reference_set`."""
     val = run.split().val
     digits, labels = val.images.numpy(), val.labels.numpy()
     if len(labels) > limit:
         pick = np.sort(np.random.default_rng(seed).choice(len(labels), limit, replace=False))
         digits, labels = digits[pick], labels[pick]
-    return reference_from_digits(digits, labels)
+    return digits, labels
 
 
 def reference_from_digits(digits: np.ndarray, labels: np.ndarray) -> ReferenceSet:

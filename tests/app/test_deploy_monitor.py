@@ -10,7 +10,6 @@ import ui
 from mnist_core.config import TrainConfig
 from mnist_core.deploy.collect import DrawingStore
 from mnist_core.monitoring import job as monitor_job
-from mnist_core.monitoring.monitor import reference_from_digits
 from mnist_core.monitoring.saved import load_result
 from tests.app.conftest import open_page, texts, wait_idle
 from tests.helpers import train_to_run
@@ -24,9 +23,9 @@ PAGE, TAB, MONITOR = "pages/Deploy.py", keys.DEPLOY_TAB, "📡 Monitor"
 def run(monkeypatch):
     run = train_to_run(TrainConfig(model="logreg", epochs=2, augment=False), "sample")
     val = run.split().val
-    small = reference_from_digits(val.images[:300].numpy(), val.labels[:300].numpy())
-    # the real 1,000 reference drawings take ~10 s; the job's steps are the same
-    monkeypatch.setattr(monitor_job, "reference_set", lambda _run: small)
+    small = (val.images[:300].numpy(), val.labels[:300].numpy())
+    # the app picks the reference digits and a worker draws them: the real 1,000 take ~10 s
+    monkeypatch.setattr(monitor_job, "reference_digits", lambda _run: small)
     return run
 
 

@@ -5,7 +5,8 @@ thickness, noise, blur, inverted colours) and measures accuracy, mostly through 
 preprocessing of a drawing. The package's parts:
 
 - `perturbations`: the eight perturbations, their strengths and torch code (`perturb`);
-- `measure`: measuring the curves (`sweep_records` streams them, `sweep` / `sweep_run` run to the end);
+- `measure`: measuring the curves (`sweep_records` streams them, `sweep` / `sweep_run` run to the end;
+  `sweep_input` loads a saved run's model and images as plain data for another process);
 - `results`: what a sweep holds (`Sweep`, `Curve`) and how it reads (`weakest`, `compare`);
 - `store`: the sweep kept in a run's folder (`save_sweep`, `load_sweep`).
 
@@ -14,8 +15,11 @@ The command line is `mnist_core.cli.robustness`. Everything public is importable
 
 from mnist_core.evaluation.robustness.measure import (
     DEFAULT_N,
+    SweepInput,
     SweepStep,
     sweep,
+    sweep_input,
+    sweep_input_records,
     sweep_records,
     sweep_run,
     sweep_run_records,
@@ -57,6 +61,7 @@ __all__ = [
     "Perturbation",
     "RobustnessError",
     "Sweep",
+    "SweepInput",
     "SweepStep",
     "blur",
     "compare",
@@ -71,6 +76,8 @@ __all__ = [
     "scale",
     "shift",
     "sweep",
+    "sweep_input",
+    "sweep_input_records",
     "sweep_records",
     "sweep_run",
     "sweep_run_records",

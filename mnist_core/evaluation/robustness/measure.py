@@ -20,8 +20,11 @@ edge (likewise an inverted image with a black border is flipped straight back).
 
 `sweep_records` is the one implementation: it yields a `SweepStep` after each curve and stops
 early when its `stop` event is set (the app's background job streams and stops it); `sweep` and
-`sweep_run` run it to the end. The full sweep on 2,000 images calls `prepare_digit` ~85,000
-times (~80 µs each on a 56-pixel canvas) while a second thread perturbs and predicts (see `_measure`).
+`sweep_run` run it to the end. A saved run's sweep starts from a `SweepInput` (`sweep_input`: the
+model and validation images as plain data), so the app's job can load it where the run lives and
+measure it on a worker that sees neither the run folder nor the data. The full sweep on 2,000
+images calls `prepare_digit` ~85,000 times (~80 µs each on a 56-pixel canvas) while a second
+thread perturbs and predicts (see `_measure`).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from torch.nn import functional as F
 
 from mnist_core.data.drawing import prepare_digit
 from mnist_core.evaluation.explain import one_thread
-from mnist_core.evaluation.inference import inference_copy
+from mnist_core.evaluation.inference import inference_copy, inference_device
 from mnist_core.evaluation.robustness.perturbations import (
     CANVAS,
     ORDER,
@@ -196,6 +199,48 @@ def _to_the_end(steps: Iterator[SweepStep], progress: Progress | None) -> Sweep:
     return last.sweep
 
 
+@dataclass(frozen=True)
+class SweepInput:
+    """What a sweep of a saved run needs, as plain data: the model (on the CPU), its first `n`
+    validation images and labels, and the run's names. Loaded where the run lives (the app, or
+    the CLI), it can be measured in another process that sees neither the run nor its data."""
+
+    model: nn.Module
+    images: np.ndarray  # (n, 28, 28) uint8, a copy (a view would send its whole set along)
+    labels: np.ndarray  # (n,) int64
+    label: str
+    run_id: str
+    trained_on: str  # the run's TrainConfig.device: where the sweep predicts (inference_device)
+
+
+def sweep_input(run: Run, n: int = DEFAULT_N) -> SweepInput:
+    """The model and the first `n` images of `run`'s own validation set, rebuilt here."""
+    if n < 1:
+        raise RobustnessError(f"--n must be at least 1, got {n}.")
+    val = run.split().val
+    if len(val) == 0:
+        raise RobustnessError("The run's validation set is empty: there is nothing to perturb.")
+    k = min(n, len(val))
+    return SweepInput(
+        run.load_model("cpu"),
+        val.images[:k].numpy().copy(),
+        val.labels[:k].numpy().astype(np.int64),
+        str(run.meta.get("name") or run.id),
+        run.id,
+        run.config.device,
+    )
+
+
+def sweep_input_records(
+    given: SweepInput, perturbations: Sequence[str] | None = None, *, stop: threading.Event | None = None
+) -> Iterator[SweepStep]:
+    """`sweep_records` of a loaded `SweepInput`, its model moved to where the run predicts."""
+    model = given.model.to(inference_device(given.trained_on))
+    return sweep_records(
+        model, given.images, given.labels, perturbations, label=given.label, run_id=given.run_id, stop=stop
+    )
+
+
 def sweep_run_records(
     run: Run,
     perturbations: Sequence[str] | None = None,
@@ -204,21 +249,7 @@ def sweep_run_records(
     stop: threading.Event | None = None,
 ) -> Iterator[SweepStep]:
     """`sweep_records` of a saved run on the first `n` images of its own validation set."""
-    if n < 1:
-        raise RobustnessError(f"--n must be at least 1, got {n}.")
-    val = run.split().val
-    if len(val) == 0:
-        raise RobustnessError("The run's validation set is empty: there is nothing to perturb.")
-    k = min(n, len(val))
-    return sweep_records(
-        run.load_model(),
-        val.images[:k],
-        val.labels[:k],
-        perturbations,
-        label=str(run.meta.get("name") or run.id),
-        run_id=run.id,
-        stop=stop,
-    )
+    return sweep_input_records(sweep_input(run, n), perturbations, stop=stop)
 
 
 def sweep_run(
