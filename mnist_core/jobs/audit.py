@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.config import PRESETS, TrainConfig
+from mnist_core.config import TrainConfig
 from mnist_core.jobs.job import Job
-from mnist_core.labels.audit import DEFAULT_FOLDS, audit_config, build_audit, fold_indices, fold_steps
+from mnist_core.labels.audit import DEFAULT_FOLDS, audit_preset, build_audit, fold_indices, fold_steps
 
 
 def fold_work(
@@ -79,14 +79,15 @@ class AuditJob(Job):
         from mnist_core.labels.source import audit_input
 
         data = audit_input(spec, include_drawings, home)
+        name, config = audit_preset(preset)
         return cls(
             data.images,
             data.labels,
             origins=data.origins,
             data=data.data,
             source_name=data.source_name,
-            preset=preset or "quick CNN",
-            config=audit_config(PRESETS[preset] if preset else None),
+            preset=name,
+            config=config,
             folds=folds,
             seed=seed,
             home=home,

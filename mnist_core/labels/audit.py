@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from mnist_core.config import TrainConfig, quick_config
+from mnist_core.config import PRESETS, TrainConfig, quick_config
 
 DEFAULT_FOLDS = 5
 MAX_FOLDS = 20
@@ -107,9 +107,17 @@ class Audit:
             raise AuditError(f"the saved audit is damaged ({type(exc).__name__}: {exc})") from None
 
 
+QUICK_NAME = "quick CNN"  # how an audit with no preset names its model
+
+
 def audit_config(config: TrainConfig | None = None) -> TrainConfig:
     """The model each fold trains: the quick CNN by default, on every image of its folds."""
     return (config or quick_config()).replace(max_train_samples=0)
+
+
+def audit_preset(preset: str = "") -> tuple[str, TrainConfig]:
+    """A preset's name as the audit records it and the config its folds train ("": the quick CNN)."""
+    return preset or QUICK_NAME, audit_config(PRESETS[preset] if preset else None)
 
 
 def fold_indices(n: int, folds: int, seed: int = 0) -> list[np.ndarray]:

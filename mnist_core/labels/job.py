@@ -13,8 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mnist_core.config import PRESETS
-from mnist_core.labels.audit import DEFAULT_FOLDS, Audit, audit_config, fold_indices, run_audit
+from mnist_core.labels.audit import DEFAULT_FOLDS, Audit, audit_preset, fold_indices, run_audit
 from mnist_core.labels.source import audit_input
 from mnist_core.labels.store import save_audit
 
@@ -44,7 +43,7 @@ def audit_work(
 ) -> Iterator[dict[str, Any]]:
     """Audit the labels of `spec` and save the result; progress records, then {"kind": "saved"}."""
     folder = Path(home) if home else None
-    config = audit_config(PRESETS[preset] if preset else None)
+    preset, config = audit_preset(preset)
     data = audit_input(spec, include_drawings, folder)
     n = len(data.labels)
     fold_indices(n, folds, seed)  # too few images for the folds: one line before any training
@@ -62,7 +61,7 @@ def audit_work(
         origins=data.origins,
         data=data.data,
         source_name=data.source_name,
-        preset=preset or "quick CNN",
+        preset=preset,
         config=config,
         folds=folds,
         seed=seed,

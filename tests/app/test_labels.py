@@ -100,7 +100,7 @@ def test_an_audit_runs_as_a_job_and_is_picked_when_saved(isolated_home, monkeypa
 
     # a one-epoch small MLP per fold: the page's flow, not the audit's quality, is under test
     tiny = TrainConfig(model="mlp", mlp_width=32, epochs=1, batch_size=256, augment=False)
-    monkeypatch.setattr(audit_job, "audit_config", lambda config=None: tiny)
+    monkeypatch.setattr(audit_job, "audit_preset", lambda preset="": ("quick CNN", tiny))
     at = open_page(PAGE, **{keys.APP_DATA_SPEC: "sample"})
     at.number_input(key=keys.LABELS_FOLDS).set_value(2).run()
     at.button(key=keys.LABELS_START).click().run()
