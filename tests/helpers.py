@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import numpy as np
@@ -39,3 +40,30 @@ def vega_spec(chart: Any) -> dict:
 def dataset_rows(spec: dict) -> list[dict]:
     """The rows of a single-dataset Vega-Lite spec."""
     return next(iter(spec["datasets"].values()))
+
+
+def wait_for(predicate: Any, timeout: float = 30.0) -> bool:
+    """Poll `predicate` every 50 ms until it holds (True) or `timeout` seconds pass (False)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def diverging_trainer() -> type:
+    """A stand-in for `training.train.Trainer` whose every run ends at once as diverged."""
+    from mnist_core.training import train
+
+    class Diverging:
+        def __init__(self, config: Any, split: Any) -> None:
+            self.history, self.end = [], None
+
+        def run(self, stop: Any = None, report_every: int = 10) -> Any:
+            self.end = train.EndRecord(
+                "diverged", "Training diverged: the loss became nan.", None, None, None, 0.1
+            )
+            yield self.end
+
+    return Diverging

@@ -34,6 +34,7 @@ from mnist_core.runs.listing import scan_runs
 from tests.cluster_work import quick, steps
 from tests.dask_cluster import dask_cluster
 from tests.helpers import train_to_run
+from tests.helpers import wait_for as poll
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +53,8 @@ def use_scheduler(scheduler, monkeypatch):
 
 
 def wait_for(predicate, timeout=240.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
+    """`poll` with a cluster's patience: a worker may take minutes to start on a busy machine."""
+    return poll(predicate, timeout)
 
 
 def test_two_sessions_each_see_and_run_their_own_job():

@@ -38,6 +38,7 @@ from mnist_core.planning.curve.store import (
     load_curve,
     save_curve,
 )
+from tests.helpers import diverging_trainer
 
 A, B, C = 2.0, 0.5, 0.01  # error(n) = 2·n^-0.5 + 1 %: 13.6 % at 250, 1.9 % at 48,000
 # Full-MNIST-like sizes, two seeds each: far enough out for the floor c to show.
@@ -439,17 +440,7 @@ def test_stopped_after_three_sizes_saves_a_curve_fitted_on_those(tmp_path):
 def test_a_diverged_training_fails_the_curve_and_saves_nothing(tmp_path, monkeypatch):
     from mnist_core.training import train
 
-    class Diverging:
-        def __init__(self, config, split):
-            self.history, self.end = [], None
-
-        def run(self, stop=None, report_every=10):
-            self.end = train.EndRecord(
-                "diverged", "Training diverged: the loss became nan.", None, None, None, 0.1
-            )
-            yield self.end
-
-    monkeypatch.setattr(train, "Trainer", Diverging)
+    monkeypatch.setattr(train, "Trainer", diverging_trainer())
     final = list(measure_curve(TINY, "sample", [20, 40, 80], seeds=1, home=tmp_path))[-1]
     assert final["status"] == "failed" and not final["saved"] and final["fit"] is None
     assert final["message"].startswith("Training on 20 images failed: Training diverged")

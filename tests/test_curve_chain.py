@@ -10,6 +10,7 @@ from mnist_core.planning.curve.chain import chain_seeds, measure_chain, point_of
 from mnist_core.planning.curve.measure import measure_curve
 from mnist_core.planning.curve.schedule import plan_curve
 from mnist_core.planning.curve.strategies import sampler_for
+from tests.helpers import diverging_trainer
 from tests.test_curve import TINY
 
 SIZES = [20, 40, 80]  # 20 with both seeds; 40 and 80 (at least half the largest) with seed 0
@@ -69,17 +70,7 @@ def test_a_stop_ends_a_chain_after_its_last_whole_point():
 def test_a_diverged_training_fails_the_chain_at_its_point(monkeypatch):
     from mnist_core.training import train
 
-    class Diverging:
-        def __init__(self, config, split):
-            self.history, self.end = [], None
-
-        def run(self, stop=None, report_every=10):
-            self.end = train.EndRecord(
-                "diverged", "Training diverged: the loss became nan.", None, None, None, 0.1
-            )
-            yield self.end
-
-    monkeypatch.setattr(train, "Trainer", Diverging)
+    monkeypatch.setattr(train, "Trainer", diverging_trainer())
     plan = plan_curve(TINY, "sample", SIZES, seeds=2)
     records, end = run_chain(plan, 1, "random")
     assert records == [] and end.status == "failed" and end.points == []

@@ -10,21 +10,12 @@ from mnist_core.jobs.job import Job, JobBusy, JobSnapshot
 from mnist_core.jobs.progress import format_seconds, job_progress, training_progress
 from mnist_core.jobs.queue import JobQueue
 from mnist_core.runs.listing import scan_runs
-from tests.helpers import train_to_run
+from tests.helpers import train_to_run, wait_for
 
 
 def JobManager(limit: int = 1):  # noqa: N802 - reads like the one-job manager these tests were written for
     """One session's view of a fresh queue; limit 1 keeps the old one-job-at-a-time checks."""
     return JobQueue(limit).view("tester")
-
-
-def wait_for(predicate, timeout=30.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_job_trains_saves_and_reports():
