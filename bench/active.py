@@ -55,7 +55,12 @@ def run() -> None:
             if rec["kind"] == "point":
                 print(
                     f"  {rec['strategy']:>11} {rec['size']:>5,} images seed {rec['seed'] + 1}: "
-                    f"{rec['val_error']:6.2%} error, {rec['seconds']:5.1f} s",
+                    f"{rec['val_error']:6.2%} error, {rec['seconds']:5.1f} s"
+                    + (
+                        " (the same images as random: trained once, shared)"
+                        if "trained once" in rec["text"]
+                        else ""
+                    ),
                     flush=True,
                 )
             elif rec["kind"] == "comparison":

@@ -273,6 +273,10 @@ def test_curve_chains_in_parallel_give_the_sequential_points_and_the_app_saves_t
     progress = [r["progress"] for r in snap.records]  # one bar over every chain, never stepping back
     assert progress == sorted(progress) and progress[-1] == pytest.approx(1.0)
     assert len(snap.of_kind("point")) == 12 and all(r["strategies"] == 2 for r in snap.of_kind("point"))
+    # the two seed sets, the same images for both strategies, were trained by uncertainty's chains
+    # only; random's curve got copies of those points
+    copies = [r for r in snap.of_kind("point") if "trained once" in r["text"]]
+    assert [(r["strategy"], r["size"]) for r in copies] == [("random", 50), ("random", 50)]
 
 
 def test_a_sweep_of_a_run_only_the_app_has_is_saved_by_the_app(tmp_path, monkeypatch):

@@ -3,7 +3,9 @@
 The points of one seed depend on each other (uncertainty sampling picks a size's images with the
 model of the size before), but different seeds and strategies do not (planning.curve.chain), so
 a cluster with more workers finishes the curve sooner. Every point is trained with the seeds a
-sequential `measure_strategies` uses, so the points are the same. The app plans (which checks
+sequential `measure_strategies` uses, so the points are the same; a point every strategy trains
+alike (a seed set, the whole pool) is trained by one chain only (planning.curve.sharing) and
+copied to the other strategies' curves, as `measure_strategies` reuses it. The app plans (which checks
 the request before anything runs), follows the chains' records as one progress bar, then puts
 each strategy's points back in plan order, fits them and saves the curve in its studio home
 (`final_record`): workers need no shared disk. Its records are those `measure_strategies`
@@ -25,6 +27,7 @@ from mnist_core.jobs.job import Job
 from mnist_core.planning.curve.chain import ChainEnd, chain_seeds, measure_chain, start_record
 from mnist_core.planning.curve.measure import final_record
 from mnist_core.planning.curve.schedule import CurvePlan, plan_curve
+from mnist_core.planning.curve.sharing import skipped_points
 from mnist_core.planning.curve.store import check_curves_dir
 from mnist_core.planning.curve.strategies import STRATEGIES, parse_strategies, sampler_for
 
@@ -36,13 +39,14 @@ def chain_work(
     seeds: int,
     strategy: str,
     seed: int,
+    skip: frozenset[int],
     stop: threading.Event,
 ) -> Generator[dict[str, Any], None, ChainEnd]:
     """On a worker: plan the curve again from the app's arguments (the same plan: loading the data
-    here costs less than sending the split), run `strategy`'s chain of `seed`; its records are
-    tagged with the strategy."""
+    here costs less than sending the split), run `strategy`'s chain of `seed`, leaving the plan
+    indices in `skip` to another strategy's chain; its records are tagged with the strategy."""
     plan = plan_curve(config, data, sizes, seeds)
-    chain = measure_chain(plan, seed, sampler_for(strategy), stop)
+    chain = measure_chain(plan, seed, sampler_for(strategy), stop, skip=skip)
     while True:
         try:
             record = next(chain)
@@ -73,6 +77,9 @@ class CurveJob(Job):
         self.name, self.home = name, home
         self.group = uuid.uuid4().hex[:8] if len(self.strategies) > 1 else ""
         self.chains = [(s, seed) for s in self.strategies for seed in chain_seeds(self.plan)]
+        # the points every strategy trains alike are trained by one chain (sharing.py)
+        self.skips = {s: skipped_points(self.plan, s, self.strategies) for s in self.strategies}
+        self.index = {(p.size, p.seed): i for i, p in enumerate(self.plan.points)}
         self._shares: dict[tuple[str, int], float] = {}  # chain -> its share of its curve's cost done
         super().__init__(None, kind="curve", title=f"Learning curve of {config.summary()}")
 
@@ -84,16 +91,17 @@ class CurveJob(Job):
         if n > 1:
             text += f", with {' and '.join(STRATEGIES[s] for s in self.strategies)} side by side"
         self._append({**start_record(plan, text), "strategy": self.strategies[0], "strategies": n})
-        works = [partial(chain_work, *self.args, strategy, seed) for strategy, seed in self.chains]
+        works = [
+            partial(chain_work, *self.args, strategy, seed, self.skips[strategy])
+            for strategy, seed in self.chains
+        ]
         ends = self._remote_all(works)
         if all(end is None for end in ends):
             return  # stopped while queued: nothing measured, nothing to say beyond "stopped"
+        ended = [(s, end or ChainEnd(status="stopped")) for (s, _), end in zip(self.chains, ends)]
         finals: dict[str, dict[str, Any]] = {}
         for strategy in self.strategies:
-            mine = [
-                end or ChainEnd(status="stopped") for (s, _), end in zip(self.chains, ends) if s == strategy
-            ]
-            final = self._curve(plan, strategy, mine, started)
+            final = self._curve(plan, strategy, ended, started)
             # 1.0: every chain is done (measure_strategies' (j + 1) / n would step the bar back)
             tagged = {**final, "strategy": strategy, "strategies": n, "progress": 1.0}
             if n > 1:
@@ -108,16 +116,27 @@ class CurveJob(Job):
             {"kind": "comparison", "group": self.group, "status": status, "curves": finals, "progress": 1.0}
         )
 
-    def _curve(self, plan: CurvePlan, strategy: str, ends: list[ChainEnd], started: float) -> dict[str, Any]:
-        """One strategy's "curve" record: its chains' points in plan order, fitted and saved here.
+    def _curve(
+        self, plan: CurvePlan, strategy: str, ended: list[tuple[str, ChainEnd]], started: float
+    ) -> dict[str, Any]:
+        """One strategy's "curve" record: its chains' points, and those it left to another
+        strategy's chain, in plan order, fitted and saved here.
 
         A failure ends a sequential measurement at the failing point: the points measured after
         it in plan order (by the other chains, meanwhile) are left out, so the record is the
         one a sequential run gives. Unlike `measure_strategies`, which stops at a failed or
         stopped strategy, every strategy ran at once here, so each gets its own curve.
         """
+        skip = self.skips[strategy]
+        ends = [e for s, e in ended if s == strategy]
+        ends += [e for s, e in ended if s != strategy and e.failed_at in skip]  # it failed for us too
         failed = min((e for e in ends if e.status == "failed"), key=lambda e: e.failed_at, default=None)
-        measured = {(p["size"], p["seed"]): p for end in ends for p in end.points}
+        measured = {
+            (p["size"], p["seed"]): p
+            for s, end in ended
+            for p in end.points
+            if s == strategy or self.index[(p["size"], p["seed"])] in skip
+        }
         points = [
             measured[(p.size, p.seed)]
             for i, p in enumerate(plan.points)
@@ -143,3 +162,8 @@ class CurveJob(Job):
         if n > 1:
             tagged["text"] = f"{STRATEGIES[strategy]}: {record['text']}"
         self._append(tagged)
+        if record["kind"] == "point":  # the strategies that left this point to this chain get it live
+            for other in self.strategies:
+                if other != strategy and record["index"] in self.skips[other]:
+                    words = f"{record['text']} (the same images as {STRATEGIES[strategy]}: trained once)"
+                    self._append({**tagged, "strategy": other, "text": f"{STRATEGIES[other]}: {words}"})

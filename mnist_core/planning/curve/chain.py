@@ -24,6 +24,7 @@ from mnist_core.config import finite_number
 from mnist_core.planning.curve.fit import pct
 from mnist_core.planning.curve.sampling import Labelled, Sampler
 from mnist_core.planning.curve.schedule import CurvePlan
+from mnist_core.planning.curve.sharing import SharedPoints
 
 REPORT_EVERY = 5  # batches between progress records
 POINT_KEYS = (
@@ -81,11 +82,21 @@ def point_of(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure_chain(
-    plan: CurvePlan, seed: int, sample: Sampler, stop: threading.Event
+    plan: CurvePlan,
+    seed: int,
+    sample: Sampler,
+    stop: threading.Event,
+    *,
+    skip: frozenset[int] = frozenset(),
+    shared: SharedPoints | None = None,
 ) -> Generator[dict[str, Any], None, ChainEnd]:
     """Train the points of `plan` with seed index `seed`, in order, each on the images `sample`
     picks; yield "progress" records during a point and a "point" record when it is done; return
     the chain's `ChainEnd`.
+
+    In a comparison of strategies, a point every strategy trains alike is measured once
+    (sharing.py): the plan indices in `skip` are left to another chain (no record; counted as
+    done), and a point already in `shared` is taken from there instead of trained.
 
     A stop ends it within a batch; the point it interrupts is dropped (a half-trained point would
     understate what its size can reach). A training that diverges ends it as failed.
@@ -102,15 +113,42 @@ def measure_chain(
             continue
         if stop.is_set():
             return ChainEnd(points, "stopped")
-        run_seed = plan.config.seed + p.seed
-        picked = sample(split.train, p.size, run_seed, labelled)
-        subset = DataSplit(split.train.subset(picked.repeat(p.repeats)), split.val, split.source)
-        cfg = plan.config.replace(epochs=p.epochs, seed=run_seed, patience=p.patience)
         label = (
             f"{p.size:,} images"
             + (f" (seed {p.seed + 1})" if plan.seeds > 1 else "")
             + f" · training {i + 1} of {total}"
         )
+        if i in skip:
+            done_cost += p.cost  # another strategy's chain trains these very images
+            yield {
+                "kind": "progress",
+                "progress": done_cost / whole,
+                "index": i,
+                "total": total,
+                "size": p.size,
+                "seed": p.seed,
+                "text": f"{label}: the same images as another strategy's, trained there",
+            }
+            continue
+        earlier = shared.get(i) if shared is not None else None
+        if earlier is not None:
+            point, labelled = earlier
+            done_cost += p.cost
+            points.append(dict(point))
+            yield {
+                "kind": "point",
+                **point,
+                "index": i,
+                "total": total,
+                "progress": done_cost / whole,
+                "text": f"{label}: {pct(point['val_error'], 1)} validation error (the same images "
+                "as the strategy before: trained once)",
+            }
+            continue
+        run_seed = plan.config.seed + p.seed
+        picked = sample(split.train, p.size, run_seed, labelled)
+        subset = DataSplit(split.train.subset(picked.repeat(p.repeats)), split.val, split.source)
+        cfg = plan.config.replace(epochs=p.epochs, seed=run_seed, patience=p.patience)
         t0 = time.perf_counter()
         trainer = Trainer(cfg, subset)
         for rec in trainer.run(stop, REPORT_EVERY):
@@ -144,6 +182,8 @@ def measure_chain(
             "seconds": round(time.perf_counter() - t0, 3),
         }
         points.append(point)
+        if shared is not None:
+            shared.keep(plan, i, point, labelled)
         yield {
             "kind": "point",
             **point,

@@ -2,11 +2,12 @@
 seeds and validation set, and what the better strategy saves at the target.
 
 `measure_strategies` runs `measure_curve` once per strategy, one after the other, under one group
-id; its records are measure_curve's, each tagged with its "strategy" and the number of
-"strategies" (each measures the same plan), with the progress spread over the whole comparison, and one final {"kind": "comparison"} record. `compare_at_target`
-answers in numbers (labels needed by each, the fraction saved) and `saving_sentence` in words.
-The app measures the same comparison as a cluster job (`jobs.curve`), every seed's chain of every
-strategy a task of its own, with the same records.
+id, training the points every strategy trains alike only once (sharing.py). Its records are
+measure_curve's, each tagged with its "strategy" and the number of "strategies" (each measures
+the same plan), with the progress spread over the whole comparison, and one final
+{"kind": "comparison"} record. `compare_at_target` answers in numbers (labels needed by each, the
+fraction saved) and `saving_sentence` in words. The app measures the same comparison as a cluster
+job (`jobs.curve`), every seed's chain of every strategy a task of its own, with the same records.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mnist_core.planning.curve.advice import target_estimate
 from mnist_core.planning.curve.errors import CurveError
 from mnist_core.planning.curve.fit import Fit, pct
 from mnist_core.planning.curve.measure import measure_curve
+from mnist_core.planning.curve.sharing import SharedPoints
 from mnist_core.planning.curve.strategies import STRATEGIES, parse_strategies
 
 BASELINE = "random"
@@ -48,9 +50,19 @@ def measure_strategies(
     stop = stop or threading.Event()
     group = uuid.uuid4().hex[:8] if len(names) > 1 else ""
     finals: dict[str, dict[str, Any]] = {}
+    shared = SharedPoints()  # the seed sets and the whole pool: trained by the first strategy only
     for j, strategy in enumerate(names):
         runs = measure_curve(
-            config, data, sizes, seeds, stop=stop, home=home, name=name, strategy=strategy, group=group
+            config,
+            data,
+            sizes,
+            seeds,
+            stop=stop,
+            home=home,
+            name=name,
+            strategy=strategy,
+            group=group,
+            shared=shared,
         )
         for rec in runs:
             tagged = {

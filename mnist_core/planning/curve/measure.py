@@ -27,6 +27,7 @@ from mnist_core.planning.curve.fit import MIN_SIZES, fit_points
 from mnist_core.planning.curve.honesty import honesty_check
 from mnist_core.planning.curve.sampling import Sampler
 from mnist_core.planning.curve.schedule import CurvePlan, plan_curve
+from mnist_core.planning.curve.sharing import SharedPoints
 from mnist_core.planning.curve.store import Curve, check_curves_dir, new_curve_id, save_curve, utc_now
 from mnist_core.planning.curve.strategies import sampler_for
 
@@ -42,10 +43,12 @@ def measure_curve(
     strategy: str = "random",
     group: str = "",
     sample: Sampler | None = None,
+    shared: SharedPoints | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Train `config` on nested subsets picked by `strategy` (or by `sample`, when given), yield
     records, fit, save. The saved curve records `strategy` and `group` (the id shared by the
-    curves of one comparison of strategies).
+    curves of one comparison of strategies). `shared`: the points an earlier strategy of the same
+    comparison trained on the images every strategy trains alike (sharing.py), taken from there.
 
     Records (plain dicts, JSON-safe):
       {"kind": "progress", "progress": 0..1, "text", "index", "total", "size", "seed"}
@@ -64,7 +67,7 @@ def measure_curve(
     yield start_record(plan)
     # One chain per seed (jobs.curve runs them as parallel tasks). Here they are interleaved in
     # plan order, every seed at a size before the next size: the order the points always came in.
-    chains = {seed: measure_chain(plan, seed, sample, stop) for seed in chain_seeds(plan)}
+    chains = {seed: measure_chain(plan, seed, sample, stop, shared=shared) for seed in chain_seeds(plan)}
     shares = dict.fromkeys(chains, 0.0)  # each chain's share of the whole cost, done so far
     points: list[dict[str, Any]] = []
     for p in plan.points:

@@ -4,7 +4,7 @@
 - `uncertainty`: batch-mode uncertainty sampling by margin. Every seed starts from the same random
   seed set as `random`; each later size keeps what was labelled, has the model trained on it score
   the still-unlabelled pool by the margin between its top two probabilities, and labels the most
-  uncertain batch.
+  uncertain batch. At the whole pool it labels every image, in `random`'s order.
 - `entropy`: the same, scored by the entropy of the probabilities.
 
 A batch of the most uncertain images alone is often many near-copies of one ambiguous shape, so
@@ -64,6 +64,7 @@ def entropy_uncertainty(probs: np.ndarray) -> np.ndarray:
 
 
 SCORES = {"uncertainty": margin_uncertainty, "entropy": entropy_uncertainty}
+MODEL_STRATEGIES = frozenset(SCORES)  # those that pick a size's images with the model of the size before
 
 
 def diverse_batch(uncertainty: np.ndarray, feats: np.ndarray, batch: int, seed: int) -> np.ndarray:
@@ -118,7 +119,9 @@ def uncertainty_sampler(score: str) -> Sampler:
 
         from mnist_core.evaluation.embedding import features
 
-        if labelled is None:  # the seed set: the same random images every strategy starts from
+        if labelled is None or size >= len(pool):
+            # the seed set, or every image: the same images, in the same random order, as every
+            # strategy's (so a comparison trains those points once: sharing.py)
             return random_sample(pool, size, seed, None)
         have = labelled.indices
         batch = size - len(have)
