@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import streamlit as st
-import torch
 
 import ui
 from mnist_core.charts import evaluation as eval_charts
@@ -17,6 +17,9 @@ from mnist_core.planning import costs
 from mnist_core.runs.files import StorageError
 from ui import costs as cost_view
 from ui import state as keys
+
+if TYPE_CHECKING:
+    import torch
 
 BEST_PUBLISHED = 0.998  # best published MNIST test accuracies are about 99.7-99.8 %
 

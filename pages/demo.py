@@ -10,7 +10,6 @@ if the demo's training is stopped or fails, the demo says so and offers the late
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
 import ui
 from mnist_core.charts import data as data_charts
@@ -134,8 +133,7 @@ def data_step() -> None:
 def digit_columns(key: str, per_digit: int = 6) -> object:
     """A grid with one column per digit, 0 to 9, of real training images."""
     pool = ui.pool_for(key)
-    picks = torch.stack([explore.digit_samples(pool, d, per_digit, seed=0) for d in range(10)])
-    return images.tile(picks.transpose(0, 1).reshape(-1, 28, 28), cols=10, scale=2)
+    return images.tile(explore.digit_columns(pool, per_digit), cols=10, scale=2)
 
 
 def split_step() -> None:

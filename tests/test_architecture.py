@@ -109,3 +109,30 @@ def test_no_private_apis():
         if PRIVATE.search(line)
     ]
     assert hits == []
+
+
+def _runtime_imports(path: Path) -> set[str]:
+    """Top-level packages a script imports when it runs (not those only under TYPE_CHECKING)."""
+    tree = ast.parse(path.read_text())
+    typing_only = {
+        id(n)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for n in ast.walk(node)
+    }
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_pages_are_thin_scripts_that_leave_tensors_to_the_core():
+    pages = sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    heavy = {"torch", "torchvision"}  # pages hand Streamlit numbers and numpy arrays the core made
+    users = {p.name: sorted(_runtime_imports(p) & heavy) for p in pages}
+    assert {name: found for name, found in users.items() if found} == {}

@@ -54,6 +54,14 @@ def test_digit_samples_only_that_digit_seeded():
         explore.digit_samples(pool, 10)
 
 
+def test_digit_columns_tile_to_one_column_per_digit():
+    pool = load_train_pool("sample")
+    grid = explore.digit_columns(pool, per_digit=3, seed=0)
+    assert grid.shape == (30, 28, 28)
+    for d in range(10):  # image r * 10 + d is the r-th pick of digit d
+        assert torch.equal(grid[d::10], explore.digit_samples(pool, d, 3, seed=0))
+
+
 def test_mean_images_and_strip():
     means = explore.mean_images(tiny())
     assert means.shape == (10, 28, 28)

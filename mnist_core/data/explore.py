@@ -65,6 +65,13 @@ def digit_samples(data: Images, digit: int, n: int = 40, seed: int = 0) -> torch
     return data.images[idx[order[:n]]]
 
 
+def digit_columns(data: Images, per_digit: int = 6, seed: int = 0) -> torch.Tensor:
+    """`per_digit` rows of ten images, 0 to 9 in each row (tiled ten to a row: a column per
+    digit), each digit's a `digit_samples` pick. Every digit must have `per_digit` images."""
+    picks = torch.stack([digit_samples(data, d, per_digit, seed=seed) for d in DIGITS])
+    return picks.transpose(0, 1).reshape(-1, *picks.shape[2:])
+
+
 def mean_images(data: Images) -> np.ndarray:
     """The average image of each digit, float (10, 28, 28) in 0-255 (zeros for a missing digit)."""
     out = np.zeros((10, 28, 28), dtype=np.float32)
