@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from mnist_core.planning.curve.chain import measure_chain
+from mnist_core.jobs.curve import CurveJob
+from mnist_core.planning.curve.chain import ChainEnd, measure_chain
 from mnist_core.planning.curve.compare import measure_strategies
 from mnist_core.planning.curve.measure import measure_curve
 from mnist_core.planning.curve.sampling import Labelled
@@ -105,3 +106,35 @@ def test_a_comparison_trains_each_shared_point_once_and_gives_each_strategys_own
         assert without_time(together[s]["points"]) == without_time(alone[s]["points"]), s
     reused = [r for r in records if r["kind"] == "point" and "trained once" in r["text"]]
     assert len(reused) == shared and {r["strategy"] for r in reused} == {"uncertainty"}
+
+
+def test_on_a_cluster_a_curve_takes_its_skipped_points_and_their_failures_from_the_owner(tmp_path):
+    job = CurveJob(TINY, "sample", SIZES, 2, ["random", "uncertainty"], home=tmp_path)
+    job_plan = job.plan
+    point = {"val_acc": 0.5, "val_error": 0.5}
+
+    def at(i):
+        p = job_plan.points[i]
+        return {**point, "size": p.size, "seed": p.seed}
+
+    # uncertainty owns seed 0's seed set (index 0), random owns seed 1's (index 1)
+    ok = [
+        ("random", ChainEnd([at(2), at(3)])),
+        ("random", ChainEnd([at(1)])),
+        ("uncertainty", ChainEnd([at(0), at(2), at(3)])),
+        ("uncertainty", ChainEnd([])),
+    ]
+    for strategy in ("random", "uncertainty"):
+        record = job._curve(job_plan, strategy, ok, 0.0)
+        assert [(p["size"], p["seed"]) for p in record["points"]] == [(20, 0), (20, 1), (40, 0), (80, 0)]
+        assert record["status"] == "finished"
+    # the owner's training of the seed set failed: the curve that left it to that chain fails too
+    failed = [
+        ("random", ChainEnd([at(2), at(3)])),
+        ("random", ChainEnd([at(1)])),
+        ("uncertainty", ChainEnd([], "failed", "Training on 20 images failed: diverged", 0)),
+        ("uncertainty", ChainEnd([])),
+    ]
+    record = job._curve(job_plan, "random", failed, 0.0)
+    assert record["status"] == "failed" and record["message"].startswith("Training on 20 images failed")
+    assert record["points"] == [] and not record["saved"]
