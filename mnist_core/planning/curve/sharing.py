@@ -4,8 +4,8 @@ Every strategy starts a seed from the same random seed set (no model has picked 
 and at the whole pool every strategy labels every image, in the seed's random order
 (`strategies.sampler_for`). Those points train the same images in the same order with the same
 seed, so they give the same result whichever strategy asks: training them once per strategy
-would only repeat work (with random and uncertainty sampling, 4 of the default comparison's 20
-trainings). A comparison therefore measures each of them once:
+would only repeat work (with random and uncertainty sampling, 3 of the default comparison's 20
+trainings: two seed sets and the whole pool). A comparison therefore measures each of them once:
 
 - in one process (`compare.measure_strategies`) the first strategy trains it, and later
   strategies take its point and model from `SharedPoints`;
