@@ -14,6 +14,16 @@ from mnist_core.runs.storage import Run, load_run
 from mnist_core.training.pipeline import SavedRecord, train_and_save
 
 
+def drain(steps: Any) -> tuple[list[Any], Any]:
+    """Every item a generator yields, and what it returns."""
+    items = []
+    while True:
+        try:
+            items.append(next(steps))
+        except StopIteration as done:
+            return items, done.value
+
+
 def train_to_run(config: TrainConfig, data: str = "auto", **kwargs: Any) -> Run | None:
     """Run `train_and_save` to the end and return the saved run (None if nothing was saved)."""
     saved = None

@@ -10,7 +10,7 @@ from mnist_core.planning.curve.chain import chain_seeds, measure_chain, point_of
 from mnist_core.planning.curve.measure import measure_curve
 from mnist_core.planning.curve.schedule import plan_curve
 from mnist_core.planning.curve.strategies import sampler_for
-from tests.helpers import diverging_trainer
+from tests.helpers import diverging_trainer, drain
 from tests.test_curve import TINY
 
 SIZES = [20, 40, 80]  # 20 with both seeds; 40 and 80 (at least half the largest) with seed 0
@@ -18,12 +18,7 @@ SIZES = [20, 40, 80]  # 20 with both seeds; 40 and 80 (at least half the largest
 
 def run_chain(plan, seed, strategy="random", stop=None):
     """A chain's records and its end."""
-    chain, records = measure_chain(plan, seed, sampler_for(strategy), stop or threading.Event()), []
-    while True:
-        try:
-            records.append(next(chain))
-        except StopIteration as done:
-            return records, done.value
+    return drain(measure_chain(plan, seed, sampler_for(strategy), stop or threading.Event()))
 
 
 def without_time(points):

@@ -16,6 +16,7 @@ from mnist_core.planning.curve.sharing import owner, skipped_points, strategy_fr
 from mnist_core.planning.curve.strategies import sampler_for
 from mnist_core.training import train as train_module
 from mnist_core.training.models import build_model
+from tests.helpers import drain
 from tests.test_curve import TINY
 
 SIZES = [20, 40, 80]  # 20 with both seeds; 40 and 80 with seed 0
@@ -64,13 +65,9 @@ def test_on_a_cluster_one_chain_trains_each_strategy_free_point(plan, whole_pool
 
 
 def test_a_skipped_point_is_left_out_and_counted_as_done(plan):
-    chain, records = measure_chain(plan, 1, sampler_for("random"), threading.Event(), skip=frozenset({1})), []
-    while True:
-        try:
-            records.append(next(chain))
-        except StopIteration as done:
-            end = done.value
-            break
+    records, end = drain(
+        measure_chain(plan, 1, sampler_for("random"), threading.Event(), skip=frozenset({1}))
+    )
     assert end.status == "finished" and end.points == []  # seed 1 has only its seed set
     assert [r["kind"] for r in records] == ["progress"] and records[0]["index"] == 1
     assert records[0]["progress"] == pytest.approx(plan.points[1].cost / sum(p.cost for p in plan.points))

@@ -19,6 +19,7 @@ from mnist_core.monitoring.monitor import monitor, reference_from_digits
 from mnist_core.monitoring.saved import RESULT_FILE, load_result, save_result
 from mnist_core.report import document
 from mnist_core.runs.storage import load_run
+from tests.helpers import drain
 from tests.monitor_field import DAYS, collect_field
 from tests.test_report import check_html
 from tests.tiny_model import tiny_run
@@ -65,13 +66,7 @@ def test_the_job_work_is_picklable_reports_progress_and_returns_the_report(home_
     given = monitor_job.monitor_input(run, home / "drawings.db")  # in the app: plain data
     work = partial(monitor_job.monitor_work, given, 15)
     pickle.dumps(work)  # the job sends it to a worker
-    records, steps = [], work(threading.Event())
-    while True:
-        try:
-            records.append(next(steps))
-        except StopIteration as done:
-            report = done.value
-            break
+    records, report = drain(work(threading.Event()))
     assert [r["progress"] for r in records] == sorted(r["progress"] for r in records)
     assert all(r["run_id"] == run.id for r in records) and not any(r.get("done") for r in records)
     assert [w.n for w in report.windows] == [15, 15, 10]  # the app saves it (tests/test_remote_results.py)

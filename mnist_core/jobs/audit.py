@@ -20,6 +20,7 @@ import numpy as np
 
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.job import Job
+from mnist_core.jobs.remote import relay
 from mnist_core.labels.audit import DEFAULT_FOLDS, audit_preset, build_audit, fold_indices, fold_steps
 
 
@@ -29,12 +30,11 @@ def fold_work(
     """On a worker: one fold's held-out probabilities (None if stopped), an epoch record after
     each epoch so the app can say how far every fold has got."""
     steps = fold_steps(images, labels, held_out, config, stop)
-    while True:
-        try:
-            epoch, epochs = next(steps)
-        except StopIteration as done:
-            return done.value
-        yield {"kind": "fold_epoch", "fold": fold, "epoch": epoch, "epochs": epochs}
+    return (
+        yield from relay(
+            steps, lambda at: {"kind": "fold_epoch", "fold": fold, "epoch": at[0], "epochs": at[1]}
+        )
+    )
 
 
 class AuditJob(Job):

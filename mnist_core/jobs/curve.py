@@ -24,6 +24,7 @@ from typing import Any
 
 from mnist_core.config import TrainConfig
 from mnist_core.jobs.job import Job
+from mnist_core.jobs.remote import relay
 from mnist_core.planning.curve.chain import ChainEnd, chain_seeds, measure_chain, start_record
 from mnist_core.planning.curve.measure import final_record
 from mnist_core.planning.curve.schedule import CurvePlan, plan_curve
@@ -47,12 +48,7 @@ def chain_work(
     indices in `skip` to another strategy's chain; its records are tagged with the strategy."""
     plan = plan_curve(config, data, sizes, seeds)
     chain = measure_chain(plan, seed, sampler_for(strategy), stop, skip=skip)
-    while True:
-        try:
-            record = next(chain)
-        except StopIteration as done:
-            return done.value
-        yield {**record, "strategy": strategy}
+    return (yield from relay(chain, lambda record: {**record, "strategy": strategy}))
 
 
 class CurveJob(Job):
@@ -79,7 +75,6 @@ class CurveJob(Job):
         self.chains = [(s, seed) for s in self.strategies for seed in chain_seeds(self.plan)]
         # the points every strategy trains alike are trained by one chain (sharing.py)
         self.skips = {s: skipped_points(self.plan, s, self.strategies) for s in self.strategies}
-        self.index = {(p.size, p.seed): i for i, p in enumerate(self.plan.points)}
         self._shares: dict[tuple[str, int], float] = {}  # chain -> its share of its curve's cost done
         super().__init__(None, kind="curve", title=f"Learning curve of {config.summary()}")
 
@@ -128,6 +123,7 @@ class CurveJob(Job):
         stopped strategy, every strategy ran at once here, so each gets its own curve.
         """
         skip = self.skips[strategy]
+        index = {(p.size, p.seed): i for i, p in enumerate(plan.points)}
         ends = [e for s, e in ended if s == strategy]
         ends += [e for s, e in ended if s != strategy and e.failed_at in skip]  # it failed for us too
         failed = min((e for e in ends if e.status == "failed"), key=lambda e: e.failed_at, default=None)
@@ -135,7 +131,7 @@ class CurveJob(Job):
             (p["size"], p["seed"]): p
             for s, end in ended
             for p in end.points
-            if s == strategy or self.index[(p["size"], p["seed"])] in skip
+            if s == strategy or index[(p["size"], p["seed"])] in skip
         }
         points = [
             measured[(p.size, p.seed)]

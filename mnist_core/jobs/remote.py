@@ -18,9 +18,10 @@ from __future__ import annotations
 import os
 import pickle
 import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator
+from typing import Any, TypeVar
 
+T, R = TypeVar("T"), TypeVar("R")
 Work = Callable[[threading.Event], Iterator[dict[str, Any]]]
 FLUSH_EVERY_S = 0.25  # how stale a record may be before it is sent (and the UI can draw it)
 STUDIO_ENV = ("MNIST_STUDIO_HOME", "MNIST_STUDIO_CACHE", "MNIST_STUDIO_STORAGE")
@@ -29,6 +30,19 @@ STOP_POLL_S = 0.5  # how long one wait on the stop event lasts before checking t
 
 class WorkerLost(RuntimeError):
     """The worker running a job died (killed, or out of memory) and the job cannot resume."""
+
+
+def relay(
+    steps: Generator[T, None, R], to_record: Callable[[T], dict[str, Any]]
+) -> Generator[dict[str, Any], None, R]:
+    """`steps` as a work's records (`to_record` of each item), returning what `steps` returns
+    (a plain generator expression would drop it): `return (yield from relay(...))`."""
+    while True:
+        try:
+            item = next(steps)
+        except StopIteration as done:
+            return done.value
+        yield to_record(item)
 
 
 def records_name(key: str) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from mnist_core.config import TrainConfig
 from mnist_core.data.sources import Images
 from mnist_core.jobs.job import Job
+from mnist_core.jobs.remote import relay
 from mnist_core.runs.storage import check_home
 
 if TYPE_CHECKING:
@@ -35,12 +36,7 @@ def train_records(
     from mnist_core.training.pipeline import train_only  # torch-heavy: imported where it runs
 
     records = train_only(config, data, stop=stop, extra=extra, review=review)
-    while True:
-        try:
-            record = next(records)
-        except StopIteration as done:
-            return done.value
-        yield {**record.to_dict(), "run": run}
+    return (yield from relay(records, lambda record: {**record.to_dict(), "run": run}))
 
 
 class TrainingJob(Job):

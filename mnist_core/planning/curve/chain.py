@@ -23,7 +23,7 @@ from typing import Any
 from mnist_core.config import finite_number
 from mnist_core.planning.curve.fit import pct
 from mnist_core.planning.curve.sampling import Labelled, Sampler
-from mnist_core.planning.curve.schedule import CurvePlan
+from mnist_core.planning.curve.schedule import CurvePlan, PointPlan
 from mnist_core.planning.curve.sharing import SharedPoints
 
 REPORT_EVERY = 5  # batches between progress records
@@ -95,8 +95,8 @@ def measure_chain(
     the chain's `ChainEnd`.
 
     In a comparison of strategies, a point every strategy trains alike is measured once
-    (sharing.py): the plan indices in `skip` are left to another chain (no record; counted as
-    done), and a point already in `shared` is taken from there instead of trained.
+    (sharing.py): a plan index in `skip` is left to another chain (only a "progress" record, its
+    cost counted as done), and a point already in `shared` is taken from there instead of trained.
 
     A stop ends it within a batch; the point it interrupts is dropped (a half-trained point would
     understate what its size can reach). A training that diverges ends it as failed.
@@ -108,6 +108,19 @@ def measure_chain(
     labelled: Labelled | None = None  # this seed's previous size: its images and model
     points: list[dict[str, Any]] = []
     done_cost = 0.0
+
+    def progress(i: int, p: PointPlan, done: float, text: str) -> dict[str, Any]:
+        total_done = (done_cost + done * p.cost) / whole
+        return {
+            "kind": "progress",
+            "progress": total_done,
+            "index": i,
+            "total": total,
+            "size": p.size,
+            "seed": p.seed,
+            "text": text,
+        }
+
     for i, p in enumerate(plan.points):
         if p.seed != seed:
             continue
@@ -119,77 +132,50 @@ def measure_chain(
             + f" · training {i + 1} of {total}"
         )
         if i in skip:
-            done_cost += p.cost  # another strategy's chain trains these very images
-            yield {
-                "kind": "progress",
-                "progress": done_cost / whole,
-                "index": i,
-                "total": total,
-                "size": p.size,
-                "seed": p.seed,
-                "text": f"{label}: the same images as another strategy's, trained there",
-            }
+            yield progress(i, p, 1.0, f"{label}: the same images as another strategy's, trained there")
+            done_cost += p.cost
             continue
         earlier = shared.get(i) if shared is not None else None
         if earlier is not None:
-            point, labelled = earlier
-            done_cost += p.cost
-            points.append(dict(point))
-            yield {
-                "kind": "point",
-                **point,
-                "index": i,
-                "total": total,
-                "progress": done_cost / whole,
-                "text": f"{label}: {pct(point['val_error'], 1)} validation error (the same images "
-                "as the strategy before: trained once)",
+            (point, labelled), note = earlier, " (the same images as the strategy before: trained once)"
+        else:
+            run_seed = plan.config.seed + p.seed
+            picked = sample(split.train, p.size, run_seed, labelled)
+            subset = DataSplit(split.train.subset(picked.repeat(p.repeats)), split.val, split.source)
+            cfg = plan.config.replace(epochs=p.epochs, seed=run_seed, patience=p.patience)
+            t0 = time.perf_counter()
+            trainer = Trainer(cfg, subset)
+            for rec in trainer.run(stop, REPORT_EVERY):
+                if rec.kind == "batch":
+                    yield progress(i, p, rec.progress, f"{label} · epoch {rec.epoch}/{rec.epochs}")
+            end = trainer.end
+            if end is None or end.status == "stopped":
+                return ChainEnd(points, "stopped")
+            if end.status == "diverged" or end.best_val_acc is None:
+                return ChainEnd(points, "failed", f"Training on {p.size:,} images failed: {end.message}", i)
+            labelled, note = Labelled(picked, trainer.model), ""
+            point = {
+                "size": p.size,
+                "seed": p.seed,
+                "val_error": 1.0 - end.best_val_acc,
+                "val_acc": end.best_val_acc,
+                "val_loss": finite_number(end.best_val_loss),
+                "epochs": len(trainer.history),
+                "best_epoch": end.best_epoch,
+                "steps": p.steps,
+                "status": end.status,
+                "seconds": round(time.perf_counter() - t0, 3),
             }
-            continue
-        run_seed = plan.config.seed + p.seed
-        picked = sample(split.train, p.size, run_seed, labelled)
-        subset = DataSplit(split.train.subset(picked.repeat(p.repeats)), split.val, split.source)
-        cfg = plan.config.replace(epochs=p.epochs, seed=run_seed, patience=p.patience)
-        t0 = time.perf_counter()
-        trainer = Trainer(cfg, subset)
-        for rec in trainer.run(stop, REPORT_EVERY):
-            if rec.kind == "batch":
-                yield {
-                    "kind": "progress",
-                    "progress": (done_cost + rec.progress * p.cost) / whole,
-                    "index": i,
-                    "total": total,
-                    "size": p.size,
-                    "seed": p.seed,
-                    "text": f"{label} · epoch {rec.epoch}/{rec.epochs}",
-                }
-        end = trainer.end
-        if end is None or end.status == "stopped":
-            return ChainEnd(points, "stopped")
-        if end.status == "diverged" or end.best_val_acc is None:
-            return ChainEnd(points, "failed", f"Training on {p.size:,} images failed: {end.message}", i)
+            if shared is not None:
+                shared.keep(plan, i, point, labelled)
         done_cost += p.cost
-        labelled = Labelled(picked, trainer.model)
-        point = {
-            "size": p.size,
-            "seed": p.seed,
-            "val_error": 1.0 - end.best_val_acc,
-            "val_acc": end.best_val_acc,
-            "val_loss": finite_number(end.best_val_loss),
-            "epochs": len(trainer.history),
-            "best_epoch": end.best_epoch,
-            "steps": p.steps,
-            "status": end.status,
-            "seconds": round(time.perf_counter() - t0, 3),
-        }
-        points.append(point)
-        if shared is not None:
-            shared.keep(plan, i, point, labelled)
+        points.append(dict(point))
         yield {
             "kind": "point",
             **point,
             "index": i,
             "total": total,
             "progress": done_cost / whole,
-            "text": f"{label}: {pct(1 - end.best_val_acc, 1)} validation error",
+            "text": f"{label}: {pct(point['val_error'], 1)} validation error{note}",
         }
     return ChainEnd(points, "finished")
