@@ -8,7 +8,9 @@ page switches). The inverse power law fitted to the points answers in words how 
 reach the target; the honesty check shows how well a fit on the smaller sizes predicted the
 largest one. Several labelling strategies (random, uncertainty
 sampling) can be measured together, on the same sizes, seeds and validation set, and compared
-(`mnist_core.planning.curve.compare`). The answer flows into Define's cost calculator.
+(`mnist_core.planning.curve.compare`). The answer flows into Define's cost calculator. While a
+measurement runs, Stop, its progress and the live points come first and the settings fold into
+an expander (as on Train), so the points are in view on a 1280×720 projector.
 """
 
 from __future__ import annotations
@@ -111,7 +113,7 @@ def on_stop() -> None:
 # ---------------------------------------------------------------- sections
 
 
-def settings_section(running: bool) -> None:
+def settings_section(running: bool, with_buttons: bool = True) -> None:
     st.subheader("Measure the learning curve")
     options = config_options()
     if ss.get(keys.PLAN_CONFIG) not in options:  # a choice kept from an older version of the list
@@ -164,7 +166,9 @@ def settings_section(running: bool) -> None:
         "Uncertainty sampling starts from the same random images, then labels the images the "
         "model trained so far is least sure about (smallest margin between its top two digits), "
         "spread over k-means clusters of its features so a batch is not one ambiguous shape "
-        "many times. Each strategy is a curve of its own: two take twice as long.",
+        "many times. Each strategy is a curve of its own: two take nearly twice as long (the "
+        "random start and the whole pool are the same images for every strategy, so they are "
+        "trained once).",
     )
     try:
         sizes = requested_sizes() or default_sizes(n_train)
@@ -176,7 +180,8 @@ def settings_section(running: bool) -> None:
         problem = problem or str(exc)
     if problem:
         st.error(problem)
-    buttons(running, ok=config is not None and problem is None)
+    if with_buttons:
+        buttons(running, ok=config is not None and problem is None)
 
 
 def buttons(running: bool, ok: bool) -> None:
@@ -224,24 +229,33 @@ def answer_section(running: bool) -> Curve | None:
 
 
 def main() -> None:
+    job = ui.job_manager().job_of("curve")
+    running, measuring = ui.job_running(), job is not None and job.running
     ui.page(
         "Plan",
-        "How many labelled images does the target need? Measure a learning curve: "
+        None
+        if measuring
+        else "How many labelled images does the target need? Measure a learning curve: "
         "the same model trained on ever larger subsets, then read the answer off the fitted curve.",
     )
-    ui.teach(
-        "Validation error falls with more training images, fast at first and then ever more "
-        "slowly, towards a floor set by the model. A power law error(n) = a·n^(−b) + c fits "
-        "that shape; extrapolating it says how many labels the target needs, and whether this "
-        "model can reach it at all."
-    )
-    running = ui.job_running()
-    settings_section(running)
-    job = ui.job_manager().job_of("curve")
-    if job is not None:
-        ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
+    if measuring:  # as on Train: Stop, the progress and the live points first, the settings folded away
+        buttons(running, ok=False)
+        with st.container(key=keys.PLAN_LIVE):
+            ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
+        with st.expander("Settings (they apply to the next measurement)", expanded=False):
+            settings_section(running, with_buttons=False)
+    else:
+        ui.teach(
+            "Validation error falls with more training images, fast at first and then ever more "
+            "slowly, towards a floor set by the model. A power law error(n) = a·n^(−b) + c fits "
+            "that shape; extrapolating it says how many labels the target needs, and whether this "
+            "model can reach it at all."
+        )
+        settings_section(running)
+        if job is not None:  # how the last measurement ended
+            ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
     adopt_finished(job)
-    shown = answer_section(job is not None and job.running)
+    shown = answer_section(measuring)
     views.saved_section(shown)
 
 

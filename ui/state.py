@@ -26,6 +26,7 @@ APP_NICKNAME = "app.nickname"  # the name this session gives itself on shared jo
 # `ui.follow_job` keys: which live view of a job a page draws (entries of APP_JOBS_SHOWN).
 TRAIN_FOLLOW = "train.follow"
 PLAN_FOLLOW = "plan.follow"
+PLAN_LIVE = "plan.live"  # the running measurement's container (browser tests look inside it)
 TUNE_FOLLOW = "tune.follow"
 DEPLOY_FOLLOW = "deploy.follow"
 DEMO_FOLLOW = "demo.follow"

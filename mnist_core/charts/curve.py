@@ -147,7 +147,7 @@ def curve_chart(
         .mark_point(filled=True, size=70, opacity=0.9)
         .encode(
             x=x,
-            y=alt.Y("val_error:Q", title="validation error", axis=alt.Axis(format=".0%")),
+            y=alt.Y("val_error:Q", title="validation error", axis=alt.Axis(format=".1~%")),
             color=colour,
             tooltip=[
                 alt.Tooltip("size:Q", format=",", title="images"),

@@ -16,8 +16,8 @@ import pandas as pd
 from mnist_core.charts import palette
 from mnist_core.deploy.predict import Prediction, percent
 
-UNTRAINED = "Untrained model: 10 % each"
-TARGET = "Target: the true label (one-hot)"
+UNTRAINED = "Untrained model: 10 %"
+TARGET = "Target: the true label"
 LATEST = "Your latest model"
 _FIELD_SETS = (
     ("field (your drawings)", "field_accuracy", palette.FIELD),  # legend order
