@@ -60,16 +60,20 @@ class CalibrationReport:
 def logits(model: nn.Module, images: Any, *, batch: int = BATCH) -> torch.Tensor:
     """Raw float32 logits (N, 10) of uint8 (N, 28, 28) or float (N, 1, 28, 28) images."""
     x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.asarray(images))
-    x = x.to(torch.float32).div(255.0).unsqueeze(1) if x.dtype == torch.uint8 else x.to(torch.float32)
     from mnist_core.evaluation.inference import inference_copy  # a channels_last copy of a CNN: ~1.7× faster
 
     model = inference_copy(model)
     device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
-    out = []
+
+    def scaled(chunk: torch.Tensor) -> torch.Tensor:
+        # a batch at a time: a float copy of the whole set is four times its uint8 size
+        return chunk.to(torch.float32).div(255.0).unsqueeze(1) if chunk.dtype == torch.uint8 else chunk.float()
+
+    out = torch.empty(len(x), 10)  # one tensor made up front, as in inference.predict_proba
     with torch.inference_mode():
         for i in range(0, len(x), batch):
-            out.append(model(x[i : i + batch].to(device)).float().cpu())
-    return torch.cat(out) if out else torch.empty(0, 10)
+            out[i : i + batch] = model(scaled(x[i : i + batch]).to(device)).float()
+    return out
 
 
 def _array(x: Any, dtype: type) -> np.ndarray:
