@@ -67,7 +67,9 @@ def logits(model: nn.Module, images: Any, *, batch: int = BATCH) -> torch.Tensor
 
     def scaled(chunk: torch.Tensor) -> torch.Tensor:
         # a batch at a time: a float copy of the whole set is four times its uint8 size
-        return chunk.to(torch.float32).div(255.0).unsqueeze(1) if chunk.dtype == torch.uint8 else chunk.float()
+        return (
+            chunk.to(torch.float32).div(255.0).unsqueeze(1) if chunk.dtype == torch.uint8 else chunk.float()
+        )
 
     out = torch.empty(len(x), 10)  # one tensor made up front, as in inference.predict_proba
     with torch.inference_mode():
