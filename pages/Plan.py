@@ -10,7 +10,8 @@ largest one. Several labelling strategies (random, uncertainty
 sampling) can be measured together, on the same sizes, seeds and validation set, and compared
 (`mnist_core.planning.curve.compare`). The answer flows into Define's cost calculator. While a
 measurement runs, Stop, its progress and the live points come first and the settings fold into
-an expander (as on Train), so the points are in view on a 1280×720 projector.
+an expander (as on Train), so the points are in view on a 1280×720 projector; once it ends, how
+it ended and the answer come first and the settings follow, to measure again.
 """
 
 from __future__ import annotations
@@ -238,25 +239,33 @@ def main() -> None:
         else "How many labelled images does the target need? Measure a learning curve: "
         "the same model trained on ever larger subsets, then read the answer off the fitted curve.",
     )
+    adopt_finished(job)
     if measuring:  # as on Train: Stop, the progress and the live points first, the settings folded away
         buttons(running, ok=False)
         with st.container(key=keys.PLAN_LIVE):
             ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
         with st.expander("Settings (they apply to the next measurement)", expanded=False):
             settings_section(running, with_buttons=False)
-    else:
-        ui.teach(
-            "Validation error falls with more training images, fast at first and then ever more "
-            "slowly, towards a floor set by the model. A power law error(n) = a·n^(−b) + c fits "
-            "that shape; extrapolating it says how many labels the target needs, and whether this "
-            "model can reach it at all."
-        )
+        shown = answer_section(measuring)
+    elif job is not None:  # a measurement ended: how it ended and its answer first, then measure again
+        ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
+        shown = answer_section(measuring)
+        teach_curve()
         settings_section(running)
-        if job is not None:  # how the last measurement ended
-            ui.follow_job(job, views.show_live, key=keys.PLAN_FOLLOW)
-    adopt_finished(job)
-    shown = answer_section(measuring)
+    else:
+        teach_curve()
+        settings_section(running)
+        shown = answer_section(measuring)
     views.saved_section(shown)
+
+
+def teach_curve() -> None:
+    ui.teach(
+        "Validation error falls with more training images, fast at first and then ever more "
+        "slowly, towards a floor set by the model. A power law error(n) = a·n^(−b) + c fits "
+        "that shape; extrapolating it says how many labels the target needs, and whether this "
+        "model can reach it at all."
+    )
 
 
 main()

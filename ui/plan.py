@@ -167,7 +167,7 @@ def outcome(final: dict[str, Any]) -> None:
 
 
 def show_curve(curve: Curve) -> None:
-    """Chart, the answer in words, the bigger-model offer, the honesty check, the details."""
+    """The answer in words (or the bigger-model offer), the chart, the honesty check, the details."""
     target = ui.target_accuracy()
     try:
         est = curve_estimate(curve, target)
@@ -183,11 +183,7 @@ def show_curve(curve: Curve) -> None:
     if len(group) > 1 and est is not None:
         plan_compare.show_comparison(group, target)
         st.markdown(f"**{plan_compare.STRATEGIES[curve.strategy].capitalize()}**, in detail:")
-    st.altair_chart(
-        curve_charts.curve_chart(curve.points, curve.fit, 1 - target if est else None, needed, curve.honesty),
-        width="stretch",
-    )
-    if est is not None:
+    if est is not None:  # the answer in words first, the curve it was read off below
         sentence = estimate_sentence(curve.fit, target, curve.n_train, curve.config)
         if not est["reachable"]:
             st.warning(sentence)
@@ -198,6 +194,10 @@ def show_curve(curve: Curve) -> None:
             with left:
                 ui.link("Define the task", "Cost these labels on Define", "💰")
             right.caption("The labeling-cost calculator on Define takes this estimate with one click.")
+    st.altair_chart(
+        curve_charts.curve_chart(curve.points, curve.fit, 1 - target if est else None, needed, curve.honesty),
+        width="stretch",
+    )
     honesty_section(curve.honesty)
     fit = curve.fit
     st.caption(

@@ -35,13 +35,16 @@ def comparison(group: dict[str, Curve], target: float) -> dict[str, Any]:
 
 
 def show_comparison(group: dict[str, Curve], target: float) -> None:
-    """Both (all) curves on one chart, the saving in words, and each strategy's answer."""
+    """The saving in words, both (all) curves on one chart, and each strategy's answer."""
     try:
         result = comparison(group, target)
     except CurveError as exc:
         st.error(str(exc))
         return
     ests = result["strategies"]
+    sentence = saving_sentence(result)  # the saving in words first, the curves it was read off below
+    saved = result["labels_saved"]
+    (st.success if saved is not None and saved > 0 else st.info)(sentence)
     st.altair_chart(
         curve_charts.strategies_chart(
             {STRATEGIES[s]: (c.points, c.fit) for s, c in group.items()},
@@ -50,9 +53,6 @@ def show_comparison(group: dict[str, Curve], target: float) -> None:
         ),
         width="stretch",
     )
-    sentence = saving_sentence(result)
-    saved = result["labels_saved"]
-    (st.success if saved is not None and saved > 0 else st.info)(sentence)
     st.dataframe(strategy_table(result), hide_index=True, width="stretch")
     st.caption(
         "Every strategy starts from the same random images and is measured on the same sizes, "

@@ -1,7 +1,7 @@
 """The Plan page in a real browser: a small learning curve (logistic regression on tiny sizes, all
 chosen through the page's widgets) is measured in the background while the page updates by
-itself, then the chart, the estimate sentence and the honesty check appear, and the saved
-curve can be deleted again."""
+itself, then the estimate sentence, the chart and the honesty check appear (the answer in view
+at 1280×720 with no scrolling), and the saved curve can be deleted again."""
 
 from __future__ import annotations
 
@@ -12,7 +12,15 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from mnist_core.planning.curve.store import list_curves
-from tests.e2e.helpers import assert_no_exception, choose, goto, nav, type_in, wait_for_app
+from tests.e2e.helpers import (
+    assert_in_viewport,
+    assert_no_exception,
+    choose,
+    goto,
+    nav,
+    type_in,
+    wait_for_app,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -51,13 +59,18 @@ def test_a_small_curve_is_measured_and_answers_in_words(
     expect(measure).to_be_enabled()
     assert_no_exception(page)
 
-    expect(
-        page.get_by_text(
-            re.compile(
-                r"To reach 50 % you need about [\d,]+ labelled images \((range|the range)[^)]*\)\. You have 3,432"
-            )
+    sentence = page.get_by_text(
+        re.compile(
+            r"To reach 50 % you need about [\d,]+ labelled images \((range|the range)[^)]*\)\. You have 3,432"
         )
-    ).to_be_visible()
+    )
+    expect(sentence).to_be_visible()
+    # the answer comes first once it is in: on a 1280×720 projector, with no scrolling
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTo(0, 0)")
+    assert_in_viewport(page, page.get_by_text(re.compile(r"Measured and fitted\. Saved as")), "how it ended")
+    assert_in_viewport(page, sentence, "the answer in words")
+    page.set_viewport_size({"width": 1400, "height": 1000})
     expect(page.locator("[data-testid='stVegaLiteChart']").first).to_be_visible()
     expect(page.locator("[data-testid='stMetric']").filter(has_text="Measured at 160 images")).to_be_visible()
     expect(page.get_by_text(re.compile(r"The curve fitted on ≤ 80 images predicted"))).to_be_visible()
